@@ -1,0 +1,378 @@
+// Package store defines how Assent keeps its state: the Store interface that
+// the server uses, the records it holds, and the errors every implementation
+// returns. It implements the "Storage" section of DESIGN.md.
+//
+// Every state change is one atomic conditional update: of any number of
+// callers racing on the same transition, exactly one succeeds and the others
+// get ErrConflict (wrong state) or ErrExpired (past the deadline). The
+// interface has no SQL in it and needs no multi-document transactions, so the
+// embedded SQLite store (store/sqlite) and the MongoDB store (store/mongo)
+// implement it alike, and both run the conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store and BlobStore implementation, wrapped with
+// detail; test them with errors.Is.
+var (
+	// ErrNotFound: no object has that id (or code, or prefix).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: the object exists already, or is not in the state the
+	// transition starts from (another caller won the race).
+	ErrConflict = errors.New("store: conflict")
+	// ErrExpired: the object's deadline has passed, so the transition is refused.
+	ErrExpired = errors.New("store: expired")
+	// ErrInvalid: an argument is malformed (an empty or oversize field, a
+	// malformed id, an unknown state).
+	ErrInvalid = errors.New("store: invalid argument")
+	// ErrUnavailable: the storage itself failed (I/O error, disk full, read-only
+	// file, database unreachable). The call may succeed later.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Record states (DESIGN.md: awaiting_upload -> pending_approval -> sealed |
+// rejected | expired).
+const (
+	RecordAwaitingUpload  = "awaiting_upload"
+	RecordPendingApproval = "pending_approval"
+	RecordSealed          = "sealed"
+	RecordRejected        = "rejected"
+	RecordExpired         = "expired"
+)
+
+// Session states (pending_approval -> open -> consumed | denied | expired).
+const (
+	SessionPendingApproval = "pending_approval"
+	SessionOpen            = "open"
+	SessionConsumed        = "consumed"
+	SessionDenied          = "denied"
+	SessionExpired         = "expired"
+)
+
+// Device request states (pending -> approved | denied | expired).
+const (
+	RequestPending  = "pending"
+	RequestApproved = "approved"
+	RequestDenied   = "denied"
+	RequestExpired  = "expired"
+)
+
+// Device states: a device is pending from enrollment until its enrollment
+// check (proof and signature) is confirmed.
+const (
+	DevicePending = "pending"
+	DeviceActive  = "active"
+)
+
+// Field limits enforced by every implementation (ErrInvalid past them).
+const (
+	MaxTextLen  = 1024  // titles, names, purposes, content types, external ids
+	MaxBytesLen = 16384 // statements, blinded elements, wrapped keys, signatures
+)
+
+// User is a person whose records Assent keeps.
+type User struct {
+	ID          string
+	ClientID    string // the third party that created the user
+	ExternalID  string // the third party's own id for the user; unique per ClientID
+	DisplayName string
+	// ShareWrapped is the user's server share kS_u, wrapped under the master
+	// key; ShareVersion is bound into the wrap's associated data.
+	ShareWrapped []byte
+	ShareVersion uint32
+	CreatedAt    time.Time
+}
+
+// Enrollment is a single-use enrollment code. Only the SHA-256 of the code is
+// stored.
+type Enrollment struct {
+	CodeHash  []byte // SHA-256 of the code, 32 bytes
+	UserID    string
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// Device is an enrolled phone (or `assent device` agent).
+type Device struct {
+	ID               string
+	UserID           string
+	Name             string
+	OPRFPublicKey    []byte // pkD, 32 bytes
+	SigningPublicKey []byte // Ed25519, 32 bytes
+	KeyID            string // device_key_id: hex of the first 16 bytes of SHA-256(pkD)
+	State            string // DevicePending or DeviceActive
+	// CheckBlinded holds the blinded elements of the enrollment check, so that
+	// any node can verify the confirmation.
+	CheckBlinded [][]byte
+	CreatedAt    time.Time
+	ActivatedAt  time.Time
+}
+
+// Client is a third party holding an API key. The key itself is never
+// stored: only a non-secret prefix to find the client and the SHA-256 of the
+// whole key, compared in constant time by the server.
+type Client struct {
+	ID        string
+	Name      string
+	KeyPrefix string
+	KeyHash   []byte
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+// Approval is what a device signed, kept with a sealed record or an opened
+// session.
+type Approval struct {
+	DeviceID  string
+	Statement []byte
+	Signature []byte
+}
+
+// Record is one record of a user: metadata, the wrapped data key and where its
+// ciphertext is.
+type Record struct {
+	ID          string // UUIDv7
+	UserID      string
+	ClientID    string // the creating third party
+	Title       string
+	ContentType string
+	Purpose     string
+	State       string
+	CreatedAt   time.Time
+
+	// Set when the upload completes (StageRecord).
+	Size          int64
+	ContentSHA256 []byte
+	BlobName      string
+	Input         []byte // x: the 32-byte private OPRF input
+	DeviceKeyID   string // the key the approval must come from
+	RequestID     string // the create request waiting for the device
+	ExpiresAt     time.Time
+
+	// Set when sealed (SealRecord).
+	WrappedDEK []byte
+	Approval   Approval
+	SealedAt   time.Time
+}
+
+// Staging is what StageRecord writes: the upload is complete and the record
+// now waits for the device.
+type Staging struct {
+	Size          int64
+	ContentSHA256 []byte
+	BlobName      string
+	Input         []byte
+	DeviceKeyID   string
+	RequestID     string
+	ExpiresAt     time.Time
+}
+
+// Seal is what SealRecord writes.
+type Seal struct {
+	WrappedDEK []byte
+	Approval   Approval
+	SealedAt   time.Time
+}
+
+// Requester names the third party asking, as shown on the device.
+type Requester struct {
+	ID   string
+	Name string
+}
+
+// RequestRecord is the record as the server describes it in a device request.
+type RequestRecord struct {
+	Title         string
+	ContentType   string
+	Size          int64
+	ContentSHA256 []byte
+}
+
+// Request is one question to the user's device: seal this record, or open it
+// for this requester.
+type Request struct {
+	ID              string
+	Kind            string // "create" or "access"
+	UserID          string
+	RecordID        string
+	SessionID       string // for kind "access"
+	DeviceKeyID     string
+	Requester       Requester
+	Purpose         string
+	Record          RequestRecord
+	BlindedElements [][]byte
+	State           string
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	// OwnerNode is the API node that holds the pending secrets (DEK, blinds).
+	OwnerNode string
+
+	// Set by AnswerRequest.
+	Answer *Answer
+	// Processed is set once the owner node has acted on the answer.
+	Processed bool
+}
+
+// Answer is a device's verified response to a request, stored so that the
+// owner node can finish the work even when another node received it.
+type Answer struct {
+	Decision          string // "approve" or "deny"
+	EvaluatedElements [][]byte
+	Proof             []byte
+	Approval          Approval
+	AnsweredAt        time.Time
+}
+
+// Session is an access session: one requester may download one record,
+// within a time and a number of downloads.
+type Session struct {
+	ID            string
+	RecordID      string
+	UserID        string
+	RequesterID   string
+	Purpose       string
+	RequestID     string
+	State         string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	DownloadsLeft int
+	Approval      Approval // set when opened
+	OpenedAt      time.Time
+}
+
+// SessionOpening is what OpenSession writes.
+type SessionOpening struct {
+	ExpiresAt time.Time
+	Downloads int
+	Approval  Approval
+	OpenedAt  time.Time
+}
+
+// Store keeps Assent's state. Implementations are safe for concurrent use,
+// also by several processes sharing one database. Every method returns
+// ErrInvalid for malformed arguments and an error wrapping ErrUnavailable
+// when the storage fails; other errors are listed per method. A method
+// returning an error has changed nothing.
+type Store interface {
+	// CreateUser inserts u. ErrConflict if the id, or the pair
+	// (ClientID, ExternalID), exists.
+	CreateUser(ctx context.Context, u *User) error
+	// GetUser returns the user, or ErrNotFound.
+	GetUser(ctx context.Context, id string) (*User, error)
+
+	// CreateEnrollment inserts an enrollment code (by hash). ErrConflict if
+	// the hash exists.
+	CreateEnrollment(ctx context.Context, e *Enrollment) error
+	// UseEnrollment marks the code used, once: ErrNotFound for an unknown
+	// hash, ErrConflict if already used, ErrExpired if now >= ExpiresAt.
+	UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*Enrollment, error)
+
+	// CreateDevice inserts d (normally pending). ErrConflict if the id exists.
+	CreateDevice(ctx context.Context, d *Device) error
+	// GetDevice returns the device, or ErrNotFound.
+	GetDevice(ctx context.Context, id string) (*Device, error)
+	// ActivateDevice moves a pending device to active: ErrConflict unless
+	// pending.
+	ActivateDevice(ctx context.Context, id string, now time.Time) error
+	// ActiveDevices lists the user's active devices, oldest first.
+	ActiveDevices(ctx context.Context, userID string) ([]*Device, error)
+
+	// CreateClient inserts c. ErrConflict if the id or prefix exists.
+	CreateClient(ctx context.Context, c *Client) error
+	// ClientByPrefix returns the client with that key prefix, or ErrNotFound.
+	ClientByPrefix(ctx context.Context, prefix string) (*Client, error)
+
+	// CreateRecord inserts r in state awaiting_upload. ErrConflict if the id
+	// exists.
+	CreateRecord(ctx context.Context, r *Record) error
+	// GetRecord returns the record, or ErrNotFound.
+	GetRecord(ctx context.Context, id string) (*Record, error)
+	// StageRecord moves awaiting_upload -> pending_approval and writes s.
+	// ErrConflict from any other state.
+	StageRecord(ctx context.Context, id string, s Staging) error
+	// SealRecord moves pending_approval -> sealed and writes s, only while
+	// now < ExpiresAt: ErrExpired after, ErrConflict from any other state.
+	SealRecord(ctx context.Context, id string, s Seal, now time.Time) error
+	// EndRecord moves a record from awaiting_upload or pending_approval to
+	// rejected or expired (to). ErrConflict from any other state; ErrInvalid
+	// for another target state.
+	EndRecord(ctx context.Context, id, to string, now time.Time) error
+	// RecordsToExpire lists up to limit records pending approval with
+	// ExpiresAt <= now, and records awaiting upload created before
+	// uploadDeadline, oldest first.
+	RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*Record, error)
+	// CountRecords counts the records of a user in any state; for limits and
+	// benchmarks.
+	CountRecords(ctx context.Context, userID string) (int, error)
+
+	// CreateRequest inserts q in state pending. ErrConflict if the id exists.
+	CreateRequest(ctx context.Context, q *Request) error
+	// GetRequest returns the request, or ErrNotFound.
+	GetRequest(ctx context.Context, id string) (*Request, error)
+	// PendingRequests lists the user's pending, unexpired requests, oldest
+	// first, at most limit.
+	PendingRequests(ctx context.Context, userID string, now time.Time, limit int) ([]*Request, error)
+	// CountPendingRequests counts the user's pending, unexpired requests.
+	CountPendingRequests(ctx context.Context, userID string, now time.Time) (int, error)
+	// AnswerRequest moves pending -> approved or denied (by a.Decision) and
+	// stores a, only while now < ExpiresAt: ErrExpired after, ErrConflict
+	// from any other state (a second answer always fails).
+	AnswerRequest(ctx context.Context, id string, a Answer, now time.Time) error
+	// ExpireRequest moves pending -> expired: ErrConflict from any other state.
+	ExpireRequest(ctx context.Context, id string, now time.Time) error
+	// RequestsToExpire lists up to limit pending requests with
+	// ExpiresAt <= now, oldest first.
+	RequestsToExpire(ctx context.Context, now time.Time, limit int) ([]*Request, error)
+	// AnsweredRequests lists up to limit answered (approved or denied)
+	// requests owned by node that are not yet processed, oldest first.
+	AnsweredRequests(ctx context.Context, node string, limit int) ([]*Request, error)
+	// MarkProcessed sets Processed on an answered request, once: ErrConflict
+	// if it is already processed or not answered.
+	MarkProcessed(ctx context.Context, id string) error
+	// PendingOwnedBy lists up to limit pending requests owned by node (for
+	// expiring what an earlier run of that node left behind).
+	PendingOwnedBy(ctx context.Context, node string, limit int) ([]*Request, error)
+
+	// CreateSession inserts s in state pending_approval. ErrConflict if the
+	// id exists.
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns the session, or ErrNotFound.
+	GetSession(ctx context.Context, id string) (*Session, error)
+	// OpenSession moves pending_approval -> open and writes o, only while
+	// now < ExpiresAt: ErrExpired after, ErrConflict from any other state.
+	OpenSession(ctx context.Context, id string, o SessionOpening, now time.Time) error
+	// EndSession moves a session from pending_approval or open to denied,
+	// expired or consumed (to). ErrConflict from any other state; ErrInvalid
+	// for another target state.
+	EndSession(ctx context.Context, id, to string, now time.Time) error
+	// UseDownload takes one download from an open session, only while
+	// now < ExpiresAt and DownloadsLeft > 0, and returns how many are left;
+	// the last one moves the session to consumed. ErrExpired past the
+	// deadline, ErrConflict when not open or none is left.
+	UseDownload(ctx context.Context, id string, now time.Time) (left int, err error)
+	// SessionsToExpire lists up to limit sessions pending approval or open
+	// with ExpiresAt <= now, oldest first.
+	SessionsToExpire(ctx context.Context, now time.Time, limit int) ([]*Session, error)
+
+	// RememberNonce records a device request nonce until expires:
+	// ErrConflict if the same (deviceID, nonce) is remembered and has not
+	// expired at now. Expired nonces may be forgotten at any time.
+	RememberNonce(ctx context.Context, deviceID, nonce string, expires, now time.Time) error
+
+	// AppendAudit appends e to its user's chain, filling Seq, PrevHash and
+	// Hash; concurrent appends never fork the chain (Seq is unique per user,
+	// and a loser retries). It returns the stored entry.
+	AppendAudit(ctx context.Context, e *AuditEntry) (*AuditEntry, error)
+	// AuditEntries lists the user's entries with Seq > afterSeq in order, at
+	// most limit.
+	AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*AuditEntry, error)
+
+	// Ping reports whether the storage is reachable (ErrUnavailable if not).
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
