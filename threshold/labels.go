@@ -1,0 +1,29 @@
+package threshold
+
+// Domain-separation labels, byte-exact from DESIGN.md. Each one makes the
+// bytes built for one purpose useless for any other.
+const (
+	LabelRecord      = "assent/record/v1"       // prefix of a record's POPRF info
+	LabelKEK         = "assent/kek/v1"          // HKDF salt of the KEK
+	LabelWrap        = "assent/wrap/v1"         // prefix of the DEK wrap's associated data
+	LabelApproval    = "assent/approval/v1"     // prefix of the approval statement
+	LabelDeviceAuth  = "assent/device-auth/v1"  // first line of a device request signature
+	LabelEnroll      = "assent/enroll/v1"       // prefix of the enrollment statement
+	LabelEnrollCheck = "assent/enroll-check/v1" // prefix of the enrollment check's POPRF info
+	LabelShareWrap   = "assent/server-share/v1" // prefix of the server share wrap's associated data
+)
+
+// Values of Statement.Kind and Statement.Decision.
+const (
+	KindCreate      = "create"
+	KindAccess      = "access"
+	DecisionApprove = "approve"
+	DecisionDeny    = "deny"
+)
+
+// KeySize is the size of a DEK, a KEK and the master key.
+const KeySize = 32
+
+// maxField is the longest string lp can encode, and the longest info string
+// the oprf package accepts.
+const maxField = 0xffff
