@@ -257,6 +257,13 @@ type SessionOpening struct {
 // ErrInvalid for malformed arguments and an error wrapping ErrUnavailable
 // when the storage fails; other errors are listed per method. A method
 // returning an error has changed nothing.
+//
+// The argument rules are the Check functions of this package (CheckUser,
+// CheckNewRecord, CheckLimit, ...), which every implementation calls, so all
+// refuse the same input with the same message. A Create method takes the
+// object in its first state (State empty or that state) and refuses fields
+// that a later transition writes. Times are kept to the millisecond at least
+// and returned in UTC; lists come back nil when empty.
 type Store interface {
 	// CreateUser inserts u. ErrConflict if the id, or the pair
 	// (ClientID, ExternalID), exists.
@@ -303,7 +310,8 @@ type Store interface {
 	EndRecord(ctx context.Context, id, to string, now time.Time) error
 	// RecordsToExpire lists up to limit records pending approval with
 	// ExpiresAt <= now, and records awaiting upload created before
-	// uploadDeadline, oldest first.
+	// uploadDeadline, earliest deadline first (a pending record's deadline
+	// is ExpiresAt, an awaiting one's CreatedAt + (now - uploadDeadline)).
 	RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*Record, error)
 	// CountRecords counts the records of a user in any state; for limits and
 	// benchmarks.
@@ -364,8 +372,10 @@ type Store interface {
 	RememberNonce(ctx context.Context, deviceID, nonce string, expires, now time.Time) error
 
 	// AppendAudit appends e to its user's chain, filling Seq, PrevHash and
-	// Hash; concurrent appends never fork the chain (Seq is unique per user,
-	// and a loser retries). It returns the stored entry.
+	// Hash (any values e has there are ignored) and keeping At in whole
+	// seconds UTC, as NextAuditEntry builds it; concurrent appends never fork
+	// the chain (Seq is unique per user, and a loser retries). It returns the
+	// stored entry and leaves e unchanged.
 	AppendAudit(ctx context.Context, e *AuditEntry) (*AuditEntry, error)
 	// AuditEntries lists the user's entries with Seq > afterSeq in order, at
 	// most limit.

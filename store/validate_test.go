@@ -1,0 +1,191 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckBlobName(t *testing.T) {
+	for _, ok := range []string{"a", "A-z_0.9", testRecord, strings.Repeat("x", MaxBlobName), "...", ".hidden"} {
+		if err := CheckBlobName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", "../x", "/abs", `a\b`, "a b", "a\x00b", "é", strings.Repeat("x", MaxBlobName+1), "a:b"} {
+		if err := CheckBlobName(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: err = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestCheckText(t *testing.T) {
+	if err := CheckText("title", strings.Repeat("é", MaxTextLen/2), true); err != nil {
+		t.Errorf("text of MaxTextLen bytes: %v", err)
+	}
+	if err := CheckText("title", "", false); err != nil {
+		t.Errorf("optional empty text: %v", err)
+	}
+	for name, s := range map[string]string{"empty": "", "oversize": strings.Repeat("a", MaxTextLen+1), "bad UTF-8": "a\xffb"} {
+		err := CheckText("title", s, true)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "title") {
+			t.Errorf("%s: err = %v, want ErrInvalid naming the field", name, err)
+		}
+	}
+}
+
+func TestCheckTime(t *testing.T) {
+	for name, tc := range map[string]struct {
+		t        time.Time
+		required bool
+		ok       bool
+	}{
+		"zero optional":  {time.Time{}, false, true},
+		"zero required":  {time.Time{}, true, false},
+		"1970":           {time.Unix(0, 0), true, true},
+		"before 1970":    {time.Unix(-1, 0), true, false},
+		"2199":           {MaxTime.Add(-time.Second), true, true},
+		"2200":           {MaxTime, true, false},
+		"other location": {time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 3600)), true, true},
+	} {
+		err := CheckTime("t", tc.t, tc.required)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Errorf("%s: err = %v, want ok=%v", name, err, tc.ok)
+		}
+	}
+}
+
+func TestCheckLimit(t *testing.T) {
+	for _, n := range []int{1, MaxLimit} {
+		if err := CheckLimit(n); err != nil {
+			t.Errorf("limit %d: %v", n, err)
+		}
+	}
+	for _, n := range []int{0, -1, MaxLimit + 1} {
+		if err := CheckLimit(n); !errors.Is(err, ErrInvalid) {
+			t.Errorf("limit %d: err = %v", n, err)
+		}
+	}
+}
+
+func TestCheckKeyID(t *testing.T) {
+	if err := CheckKeyID("k", "0123456789abcdef0123456789abcdef"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"", "0123456789ABCDEF0123456789ABCDEF", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdeg"} {
+		if err := CheckKeyID("k", bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
+
+func TestCheckList(t *testing.T) {
+	if err := CheckList("l", nil, false); err != nil {
+		t.Error(err)
+	}
+	if err := CheckList("l", [][]byte{make([]byte, MaxBytesLen)}, true); err != nil {
+		t.Error(err)
+	}
+	for name, l := range map[string][][]byte{
+		"empty":       nil,
+		"empty item":  {{1}, {}},
+		"oversize":    {make([]byte, MaxBytesLen), {1}},
+		"too many":    make([][]byte, MaxListLen+1),
+		"nil in list": {nil},
+	} {
+		if err := CheckList("l", l, true); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+func TestCheckAnswer(t *testing.T) {
+	appr := Approval{DeviceID: testDevice, Statement: []byte("s"), Signature: []byte("sig")}
+	now := time.Unix(1767225600, 0)
+	ok := []Answer{
+		{Decision: DecisionApprove, EvaluatedElements: [][]byte{{1}}, Proof: []byte{2}, Approval: appr, AnsweredAt: now},
+		{Decision: DecisionDeny, Approval: appr, AnsweredAt: now},
+	}
+	for _, a := range ok {
+		if err := CheckAnswer(&a); err != nil {
+			t.Errorf("%s: %v", a.Decision, err)
+		}
+	}
+	bad := map[string]Answer{
+		"approve without proof":    {Decision: DecisionApprove, EvaluatedElements: [][]byte{{1}}, Approval: appr, AnsweredAt: now},
+		"approve without elements": {Decision: DecisionApprove, Proof: []byte{2}, Approval: appr, AnsweredAt: now},
+		"deny with proof":          {Decision: DecisionDeny, Proof: []byte{2}, Approval: appr, AnsweredAt: now},
+		"unknown decision":         {Decision: "maybe", Approval: appr, AnsweredAt: now},
+		"no signature":             {Decision: DecisionDeny, Approval: Approval{DeviceID: testDevice, Statement: []byte("s")}, AnsweredAt: now},
+		"bad device id":            {Decision: DecisionDeny, Approval: Approval{DeviceID: testUser, Statement: []byte("s"), Signature: []byte("x")}, AnsweredAt: now},
+		"no time":                  {Decision: DecisionDeny, Approval: appr},
+	}
+	for name, a := range bad {
+		if err := CheckAnswer(&a); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+func TestCheckNilArguments(t *testing.T) {
+	for name, err := range map[string]error{
+		"user":        CheckUser(nil),
+		"enrollment":  CheckEnrollment(nil),
+		"device":      CheckDevice(nil),
+		"client":      CheckClient(nil),
+		"record":      CheckNewRecord(nil),
+		"request":     CheckNewRequest(nil),
+		"session":     CheckNewSession(nil),
+		"audit entry": CheckAuditEntry(nil),
+	} {
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("nil %s: err = %v", name, err)
+		}
+	}
+}
+
+func TestNextAuditEntry(t *testing.T) {
+	at := time.Date(2026, 1, 1, 12, 0, 0, 999_000_000, time.FixedZone("x", 3600))
+	e := &AuditEntry{UserID: testUser, Event: EventUserCreated, Actor: testClient, At: at, Details: []byte(`{}`)}
+	first, err := NextAuditEntry(nil, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Seq != 1 || !bytes.Equal(first.PrevHash, make([]byte, 32)) || len(first.Hash) != 32 {
+		t.Fatalf("first entry: seq %d prev %x hash %x", first.Seq, first.PrevHash, first.Hash)
+	}
+	if !first.At.Equal(at.Truncate(time.Second)) || first.At.Location() != time.UTC {
+		t.Fatalf("time %v, want whole seconds in UTC", first.At)
+	}
+	e.Details[0] = '['
+	if first.Details[0] != '{' {
+		t.Fatal("entry shares Details with its argument")
+	}
+	second, err := NextAuditEntry(first, &AuditEntry{UserID: testUser, Event: EventDeviceEnrolled, Actor: testDevice, At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Seq != 2 || !bytes.Equal(second.PrevHash, first.Hash) {
+		t.Fatalf("second entry: seq %d prev %x", second.Seq, second.PrevHash)
+	}
+	if err := VerifyChain([]*AuditEntry{first, second}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NextAuditEntry(first, &AuditEntry{UserID: "usr_mmmmmmmmmmmmmmmmmmmmmmmmmm", Event: EventDeviceEnrolled, Actor: testDevice, At: at}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("previous entry of another user: err = %v", err)
+	}
+	for name, bad := range map[string]*AuditEntry{
+		"unknown event":  {UserID: testUser, Event: "user_deleted", Actor: "server", At: at},
+		"no actor":       {UserID: testUser, Event: EventUserCreated, At: at},
+		"bad user":       {UserID: "usr_x", Event: EventUserCreated, Actor: "server", At: at},
+		"no time":        {UserID: testUser, Event: EventUserCreated, Actor: "server"},
+		"details not JS": {UserID: testUser, Event: EventUserCreated, Actor: "server", At: at, Details: []byte("{")},
+		"details large":  {UserID: testUser, Event: EventUserCreated, Actor: "server", At: at, Details: bytes.Repeat([]byte(" "), MaxDetailsLen+1)},
+	} {
+		if _, err := NextAuditEntry(nil, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
