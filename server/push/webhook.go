@@ -122,7 +122,8 @@ func (w *Webhook) Notify(ctx context.Context, _, requestID string) error {
 		if err == nil {
 			return nil
 		}
-		if !retry || ctx.Err() != nil {
+		// A failure caused by ctx already says so.
+		if !retry || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			return err
 		}
 		if attempt == w.attempts {
@@ -168,7 +169,12 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// sleep waits for d or until ctx ends, whichever comes first; an ended ctx
+// wins even against a timer that has already fired.
 func sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
