@@ -1,0 +1,345 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/assent-dev/assent/threshold"
+)
+
+// Decision is a policy's answer to a request.
+type Decision string
+
+// The two decisions.
+const (
+	Approve Decision = threshold.DecisionApprove
+	Deny    Decision = threshold.DecisionDeny
+)
+
+// Prompt is what the user (or a Policy acting for the user) is asked about
+// one request that passed every check.
+type Prompt struct {
+	RequestID string
+	Kind      string // threshold.KindCreate or threshold.KindAccess
+	UserID    string
+	RecordID  string
+	Requester Requester // as the server names it
+	Purpose   string
+	// Record is, for a create, the record as the request describes it (what
+	// the approval seals: its digest is signed). For an access it is the
+	// record as the device's ledger describes it, and the zero value when
+	// UnknownToLedger.
+	Record RecordView
+	// UnknownToLedger is set for an access to a record whose creation this
+	// device never approved (another device did, or the ledger was lost, or
+	// the server is lying): nothing but the server vouches for what it is.
+	UnknownToLedger bool
+	// Mismatch is set for an access when the server describes the record
+	// differently from the ledger (title, content type, size or digest).
+	Mismatch bool
+	// ServerRecord is the record as the server describes it, untrusted.
+	ServerRecord RecordView
+	ExpiresAt    time.Time
+}
+
+// Policy decides a request. It is called at most once per request, one
+// request at a time, with a context that ends when the request expires. An
+// error leaves the request unanswered (it expires on the server).
+type Policy func(ctx context.Context, p *Prompt) (Decision, error)
+
+// Result is what became of a request the agent answered.
+type Result struct {
+	RequestID string
+	Decision  Decision
+	DecidedBy string // DecidedByPolicy or DecidedByRateLimit
+	// State is the request's state on the server after the answer
+	// ("approved" or "denied").
+	State string
+	// Reposted is set when the answer was the one already in the ledger,
+	// posted again because its outcome had never been learned.
+	Reposted bool
+}
+
+// Notice tells an observer what the agent is doing, for logs and for the
+// terminal. Err never holds a secret.
+type Notice struct {
+	Kind      string // one of the Notice* constants
+	RequestID string
+	Result    *Result // NoticeAnswered
+	Err       error   // NoticeDisconnected, NoticeRefused, NoticeError
+	Retry     time.Duration
+}
+
+// Notice kinds.
+const (
+	NoticeConnected    = "connected"    // the event stream is open
+	NoticeDisconnected = "disconnected" // the event stream ended; Retry says when the agent reconnects
+	NoticeAnswered     = "answered"     // a request was answered
+	NoticeRefused      = "refused"      // a request failed a check and was not answered
+	NoticeError        = "error"        // handling a request failed; it may be tried again
+)
+
+// AgentOptions tunes an Agent. The zero value of each field selects its
+// default.
+type AgentOptions struct {
+	// MaxPerMinute is how many requests may reach the policy within any
+	// minute; past it requests are denied without asking
+	// (DecidedByRateLimit). 0 means no limit.
+	MaxPerMinute int
+	// MaxLifetime is the longest request lifetime accepted
+	// (DefaultMaxLifetime).
+	MaxLifetime time.Duration
+	// Now is the device clock (time.Now).
+	Now func() time.Time
+	// Rand is the randomness of POPRF proofs (crypto/rand.Reader).
+	Rand io.Reader
+	// Notify, if set, is told what happens; it must not block for long.
+	Notify func(Notice)
+	// MinBackoff and MaxBackoff bound the wait before reconnecting the event
+	// stream (1 s and 1 min); the wait doubles per failed attempt, with
+	// jitter, and starts over after a connection succeeded.
+	MinBackoff, MaxBackoff time.Duration
+	// PollInterval is how often Run lists pending requests even when the
+	// stream is up, in case a push was lost (5 min).
+	PollInterval time.Duration
+	// EventIdleTimeout is passed to Client.Events.
+	EventIdleTimeout time.Duration
+}
+
+// Agent answers the requests of one enrolled device. It is safe for
+// concurrent use; each request is handled by at most one call at a time,
+// and answered at most once ever (the ledger keeps it so across restarts).
+type Agent struct {
+	client *Client
+	id     *Identity
+	ledger *Ledger
+	policy Policy
+	o      AgentOptions
+	// evaluate is the device share's POPRF evaluation; a field so that tests
+	// can observe that a refused request never reaches it.
+	evaluate func(rand io.Reader, blinded [][]byte, info []byte) ([][]byte, []byte, error)
+
+	mu       sync.Mutex
+	inFlight map[string]bool
+	refused  map[string]error // requests refused for good, not to be fetched again
+	limiter  burstLimiter
+}
+
+// maxRefusedMemory bounds the memory of refused request ids.
+const maxRefusedMemory = 4096
+
+// NewAgent returns an agent answering with client's identity (the client
+// must have one: ErrNotEnrolled), recording in ledger, deciding with policy.
+func NewAgent(client *Client, ledger *Ledger, policy Policy, o AgentOptions) (*Agent, error) {
+	if client == nil || client.id == nil {
+		return nil, ErrNotEnrolled
+	}
+	if ledger == nil || policy == nil {
+		return nil, errors.New("device: NewAgent needs a ledger and a policy")
+	}
+	if o.MaxPerMinute < 0 {
+		return nil, errors.New("device: MaxPerMinute must not be negative")
+	}
+	if o.MaxLifetime <= 0 {
+		o.MaxLifetime = DefaultMaxLifetime
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Notify == nil {
+		o.Notify = func(Notice) {}
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(time.Minute, o.MinBackoff)
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 5 * time.Minute
+	}
+	a := &Agent{client: client, id: client.id, ledger: ledger, policy: policy, o: o,
+		inFlight: map[string]bool{}, refused: map[string]error{},
+		limiter: burstLimiter{max: o.MaxPerMinute}}
+	a.evaluate = a.id.OPRFKey.EvaluatePOPRF
+	return a, nil
+}
+
+// Handle fetches request requestID from the server and handles it as
+// HandleRequest does.
+func (a *Agent) Handle(ctx context.Context, requestID string) (*Result, error) {
+	a.mu.Lock()
+	err := a.refused[requestID]
+	a.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, out, ok := a.ledger.Answer(requestID); ok && out != nil {
+		return nil, fmt.Errorf("%w: %s", ErrAnswered, requestID)
+	}
+	req, err := a.client.GetRequest(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
+	return a.HandleRequest(ctx, req)
+}
+
+// HandleRequest handles one request as the server described it: if the
+// ledger holds an answer to it, it never answers again (ErrAnswered), but
+// posts the recorded answer once more if its outcome was never learned;
+// otherwise it checks the request (CheckRequest, and for a create that the
+// ledger does not hold the record), asks the policy (or denies past
+// MaxPerMinute), and answers: for an approval it evaluates the POPRF with
+// info = threshold.RecordInfo(user_id, record_id) built here, signs the
+// statement, records the answer in the ledger and only then posts it.
+//
+// Errors: ErrBusy if another call is handling the request; ErrRefused
+// (nothing evaluated, signed or posted); ErrNotPending; the policy's error;
+// ErrLedger (nothing posted); an *APIError or transport error from posting
+// (the answer stays in the ledger; its outcome is recorded when the server
+// gave one).
+func (a *Agent) HandleRequest(ctx context.Context, req *Request) (*Result, error) {
+	if !a.begin(req.RequestID) {
+		return nil, fmt.Errorf("%w: %s", ErrBusy, req.RequestID)
+	}
+	defer a.end(req.RequestID)
+
+	if ans, out, ok := a.ledger.Answer(req.RequestID); ok {
+		if out != nil || req.State != RequestState {
+			return nil, fmt.Errorf("%w: %s", ErrAnswered, req.RequestID)
+		}
+		res, err := a.post(ctx, ans)
+		if res != nil {
+			res.Reposted = true
+		}
+		return res, err
+	}
+	if err := a.check(req); err != nil {
+		return nil, err
+	}
+	prompt := a.prompt(req)
+	decision, by := Deny, DecidedByRateLimit
+	if a.allow() {
+		var err error
+		if decision, err = a.ask(ctx, prompt); err != nil {
+			return nil, err
+		}
+		by = DecidedByPolicy
+	}
+	if !a.o.Now().Before(req.ExpiresAt) {
+		return nil, a.remember(req.RequestID, refuse(req, "it expired while waiting for the decision"))
+	}
+	return a.answer(ctx, req, decision, by, prompt)
+}
+
+// check runs CheckRequest and the ledger's check, remembering refusals.
+func (a *Agent) check(req *Request) error {
+	err := CheckRequest(a.id, req, a.o.Now(), a.o.MaxLifetime)
+	if err == nil && req.Kind == threshold.KindCreate && a.ledger.HoldsRecord(req.RecordID) {
+		err = refuse(req, "the ledger already holds record %s: an existing record cannot be sealed again", req.RecordID)
+	}
+	if errors.Is(err, ErrRefused) {
+		return a.remember(req.RequestID, err)
+	}
+	return err
+}
+
+// remember keeps a refusal, so that the request is not fetched and checked
+// again on every poll.
+func (a *Agent) remember(id string, err error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.refused) >= maxRefusedMemory {
+		clear(a.refused)
+	}
+	a.refused[id] = err
+	return err
+}
+
+// prompt builds what the policy sees. For an access, the record is the
+// ledger's, never the server's.
+func (a *Agent) prompt(req *Request) *Prompt {
+	p := &Prompt{
+		RequestID: req.RequestID, Kind: req.Kind, UserID: req.UserID, RecordID: req.RecordID,
+		Requester: req.Requester, Purpose: req.Purpose, ServerRecord: req.Record, ExpiresAt: req.ExpiresAt,
+	}
+	if req.Kind == threshold.KindCreate {
+		p.Record = req.Record
+		return p
+	}
+	known, ok := a.ledger.Record(req.RecordID)
+	if !ok {
+		p.UnknownToLedger = true
+		return p
+	}
+	p.Record = known
+	p.Mismatch = known.Title != req.Record.Title || known.ContentType != req.Record.ContentType ||
+		known.Size != req.Record.Size || !bytes.Equal(known.ContentSHA256, req.Record.ContentSHA256)
+	return p
+}
+
+func (a *Agent) ask(ctx context.Context, p *Prompt) (Decision, error) {
+	ctx, cancel := context.WithDeadline(ctx, p.ExpiresAt)
+	defer cancel()
+	d, err := a.policy(ctx, p)
+	if err != nil {
+		return "", fmt.Errorf("device: policy: %w", err)
+	}
+	if d != Approve && d != Deny {
+		return "", fmt.Errorf("device: policy returned %.20q", d)
+	}
+	return d, nil
+}
+
+func (a *Agent) allow() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.limiter.allow(a.o.Now())
+}
+
+func (a *Agent) begin(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inFlight[id] {
+		return false
+	}
+	a.inFlight[id] = true
+	return true
+}
+
+func (a *Agent) end(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.inFlight, id)
+}
+
+// burstLimiter lets at most max events through in any minute.
+type burstLimiter struct {
+	max   int
+	times []time.Time
+}
+
+func (b *burstLimiter) allow(now time.Time) bool {
+	if b.max == 0 {
+		return true
+	}
+	cut := 0
+	for cut < len(b.times) && now.Sub(b.times[cut]) >= time.Minute {
+		cut++
+	}
+	b.times = b.times[cut:]
+	if len(b.times) >= b.max {
+		return false
+	}
+	b.times = append(b.times, now)
+	return true
+}

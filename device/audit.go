@@ -1,0 +1,55 @@
+package device
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/assent-dev/assent/store"
+)
+
+// maxAuditEntries bounds how much of a chain Audit will hold.
+const maxAuditEntries = 1 << 20
+
+// Audit fetches the whole audit chain of the device's user
+// (GET /v1/device/audit?after=N, page by page) and verifies it with
+// store.VerifyChain: every entry from 1 on, linked and hashed, all of this
+// user. A chain that does not verify, or pages that do not continue each
+// other, give ErrProtocol (wrapping store.ErrChainBroken for a broken
+// chain).
+func (c *Client) Audit(ctx context.Context) ([]*store.AuditEntry, error) {
+	if c.id == nil {
+		return nil, ErrNotEnrolled
+	}
+	var all []*store.AuditEntry
+	for {
+		after := int64(len(all))
+		var page auditList
+		err := c.do(ctx, call{method: http.MethodGet, target: "/v1/device/audit?after=" + strconv.FormatInt(after, 10),
+			signed: true, want: http.StatusOK, out: &page})
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Entries) == 0 {
+			break
+		}
+		if len(all)+len(page.Entries) > maxAuditEntries {
+			return nil, fmt.Errorf("%w: audit chain over %d entries", ErrProtocol, maxAuditEntries)
+		}
+		for i, e := range page.Entries {
+			if e.Seq != after+int64(i)+1 {
+				return nil, fmt.Errorf("%w: audit page after entry %d holds entry %d out of order", ErrProtocol, after, e.Seq)
+			}
+			all = append(all, &store.AuditEntry{UserID: e.UserID, Seq: e.Seq, Event: e.Event, Actor: e.Actor,
+				Subject: e.Subject, Details: e.Details, At: e.At, PrevHash: e.PrevHash, Hash: e.Hash})
+		}
+	}
+	if len(all) > 0 && all[0].UserID != c.id.UserID {
+		return nil, fmt.Errorf("%w: audit chain of another user", ErrProtocol)
+	}
+	if err := store.VerifyChain(all); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return all, nil
+}

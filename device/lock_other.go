@@ -1,0 +1,9 @@
+//go:build !unix
+
+package device
+
+import "os"
+
+// lockFile is a no-op where flock(2) does not exist: there, run one agent
+// per ledger.
+func lockFile(*os.File) error { return nil }
