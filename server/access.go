@@ -1,0 +1,251 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/envelope"
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/oprf"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+type accessJSON struct {
+	Purpose string `json:"purpose"`
+}
+
+type sessionJSON struct {
+	SessionID     string    `json:"session_id"`
+	RecordID      string    `json:"record_id"`
+	State         string    `json:"state"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	DownloadsLeft int       `json:"downloads_left"`
+}
+
+// requestAccess: POST /v1/records/{rid}/access. The record's private input
+// is blinded afresh and the user's device asked; the session opens when it
+// approves.
+func (s *Server) requestAccess(c *echo.Context) error {
+	rid, err := pathRecordID(c, "rid")
+	if err != nil {
+		return err
+	}
+	var in accessJSON
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if err := checkText("purpose", in.Purpose, true); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cl := authClient(c)
+	rec, err := s.store.GetRecord(ctx, rid)
+	if err != nil {
+		return storeFail(err, "record")
+	}
+	if rec.State != store.RecordSealed {
+		return fail(errConflict, "record is "+rec.State+"; only a sealed record can be opened")
+	}
+	dev, err := s.deviceFor(ctx, rec.UserID, rec.DeviceKeyID)
+	if err != nil {
+		return err
+	}
+	if err := s.admit(ctx, rec.UserID, cl.ID); err != nil {
+		return err
+	}
+	sid, err := ids.New(ids.Session, s.rand)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	reqID, err := ids.New(ids.Request, s.rand)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	blinding, err := oprf.Blind(s.rand, [][]byte{rec.Input})
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	now := s.now()
+	expires := now.Add(s.cfg.ApprovalTTL)
+	sess := &store.Session{
+		ID:            sid,
+		RecordID:      rid,
+		UserID:        rec.UserID,
+		RequesterID:   cl.ID,
+		Purpose:       in.Purpose,
+		RequestID:     reqID,
+		State:         store.SessionPendingApproval,
+		CreatedAt:     now,
+		ExpiresAt:     expires.Add(processingGrace),
+		DownloadsLeft: s.cfg.DownloadsPerSession,
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		blinding.Destroy()
+		return storeFail(err, "session")
+	}
+	s.pending.put(reqID, &pendingSecrets{
+		kind: threshold.KindAccess, userID: rec.UserID, recordID: rid, sessionID: sid,
+		blinding: blinding, expires: expires.Add(processingGrace),
+	})
+	q := &store.Request{
+		ID:          reqID,
+		Kind:        threshold.KindAccess,
+		UserID:      rec.UserID,
+		RecordID:    rid,
+		SessionID:   sid,
+		DeviceKeyID: dev.KeyID,
+		Requester:   store.Requester{ID: cl.ID, Name: cl.Name},
+		Purpose:     in.Purpose,
+		Record: store.RequestRecord{
+			Title: rec.Title, ContentType: rec.ContentType, Size: rec.Size, ContentSHA256: rec.ContentSHA256,
+		},
+		BlindedElements: blinding.Elements(),
+		State:           store.RequestPending,
+		CreatedAt:       now,
+		ExpiresAt:       expires,
+		OwnerNode:       s.cfg.NodeID,
+	}
+	if err := s.store.CreateRequest(ctx, q); err != nil {
+		s.pending.drop(reqID)
+		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
+		return storeFail(err, "request")
+	}
+	s.audit(ctx, rec.UserID, store.EventAccessRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID, SessionID: sid})
+	s.notify(rec.UserID, reqID)
+	return c.JSON(http.StatusAccepted, pendingJSON{
+		SessionID: sid, State: store.SessionPendingApproval, RequestID: reqID, ExpiresAt: expires,
+	})
+}
+
+// requesterSession loads the session of path parameter sid, which must be
+// the calling client's (403 otherwise).
+func (s *Server) requesterSession(c *echo.Context) (*store.Session, error) {
+	sid, err := pathID(c, "sid", ids.Session)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.store.GetSession(c.Request().Context(), sid)
+	if err != nil {
+		return nil, storeFail(err, "session")
+	}
+	if sess.RequesterID != authClient(c).ID {
+		return nil, fail(errForbidden, "the session belongs to another client")
+	}
+	return sess, nil
+}
+
+// getSession: GET /v1/sessions/{sid}[?wait=S].
+func (s *Server) getSession(c *echo.Context) error {
+	sess, err := s.requesterSession(c)
+	if err != nil {
+		return err
+	}
+	wait, err := queryWait(c)
+	if err != nil {
+		return err
+	}
+	load := func(ctx context.Context) (*store.Session, error) { return s.store.GetSession(ctx, sess.ID) }
+	sess, err = longPoll(c.Request().Context(), s, sess.ID, wait, load,
+		func(x *store.Session) string { return x.State }, sessionFinal)
+	if err != nil {
+		return storeFail(err, "session")
+	}
+	return c.JSON(http.StatusOK, sessionJSON{
+		SessionID: sess.ID, RecordID: sess.RecordID, State: sess.State,
+		ExpiresAt: wire(sess.ExpiresAt), DownloadsLeft: sess.DownloadsLeft,
+	})
+}
+
+func sessionFinal(state string) bool {
+	return state == store.SessionConsumed || state == store.SessionDenied || state == store.SessionExpired
+}
+
+// downloadContent: GET /v1/sessions/{sid}/content. It takes one download
+// of an open session and streams the plaintext, each chunk authenticated
+// before any of it is sent, with Content-Length, Content-Type and
+// Repr-Digest (RFC 9530) of the approved SHA-256. If a chunk fails
+// mid-stream the connection is aborted, so the client sees a truncated
+// body, never bytes of a bad chunk.
+func (s *Server) downloadContent(c *echo.Context) error {
+	sess, err := s.requesterSession(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	now := s.now()
+	switch {
+	case sess.State == store.SessionConsumed:
+		return fail(errGone, "the session has no downloads left")
+	case sess.State == store.SessionExpired || (sess.State == store.SessionOpen && !now.Before(sess.ExpiresAt)):
+		return fail(errExpired, "the session has expired")
+	case sess.State != store.SessionOpen:
+		return fail(errConflict, "session is "+sess.State+"; content is served only while it is open")
+	}
+	dek := s.keys.acquire(sess.ID)
+	if dek == nil {
+		// The key died with an earlier run of this node (or lives on
+		// another): the session cannot be served any more.
+		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
+		return fail(errExpired, "the session's key is no longer held by the server; ask for access again")
+	}
+	retire := false
+	defer func() { s.keys.release(sess.ID, retire) }()
+
+	rec, err := s.store.GetRecord(ctx, sess.RecordID)
+	if err != nil {
+		return storeFail(err, "record")
+	}
+	blob, err := s.blobs.Open(ctx, rec.BlobName)
+	if err != nil {
+		return storeFail(err, "record content")
+	}
+	defer blob.Close()
+	if blob.Size() != envelope.CiphertextSize(rec.Size) {
+		return failCause(errInternal, "the record's content is damaged", errors.New("ciphertext size does not match the record size"))
+	}
+	rd, err := envelope.NewReader(blob, dek)
+	if err != nil {
+		return failCause(errInternal, "the record's content is damaged", err)
+	}
+	left, err := s.store.UseDownload(ctx, sess.ID, now)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fail(errGone, "the session has no downloads left")
+	case err != nil:
+		return storeFail(err, "session")
+	}
+	retire = left == 0
+
+	h := c.Response().Header()
+	h.Set("Content-Type", rec.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(rec.Size, 10))
+	h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(rec.ContentSHA256)+":")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	c.Response().WriteHeader(http.StatusOK)
+	n, err := io.Copy(c.Response(), rd)
+	if err != nil || n != rec.Size {
+		log := requestLogger(c, s.log)
+		if errors.Is(err, envelope.ErrCorrupt) || (err == nil && n != rec.Size) {
+			log.Error("record content failed authentication mid-stream; download aborted", "record_id", rec.ID, "session_id", sess.ID, "sent", n)
+		} else {
+			log.Info("download ended early", "record_id", rec.ID, "session_id", sess.ID, "sent", n, "error", err)
+		}
+		// Abort the response: net/http resets the connection (HTTP/1) or
+		// the stream (HTTP/2), so the client cannot take what it got for
+		// a whole body.
+		panic(http.ErrAbortHandler)
+	}
+	s.audit(ctx, sess.UserID, store.EventContentDelivered, sess.RequesterID, sess.ID,
+		deliveryDetails{RecordID: rec.ID, DownloadsLeft: left})
+	s.changes.changed(sess.ID)
+	return nil
+}

@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/store"
+)
+
+// actorServer is the actor of events the server causes itself (expiry).
+const actorServer = "server"
+
+// audit appends an event to the user's chain. The state change it records
+// has already happened, so a failing store is logged, not returned: the
+// caller's answer stays true.
+func (s *Server) audit(ctx context.Context, userID, event, actor, subject string, details any) {
+	var b []byte
+	if details != nil {
+		var err error
+		if b, err = json.Marshal(details); err != nil {
+			s.log.Error("audit details do not encode", "event", event, "error", err)
+			return
+		}
+	}
+	e := &store.AuditEntry{
+		UserID:  userID,
+		Event:   event,
+		Actor:   actor,
+		Subject: subject,
+		Details: b,
+		At:      s.now(),
+	}
+	// The event happened whether or not the caller is still there.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.store.AppendAudit(ctx, e); err != nil {
+		s.log.Error("audit entry not written", "user_id", userID, "event", event, "subject", subject, "error", err)
+	}
+}
+
+// Details of audit events, as canonical JSON (fields in this order).
+type (
+	approvalDetails struct {
+		DeviceID  string `json:"device_id"`
+		Statement []byte `json:"statement"`
+		Signature []byte `json:"signature"`
+	}
+	requestDetails struct {
+		RecordID  string `json:"record_id"`
+		RequestID string `json:"request_id,omitempty"`
+		SessionID string `json:"session_id,omitempty"`
+	}
+	deviceDetails struct {
+		DeviceKeyID string `json:"device_key_id"`
+	}
+	deliveryDetails struct {
+		RecordID      string `json:"record_id"`
+		DownloadsLeft int    `json:"downloads_left"`
+	}
+)
+
+// auditJSON is an audit entry on the wire.
+type auditJSON struct {
+	UserID   string    `json:"user_id"`
+	Seq      int64     `json:"seq"`
+	Event    string    `json:"event"`
+	Actor    string    `json:"actor"`
+	Subject  string    `json:"subject"`
+	Details  []byte    `json:"details"`
+	At       time.Time `json:"at"`
+	PrevHash []byte    `json:"prev_hash"`
+	Hash     []byte    `json:"hash"`
+}
+
+type auditListJSON struct {
+	Entries []auditJSON `json:"entries"`
+}
+
+// Audit page sizes of ?limit=N.
+const (
+	defaultAuditLimit = 100
+	maxAuditLimit     = 1000
+)
+
+// writeAudit answers with the user's chain after ?after=SEQ, at most
+// ?limit=N entries.
+func (s *Server) writeAudit(c *echo.Context, userID string) error {
+	after, err := queryUint(c, "after", 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := queryUint(c, "limit", defaultAuditLimit, maxAuditLimit)
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		return fail(errBadRequest, "limit must be at least 1")
+	}
+	entries, err := s.store.AuditEntries(c.Request().Context(), userID, int64(after), int(limit))
+	if err != nil {
+		return storeFail(err, "audit chain")
+	}
+	out := auditListJSON{Entries: make([]auditJSON, 0, len(entries))}
+	for _, e := range entries {
+		details := e.Details
+		if details == nil {
+			details = []byte{}
+		}
+		out.Entries = append(out.Entries, auditJSON{
+			UserID: e.UserID, Seq: e.Seq, Event: e.Event, Actor: e.Actor, Subject: e.Subject,
+			Details: details, At: wire(e.At), PrevHash: e.PrevHash, Hash: e.Hash,
+		})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// queryUint parses an optional unsigned query parameter, at most limit.
+func queryUint(c *echo.Context, name string, def, limit uint64) (uint64, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n > limit {
+		return 0, fail(errBadRequest, name+" must be a whole number up to "+strconv.FormatUint(limit, 10))
+	}
+	return n, nil
+}

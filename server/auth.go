@@ -1,0 +1,168 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// Device request authentication (DESIGN.md, "Device request
+// authentication").
+const (
+	HeaderDevice    = "Assent-Device"
+	HeaderTimestamp = "Assent-Timestamp"
+	HeaderNonce     = "Assent-Nonce"
+	HeaderSignature = "Assent-Signature"
+
+	// MaxClockSkew is how far a device's timestamp may be from the server's
+	// clock.
+	MaxClockSkew = 60 * time.Second
+	// NonceWindow is how long a device's nonce is remembered. It covers the
+	// whole time a timestamp is accepted (2 * MaxClockSkew), so a replay is
+	// refused for as long as its timestamp would pass.
+	NonceWindow = 120 * time.Second
+
+	nonceSize = 16
+)
+
+// Keys of the values auth middleware leaves in the Echo context.
+const (
+	ctxClient = "assent.client"
+	ctxDevice = "assent.device"
+)
+
+// errAuth is the one opaque failure of every authentication check.
+var errAuth = fail(errUnauthenticated, msgUnauthenticated)
+
+// clientAuth authenticates a third party by its API key and requires scope
+// (none if empty).
+func (s *Server) clientAuth(scope string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			key, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+			if !ok {
+				return errAuth
+			}
+			prefix, ok := apiKeyPrefix(key)
+			if !ok {
+				return errAuth
+			}
+			cl, err := s.store.ClientByPrefix(c.Request().Context(), prefix)
+			if errors.Is(err, store.ErrNotFound) {
+				return errAuth
+			}
+			if err != nil {
+				return storeFail(err, "client")
+			}
+			sum := sha256.Sum256([]byte(key))
+			if subtle.ConstantTimeCompare(sum[:], cl.KeyHash) != 1 {
+				return errAuth
+			}
+			if scope != "" && !slices.Contains(cl.Scopes, scope) {
+				return fail(errForbidden, "the API key lacks scope "+scope)
+			}
+			c.Set(ctxClient, cl)
+			setLogAttrs(c, "client_id", cl.ID)
+			return next(c)
+		}
+	}
+}
+
+// deviceAuth authenticates a signed device call: headers well formed,
+// timestamp within MaxClockSkew, an active device whose signing key signed
+// DeviceAuthMessage over the exact request target and body, and a nonce not
+// seen in NonceWindow. Every failure is the same 401. The body (at most
+// maxJSONBody bytes, 413 past it) is read here and handed on unchanged.
+func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		r := c.Request()
+		ctx := r.Context()
+		deviceID := r.Header.Get(HeaderDevice)
+		ts := r.Header.Get(HeaderTimestamp)
+		nonce := r.Header.Get(HeaderNonce)
+		sig, sigErr := base64.StdEncoding.Strict().DecodeString(r.Header.Get(HeaderSignature))
+		if ids.Check(ids.Device, deviceID) != nil || sigErr != nil || !validNonce(nonce) {
+			return errAuth
+		}
+		now := s.now()
+		sent, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || strconv.FormatInt(sent, 10) != ts {
+			return errAuth
+		}
+		if skew := now.Sub(time.Unix(sent, 0)); skew > MaxClockSkew || skew < -MaxClockSkew {
+			return errAuth
+		}
+		if r.ContentLength > maxJSONBody {
+			return fail(errTooLarge, "request body over "+strconv.Itoa(maxJSONBody)+" bytes")
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxJSONBody))
+		if err != nil {
+			return jsonFail(err)
+		}
+		dev, err := s.store.GetDevice(ctx, deviceID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errAuth
+		}
+		if err != nil {
+			return storeFail(err, "device")
+		}
+		if dev.State != store.DeviceActive {
+			return errAuth
+		}
+		msg := threshold.DeviceAuthMessage(r.Method, r.RequestURI, ts, nonce, body)
+		if threshold.Verify(dev.SigningPublicKey, msg, sig) != nil {
+			return errAuth
+		}
+		// Only a verified call may spend a nonce, or anyone could burn the
+		// nonces a device is about to use.
+		err = s.store.RememberNonce(ctx, deviceID, nonce, now.Add(NonceWindow), now)
+		if errors.Is(err, store.ErrConflict) {
+			return errAuth
+		}
+		if err != nil {
+			return storeFail(err, "nonce")
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		c.Set(ctxDevice, dev)
+		setLogAttrs(c, "device_id", dev.ID)
+		return next(c)
+	}
+}
+
+// validNonce reports whether n is the canonical base64 of 16 bytes.
+func validNonce(n string) bool {
+	b, err := base64.StdEncoding.Strict().DecodeString(n)
+	return err == nil && len(b) == nonceSize
+}
+
+// authClient returns the client clientAuth authenticated.
+func authClient(c *echo.Context) *store.Client {
+	cl, _ := c.Get(ctxClient).(*store.Client)
+	return cl
+}
+
+// authDevice returns the device deviceAuth authenticated.
+func authDevice(c *echo.Context) *store.Device {
+	d, _ := c.Get(ctxDevice).(*store.Device)
+	return d
+}
+
+// hasScope reports whether the authenticated client holds scope.
+func hasScope(c *echo.Context, scope string) bool {
+	cl := authClient(c)
+	return cl != nil && slices.Contains(cl.Scopes, scope)
+}

@@ -1,0 +1,273 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"time"
+)
+
+// ErrConfig is returned by New and Config.Validate for a setting out of
+// range; the wrapping error names the setting.
+var ErrConfig = errors.New("server: invalid configuration")
+
+// Store and blob store kinds of Config.Store and Config.Blobs.
+const (
+	StoreSQLite  = "sqlite"
+	StoreMongoDB = "mongodb"
+	BlobsDir     = "dir"
+)
+
+// Log formats of Config.LogFormat.
+const (
+	LogJSON = "json"
+	LogText = "text"
+)
+
+// Config is the whole configuration of an Assent server. `assent serve`
+// fills it from flags and ASSENT_* environment variables (a flag wins over
+// the variable, which wins over the default); each field names both. New
+// replaces every zero field by its default (see DefaultConfig), so a test
+// sets only what it needs.
+//
+// The fields marked "wiring" choose what `assent serve` builds for Deps;
+// New itself does not read them.
+type Config struct {
+	// Listen is the TCP address to serve on (-listen, ASSENT_LISTEN;
+	// default "127.0.0.1:8080").
+	Listen string
+	// DataDir holds the SQLite database, the blob directory and the master
+	// key (-data-dir, ASSENT_DATA_DIR; default "./assent-data"). Wiring.
+	DataDir string
+	// Store is "sqlite" (default) or "mongodb" (-store, ASSENT_STORE).
+	// Wiring.
+	Store string
+	// StoreURI is the MongoDB connection string when Store is "mongodb"
+	// (-store-uri, ASSENT_STORE_URI). Wiring.
+	StoreURI string
+	// Blobs is the blob store: "dir" (default), a directory (-blobs,
+	// ASSENT_BLOBS). Wiring.
+	Blobs string
+	// BlobDir is the blob directory (-blob-dir, ASSENT_BLOB_DIR; default
+	// <DataDir>/blobs). Wiring.
+	BlobDir string
+	// MasterKeyPath is the 32-byte master key file that wraps the users'
+	// server shares, made with mode 0600 on first start (-master-key,
+	// ASSENT_MASTER_KEY; default <DataDir>/master.key). Wiring.
+	MasterKeyPath string
+	// TLSCert and TLSKey are PEM files; with both set the server speaks
+	// HTTPS only (-tls-cert, ASSENT_TLS_CERT, -tls-key, ASSENT_TLS_KEY).
+	TLSCert, TLSKey string
+	// PublicURL is the URL clients and devices use to reach this server,
+	// printed at start (-public-url, ASSENT_PUBLIC_URL; default derived from
+	// Listen).
+	PublicURL string
+	// NodeID names this API node; requests record it as their owner, the
+	// node holding their pending secrets (-node-id, ASSENT_NODE_ID; default
+	// "node-1").
+	NodeID string
+
+	// ApprovalTTL is how long a device request waits for an answer
+	// (-approval-ttl, ASSENT_APPROVAL_TTL; default 10m).
+	ApprovalTTL time.Duration
+	// SessionTTL is how long an approved access session stays open
+	// (-session-ttl, ASSENT_SESSION_TTL; default 15m).
+	SessionTTL time.Duration
+	// DownloadsPerSession is how many times an open session's content can
+	// be downloaded (-downloads, ASSENT_DOWNLOADS; default 1).
+	DownloadsPerSession int
+	// MaxUploadSize caps a record's plaintext in bytes; a larger upload is
+	// cut off mid-stream with 413 (-max-upload, ASSENT_MAX_UPLOAD; default
+	// 256 MiB).
+	MaxUploadSize int64
+	// UploadDeadline is how long a record may wait for its upload before
+	// the sweeper expires it (-upload-deadline, ASSENT_UPLOAD_DEADLINE;
+	// default 24h).
+	UploadDeadline time.Duration
+
+	// UserRate and UserBurst limit the requests that reach one user's
+	// device (uploads and access requests), as a token bucket of UserBurst
+	// tokens refilled at UserRate per second (-user-rate, ASSENT_USER_RATE,
+	// default 0.2; -user-burst, ASSENT_USER_BURST, default 10). A negative
+	// rate disables the limit.
+	UserRate  float64
+	UserBurst int
+	// RequesterRate and RequesterBurst do the same per third party
+	// (-requester-rate, ASSENT_REQUESTER_RATE, default 5; -requester-burst,
+	// ASSENT_REQUESTER_BURST, default 50).
+	RequesterRate  float64
+	RequesterBurst int
+	// MaxPendingPerUser caps the requests waiting for one user's device
+	// (-max-pending, ASSENT_MAX_PENDING; default 16).
+	MaxPendingPerUser int
+
+	// WebhookURL, if set, receives a signed POST {"request_id"} for every
+	// request (-webhook-url, ASSENT_WEBHOOK_URL). Wiring.
+	WebhookURL string
+	// WebhookSecret is the HMAC-SHA256 key of the webhook signature
+	// (ASSENT_WEBHOOK_SECRET; also -webhook-secret, which other users of
+	// the machine can see in the process list). Wiring.
+	WebhookSecret string
+
+	// LogFormat is "json" (default) or "text" (-log-format,
+	// ASSENT_LOG_FORMAT); LogLevel is debug, info (default), warn or error
+	// (-log-level, ASSENT_LOG_LEVEL). Wiring.
+	LogFormat string
+	LogLevel  string
+
+	// SweepInterval is how often expired requests, records and sessions
+	// are ended (-sweep-interval, ASSENT_SWEEP_INTERVAL; default 5s).
+	SweepInterval time.Duration
+	// AnswerPollInterval is how often the node looks for answers to its
+	// requests that reached another node (default 250ms).
+	AnswerPollInterval time.Duration
+	// ShutdownTimeout bounds the graceful shutdown: in-flight requests get
+	// this long to finish (-shutdown-timeout, ASSENT_SHUTDOWN_TIMEOUT;
+	// default 15s).
+	ShutdownTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Listen:              "127.0.0.1:8080",
+		DataDir:             "./assent-data",
+		Store:               StoreSQLite,
+		Blobs:               BlobsDir,
+		NodeID:              "node-1",
+		ApprovalTTL:         10 * time.Minute,
+		SessionTTL:          15 * time.Minute,
+		DownloadsPerSession: 1,
+		MaxUploadSize:       256 << 20,
+		UploadDeadline:      24 * time.Hour,
+		UserRate:            0.2,
+		UserBurst:           10,
+		RequesterRate:       5,
+		RequesterBurst:      50,
+		MaxPendingPerUser:   16,
+		LogFormat:           LogJSON,
+		LogLevel:            "info",
+		SweepInterval:       5 * time.Second,
+		AnswerPollInterval:  250 * time.Millisecond,
+		ShutdownTimeout:     15 * time.Second,
+	}
+}
+
+// withDefaults returns c with every zero field set to its default, and the
+// paths under DataDir derived.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	set := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	set(&c.Listen, d.Listen)
+	set(&c.DataDir, d.DataDir)
+	set(&c.Store, d.Store)
+	set(&c.Blobs, d.Blobs)
+	set(&c.BlobDir, filepath.Join(c.DataDir, "blobs"))
+	set(&c.MasterKeyPath, filepath.Join(c.DataDir, "master.key"))
+	set(&c.NodeID, d.NodeID)
+	set(&c.LogFormat, d.LogFormat)
+	set(&c.LogLevel, d.LogLevel)
+	setDuration := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setDuration(&c.ApprovalTTL, d.ApprovalTTL)
+	setDuration(&c.SessionTTL, d.SessionTTL)
+	setDuration(&c.UploadDeadline, d.UploadDeadline)
+	setDuration(&c.SweepInterval, d.SweepInterval)
+	setDuration(&c.AnswerPollInterval, d.AnswerPollInterval)
+	setDuration(&c.ShutdownTimeout, d.ShutdownTimeout)
+	if c.DownloadsPerSession == 0 {
+		c.DownloadsPerSession = d.DownloadsPerSession
+	}
+	if c.MaxUploadSize == 0 {
+		c.MaxUploadSize = d.MaxUploadSize
+	}
+	if c.UserRate == 0 {
+		c.UserRate = d.UserRate
+	}
+	if c.UserBurst == 0 {
+		c.UserBurst = d.UserBurst
+	}
+	if c.RequesterRate == 0 {
+		c.RequesterRate = d.RequesterRate
+	}
+	if c.RequesterBurst == 0 {
+		c.RequesterBurst = d.RequesterBurst
+	}
+	if c.MaxPendingPerUser == 0 {
+		c.MaxPendingPerUser = d.MaxPendingPerUser
+	}
+	return c
+}
+
+// Validate reports the first setting out of range, wrapping ErrConfig. It
+// checks c as given, so call it on a Config with its defaults applied (New
+// does).
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	switch {
+	case c.ApprovalTTL < time.Second:
+		return bad("approval TTL %s is under a second", c.ApprovalTTL)
+	case c.SessionTTL < time.Second:
+		return bad("session TTL %s is under a second", c.SessionTTL)
+	case c.DownloadsPerSession < 1 || c.DownloadsPerSession > 1000:
+		return bad("downloads per session %d outside 1..1000", c.DownloadsPerSession)
+	case c.MaxUploadSize < 1:
+		return bad("upload cap %d is not positive", c.MaxUploadSize)
+	case c.UploadDeadline < time.Minute:
+		return bad("upload deadline %s is under a minute", c.UploadDeadline)
+	case c.UserBurst < 1 || c.RequesterBurst < 1:
+		return bad("rate limit bursts must be at least 1")
+	case c.MaxPendingPerUser < 1:
+		return bad("pending request cap %d is not positive", c.MaxPendingPerUser)
+	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.ShutdownTimeout <= 0:
+		return bad("intervals and timeouts must be positive")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return bad("TLS needs both a certificate and a key")
+	case c.NodeID == "" || len(c.NodeID) > 64:
+		return bad("node id must be 1 to 64 bytes")
+	case c.Store != StoreSQLite && c.Store != StoreMongoDB:
+		return bad("store %q is neither %q nor %q", c.Store, StoreSQLite, StoreMongoDB)
+	case c.Store == StoreMongoDB && c.StoreURI == "":
+		return bad("store %q needs a URI", StoreMongoDB)
+	case c.Blobs != BlobsDir:
+		return bad("blob store %q is not %q", c.Blobs, BlobsDir)
+	case c.LogFormat != LogJSON && c.LogFormat != LogText:
+		return bad("log format %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)
+	case (c.WebhookURL == "") != (c.WebhookSecret == ""):
+		return bad("a webhook needs both a URL and a secret")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return bad("log level %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("public URL %q is not an http(s) URL", c.PublicURL)
+		}
+	}
+	return nil
+}
+
+// URL returns PublicURL, or the URL of Listen (https when TLS is set).
+func (c Config) URL() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Listen
+}

@@ -1,0 +1,254 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/server/push"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+type requesterJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type requestRecordJSON struct {
+	Title         string `json:"title"`
+	ContentType   string `json:"content_type"`
+	Size          int64  `json:"size"`
+	ContentSHA256 []byte `json:"content_sha256"`
+}
+
+// deviceRequestJSON is a request as its device sees it.
+type deviceRequestJSON struct {
+	RequestID       string            `json:"request_id"`
+	Kind            string            `json:"kind"`
+	UserID          string            `json:"user_id"`
+	RecordID        string            `json:"record_id"`
+	DeviceKeyID     string            `json:"device_key_id"`
+	Requester       requesterJSON     `json:"requester"`
+	Purpose         string            `json:"purpose"`
+	Record          requestRecordJSON `json:"record"`
+	BlindedElements [][]byte          `json:"blinded_elements"`
+	CreatedAt       time.Time         `json:"created_at"`
+	ExpiresAt       time.Time         `json:"expires_at"`
+	State           string            `json:"state"`
+}
+
+type deviceRequestListJSON struct {
+	Requests []deviceRequestJSON `json:"requests"`
+}
+
+type answerJSON struct {
+	Decision          string   `json:"decision"`
+	EvaluatedElements [][]byte `json:"evaluated_elements"`
+	Proof             []byte   `json:"proof"`
+	Signature         []byte   `json:"signature"`
+}
+
+type answerReplyJSON struct {
+	RequestID string `json:"request_id"`
+	State     string `json:"state"`
+}
+
+// maxDeviceList caps GET /v1/device/requests; MaxPendingPerUser keeps the
+// real number well under it.
+const maxDeviceList = 100
+
+// listDeviceRequests: GET /v1/device/requests?state=pending.
+func (s *Server) listDeviceRequests(c *echo.Context) error {
+	if st := c.QueryParam("state"); st != "" && st != store.RequestPending {
+		return fail(errBadRequest, "only state=pending is supported")
+	}
+	dev := authDevice(c)
+	reqs, err := s.store.PendingRequests(c.Request().Context(), dev.UserID, s.now(), maxDeviceList)
+	if err != nil {
+		return storeFail(err, "request")
+	}
+	out := deviceRequestListJSON{Requests: make([]deviceRequestJSON, 0, len(reqs))}
+	for _, q := range reqs {
+		out.Requests = append(out.Requests, s.requestView(q))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// getDeviceRequest: GET /v1/device/requests/{id}.
+func (s *Server) getDeviceRequest(c *echo.Context) error {
+	q, err := s.deviceRequest(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.requestView(q))
+}
+
+// deviceRequest loads the request of path parameter id; a request of
+// another user is not found.
+func (s *Server) deviceRequest(c *echo.Context) (*store.Request, error) {
+	id, err := pathID(c, "id", ids.Request)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.store.GetRequest(c.Request().Context(), id)
+	if err != nil {
+		return nil, storeFail(err, "request")
+	}
+	if q.UserID != authDevice(c).UserID {
+		return nil, fail(errNotFound, "request not found")
+	}
+	return q, nil
+}
+
+// requestView shows a request; a pending one past its expiry shows as
+// expired before the sweeper gets to it.
+func (s *Server) requestView(q *store.Request) deviceRequestJSON {
+	state := q.State
+	if state == store.RequestPending && !s.now().Before(q.ExpiresAt) {
+		state = store.RequestExpired
+	}
+	blinded := q.BlindedElements
+	if blinded == nil {
+		blinded = [][]byte{}
+	}
+	return deviceRequestJSON{
+		RequestID:   q.ID,
+		Kind:        q.Kind,
+		UserID:      q.UserID,
+		RecordID:    q.RecordID,
+		DeviceKeyID: q.DeviceKeyID,
+		Requester:   requesterJSON{ID: q.Requester.ID, Name: q.Requester.Name},
+		Purpose:     q.Purpose,
+		Record: requestRecordJSON{
+			Title: q.Record.Title, ContentType: q.Record.ContentType,
+			Size: q.Record.Size, ContentSHA256: q.Record.ContentSHA256,
+		},
+		BlindedElements: blinded,
+		CreatedAt:       wire(q.CreatedAt),
+		ExpiresAt:       wire(q.ExpiresAt),
+		State:           state,
+	}
+}
+
+// answerRequest: POST /v1/device/requests/{id}/response. The server
+// rebuilds the statement from its own copy of the request and the decision,
+// and checks the signature (401) and, for an approval, the proof against
+// the device's key and the record's info (400 bad_proof; the request stays
+// pending). Then one conditional update records the answer (a second answer
+// gets 409, a late one 410), and the node holding the request's secrets
+// acts on it.
+func (s *Server) answerRequest(c *echo.Context) error {
+	q, err := s.deviceRequest(c)
+	if err != nil {
+		return err
+	}
+	var in answerJSON
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	dev := authDevice(c)
+	now := s.now()
+	if dev.KeyID != q.DeviceKeyID {
+		return fail(errForbidden, "the request is for another device key")
+	}
+	switch {
+	case q.State == store.RequestExpired || (q.State == store.RequestPending && !now.Before(q.ExpiresAt)):
+		return fail(errExpired, "the request has expired")
+	case q.State != store.RequestPending:
+		return fail(errConflict, "the request is already answered")
+	}
+	if in.Decision != threshold.DecisionApprove && in.Decision != threshold.DecisionDeny {
+		return fail(errBadRequest, `decision must be "approve" or "deny"`)
+	}
+	st := threshold.Statement{
+		RequestID:       q.ID,
+		Kind:            q.Kind,
+		UserID:          q.UserID,
+		RecordID:        q.RecordID,
+		Decision:        in.Decision,
+		RequesterID:     q.Requester.ID,
+		Purpose:         q.Purpose,
+		BlindedElements: q.BlindedElements,
+		ExpiresAt:       q.ExpiresAt,
+	}
+	if q.Kind == threshold.KindCreate {
+		st.ContentSHA256 = q.Record.ContentSHA256
+	}
+	stmt, err := st.Marshal()
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	if threshold.Verify(dev.SigningPublicKey, stmt, in.Signature) != nil {
+		return errAuth
+	}
+	if in.Decision == threshold.DecisionApprove {
+		info, err := threshold.RecordInfo(q.UserID, q.RecordID)
+		if err != nil {
+			return failCause(errInternal, msgInternal, err)
+		}
+		if err := verifyProof(dev.OPRFPublicKey, info, q.BlindedElements, in.EvaluatedElements, in.Proof); err != nil {
+			return err
+		}
+	} else if len(in.EvaluatedElements) > 0 || len(in.Proof) > 0 {
+		return fail(errBadRequest, "a deny carries no evaluated_elements or proof")
+	}
+	answer := store.Answer{
+		Decision:          in.Decision,
+		EvaluatedElements: in.EvaluatedElements,
+		Proof:             in.Proof,
+		Approval:          store.Approval{DeviceID: dev.ID, Statement: stmt, Signature: in.Signature},
+		AnsweredAt:        now,
+	}
+	ctx := c.Request().Context()
+	err = s.store.AnswerRequest(ctx, q.ID, answer, now)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fail(errConflict, "the request is already answered")
+	case err != nil:
+		return storeFail(err, "request")
+	}
+	event, state := store.EventApproved, store.RequestApproved
+	if in.Decision == threshold.DecisionDeny {
+		event, state = store.EventDenied, store.RequestDenied
+	}
+	s.audit(ctx, q.UserID, event, dev.ID, q.ID, approvalDetails{DeviceID: dev.ID, Statement: stmt, Signature: in.Signature})
+	q.State, q.Answer = state, &answer
+	if q.OwnerNode == s.cfg.NodeID {
+		// The poller retries whatever fails here.
+		if err := s.process(ctx, q); err != nil {
+			requestLogger(c, s.log).Warn("processing the answer failed; will retry", "request_id", q.ID, "error", err)
+		}
+	}
+	return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
+}
+
+// deviceEvents: GET /v1/device/events, Server-Sent Events of the device's
+// user's requests.
+func (s *Server) deviceEvents(c *echo.Context) error {
+	dev := authDevice(c)
+	err := s.hub.Serve(c.Response(), c.Request(), dev.UserID, dev.ID)
+	if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Committed {
+		if err != nil {
+			requestLogger(c, s.log).Debug("event stream ended", "error", err)
+		}
+		return nil
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, push.ErrClosed):
+		return failCause(errUnavailable, "the server is shutting down", err)
+	case errors.Is(err, push.ErrTooManySubscribers):
+		return &apiError{kind: errRateLimited, msg: "too many event streams are open", cause: err, retryAfter: 30 * time.Second}
+	}
+	return failCause(errInternal, msgInternal, err)
+}
+
+// deviceAudit: GET /v1/device/audit, the chain of the device's user.
+func (s *Server) deviceAudit(c *echo.Context) error {
+	return s.writeAudit(c, authDevice(c).UserID)
+}

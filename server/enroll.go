@@ -1,0 +1,184 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/secret"
+	"github.com/assent-dev/assent/oprf"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+type enrollJSON struct {
+	EnrollmentCode   string `json:"enrollment_code"`
+	DeviceName       string `json:"device_name"`
+	OPRFPublicKey    []byte `json:"oprf_public_key"`
+	SigningPublicKey []byte `json:"signing_public_key"`
+}
+
+type enrollReplyJSON struct {
+	DeviceID        string   `json:"device_id"`
+	UserID          string   `json:"user_id"`
+	BlindedElements [][]byte `json:"blinded_elements"`
+}
+
+type confirmJSON struct {
+	DeviceID          string   `json:"device_id"`
+	EvaluatedElements [][]byte `json:"evaluated_elements"`
+	Proof             []byte   `json:"proof"`
+	Signature         []byte   `json:"signature"`
+}
+
+type deviceStateJSON struct {
+	DeviceID string `json:"device_id"`
+	UserID   string `json:"user_id"`
+	State    string `json:"state"`
+}
+
+// enroll: POST /v1/device/enroll. The code is the credential: it is spent
+// only after everything else in the body has been checked, so a malformed
+// call does not waste it. The device starts pending, with one blinded
+// element of a random input for it to evaluate.
+func (s *Server) enroll(c *echo.Context) error {
+	var in enrollJSON
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if err := checkText("device_name", in.DeviceName, true); err != nil {
+		return err
+	}
+	if _, err := oprf.ParsePublicKey(in.OPRFPublicKey); err != nil {
+		return fail(errBadRequest, "oprf_public_key is not a valid ristretto255 public key")
+	}
+	if len(in.SigningPublicKey) != ed25519.PublicKeySize {
+		return fail(errBadRequest, "signing_public_key must be 32 bytes")
+	}
+	code, ok := normalizeCode(in.EnrollmentCode)
+	if !ok {
+		return errAuth
+	}
+	ctx := c.Request().Context()
+	sum := sha256Sum([]byte(code))
+	enr, err := s.store.UseEnrollment(ctx, sum, s.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errAuth
+	case errors.Is(err, store.ErrConflict):
+		return fail(errGone, "enrollment code already used")
+	case errors.Is(err, store.ErrExpired):
+		return fail(errExpired, "enrollment code expired")
+	case err != nil:
+		return storeFail(err, "enrollment")
+	}
+	deviceID, err := ids.New(ids.Device, s.rand)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	blinded, err := s.checkElements()
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	d := &store.Device{
+		ID:               deviceID,
+		UserID:           enr.UserID,
+		Name:             in.DeviceName,
+		OPRFPublicKey:    in.OPRFPublicKey,
+		SigningPublicKey: in.SigningPublicKey,
+		KeyID:            threshold.DeviceKeyID(in.OPRFPublicKey),
+		State:            store.DevicePending,
+		CheckBlinded:     blinded,
+		CreatedAt:        s.now(),
+	}
+	if err := s.store.CreateDevice(ctx, d); err != nil {
+		return storeFail(err, "device")
+	}
+	return c.JSON(http.StatusCreated, enrollReplyJSON{DeviceID: deviceID, UserID: enr.UserID, BlindedElements: blinded})
+}
+
+// checkElements blinds a fresh random input for the enrollment check. Only
+// the blinded element is kept (on the device record, so that any node can
+// verify the confirmation); the input and blind are dropped at once, since
+// the check needs the proof, not the output.
+func (s *Server) checkElements() ([][]byte, error) {
+	input := make([]byte, 32)
+	defer secret.Clear(input)
+	if _, err := io.ReadFull(s.rand, input); err != nil {
+		return nil, err
+	}
+	b, err := oprf.Blind(s.rand, [][]byte{input})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Destroy()
+	return b.Elements(), nil
+}
+
+// confirmEnrollment: POST /v1/device/enroll/confirm. The signature over the
+// enrollment statement authenticates the call (401 if it fails); the proof
+// shows the device holds the private key of its pkD (400 bad_proof). Only
+// then is the device active. A pending device must be confirmed within
+// EnrollmentTTL.
+func (s *Server) confirmEnrollment(c *echo.Context) error {
+	var in confirmJSON
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if ids.Check(ids.Device, in.DeviceID) != nil {
+		return fail(errInvalidID, "malformed device_id")
+	}
+	ctx := c.Request().Context()
+	d, err := s.store.GetDevice(ctx, in.DeviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errAuth
+	}
+	if err != nil {
+		return storeFail(err, "device")
+	}
+	stmt, err := threshold.EnrollStatement(d.UserID, d.ID, d.OPRFPublicKey, d.SigningPublicKey, d.CheckBlinded)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	if threshold.Verify(d.SigningPublicKey, stmt, in.Signature) != nil {
+		return errAuth
+	}
+	if d.State != store.DevicePending {
+		return fail(errConflict, "device is already active")
+	}
+	if !s.now().Before(d.CreatedAt.Add(EnrollmentTTL)) {
+		return fail(errExpired, "enrollment not confirmed in time; enroll again with a new code")
+	}
+	info, err := threshold.EnrollCheckInfo(d.UserID, d.ID)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	if err := verifyProof(d.OPRFPublicKey, info, d.CheckBlinded, in.EvaluatedElements, in.Proof); err != nil {
+		return err
+	}
+	if err := s.store.ActivateDevice(ctx, d.ID, s.now()); err != nil {
+		return storeFail(err, "device")
+	}
+	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID})
+	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceActive})
+}
+
+// verifyProof checks a device's POPRF evaluation of blinded under info with
+// its key pkD. Any failure of the device's values is 400 bad_proof.
+func verifyProof(pkD, info []byte, blinded, evaluated [][]byte, proof []byte) error {
+	pk, err := oprf.ParsePublicKey(pkD)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	if len(evaluated) != len(blinded) {
+		return fail(errBadProof, "evaluated_elements must match the blinded elements one for one")
+	}
+	if err := oprf.VerifyPOPRF(pk, info, blinded, evaluated, proof); err != nil {
+		return failCause(errBadProof, "the proof does not verify for this device key and this request", err)
+	}
+	return nil
+}

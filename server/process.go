@@ -1,0 +1,268 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/assent-dev/assent/internal/secret"
+	"github.com/assent-dev/assent/oprf"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// maxAnswerBatch is how many answered requests the poller takes at a time.
+const maxAnswerBatch = 50
+
+// pollAnswers processes the answers to this node's requests that were not
+// processed where they arrived: on another node, or here when processing
+// failed.
+func (s *Server) pollAnswers(ctx context.Context) error {
+	reqs, err := s.store.AnsweredRequests(ctx, s.cfg.NodeID, maxAnswerBatch)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, q := range reqs {
+		if err := s.process(ctx, q); err != nil {
+			errs = append(errs, fmt.Errorf("request %s: %w", q.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// process acts on the answer to request q, which this node owns: it seals
+// or rejects the record, or opens or denies the session, then marks q
+// processed and clears q's secrets. The same function serves the inline
+// path and the poller; it is safe under races because the secrets are
+// claimed by one caller at a time and every state change is the store's
+// conditional update, with side effects (committing or deleting a blob)
+// only after the change that allows them.
+//
+// An error means a retry may succeed (the secrets are kept for it); every
+// other outcome, including an answer that can no longer be used, ends with
+// q processed.
+func (s *Server) process(ctx context.Context, q *store.Request) error {
+	if q.Answer == nil || q.Processed {
+		return nil
+	}
+	p, res := s.pending.claim(q.ID)
+	if res == busy {
+		return nil
+	}
+	var err error
+	switch {
+	case q.Answer.Decision == threshold.DecisionDeny && q.Kind == threshold.KindCreate:
+		s.endRecord(ctx, q.RecordID, store.RecordRejected)
+	case q.Answer.Decision == threshold.DecisionDeny:
+		s.endSession(ctx, q.UserID, q.SessionID, store.SessionDenied)
+	case p == nil:
+		// Approved, but the secrets died with an earlier run of this node:
+		// the approval cannot be used, and the record or session expires.
+		s.log.Warn("approved request has no secrets on this node (lost in a restart, or already acted on); ending it", "request_id", q.ID)
+		if q.Kind == threshold.KindCreate {
+			s.endRecord(ctx, q.RecordID, store.RecordExpired)
+		} else {
+			s.endSession(ctx, q.UserID, q.SessionID, store.SessionExpired)
+		}
+	case q.Kind == threshold.KindCreate:
+		err = s.seal(ctx, q, p)
+	default:
+		err = s.open(ctx, q, p)
+	}
+	if err != nil {
+		s.pending.unclaim(q.ID)
+		return err
+	}
+	if err := s.store.MarkProcessed(ctx, q.ID); err != nil && !errors.Is(err, store.ErrConflict) {
+		// The outcome stands; a retry finds nothing left to do but this.
+		s.pending.drop(q.ID)
+		return err
+	}
+	s.pending.drop(q.ID)
+	return nil
+}
+
+// userShare unwraps the server share of userID.
+func (s *Server) userShare(ctx context.Context, userID string) (*oprf.PrivateKey, error) {
+	u, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return s.master.UnwrapShare(u.ID, u.ShareVersion, u.ShareWrapped)
+}
+
+// recordKEK derives the KEK of the request's record from the device's
+// answer and the user's server share.
+func (s *Server) recordKEK(ctx context.Context, q *store.Request, p *pendingSecrets, input []byte) ([]byte, error) {
+	dev, err := s.store.GetDevice(ctx, q.Answer.Approval.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	pkD, err := oprf.ParsePublicKey(dev.OPRFPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	share, err := s.userShare(ctx, q.UserID)
+	if err != nil {
+		return nil, err
+	}
+	defer share.Destroy()
+	return threshold.RecordKEK(p.blinding, pkD, share, input, q.UserID, q.RecordID, q.Answer.EvaluatedElements, q.Answer.Proof)
+}
+
+// seal finishes an approved create: wrap the data key under the record's
+// KEK, commit the blob, then seal the record (conditional). If the record
+// can no longer be sealed (expired meanwhile), the committed blob goes.
+func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets) error {
+	kek, err := s.recordKEK(ctx, q, p, p.input)
+	if err != nil {
+		return err
+	}
+	ad, err := threshold.WrapAD(q.UserID, q.RecordID, q.Record.ContentSHA256, uint64(q.Record.Size))
+	if err != nil {
+		secret.Clear(kek)
+		return err
+	}
+	wrapped, err := threshold.WrapDEK(s.rand, kek, p.dek, ad)
+	secret.Clear(kek)
+	if err != nil {
+		return err
+	}
+	if err := s.commit(ctx, q.RecordID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// The sweeper ended the record and deleted its blob.
+			s.endRecord(ctx, q.RecordID, store.RecordExpired)
+			return nil
+		}
+		return err
+	}
+	now := s.now()
+	err = s.store.SealRecord(ctx, q.RecordID, store.Seal{WrappedDEK: wrapped, Approval: q.Answer.Approval, SealedAt: now}, now)
+	switch {
+	case err == nil:
+		s.audit(ctx, q.UserID, store.EventRecordSealed, actorServer, q.RecordID, requestDetails{RecordID: q.RecordID, RequestID: q.ID})
+		s.changes.changed(q.RecordID)
+		return nil
+	case errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrConflict):
+		// Too late, or ended by someone else: the record is not sealed, so
+		// its content must not stay.
+		if !s.endRecord(ctx, q.RecordID, store.RecordExpired) {
+			if rec, gerr := s.store.GetRecord(ctx, q.RecordID); gerr == nil && rec.State != store.RecordSealed {
+				s.deleteBlob(ctx, q.RecordID)
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+// commit commits the staged blob name; a blob committed by an earlier try
+// of the same processing counts as done.
+func (s *Server) commit(ctx context.Context, name string) error {
+	err := s.blobs.Commit(ctx, name)
+	if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	b, oerr := s.blobs.Open(ctx, name)
+	if oerr != nil {
+		return store.ErrNotFound
+	}
+	b.Close()
+	return nil
+}
+
+// open finishes an approved access: unwrap the record's data key, hold it
+// for the session, and open the session (conditional).
+func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets) error {
+	rec, err := s.store.GetRecord(ctx, q.RecordID)
+	if err != nil {
+		return err
+	}
+	kek, err := s.recordKEK(ctx, q, p, rec.Input)
+	if err != nil {
+		return err
+	}
+	ad, err := threshold.WrapAD(rec.UserID, rec.ID, rec.ContentSHA256, uint64(rec.Size))
+	if err != nil {
+		secret.Clear(kek)
+		return err
+	}
+	dek, err := threshold.UnwrapDEK(kek, rec.WrappedDEK, ad)
+	secret.Clear(kek)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	expires := now.Add(s.cfg.SessionTTL)
+	// The key is in place before the session opens, so that a download
+	// finds it.
+	s.keys.put(q.SessionID, dek, expires)
+	err = s.store.OpenSession(ctx, q.SessionID, store.SessionOpening{
+		ExpiresAt: expires,
+		Downloads: s.cfg.DownloadsPerSession,
+		Approval:  q.Answer.Approval,
+		OpenedAt:  now,
+	}, now)
+	switch {
+	case err == nil:
+		s.audit(ctx, q.UserID, store.EventSessionOpened, actorServer, q.SessionID, requestDetails{RecordID: q.RecordID, RequestID: q.ID, SessionID: q.SessionID})
+		s.changes.changed(q.SessionID)
+		return nil
+	case errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrConflict):
+		s.keys.retire(q.SessionID)
+		s.endSession(ctx, q.UserID, q.SessionID, store.SessionExpired)
+		return nil
+	}
+	s.keys.retire(q.SessionID)
+	return err
+}
+
+// endRecord moves a record awaiting upload or pending approval to to
+// (rejected or expired); if this call made the change, it deletes the
+// record's blob, audits and wakes long polls. It reports whether it made
+// the change; a failure is logged (the sweeper retries expiry).
+func (s *Server) endRecord(ctx context.Context, recordID, to string) bool {
+	ctx = context.WithoutCancel(ctx)
+	rec, err := s.store.GetRecord(ctx, recordID)
+	if err != nil {
+		s.log.Warn("ending a record failed", "record_id", recordID, "error", err)
+		return false
+	}
+	if err := s.store.EndRecord(ctx, recordID, to, s.now()); err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			s.log.Warn("ending a record failed", "record_id", recordID, "error", err)
+		}
+		return false
+	}
+	if rec.BlobName != "" {
+		s.deleteBlob(ctx, rec.BlobName)
+	}
+	event := store.EventRecordExpired
+	if to == store.RecordRejected {
+		event = store.EventRecordRejected
+	}
+	s.audit(ctx, rec.UserID, event, actorServer, recordID, nil)
+	s.changes.changed(recordID)
+	return true
+}
+
+// endSession moves a pending or open session to to (denied, expired or
+// consumed), retires its key, audits and wakes long polls if this call made
+// the change. A failure is logged (the sweeper retries expiry).
+func (s *Server) endSession(ctx context.Context, userID, sessionID, to string) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.EndSession(ctx, sessionID, to, s.now()); err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			s.log.Warn("ending a session failed", "session_id", sessionID, "error", err)
+		}
+		return
+	}
+	s.keys.retire(sessionID)
+	event := store.EventSessionExpired
+	if to == store.SessionDenied {
+		event = store.EventSessionDenied
+	}
+	s.audit(ctx, userID, event, actorServer, sessionID, nil)
+	s.changes.changed(sessionID)
+}

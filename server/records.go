@@ -1,0 +1,476 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/envelope"
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/secret"
+	"github.com/assent-dev/assent/oprf"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// processingGrace is how long past a request's expiry its record or session
+// still accepts the outcome of an answer that came in time, so that an
+// answer in the request's last second is not lost to processing delay.
+const processingGrace = 30 * time.Second
+
+type createRecordJSON struct {
+	Title       string `json:"title"`
+	ContentType string `json:"content_type"`
+	Purpose     string `json:"purpose"`
+}
+
+type recordStateJSON struct {
+	RecordID string `json:"record_id"`
+	State    string `json:"state"`
+}
+
+// pendingJSON answers a call that started work waiting on the device.
+type pendingJSON struct {
+	RecordID  string    `json:"record_id,omitempty"`
+	SessionID string    `json:"session_id,omitempty"`
+	State     string    `json:"state"`
+	RequestID string    `json:"request_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type approvalJSON struct {
+	DeviceID  string `json:"device_id"`
+	Statement []byte `json:"statement"`
+	Signature []byte `json:"signature"`
+}
+
+type recordJSON struct {
+	RecordID      string        `json:"record_id"`
+	UserID        string        `json:"user_id"`
+	State         string        `json:"state"`
+	Title         string        `json:"title"`
+	ContentType   string        `json:"content_type"`
+	Size          *int64        `json:"size,omitempty"`
+	ContentSHA256 []byte        `json:"content_sha256,omitempty"`
+	CreatedAt     time.Time     `json:"created_at"`
+	SealedAt      *time.Time    `json:"sealed_at,omitempty"`
+	Approval      *approvalJSON `json:"approval,omitempty"`
+}
+
+// createRecord: POST /v1/users/{uid}/records.
+func (s *Server) createRecord(c *echo.Context) error {
+	uid, err := pathID(c, "uid", ids.User)
+	if err != nil {
+		return err
+	}
+	var in createRecordJSON
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if err := checkText("title", in.Title, true); err != nil {
+		return err
+	}
+	if err := checkText("purpose", in.Purpose, false); err != nil {
+		return err
+	}
+	if err := checkText("content_type", in.ContentType, true); err != nil {
+		return err
+	}
+	if _, _, err := mime.ParseMediaType(in.ContentType); err != nil {
+		return fail(errBadRequest, "content_type is not a media type")
+	}
+	ctx := c.Request().Context()
+	if _, err := s.store.GetUser(ctx, uid); err != nil {
+		return storeFail(err, "user")
+	}
+	now := s.now()
+	rid, err := ids.NewRecord(s.rand, s.clock())
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	cl := authClient(c)
+	rec := &store.Record{
+		ID:          rid,
+		UserID:      uid,
+		ClientID:    cl.ID,
+		Title:       in.Title,
+		ContentType: in.ContentType,
+		Purpose:     in.Purpose,
+		State:       store.RecordAwaitingUpload,
+		CreatedAt:   now,
+	}
+	if err := s.store.CreateRecord(ctx, rec); err != nil {
+		return storeFail(err, "record")
+	}
+	s.audit(ctx, uid, store.EventRecordCreated, cl.ID, rid, nil)
+	return c.JSON(http.StatusCreated, recordStateJSON{RecordID: rid, State: rec.State})
+}
+
+// uploadContent: PUT /v1/records/{rid}/content. The body streams through
+// the content encryption into a staged blob; nothing is buffered whole and
+// the plaintext never reaches disk. Past MaxUploadSize the upload is cut
+// off (413), its staged blob deleted, and the record stays awaiting upload
+// so the client may retry. Then the record waits for the device: its data
+// key and blinds stay in this node's memory.
+func (s *Server) uploadContent(c *echo.Context) error {
+	rid, err := pathRecordID(c, "rid")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cl := authClient(c)
+	rec, err := s.store.GetRecord(ctx, rid)
+	if err != nil {
+		return storeFail(err, "record")
+	}
+	if rec.ClientID != cl.ID {
+		return fail(errForbidden, "only the client that created the record may upload its content")
+	}
+	if rec.State != store.RecordAwaitingUpload {
+		return fail(errConflict, "record is "+rec.State+"; its content is uploaded only once")
+	}
+	if c.Request().ContentLength > s.cfg.MaxUploadSize {
+		return fail(errTooLarge, "content over the upload cap of "+strconv.FormatInt(s.cfg.MaxUploadSize, 10)+" bytes")
+	}
+	if !s.uploads.tryLock(rid) {
+		return fail(errConflict, "an upload of this record is in progress")
+	}
+	defer s.uploads.unlock(rid)
+	dev, err := s.deviceFor(ctx, rec.UserID, "")
+	if err != nil {
+		return err
+	}
+	if err := s.admit(ctx, rec.UserID, cl.ID); err != nil {
+		return err
+	}
+
+	up, err := s.receive(c, rid)
+	if err != nil {
+		return err
+	}
+	// From here every failure clears the data key and deletes the blob.
+	committed := false
+	defer func() {
+		if !committed {
+			secret.Clear(up.dek)
+		}
+	}()
+	input := make([]byte, 32)
+	if _, err := io.ReadFull(s.rand, input); err != nil {
+		s.deleteBlob(ctx, rid)
+		return failCause(errInternal, msgInternal, err)
+	}
+	blinding, err := oprf.Blind(s.rand, [][]byte{input})
+	if err != nil {
+		secret.Clear(input)
+		s.deleteBlob(ctx, rid)
+		return failCause(errInternal, msgInternal, err)
+	}
+	reqID, err := ids.New(ids.Request, s.rand)
+	if err != nil {
+		secret.Clear(input)
+		blinding.Destroy()
+		s.deleteBlob(ctx, rid)
+		return failCause(errInternal, msgInternal, err)
+	}
+	now := s.now()
+	expires := now.Add(s.cfg.ApprovalTTL)
+	err = s.store.StageRecord(ctx, rid, store.Staging{
+		Size:          up.size,
+		ContentSHA256: up.sum,
+		BlobName:      rid,
+		Input:         bytes.Clone(input),
+		DeviceKeyID:   dev.KeyID,
+		RequestID:     reqID,
+		ExpiresAt:     expires.Add(processingGrace),
+	})
+	if err != nil {
+		secret.Clear(input)
+		blinding.Destroy()
+		s.deleteBlob(ctx, rid)
+		return storeFail(err, "record")
+	}
+	// The secrets are in place before the request exists, so that any answer
+	// to it finds them.
+	s.pending.put(reqID, &pendingSecrets{
+		kind: threshold.KindCreate, userID: rec.UserID, recordID: rid,
+		dek: up.dek, input: input, blinding: blinding,
+		expires: expires.Add(processingGrace),
+	})
+	committed = true
+	q := &store.Request{
+		ID:          reqID,
+		Kind:        threshold.KindCreate,
+		UserID:      rec.UserID,
+		RecordID:    rid,
+		DeviceKeyID: dev.KeyID,
+		Requester:   store.Requester{ID: cl.ID, Name: cl.Name},
+		Purpose:     rec.Purpose,
+		Record: store.RequestRecord{
+			Title: rec.Title, ContentType: rec.ContentType, Size: up.size, ContentSHA256: up.sum,
+		},
+		BlindedElements: blinding.Elements(),
+		State:           store.RequestPending,
+		CreatedAt:       now,
+		ExpiresAt:       expires,
+		OwnerNode:       s.cfg.NodeID,
+	}
+	if err := s.store.CreateRequest(ctx, q); err != nil {
+		s.pending.drop(reqID)
+		s.endRecord(ctx, rid, store.RecordExpired)
+		return storeFail(err, "request")
+	}
+	s.audit(ctx, rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
+	s.changes.changed(rid)
+	s.notify(rec.UserID, reqID)
+	return c.JSON(http.StatusAccepted, pendingJSON{
+		RecordID: rid, State: store.RecordPendingApproval, RequestID: reqID, ExpiresAt: expires,
+	})
+}
+
+// upload is a received record content: its data key, size and digest.
+type upload struct {
+	dek  []byte
+	size int64
+	sum  []byte
+}
+
+// bodyError marks a failure to read the request body (the client's side).
+type bodyError struct{ err error }
+
+func (e bodyError) Error() string { return e.err.Error() }
+func (e bodyError) Unwrap() error { return e.err }
+
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = bodyError{err}
+	}
+	return n, err
+}
+
+// receive streams the request body, encrypted under a fresh data key, into
+// the staged blob of record rid. On failure nothing is left: the blob is
+// aborted and the key cleared.
+func (s *Server) receive(c *echo.Context, rid string) (*upload, error) {
+	ctx := c.Request().Context()
+	dek := make([]byte, threshold.KeySize)
+	if _, err := io.ReadFull(s.rand, dek); err != nil {
+		return nil, failCause(errInternal, msgInternal, err)
+	}
+	blob, err := s.stage(ctx, rid)
+	if err != nil {
+		secret.Clear(dek)
+		return nil, err
+	}
+	up, err := s.encryptBody(c, blob, dek)
+	if err != nil {
+		secret.Clear(dek)
+		if aerr := blob.Abort(); aerr != nil {
+			s.log.Warn("aborting a staged blob failed", "record_id", rid, "error", aerr)
+		}
+		return nil, err
+	}
+	return up, nil
+}
+
+// staleUpload is how long a staged blob of a record awaiting upload must
+// have been left untouched before a new upload of the record replaces it:
+// an upload that died with an earlier process, not one running on another
+// node.
+const staleUpload = time.Minute
+
+// stage opens the staged blob of record rid, replacing a stale one.
+func (s *Server) stage(ctx context.Context, rid string) (store.StagedBlob, error) {
+	blob, err := s.blobs.Stage(ctx, rid)
+	if errors.Is(err, store.ErrConflict) {
+		stale, lerr := s.blobs.StagedBefore(ctx, s.clock().Add(-staleUpload))
+		if lerr != nil {
+			return nil, storeFail(lerr, "blob")
+		}
+		if !slices.Contains(stale, rid) {
+			return nil, fail(errConflict, "an upload of this record is in progress")
+		}
+		if derr := s.blobs.Delete(ctx, rid); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			return nil, storeFail(derr, "blob")
+		}
+		blob, err = s.blobs.Stage(ctx, rid)
+	}
+	if err != nil {
+		return nil, storeFail(err, "blob")
+	}
+	return blob, nil
+}
+
+func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte) (*upload, error) {
+	w, err := envelope.NewWriter(blob, dek, s.rand)
+	if err != nil {
+		return nil, writeFail(err)
+	}
+	body := bodyReader{http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize)}
+	if _, err := io.Copy(w, body); err != nil {
+		var mbe *http.MaxBytesError
+		var be bodyError
+		switch {
+		case errors.As(err, &mbe):
+			return nil, fail(errTooLarge, "content over the upload cap of "+strconv.FormatInt(s.cfg.MaxUploadSize, 10)+" bytes")
+		case errors.As(err, &be):
+			return nil, failCause(errBadRequest, "the upload was interrupted", err)
+		}
+		return nil, writeFail(err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, writeFail(err)
+	}
+	if err := blob.Close(); err != nil {
+		return nil, writeFail(err)
+	}
+	return &upload{dek: dek, size: w.Size(), sum: w.Sum()}, nil
+}
+
+// writeFail classifies a failure to write a blob.
+func writeFail(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return failCause(errUnavailable, "the blob store is unavailable; try again later", err)
+	}
+	return failCause(errInternal, msgInternal, err)
+}
+
+// deleteBlob removes a blob, logging a failure (the sweeper retries staged
+// blobs of records that are not pending).
+func (s *Server) deleteBlob(ctx context.Context, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.blobs.Delete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("deleting a blob failed", "record_id", name, "error", err)
+	}
+}
+
+// deviceFor returns the user's newest active device, holding key keyID if
+// one is given; 409 if there is none.
+func (s *Server) deviceFor(ctx context.Context, userID, keyID string) (*store.Device, error) {
+	devs, err := s.store.ActiveDevices(ctx, userID)
+	if err != nil {
+		return nil, storeFail(err, "device")
+	}
+	for i := len(devs) - 1; i >= 0; i-- {
+		if keyID == "" || devs[i].KeyID == keyID {
+			return devs[i], nil
+		}
+	}
+	if keyID == "" {
+		return nil, fail(errConflict, "user has no active device")
+	}
+	return nil, fail(errConflict, "user has no active device holding the key the record was sealed with")
+}
+
+// admit applies the limits on requests that reach a device: the cap of
+// pending requests per user and the rates per user and per requester.
+func (s *Server) admit(ctx context.Context, userID, requesterID string) error {
+	n, err := s.store.CountPendingRequests(ctx, userID, s.now())
+	if err != nil {
+		return storeFail(err, "request")
+	}
+	if n >= s.cfg.MaxPendingPerUser {
+		return &apiError{kind: errRateLimited, msg: "too many requests are waiting for this user's device", retryAfter: 30 * time.Second}
+	}
+	if ok, wait := s.limits.allow(userID, requesterID, s.clock()); !ok {
+		return &apiError{kind: errRateLimited, msg: "too many requests; slow down", retryAfter: wait}
+	}
+	return nil
+}
+
+// notify tells the user's devices of a request: the event hub at once, the
+// other notifiers in the background (a push is only a hint; the device also
+// lists its pending requests).
+func (s *Server) notify(userID, requestID string) {
+	if err := s.hub.Notify(context.Background(), userID, requestID); err != nil {
+		s.log.Debug("event hub did not take a notification", "request_id", requestID, "error", err)
+	}
+	for _, n := range s.notifiers {
+		select {
+		case <-s.closing:
+			return
+		case s.notifySem <- struct{}{}:
+		default:
+			s.log.Warn("too many pushes in flight; push dropped", "request_id", requestID)
+			continue
+		}
+		s.notifyWG.Add(1)
+		go func() {
+			defer s.notifyWG.Done()
+			defer func() { <-s.notifySem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := n.Notify(ctx, userID, requestID); err != nil {
+				s.log.Warn("push failed", "request_id", requestID, "error", err)
+			}
+		}()
+	}
+}
+
+// getRecord: GET /v1/records/{rid}[?wait=S], for the creating client or a
+// client with records:access.
+func (s *Server) getRecord(c *echo.Context) error {
+	rid, err := pathRecordID(c, "rid")
+	if err != nil {
+		return err
+	}
+	wait, err := queryWait(c)
+	if err != nil {
+		return err
+	}
+	load := func(ctx context.Context) (*store.Record, error) { return s.store.GetRecord(ctx, rid) }
+	ctx := c.Request().Context()
+	rec, err := load(ctx)
+	if err != nil {
+		return storeFail(err, "record")
+	}
+	if rec.ClientID != authClient(c).ID && !hasScope(c, ScopeRecordsAccess) {
+		return fail(errForbidden, "only the creating client or a client with records:access may read the record")
+	}
+	rec, err = longPoll(ctx, s, rid, wait, load,
+		func(r *store.Record) string { return r.State }, recordFinal)
+	if err != nil {
+		return storeFail(err, "record")
+	}
+	return c.JSON(http.StatusOK, recordView(rec))
+}
+
+func recordFinal(state string) bool {
+	return state == store.RecordSealed || state == store.RecordRejected || state == store.RecordExpired
+}
+
+func recordView(rec *store.Record) recordJSON {
+	out := recordJSON{
+		RecordID:    rec.ID,
+		UserID:      rec.UserID,
+		State:       rec.State,
+		Title:       rec.Title,
+		ContentType: rec.ContentType,
+		CreatedAt:   wire(rec.CreatedAt),
+	}
+	if len(rec.ContentSHA256) > 0 {
+		size := rec.Size
+		out.Size = &size
+		out.ContentSHA256 = rec.ContentSHA256
+	}
+	if rec.State == store.RecordSealed {
+		sealed := wire(rec.SealedAt)
+		out.SealedAt = &sealed
+		out.Approval = &approvalJSON{
+			DeviceID: rec.Approval.DeviceID, Statement: rec.Approval.Statement, Signature: rec.Approval.Signature,
+		}
+	}
+	return out
+}

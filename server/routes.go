@@ -1,0 +1,62 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+)
+
+// authKind is how a route authenticates its caller.
+type authKind int
+
+const (
+	authOpen   authKind = iota // health checks, and enrollment (the code or the signature in the body is the credential)
+	authKey                    // a third party's API key, with the route's scope if it names one
+	authSigned                 // a signed device call
+)
+
+// route is one endpoint of the API: the whole API is the table in routes,
+// so what each endpoint requires is read in one place.
+type route struct {
+	method, path string
+	auth         authKind
+	scope        string // for authKey; empty: any valid key, the handler decides
+	handler      echo.HandlerFunc
+}
+
+// routes is DESIGN.md's endpoint table.
+func (s *Server) routes() []route {
+	return []route{
+		{http.MethodGet, "/healthz", authOpen, "", s.healthz},
+		{http.MethodGet, "/readyz", authOpen, "", s.readyz},
+
+		{http.MethodPost, "/v1/users", authKey, ScopeUsersAdmin, s.createUser},
+		{http.MethodPost, "/v1/users/:uid/enrollment", authKey, ScopeUsersAdmin, s.newEnrollment},
+		{http.MethodGet, "/v1/users/:uid/audit", authKey, ScopeUsersAdmin, s.userAudit},
+		{http.MethodPost, "/v1/users/:uid/records", authKey, ScopeRecordsWrite, s.createRecord},
+		{http.MethodPut, "/v1/records/:rid/content", authKey, ScopeRecordsWrite, s.uploadContent},
+		{http.MethodGet, "/v1/records/:rid", authKey, "", s.getRecord}, // creator or records:access
+		{http.MethodPost, "/v1/records/:rid/access", authKey, ScopeRecordsAccess, s.requestAccess},
+		{http.MethodGet, "/v1/sessions/:sid", authKey, "", s.getSession},              // the requester
+		{http.MethodGet, "/v1/sessions/:sid/content", authKey, "", s.downloadContent}, // the requester
+
+		{http.MethodPost, "/v1/device/enroll", authOpen, "", s.enroll},
+		{http.MethodPost, "/v1/device/enroll/confirm", authOpen, "", s.confirmEnrollment},
+		{http.MethodGet, "/v1/device/requests", authSigned, "", s.listDeviceRequests},
+		{http.MethodGet, "/v1/device/requests/:id", authSigned, "", s.getDeviceRequest},
+		{http.MethodPost, "/v1/device/requests/:id/response", authSigned, "", s.answerRequest},
+		{http.MethodGet, "/v1/device/events", authSigned, "", s.deviceEvents},
+		{http.MethodGet, "/v1/device/audit", authSigned, "", s.deviceAudit},
+	}
+}
+
+// routeAuth returns the middleware a route's auth kind requires.
+func (s *Server) routeAuth(rt route) []echo.MiddlewareFunc {
+	switch rt.auth {
+	case authKey:
+		return []echo.MiddlewareFunc{s.clientAuth(rt.scope)}
+	case authSigned:
+		return []echo.MiddlewareFunc{s.deviceAuth}
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"github.com/assent-dev/assent/internal/secret"
+	"github.com/assent-dev/assent/oprf"
+)
+
+// pendingSecrets are what a request needs from the node that made it once
+// the device answers: the blinds of its elements and, for a create, the
+// record's data key and private input. They exist in this node's memory
+// only.
+type pendingSecrets struct {
+	kind      string // threshold.KindCreate or KindAccess
+	userID    string
+	recordID  string
+	sessionID string // access only
+	dek       []byte // create only
+	input     []byte // create only: x, to evaluate the server share
+	blinding  *oprf.Blinding
+	// expires is when the sweeper clears the secrets whatever happened:
+	// the request's expiry plus processingGrace.
+	expires time.Time
+	busy    bool // an answer is being processed with them
+}
+
+func (p *pendingSecrets) destroy() {
+	secret.Clear(p.dek, p.input)
+	p.dek, p.input = nil, nil
+	if p.blinding != nil {
+		p.blinding.Destroy()
+		p.blinding = nil
+	}
+}
+
+// claim results.
+type claimResult int
+
+const (
+	claimed claimResult = iota // the caller now processes with the secrets
+	missing                    // no secrets here: lost in a restart, or already done
+	busy                       // someone else is processing with them
+)
+
+// pendingTable holds the pendingSecrets of this node, by request id.
+type pendingTable struct {
+	mu sync.Mutex
+	m  map[string]*pendingSecrets
+}
+
+func newPendingTable() *pendingTable {
+	return &pendingTable{m: make(map[string]*pendingSecrets)}
+}
+
+func (t *pendingTable) put(requestID string, p *pendingSecrets) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := t.m[requestID]; old != nil {
+		old.destroy()
+	}
+	t.m[requestID] = p
+}
+
+// claim marks the secrets of requestID busy and returns them, so that of
+// the inline processing and the poller only one acts on them.
+func (t *pendingTable) claim(requestID string) (*pendingSecrets, claimResult) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.m[requestID]
+	switch {
+	case p == nil:
+		return nil, missing
+	case p.busy:
+		return nil, busy
+	}
+	p.busy = true
+	return p, claimed
+}
+
+// unclaim returns claimed secrets after a failure that a retry may fix.
+func (t *pendingTable) unclaim(requestID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.m[requestID]; p != nil {
+		p.busy = false
+	}
+}
+
+// drop clears and forgets the secrets of requestID, claimed or not.
+func (t *pendingTable) drop(requestID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.m[requestID]; p != nil {
+		p.destroy()
+		delete(t.m, requestID)
+	}
+}
+
+// expire clears the unclaimed secrets past their expiry.
+func (t *pendingTable) expire(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, p := range t.m {
+		if !p.busy && !now.Before(p.expires) {
+			p.destroy()
+			delete(t.m, id)
+		}
+	}
+}
+
+// has reports whether requestID has secrets here.
+func (t *pendingTable) has(requestID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[requestID] != nil
+}
+
+// len is the number of requests with secrets here.
+func (t *pendingTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}
+
+func (t *pendingTable) clearAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, p := range t.m {
+		p.destroy()
+		delete(t.m, id)
+	}
+}
+
+// sessionKey is the data key of an open session. Downloads in progress hold
+// it; it is cleared when the session ends and the last of them is done.
+type sessionKey struct {
+	dek     []byte
+	expires time.Time
+	users   int
+	retired bool
+}
+
+// sessionKeys holds the data keys of this node's open sessions.
+type sessionKeys struct {
+	mu sync.Mutex
+	m  map[string]*sessionKey
+}
+
+func newSessionKeys() *sessionKeys {
+	return &sessionKeys{m: make(map[string]*sessionKey)}
+}
+
+// put takes ownership of dek. A session gets its key once: a second put
+// (which the store's conditional OpenSession rules out) clears dek.
+func (k *sessionKeys) put(sessionID string, dek []byte, expires time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m[sessionID] != nil {
+		secret.Clear(dek)
+		return
+	}
+	k.m[sessionID] = &sessionKey{dek: dek, expires: expires}
+}
+
+// acquire returns the data key of a live session for one download, or nil.
+// The caller calls release when the download ends.
+func (k *sessionKeys) acquire(sessionID string) []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sk := k.m[sessionID]
+	if sk == nil || sk.retired {
+		return nil
+	}
+	sk.users++
+	return sk.dek
+}
+
+// release ends a download; retire also ends the session's key.
+func (k *sessionKeys) release(sessionID string, retire bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sk := k.m[sessionID]
+	if sk == nil {
+		return
+	}
+	sk.users--
+	sk.retired = sk.retired || retire
+	k.reapLocked(sessionID, sk)
+}
+
+// retire ends a session's key (cleared now, or when its downloads finish).
+func (k *sessionKeys) retire(sessionID string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if sk := k.m[sessionID]; sk != nil {
+		sk.retired = true
+		k.reapLocked(sessionID, sk)
+	}
+}
+
+// expire retires the keys of sessions past their expiry.
+func (k *sessionKeys) expire(now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, sk := range k.m {
+		if !now.Before(sk.expires) {
+			sk.retired = true
+			k.reapLocked(id, sk)
+		}
+	}
+}
+
+func (k *sessionKeys) reapLocked(sessionID string, sk *sessionKey) {
+	if sk.retired && sk.users <= 0 {
+		secret.Clear(sk.dek)
+		if k.m[sessionID] == sk {
+			delete(k.m, sessionID)
+		}
+	}
+}
+
+// len is the number of session keys held.
+func (k *sessionKeys) len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.m)
+}
+
+func (k *sessionKeys) clearAll() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, sk := range k.m {
+		secret.Clear(sk.dek)
+		delete(k.m, id)
+	}
+}

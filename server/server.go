@@ -1,0 +1,263 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/server/push"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// Deps are what a Server runs on. Store, Blobs and MasterKey are required;
+// the rest have defaults. The Server does not close any of them.
+type Deps struct {
+	Store     store.Store
+	Blobs     store.BlobStore
+	MasterKey *threshold.MasterKey
+	// Hub serves GET /v1/device/events and is notified of every request
+	// (nil: New makes one with push.HubOptions{}). Server.Close closes it.
+	Hub *push.Hub
+	// Notifiers are told of every request besides Hub, each in its own
+	// goroutine with a timeout (a webhook, a push relay).
+	Notifiers []push.Notifier
+	// Clock returns the current time (time.Now if nil). Tests pass one they
+	// control to drive expiry.
+	Clock func() time.Time
+	// Rand is the source of every key, id and nonce (crypto/rand.Reader if
+	// nil). Tests may pass a deterministic one.
+	Rand io.Reader
+	// Logger receives the server's logs (slog.Default() if nil).
+	Logger *slog.Logger
+}
+
+// Server is one Assent API node. Its methods are safe for concurrent use.
+type Server struct {
+	cfg       Config
+	store     store.Store
+	blobs     store.BlobStore
+	master    *threshold.MasterKey
+	hub       *push.Hub
+	notifiers []push.Notifier
+	clock     func() time.Time
+	rand      io.Reader
+	log       *slog.Logger
+	echo      *echo.Echo
+
+	pending   *pendingTable   // secrets of pending requests, by request id
+	keys      *sessionKeys    // data keys of open sessions, by session id
+	changes   *changeNotifier // wakes long polls, by record or session id
+	limits    *limiter
+	uploads   *keyLock // records being uploaded on this node
+	notifyWG  sync.WaitGroup
+	notifySem chan struct{}
+
+	startOnce   sync.Once
+	startErr    error
+	bgCancel    context.CancelFunc
+	bgDone      sync.WaitGroup
+	closing     chan struct{} // closed by endStreams: long polls return at once
+	streamsOnce sync.Once
+	closeOnce   sync.Once
+}
+
+// maxNotifyInFlight bounds the notifier goroutines; past it a push is
+// dropped (the device still finds the request by listing).
+const maxNotifyInFlight = 256
+
+// New returns a Server for cfg (zero fields take their defaults) and deps.
+// It fails with ErrConfig for a bad setting or a missing dependency. It
+// starts nothing: Serve or Run do, or Start for a server driven through
+// Handler alone.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.Blobs == nil || deps.MasterKey == nil {
+		return nil, fmt.Errorf("%w: a store, a blob store and a master key are required", ErrConfig)
+	}
+	s := &Server{
+		cfg:       cfg,
+		store:     deps.Store,
+		blobs:     deps.Blobs,
+		master:    deps.MasterKey,
+		hub:       deps.Hub,
+		notifiers: deps.Notifiers,
+		clock:     deps.Clock,
+		rand:      deps.Rand,
+		log:       deps.Logger,
+		pending:   newPendingTable(),
+		keys:      newSessionKeys(),
+		changes:   newChangeNotifier(),
+		uploads:   newKeyLock(),
+		notifySem: make(chan struct{}, maxNotifyInFlight),
+		closing:   make(chan struct{}),
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.hub == nil {
+		hub, err := push.NewHub(push.HubOptions{})
+		if err != nil {
+			return nil, err
+		}
+		s.hub = hub
+	}
+	s.limits = newLimiter(
+		rateSpec{cfg.UserRate, cfg.UserBurst},
+		rateSpec{cfg.RequesterRate, cfg.RequesterBurst},
+	)
+	s.echo = echo.NewWithConfig(echo.Config{
+		Logger:           s.log,
+		HTTPErrorHandler: s.handleError,
+	})
+	s.echo.Use(s.requestLog)
+	for _, rt := range s.routes() {
+		s.echo.Add(rt.method, rt.path, rt.handler, s.routeAuth(rt)...)
+	}
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the whole API. Background work
+// (expiry, answers reaching other nodes) runs only after Start.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// now is the clock's time on the wire's whole-second UTC grid.
+func (s *Server) now() time.Time { return wire(s.clock()) }
+
+// Start expires what an earlier run of this node left pending (its secrets
+// died with it; staged blobs are deleted) and starts the sweeper and the
+// answer poller. It runs once; later calls return the first result. It
+// fails only if the store fails while reclaiming.
+func (s *Server) Start(ctx context.Context) error {
+	s.startOnce.Do(func() {
+		if err := s.reclaim(ctx); err != nil {
+			s.startErr = err
+			return
+		}
+		bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.bgCancel = cancel
+		s.loop(bg, s.cfg.SweepInterval, "sweeper", s.sweep)
+		s.loop(bg, s.cfg.AnswerPollInterval, "answer poller", s.pollAnswers)
+	})
+	return s.startErr
+}
+
+// loop runs fn every interval until ctx ends.
+func (s *Server) loop(ctx context.Context, interval time.Duration, name string, fn func(context.Context) error) {
+	s.bgDone.Add(1)
+	go func() {
+		defer s.bgDone.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := fn(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn(name+" failed; retrying", "error", err)
+				}
+			}
+		}
+	}()
+}
+
+// Close stops the background work, ends event streams and long polls, waits
+// for pushes in flight, and clears every secret held in memory (pending
+// requests will expire; open sessions can no longer be downloaded). It does
+// not close the Deps. Close is idempotent.
+func (s *Server) Close() error {
+	s.endStreams()
+	s.closeOnce.Do(func() {
+		if s.bgCancel != nil {
+			s.bgCancel()
+		}
+		s.bgDone.Wait()
+		s.notifyWG.Wait()
+		s.pending.clearAll()
+		s.keys.clearAll()
+	})
+	return nil
+}
+
+// endStreams ends event streams and long polls, which never end by
+// themselves, so that a graceful shutdown waits only for real work.
+func (s *Server) endStreams() {
+	s.streamsOnce.Do(func() {
+		close(s.closing)
+		_ = s.hub.Close()
+	})
+}
+
+// Run listens on Config.Listen and serves until ctx ends (see Serve).
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve starts the server (Start), serves the API on ln (TLS when the
+// Config has a certificate and key) until ctx ends, then shuts down
+// gracefully: event streams and long polls end at once, other requests get
+// ShutdownTimeout to finish, and Close runs. It returns nil after a
+// shutdown caused by ctx, or the error that stopped serving.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.Close()
+	if err := s.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	s.endStreams()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("shutdown timed out; closing open connections")
+		err = srv.Close()
+	}
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	return err
+}

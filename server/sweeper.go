@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// sweepBatch is how many objects of each kind one sweep ends at most; the
+// next sweep takes the rest.
+const sweepBatch = 100
+
+// sweep ends what has expired: pending requests (with their record or
+// session), records past their approval deadline or never uploaded,
+// sessions past their end; clears the secrets of this node that outlived
+// their request; and deletes staged blobs that no pending record owns.
+func (s *Server) sweep(ctx context.Context) error {
+	now := s.now()
+	var errs []error
+	reqs, err := s.store.RequestsToExpire(ctx, now, sweepBatch)
+	errs = append(errs, err)
+	for _, q := range reqs {
+		errs = append(errs, s.expireRequest(ctx, q))
+	}
+
+	recs, err := s.store.RecordsToExpire(ctx, now, now.Add(-s.cfg.UploadDeadline), sweepBatch)
+	errs = append(errs, err)
+	for _, rec := range recs {
+		if s.endRecord(ctx, rec.ID, store.RecordExpired) && rec.RequestID != "" {
+			s.pending.drop(rec.RequestID)
+		}
+	}
+
+	sessions, err := s.store.SessionsToExpire(ctx, now, sweepBatch)
+	errs = append(errs, err)
+	for _, sess := range sessions {
+		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
+		s.pending.drop(sess.RequestID)
+	}
+
+	s.pending.expire(now)
+	s.keys.expire(now)
+	s.limits.prune(s.clock())
+	errs = append(errs, s.sweepStaged(ctx))
+	return errors.Join(errs...)
+}
+
+// expireRequest expires a pending request and ends its record or session.
+// If the request was answered meanwhile, the answer stands. It fails only
+// if the store does.
+func (s *Server) expireRequest(ctx context.Context, q *store.Request) error {
+	if err := s.store.ExpireRequest(ctx, q.ID, s.now()); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil
+		}
+		return fmt.Errorf("expiring request %s: %w", q.ID, err)
+	}
+	s.pending.drop(q.ID)
+	if q.Kind == threshold.KindCreate {
+		s.endRecord(ctx, q.RecordID, store.RecordExpired)
+	} else {
+		s.endSession(ctx, q.UserID, q.SessionID, store.SessionExpired)
+	}
+	return nil
+}
+
+// sweepStaged deletes staged blobs older than twice the approval TTL whose
+// record is not pending approval (left by a crash, or by a failed clean-up)
+// and that no upload on this node is writing.
+func (s *Server) sweepStaged(ctx context.Context) error {
+	names, err := s.blobs.StagedBefore(ctx, s.clock().Add(-2*s.cfg.ApprovalTTL))
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if s.uploads.holds(name) {
+			continue
+		}
+		rec, err := s.store.GetRecord(ctx, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case rec.State == store.RecordPendingApproval:
+			continue
+		}
+		s.deleteBlob(ctx, name)
+	}
+	return nil
+}
+
+// reclaim expires the requests an earlier run of this node left pending:
+// their secrets died with that run, so they can never be acted on. Their
+// records expire and staged blobs go; their sessions expire.
+func (s *Server) reclaim(ctx context.Context) error {
+	for {
+		reqs, err := s.store.PendingOwnedBy(ctx, s.cfg.NodeID, sweepBatch)
+		if err != nil {
+			return fmt.Errorf("server: reclaiming requests of an earlier run: %w", err)
+		}
+		progress := false
+		for _, q := range reqs {
+			if s.pending.has(q.ID) {
+				continue // made by this run (Start after serving began)
+			}
+			if err := s.expireRequest(ctx, q); err != nil {
+				return fmt.Errorf("server: reclaiming requests of an earlier run: %w", err)
+			}
+			progress = true
+		}
+		if len(reqs) < sweepBatch || !progress {
+			return nil
+		}
+	}
+}
