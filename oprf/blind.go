@@ -59,7 +59,7 @@ func BlindWithScalars(m Mode, inputs, blinds [][]byte) (*Blinding, error) {
 	}
 	bs, err := parseScalars(blinds)
 	if err != nil {
-		return nil, fmt.Errorf("blind %w", err)
+		return nil, fmt.Errorf("blinds: %w", err)
 	}
 	return newBlinding(m, inputs, bs)
 }
@@ -104,15 +104,12 @@ func newBlinding(m Mode, inputs [][]byte, blinds []group.Scalar) (*Blinding, err
 // Elements returns the blinded elements to send to the evaluator, one
 // ElementSize-byte copy per input, in order (nil after Destroy).
 func (b *Blinding) Elements() [][]byte {
-	if b == nil {
+	if b == nil || len(b.wire) == 0 {
 		return nil
 	}
 	out := make([][]byte, len(b.wire))
 	for i, w := range b.wire {
 		out[i] = bytes.Clone(w)
-	}
-	if len(out) == 0 {
-		return nil
 	}
 	return out
 }
@@ -152,7 +149,7 @@ func (b *Blinding) finalize(m Mode, pk *PublicKey, info []byte, evaluated [][]by
 	}
 	zs, err := parseElements(evaluated)
 	if err != nil {
-		return nil, fmt.Errorf("evaluated %w", err)
+		return nil, fmt.Errorf("evaluated elements: %w", err)
 	}
 	if m != ModeOPRF {
 		if err := verify(m, pk, info, b.blinded, zs, proof); err != nil {
@@ -162,6 +159,7 @@ func (b *Blinding) finalize(m Mode, pk *PublicKey, info []byte, evaluated [][]by
 
 	inv := suiteGroup.NewScalar()
 	defer clearScalars(inv)
+	defer clearElements(zs...)
 	outputs := make([][]byte, len(zs))
 	for i, z := range zs {
 		inv.Inv(b.blinds[i])

@@ -127,6 +127,16 @@ func clearScalars(ss ...group.Scalar) {
 	}
 }
 
+// clearElements sets elements to the identity (best effort, as
+// clearScalars) once they hold a secret such as an unblinded evaluation.
+func clearElements(es ...group.Element) {
+	for _, e := range es {
+		if e != nil {
+			e.Set(suiteGroup.Identity())
+		}
+	}
+}
+
 // checkLength enforces the two-byte length framing of RFC 9497 on a private
 // input or an info string.
 func checkLength(what string, b []byte) error {

@@ -70,6 +70,7 @@ func (k *PrivateKey) EvaluateOPRF(input []byte) ([]byte, error) {
 	if p.IsIdentity() {
 		return nil, fmt.Errorf("%w: input hashes to the identity", ErrEncoding)
 	}
+	defer clearElements(p)
 	enc, err := p.Mul(p, sk).MarshalBinaryCompress()
 	if err != nil {
 		return nil, fmt.Errorf("%w: evaluated element: %v", ErrEncoding, err)
@@ -101,7 +102,7 @@ func (k *PrivateKey) evaluate(m Mode, blinded [][]byte, info []byte, nonce func(
 	}
 	bs, err := parseElements(blinded)
 	if err != nil {
-		return nil, nil, fmt.Errorf("blinded %w", err)
+		return nil, nil, fmt.Errorf("blinded elements: %w", err)
 	}
 
 	// The proven secret t is k, or k + m in POPRF mode where elements are

@@ -30,11 +30,11 @@ func verifyWire(m Mode, pk *PublicKey, info []byte, blinded, evaluated [][]byte,
 	}
 	bs, err := parseElements(blinded)
 	if err != nil {
-		return fmt.Errorf("blinded %w", err)
+		return fmt.Errorf("blinded elements: %w", err)
 	}
 	zs, err := parseElements(evaluated)
 	if err != nil {
-		return fmt.Errorf("evaluated %w", err)
+		return fmt.Errorf("evaluated elements: %w", err)
 	}
 	return verify(m, pk, info, bs, zs, proof)
 }
