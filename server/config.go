@@ -155,9 +155,10 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults returns c with every zero field set to its default, and the
-// paths under DataDir derived.
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default (see
+// DefaultConfig), and BlobDir and MasterKeyPath derived from DataDir when
+// unset.
+func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
 	set := func(v *string, def string) {
 		if *v == "" {
@@ -258,16 +259,4 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// URL returns PublicURL, or the URL of Listen (https when TLS is set).
-func (c Config) URL() string {
-	if c.PublicURL != "" {
-		return c.PublicURL
-	}
-	scheme := "http"
-	if c.TLSCert != "" {
-		scheme = "https"
-	}
-	return scheme + "://" + c.Listen
 }
