@@ -233,3 +233,52 @@ func TestShareWrap(t *testing.T) {
 		t.Error("UnwrapShare after Destroy succeeded")
 	}
 }
+
+func TestNewShare(t *testing.T) {
+	m, _ := NewMasterKey(bytes.Repeat([]byte{5}, 32))
+	w1, err := m.NewShare(testRand("a"), "usr_1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, _ := m.NewShare(testRand("b"), "usr_2", 1)
+	k1, err := m.UnwrapShare("usr_1", 1, w1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := m.UnwrapShare("usr_2", 1, w2)
+	if err != nil || bytes.Equal(k1.Bytes(), k2.Bytes()) {
+		t.Fatalf("two users' shares: %v, equal %v", err, err == nil && bytes.Equal(k1.Bytes(), k2.Bytes()))
+	}
+	if _, err := m.NewShare(failingReader{}, "usr_3", 1); !errors.Is(err, errTestRand) {
+		t.Fatalf("NewShare with failing rand: %v", err)
+	}
+
+	k1.Destroy()
+	if _, err := m.WrapShare(testRand("c"), "usr_1", 1, k1); !errors.Is(err, oprf.ErrDestroyed) {
+		t.Fatalf("WrapShare of a destroyed key: %v", err)
+	}
+}
+
+func FuzzUnwrapShare(f *testing.F) {
+	m, _ := NewMasterKey(bytes.Repeat([]byte{5}, 32))
+	k, _ := oprf.GenerateKey(testRand("fuzz share"))
+	wrapped, err := m.WrapShare(testRand("nonce"), "usr_1", 7, k)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("usr_1", uint32(7), wrapped)
+	f.Add("usr_1", uint32(8), wrapped)
+	f.Add("", uint32(0), []byte{})
+	f.Fuzz(func(t *testing.T, uid string, version uint32, w []byte) {
+		got, err := m.UnwrapShare(uid, version, w)
+		if err != nil {
+			if err != ErrUnwrap || got != nil {
+				t.Fatalf("UnwrapShare failed with %v", err)
+			}
+			return
+		}
+		if uid != "usr_1" || version != 7 || !bytes.Equal(w, wrapped) || !bytes.Equal(got.Bytes(), k.Bytes()) {
+			t.Fatalf("UnwrapShare accepted a forged wrap for %q version %d", uid, version)
+		}
+	})
+}
