@@ -1,0 +1,630 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/internal/secret"
+	"github.com/assent-dev/assent/oprf"
+	"github.com/assent-dev/assent/threshold"
+)
+
+func init() {
+	register("device", "the device agent (enroll, run, ledger, audit, recovery-kit, recover)", runDevice)
+}
+
+// Environment variables of `assent device`.
+const (
+	envKeystore   = "ASSENT_DEVICE_KEYSTORE"
+	envLedger     = "ASSENT_DEVICE_LEDGER"
+	envPassphrase = "ASSENT_DEVICE_PASSPHRASE"
+)
+
+// deviceStdin is where `device run` reads y/N answers and `device recover`
+// reads shares; a variable so that tests can feed it.
+var deviceStdin io.Reader = os.Stdin
+
+// keystoreKDF is the Argon2id cost of new keystores; tests lower it.
+var keystoreKDF = device.DefaultKDFParams
+
+type deviceCommand struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var deviceCommands = map[string]deviceCommand{
+	"enroll":       {"enroll this device with a code: --server URL --code CODE", deviceEnroll},
+	"run":          {"answer requests, asking y/N for each", deviceRun},
+	"ledger":       {"print the ledger of answers, checking its hash chain", deviceLedger},
+	"audit":        {"fetch and verify the user's audit chain on the server", deviceAudit},
+	"recovery-kit": {"print a t-of-n recovery kit of the device share", deviceRecoveryKit},
+	"recover":      {"rebuild the device share from recovery shares on standard input", deviceRecover},
+}
+
+func deviceUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: assent device <command> [flags]")
+	fmt.Fprintln(w)
+	names := make([]string, 0, len(deviceCommands))
+	for name := range deviceCommands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-13s %s\n", name, deviceCommands[name].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "The keystore is --keystore, $%s or ~/.assent/device.key; its passphrase comes from\n", envKeystore)
+	fmt.Fprintf(w, "--passphrase-file, $%s or a prompt on the terminal.\n", envPassphrase)
+}
+
+func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		deviceUsage(stderr)
+		return fmt.Errorf("%w: missing device command", errUsage)
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		deviceUsage(stderr)
+		return nil
+	}
+	cmd, ok := deviceCommands[args[0]]
+	if !ok {
+		deviceUsage(stderr)
+		return fmt.Errorf("%w: unknown device command %q", errUsage, args[0])
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+// storeFlags are the flags naming the keystore, ledger and passphrase.
+type storeFlags struct {
+	keystore, ledger, passphraseFile string
+	insecureHTTP                     bool
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet, ledger, server bool) {
+	fs.StringVar(&s.keystore, "keystore", "", "keystore `file` ($"+envKeystore+", default ~/.assent/device.key)")
+	fs.StringVar(&s.passphraseFile, "passphrase-file", "", "read the keystore passphrase from `file` (first line)")
+	if ledger {
+		fs.StringVar(&s.ledger, "ledger", "", "ledger `file` ($"+envLedger+", default: the keystore path with .ledger)")
+	}
+	if server {
+		fs.BoolVar(&s.insecureHTTP, "insecure-http", false, "allow plain http to a host that is not loopback (test networks only)")
+	}
+}
+
+func (s *storeFlags) keystorePath() (string, error) {
+	if s.keystore != "" {
+		return s.keystore, nil
+	}
+	if v := os.Getenv(envKeystore); v != "" {
+		return v, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("%w: no home directory; give --keystore", errUsage)
+	}
+	return filepath.Join(home, ".assent", "device.key"), nil
+}
+
+func (s *storeFlags) ledgerPath() (string, error) {
+	if s.ledger != "" {
+		return s.ledger, nil
+	}
+	if v := os.Getenv(envLedger); v != "" {
+		return v, nil
+	}
+	ks, err := s.keystorePath()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(ks, ".key") + ".ledger", nil
+}
+
+// passphrase returns the keystore passphrase from the file, the environment
+// or the terminal (asked twice when confirm). The caller clears it.
+func (s *storeFlags) passphrase(stderr io.Writer, confirm bool) ([]byte, error) {
+	if s.passphraseFile != "" {
+		f, err := os.Open(s.passphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("passphrase file: %w", err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, 4096))
+		if err != nil {
+			return nil, fmt.Errorf("passphrase file: %w", err)
+		}
+		line, _, _ := bytes.Cut(data, []byte("\n"))
+		p := bytes.Clone(bytes.TrimSuffix(line, []byte("\r")))
+		secret.Clear(data)
+		if len(p) == 0 {
+			return nil, fmt.Errorf("passphrase file %s is empty", s.passphraseFile)
+		}
+		return p, nil
+	}
+	if v, ok := os.LookupEnv(envPassphrase); ok {
+		if v == "" {
+			return nil, fmt.Errorf("$%s is empty", envPassphrase)
+		}
+		return []byte(v), nil
+	}
+	return askPassphrase(stderr, confirm)
+}
+
+// askPassphrase reads a passphrase on the controlling terminal, without
+// echo.
+func askPassphrase(stderr io.Writer, confirm bool) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		if tty != nil {
+			tty.Close()
+		}
+		return nil, fmt.Errorf("no passphrase: give --passphrase-file or set $%s (there is no terminal to ask on)", envPassphrase)
+	}
+	defer tty.Close()
+	read := func(prompt string) ([]byte, error) {
+		fmt.Fprint(tty, prompt)
+		p, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return p, err
+	}
+	p, err := read("Keystore passphrase: ")
+	if err != nil {
+		return nil, fmt.Errorf("reading the passphrase: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty passphrase")
+	}
+	if confirm {
+		again, err := read("Repeat the passphrase: ")
+		defer secret.Clear(again)
+		if err != nil || subtle.ConstantTimeCompare(p, again) != 1 {
+			secret.Clear(p)
+			return nil, errors.New("the passphrases do not match")
+		}
+	}
+	return p, nil
+}
+
+// openIdentity opens the keystore named by s.
+func (s *storeFlags) openIdentity(stderr io.Writer) (*device.Identity, error) {
+	path, err := s.keystorePath()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no keystore at %s: enroll first (assent device enroll --server URL --code CODE)", path)
+	}
+	pass, err := s.passphrase(stderr, false)
+	if err != nil {
+		return nil, err
+	}
+	defer secret.Clear(pass)
+	return device.OpenKeystore(path, pass)
+}
+
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("device enroll", stderr)
+	var sf storeFlags
+	sf.register(fs, false, true)
+	serverURL := fs.String("server", "", "`URL` of the Assent server")
+	code := fs.String("code", "", "enrollment `code` from the service that created your user")
+	name := fs.String("name", "", "device `name` shown to services (default: the host name)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *serverURL == "" || *code == "" {
+		return fmt.Errorf("%w: --server and --code are required", errUsage)
+	}
+	return enrollDevice(ctx, &sf, *serverURL, *code, *name, nil, stdout, stderr)
+}
+
+// enrollDevice enrolls with code, storing the new identity in a new
+// keystore before confirming; share is the device share to enroll (nil: a
+// new one).
+func enrollDevice(ctx context.Context, sf *storeFlags, serverURL, code, name string, share *oprf.PrivateKey, stdout, stderr io.Writer) error {
+	path, err := sf.keystorePath()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("a keystore exists at %s: this device is enrolled already (move it away to enroll again)", path)
+	}
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	client, err := device.NewClient(serverURL, nil, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
+	if err != nil {
+		return fmt.Errorf("%w: --server: %v", errUsage, err)
+	}
+	pass, err := sf.passphrase(stderr, true)
+	if err != nil {
+		return err
+	}
+	defer secret.Clear(pass)
+	saved := false
+	id, err := client.Enroll(ctx, code, device.EnrollOptions{Name: name, OPRFKey: share, Save: func(id *device.Identity) error {
+		if err := device.CreateKeystore(path, pass, id, rand.Reader, keystoreKDF); err != nil {
+			return err
+		}
+		saved = true
+		return nil
+	}})
+	if err != nil {
+		var ae *device.APIError
+		if saved && errors.As(err, &ae) {
+			// The server refused the confirmation: the device is not active,
+			// and its keys are of no use.
+			os.Remove(path)
+		} else if saved {
+			fmt.Fprintf(stderr, "The keystore %s was kept: the server may have activated the device.\n", path)
+			fmt.Fprintf(stderr, "If `assent device run` fails to authenticate, move it away and enroll with a new code.\n")
+		}
+		return err
+	}
+	defer id.Destroy()
+	fmt.Fprintf(stdout, "Enrolled device %s for user %s (device key id %s).\n", id.DeviceID, id.UserID, id.DeviceKeyID)
+	fmt.Fprintf(stdout, "Keystore: %s\n", path)
+	fmt.Fprintf(stdout, "Next: make a recovery kit (assent device recovery-kit --threshold 2 --shares 3),\n")
+	fmt.Fprintf(stdout, "then answer requests with `assent device run`.\n")
+	return nil
+}
+
+func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("device run", stderr)
+	var sf storeFlags
+	sf.register(fs, true, true)
+	auto := fs.Bool("auto-approve", false, "approve every request that passes the checks, without asking (scripts and tests only)")
+	perMinute := fs.Int("max-per-minute", 30, "deny automatically past `N` requests in a minute (0: no limit)")
+	maxLifetime := fs.Duration("max-lifetime", device.DefaultMaxLifetime, "refuse requests whose lifetime is longer than `duration`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *perMinute < 0 {
+		return fmt.Errorf("%w: --max-per-minute must not be negative", errUsage)
+	}
+	id, err := sf.openIdentity(stderr)
+	if err != nil {
+		return err
+	}
+	defer id.Destroy()
+	ledgerPath, err := sf.ledgerPath()
+	if err != nil {
+		return err
+	}
+	ledger, err := device.OpenLedger(ledgerPath)
+	if err != nil {
+		return err
+	}
+	defer ledger.Close()
+	if ledger.Repaired() {
+		fmt.Fprintf(stderr, "The ledger ended in an incomplete line (a crash while writing); it was cut off. No answer was sent for it.\n")
+	}
+	client, err := device.NewClient(id.ServerURL, id, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
+	if err != nil {
+		return err
+	}
+
+	var out sync.Mutex // serialises stdout and stderr lines
+	var policy device.Policy
+	if *auto {
+		fmt.Fprintln(stderr, "WARNING: --auto-approve approves every request that passes the device's checks without asking you.")
+		fmt.Fprintln(stderr, "WARNING: use it only for scripts and tests. Access to records not in the ledger is still denied.")
+		policy = autoPolicy(&out, stdout)
+	} else {
+		policy = terminalPolicy(&out, stdout, newLineReader(deviceStdin))
+	}
+	agent, err := device.NewAgent(client, ledger, policy, device.AgentOptions{
+		MaxPerMinute: *perMinute,
+		MaxLifetime:  *maxLifetime,
+		Notify:       func(n device.Notice) { out.Lock(); defer out.Unlock(); writeNotice(stdout, stderr, n) },
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "Device %s of user %s, server %s; ledger %s. Waiting for requests (Ctrl-C to stop).\n",
+		id.DeviceID, id.UserID, id.ServerURL, ledgerPath)
+	err = agent.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func writeNotice(stdout, stderr io.Writer, n device.Notice) {
+	switch n.Kind {
+	case device.NoticeConnected:
+		fmt.Fprintln(stderr, "Connected; listing pending requests.")
+	case device.NoticeDisconnected:
+		fmt.Fprintf(stderr, "Disconnected (%v); reconnecting in %s.\n", n.Err, n.Retry.Round(100*time.Millisecond))
+	case device.NoticeAnswered:
+		r := n.Result
+		how := ""
+		if r.DecidedBy == device.DecidedByRateLimit {
+			how = " automatically: too many requests in a minute"
+		}
+		fmt.Fprintf(stdout, "Request %s: %s%s; the server says %s.\n", r.RequestID, r.Decision, how, device.Quote(r.State))
+	case device.NoticeRefused:
+		fmt.Fprintf(stderr, "REFUSED %v\n", n.Err)
+	default:
+		fmt.Fprintf(stderr, "Error: %v\n", n.Err)
+	}
+}
+
+// autoPolicy approves what passed the checks, except an access to a record
+// the ledger does not know or describes differently.
+func autoPolicy(out *sync.Mutex, stdout io.Writer) device.Policy {
+	return func(_ context.Context, p *device.Prompt) (device.Decision, error) {
+		out.Lock()
+		defer out.Unlock()
+		if p.Kind == threshold.KindAccess && (p.UnknownToLedger || p.Mismatch) {
+			fmt.Fprintf(stdout, "Request %s: access to a record not as in the ledger; denying.\n", p.RequestID)
+			return device.Deny, nil
+		}
+		fmt.Fprintf(stdout, "Request %s: %s of record %s by %s, auto-approved.\n",
+			p.RequestID, p.Kind, p.RecordID, device.Quote(p.Requester.Name))
+		return device.Approve, nil
+	}
+}
+
+// terminalPolicy shows each prompt and reads y/N; anything but y or yes
+// denies, and no answer before the request expires leaves it unanswered.
+func terminalPolicy(out *sync.Mutex, stdout io.Writer, lines *lineReader) device.Policy {
+	return func(ctx context.Context, p *device.Prompt) (device.Decision, error) {
+		out.Lock()
+		lines.drain()
+		device.WritePrompt(stdout, p, time.Now())
+		fmt.Fprint(stdout, "Approve? [y/N] ")
+		out.Unlock()
+		line, err := lines.next(ctx)
+		if err != nil {
+			fmt.Fprintf(stdout, "\nNo answer (%v); request %s left unanswered.\n", err, p.RequestID)
+			return "", err
+		}
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return device.Approve, nil
+		}
+		return device.Deny, nil
+	}
+}
+
+// lineReader reads lines in its own goroutine, so that a prompt can give up
+// when its request expires.
+type lineReader struct {
+	lines chan string
+	err   chan error
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	lr := &lineReader{lines: make(chan string, 16), err: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lr.lines <- sc.Text()
+		}
+		err := sc.Err()
+		if err == nil {
+			err = io.EOF
+		}
+		lr.err <- fmt.Errorf("standard input: %w", err)
+	}()
+	return lr
+}
+
+// drain drops lines typed while no question was asked.
+func (lr *lineReader) drain() {
+	for {
+		select {
+		case <-lr.lines:
+		default:
+			return
+		}
+	}
+}
+
+func (lr *lineReader) next(ctx context.Context) (string, error) {
+	select {
+	case l := <-lr.lines:
+		return l, nil
+	case err := <-lr.err:
+		lr.err <- err // every later prompt fails the same way
+		return "", err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func deviceLedger(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("device ledger", stderr)
+	var sf storeFlags
+	sf.register(fs, true, false)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	path, err := sf.ledgerPath()
+	if err != nil {
+		return err
+	}
+	entries, err := device.ReadLedger(path)
+	if err != nil {
+		return err
+	}
+	return device.WriteLedger(stdout, entries)
+}
+
+func deviceAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("device audit", stderr)
+	var sf storeFlags
+	sf.register(fs, false, true)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	id, err := sf.openIdentity(stderr)
+	if err != nil {
+		return err
+	}
+	defer id.Destroy()
+	client, err := device.NewClient(id.ServerURL, id, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
+	if err != nil {
+		return err
+	}
+	entries, err := client.Audit(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fmt.Fprintf(stdout, "%5d  %s  %-20s %s %s\n", e.Seq, e.At.UTC().Format(time.RFC3339), e.Event, device.Quote(e.Actor), device.Quote(e.Subject))
+	}
+	fmt.Fprintf(stdout, "%d entries; the chain verifies.\n", len(entries))
+	return nil
+}
+
+func deviceRecoveryKit(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("device recovery-kit", stderr)
+	var sf storeFlags
+	sf.register(fs, false, false)
+	t := fs.Int("threshold", 0, "how many shares rebuild the device share (`T`, at least 2)")
+	n := fs.Int("shares", 0, "how many shares to print (`N`, T to 255)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *t < 2 || *n < *t || *n > 255 {
+		return fmt.Errorf("%w: need 2 <= --threshold <= --shares <= 255", errUsage)
+	}
+	id, err := sf.openIdentity(stderr)
+	if err != nil {
+		return err
+	}
+	defer id.Destroy()
+	shares, err := threshold.SplitRecovery(rand.Reader, id.OPRFKey, *t, *n)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Recovery kit for device key %s (user %s): any %d of these %d shares rebuild\n", id.DeviceKeyID, id.UserID, *t, *n)
+	fmt.Fprintf(stdout, "this device's share, which every record you approved needs. Write each on its own\n")
+	fmt.Fprintf(stdout, "sheet and keep them in %d separate places; fewer than %d reveal nothing. They are\n", *n, *t)
+	fmt.Fprintf(stdout, "shown once. To rebuild: assent device recover, then type %d shares, one per line.\n\n", *t)
+	for i, s := range shares {
+		fmt.Fprintf(stdout, "share %d of %d: %s\n", i+1, *n, s)
+	}
+	return nil
+}
+
+func deviceRecover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("device recover", stderr)
+	var sf storeFlags
+	sf.register(fs, false, true)
+	serverURL := fs.String("server", "", "with --code: enroll a new device with the recovered share at `URL`")
+	code := fs.String("code", "", "enrollment `code` for the new device")
+	name := fs.String("name", "", "device `name` for the new device")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if (*serverURL == "") != (*code == "") {
+		return fmt.Errorf("%w: give both --server and --code, or neither", errUsage)
+	}
+	path, err := sf.keystorePath()
+	if err != nil {
+		return err
+	}
+	_, statErr := os.Stat(path)
+	exists := statErr == nil
+	if !exists && *code == "" {
+		return fmt.Errorf("%w: no keystore at %s; to enroll a new device with the recovered share, give --server and --code", errUsage, path)
+	}
+	if exists && *code != "" {
+		return fmt.Errorf("a keystore exists at %s: move it away to enroll a new device", path)
+	}
+	shares, err := readShares(deviceStdin)
+	if err != nil {
+		return err
+	}
+	key, err := threshold.Recover(shares)
+	if err != nil {
+		return err
+	}
+	defer key.Destroy()
+	keyID := threshold.DeviceKeyID(key.Public().Bytes())
+	if !exists {
+		fmt.Fprintf(stdout, "Recovered device key %s; enrolling it as a new device.\n", keyID)
+		return enrollDevice(ctx, &sf, *serverURL, *code, *name, key, stdout, stderr)
+	}
+	id, err := sf.openIdentity(stderr)
+	if err != nil {
+		return err
+	}
+	defer id.Destroy()
+	if !key.Public().Equal(id.OPRFKey.Public()) {
+		return fmt.Errorf("%w: the shares rebuild key %s, this device holds %s", device.ErrKeyMismatch, keyID, id.DeviceKeyID)
+	}
+	fmt.Fprintf(stdout, "The shares rebuild this device's share (device key %s): the kit is good.\n", keyID)
+	return nil
+}
+
+// readShares reads recovery shares, one per line; blank lines and lines
+// starting with # are skipped.
+func readShares(r io.Reader) ([]string, error) {
+	var shares []string
+	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if len(shares) == 255 {
+			return nil, errors.New("more than 255 shares")
+		}
+		// Accept lines copied whole from the kit.
+		if _, rest, ok := strings.Cut(line, ": "); ok && strings.HasPrefix(line, "share ") {
+			line = rest
+		}
+		shares = append(shares, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading shares: %w", err)
+	}
+	if len(shares) == 0 {
+		return nil, errors.New("no shares on standard input (one per line)")
+	}
+	return shares, nil
+}
