@@ -35,20 +35,25 @@ func NewMasterKey(key []byte) (*MasterKey, error) {
 // regular file that grants no permission to group or others. Every failure
 // wraps ErrMasterKey; a missing file also wraps fs.ErrNotExist.
 func LoadMasterKey(path string) (*MasterKey, error) {
+	// Checked before opening too, so that a FIFO or device is never opened
+	// (opening a FIFO blocks), and again on the open file.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMasterKey, err)
+	}
+	if err := checkKeyFile(path, fi); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMasterKey, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMasterKey, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrMasterKey, path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %#o, open to group or others; run chmod 600 %s", ErrMasterKey, path, perm, path)
+	if err := checkKeyFile(path, fi); err != nil {
+		return nil, err
 	}
 	// One byte more than a key, to see a file that grew since Stat.
 	buf := make([]byte, KeySize+1)
@@ -65,6 +70,16 @@ func LoadMasterKey(path string) (*MasterKey, error) {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	return m, nil
+}
+
+func checkKeyFile(path string, fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a regular file", ErrMasterKey, path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%w: %s has mode %#o, open to group or others; run chmod 600 %s", ErrMasterKey, path, perm, path)
+	}
+	return nil
 }
 
 // LoadOrCreateMasterKey loads the master key file at path as LoadMasterKey
