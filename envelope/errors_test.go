@@ -210,3 +210,19 @@ func TestReaderWriteToFails(t *testing.T) {
 		t.Fatalf("reading on after WriteTo failed: %d bytes, %v", len(rest), err)
 	}
 }
+
+// liarWriter claims to have written more than it was given.
+type liarWriter struct{}
+
+func (liarWriter) Write(p []byte) (int, error) { return len(p) + 1, nil }
+
+func TestReaderWriteToInvalidWrite(t *testing.T) {
+	dek := testKey(6)
+	r, err := envelope.NewReader(bytes.NewReader(seal(t, dek, []byte("abc"), nil)), dek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.WriteTo(liarWriter{}); n != 0 || err == nil {
+		t.Fatalf("WriteTo to a lying writer = %d, %v", n, err)
+	}
+}

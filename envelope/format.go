@@ -61,6 +61,9 @@ var (
 	// ErrTooLong is returned by a Writer when the chunk counter would
 	// overflow (more than 2^88 chunks).
 	ErrTooLong = errors.New("envelope: stream too long")
+
+	// errInvalidWrite is a destination's Write claiming more than it was given.
+	errInvalidWrite = errors.New("invalid write result")
 )
 
 // CiphertextSize returns the size of the envelope of a plaintext of the given

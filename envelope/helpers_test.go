@@ -76,32 +76,58 @@ func seal(t testing.TB, dek, pt []byte, rand io.Reader) []byte {
 	return out.Bytes()
 }
 
-// errNotSticky marks a Reader that changed its answer after an error.
-var errNotSticky = errors.New("test: error not sticky")
+var (
+	// errNotSticky marks a Reader that changed its answer after an error.
+	errNotSticky = errors.New("test: error not sticky")
+	// errLeak marks a Reader that left bytes in the caller's buffer on failure.
+	errLeak = errors.New("test: failed Read wrote to the buffer")
+)
 
-// openAll reads the whole envelope with an odd read size and returns all
-// plaintext the Reader handed out, even when it then fails. After a failure it
-// checks that a second Read returns the same error and no data.
-func openAll(dek, ct []byte) ([]byte, error) {
+// readSizes are the two ways a Reader hands out plaintext: an odd size, served
+// from its own buffer, and a whole chunk, opened straight into the caller's.
+var readSizes = []int{10007, specChunk}
+
+// openAll reads the whole envelope with Reads of readSize and returns all
+// plaintext the Reader handed out, even when it then fails. Before each Read
+// it fills the buffer with a marker: a failed Read must leave nothing but the
+// marker or zeros (no plaintext of a bad chunk, even transiently written), and
+// a second Read must return the same error and no data.
+func openAll(dek, ct []byte, readSize int) ([]byte, error) {
 	r, err := envelope.NewReader(bytes.NewReader(ct), dek)
 	if err != nil {
 		return nil, err
 	}
 	var out []byte
-	buf := make([]byte, 10007)
+	buf := make([]byte, readSize)
 	for {
+		for i := range buf {
+			buf[i] = 0xaa
+		}
 		n, err := r.Read(buf)
 		out = append(out, buf[:n]...)
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
+			if n != 0 || !onlyMarker(buf) {
+				return out, fmt.Errorf("%w: %v", errLeak, err)
+			}
 			if n2, err2 := r.Read(buf); n2 != 0 || err2 != err {
 				return out, fmt.Errorf("%w: then %d, %v", errNotSticky, n2, err2)
 			}
 			return out, err
 		}
 	}
+}
+
+// onlyMarker reports whether buf holds nothing but openAll's marker and zeros.
+func onlyMarker(buf []byte) bool {
+	for _, c := range buf {
+		if c != 0xaa && c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // refChunk is one chunk of a hand-built envelope: any counter, any flag.

@@ -65,6 +65,15 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 && len(r.plain) == 0 {
 		return 0, r.err
 	}
+	if len(p) >= ChunkSize && len(r.plain) == 0 && r.err == nil && !r.last {
+		// Room for a whole chunk: open it straight into p, saving a copy.
+		plain, err := r.openChunk(p[:0])
+		if err != nil {
+			r.stop(err)
+			return 0, err
+		}
+		return len(plain), nil
+	}
 	if err := r.fill(); err != nil {
 		return 0, err
 	}
@@ -85,6 +94,9 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 		n, err := w.Write(r.plain)
+		if n < 0 || n > len(r.plain) {
+			n, err = 0, errInvalidWrite
+		}
 		total += int64(n)
 		r.plain = r.plain[n:]
 		if err == nil && len(r.plain) > 0 {
@@ -117,18 +129,21 @@ func (r *Reader) fill() error {
 			r.stop(io.EOF)
 			return io.EOF
 		}
-		if err := r.openChunk(); err != nil {
+		plain, err := r.openChunk(r.buf[:0])
+		if err != nil {
 			r.stop(err)
 			return err
 		}
+		r.plain = plain
 	}
 	return nil
 }
 
-// openChunk reads the next chunk and one byte past it, then opens it in
-// place. A full chunk followed by more bytes must not be final; anything
-// shorter, or a full chunk at the end of the stream, must be.
-func (r *Reader) openChunk() error {
+// openChunk reads the next chunk and one byte past it, then opens it into
+// dst, which is either r.buf[:0] (in place) or has room for ChunkSize bytes.
+// A full chunk followed by more bytes must not be final; anything shorter, or
+// a full chunk at the end of the stream, must be.
+func (r *Reader) openChunk(dst []byte) ([]byte, error) {
 	n := 0
 	if r.havePeek {
 		r.buf[0] = r.peek
@@ -144,25 +159,28 @@ func (r *Reader) openChunk() error {
 		r.havePeek = false
 		r.last = true
 	default:
-		return readError(err)
+		return nil, readError(err)
 	}
 	// Only an empty plaintext ends with an empty chunk, and it is chunk 0.
 	if n < Overhead || n == Overhead && !r.nonce.isFirst() {
-		return ErrCorrupt
+		return nil, ErrCorrupt
 	}
 	if r.last {
 		r.nonce.setLast()
 	}
-	plain, err := r.aead.Open(r.buf[:0], r.nonce[:], r.buf[:n], r.header[:])
+	plain, err := r.aead.Open(dst, r.nonce[:], r.buf[:n], r.header[:])
 	if err != nil {
-		return ErrCorrupt
+		// cipher.AEAD may have written to dst; crypto/cipher clears it,
+		// and so does this, whatever the implementation.
+		secret.Clear(dst[:n-Overhead])
+		return nil, ErrCorrupt
 	}
 	if !r.last && !r.nonce.next() {
 		// No chunk can follow the largest counter, and this one is not final.
-		return ErrCorrupt
+		secret.Clear(plain)
+		return nil, ErrCorrupt
 	}
-	r.plain = plain
-	return nil
+	return plain, nil
 }
 
 // stop makes err sticky and drops the key schedule and any plaintext.

@@ -30,12 +30,14 @@ func TestRoundTrip(t *testing.T) {
 			if got := envelope.CiphertextSize(int64(size)); got != int64(len(ct)) {
 				t.Errorf("CiphertextSize(%d) = %d, envelope is %d bytes", size, got, len(ct))
 			}
-			got, err := openAll(dek, ct)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, pt) {
-				t.Fatal("plaintext differs after round trip")
+			for _, rs := range readSizes {
+				got, err := openAll(dek, ct, rs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, pt) {
+					t.Fatalf("plaintext differs after round trip (reads of %d)", rs)
+				}
 			}
 		})
 	}
@@ -55,7 +57,7 @@ func TestMatchesSpec(t *testing.T) {
 			if got := seal(t, dek, pt, fixedRand(0x40)); !bytes.Equal(got, want) {
 				t.Fatalf("Writer output differs from the documented format (len %d, want %d)", len(got), len(want))
 			}
-			got, err := openAll(dek, want)
+			got, err := openAll(dek, want, specChunk)
 			if err != nil || !bytes.Equal(got, pt) {
 				t.Fatalf("Reader on a spec-built envelope: %v", err)
 			}
@@ -73,7 +75,7 @@ func TestKnownAnswer(t *testing.T) {
 	if got := seal(t, testKey(0), []byte("assent"), fixedRand(0x40)); !bytes.Equal(got, want) {
 		t.Fatalf("envelope = %x\nwant       %x", got, want)
 	}
-	got, err := openAll(testKey(0), want)
+	got, err := openAll(testKey(0), want, 10)
 	if err != nil || string(got) != "assent" {
 		t.Fatalf("opening the vector = %q, %v", got, err)
 	}

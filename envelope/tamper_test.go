@@ -23,12 +23,15 @@ type attack struct {
 func expectCorrupt(t *testing.T, dek, pt []byte, attacks []attack) {
 	t.Helper()
 	for _, a := range attacks {
-		got, err := openAll(dek, a.ct)
-		if err != envelope.ErrCorrupt {
-			t.Errorf("%s: err = %v, want exactly ErrCorrupt", a.name, err)
-		}
-		if want := pt[:min(a.good*specChunk, len(pt))]; !bytes.Equal(got, want) {
-			t.Errorf("%s: returned %d bytes of plaintext, want the %d of the first %d chunks", a.name, len(got), len(want), a.good)
+		for _, rs := range readSizes {
+			got, err := openAll(dek, a.ct, rs)
+			if err != envelope.ErrCorrupt {
+				t.Errorf("%s (reads of %d): err = %v, want exactly ErrCorrupt", a.name, rs, err)
+			}
+			if want := pt[:min(a.good*specChunk, len(pt))]; !bytes.Equal(got, want) {
+				t.Errorf("%s (reads of %d): returned %d bytes of plaintext, want the %d of the first %d chunks",
+					a.name, rs, len(got), len(want), a.good)
+			}
 		}
 	}
 }
@@ -205,13 +208,13 @@ func TestOneOpaqueError(t *testing.T) {
 	flipBody[len(ct)-1] ^= 1
 	var msgs []string
 	for _, bad := range [][]byte{ct[:10], ct[:len(ct)-1], flipHeader, flipBody, cat(ct, []byte{1})} {
-		_, err := openAll(dek, bad)
+		_, err := openAll(dek, bad, 100)
 		if !errors.Is(err, envelope.ErrCorrupt) {
 			t.Fatalf("err = %v", err)
 		}
 		msgs = append(msgs, err.Error())
 	}
-	_, err := openAll(testKey(20), ct)
+	_, err := openAll(testKey(20), ct, 100)
 	msgs = append(msgs, err.Error())
 	for _, m := range msgs {
 		if m != msgs[0] {
