@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -207,20 +208,20 @@ func decodeShare(text string) (recoveryShare, error) {
 	if !ok {
 		return recoveryShare{}, fmt.Errorf("unsupported version: this program reads %q shares", recoveryPrefix)
 	}
-	if shareBase32.DecodedLen(len(body)) != sharePayload || len(body) != shareBase32.EncodedLen(sharePayload) {
+	if len(body) != shareBase32.EncodedLen(sharePayload) {
 		return recoveryShare{}, fmt.Errorf("has %d characters after the prefix, want %d: characters are missing or extra",
 			len(body), shareBase32.EncodedLen(sharePayload))
 	}
 	p, err := shareBase32.DecodeString(body)
 	if err != nil {
-		return recoveryShare{}, fmt.Errorf("contains a character that is not A-Z or 2-7")
+		return recoveryShare{}, errors.New("contains a character that is not A-Z or 2-7")
 	}
 	defer secret.Clear(p)
 	sum := sha256.Sum256(p[:sharePayload-checksumSize])
 	// The last character carries 3 unused bits: a share is valid only in its
 	// one canonical spelling, so that every typo is caught.
 	if subtle.ConstantTimeCompare(sum[:checksumSize], p[sharePayload-checksumSize:]) != 1 || shareBase32.EncodeToString(p) != body {
-		return recoveryShare{}, fmt.Errorf("checksum mismatch: the share was mistyped")
+		return recoveryShare{}, errors.New("checksum mismatch: the share was mistyped")
 	}
 	if p[0] != recoveryVersion {
 		return recoveryShare{}, fmt.Errorf("unsupported version %d: this program reads version %d", p[0], recoveryVersion)
