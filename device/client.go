@@ -134,11 +134,14 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("server answered %d %s", e.Status, http.StatusText(e.Status))
+	}
 	msg := e.Message
 	if len(msg) > 200 {
 		msg = msg[:200]
 	}
-	return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, strconv.QuoteToGraphic(msg))
+	return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, Quote(msg))
 }
 
 // transient reports whether a call that failed with err may succeed if
