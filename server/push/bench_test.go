@@ -73,4 +73,3 @@ func BenchmarkHubNotify(b *testing.B) {
 		})
 	}
 }
-
