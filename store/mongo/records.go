@@ -1,0 +1,122 @@
+package mongo
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/store"
+)
+
+// CreateRecord implements store.Store.
+func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
+	if err := store.CheckNewRecord(r); err != nil {
+		return err
+	}
+	return s.insert(ctx, "create record", s.records, toRecordDoc(r))
+}
+
+// GetRecord implements store.Store.
+func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error) {
+	if err := store.CheckRecordID("record id", id); err != nil {
+		return nil, err
+	}
+	return getByID(ctx, s, "get record", s.records, id, (*recordDoc).record)
+}
+
+// StageRecord implements store.Store.
+func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) error {
+	if err := store.CheckRecordID("record id", id); err != nil {
+		return err
+	}
+	if err := store.CheckStaging(&st); err != nil {
+		return err
+	}
+	return s.transition(ctx, "stage record", s.records, id, bson.D{eq("state", store.RecordAwaitingUpload)},
+		set(eq("state", store.RecordPendingApproval), eq("size", st.Size), eq("content_sha256", st.ContentSHA256),
+			eq("blob_name", st.BlobName), eq("input", st.Input), eq("device_key_id", st.DeviceKeyID),
+			eq("request_id", st.RequestID), eq("expires_at", st.ExpiresAt)),
+		nil, time.Time{}, store.RecordAwaitingUpload)
+}
+
+// SealRecord implements store.Store.
+func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now time.Time) error {
+	if err := store.CheckRecordID("record id", id); err != nil {
+		return err
+	}
+	if err := store.CheckSeal(&seal); err != nil {
+		return err
+	}
+	if err := store.CheckTime("now", now, true); err != nil {
+		return err
+	}
+	return s.transition(ctx, "seal record", s.records, id,
+		bson.D{eq("state", store.RecordPendingApproval), eq("expires_at", cmp("$gt", now))},
+		set(eq("state", store.RecordSealed), eq("wrapped_dek", seal.WrappedDEK),
+			eq("approval", toApprovalDoc(&seal.Approval)), eq("sealed_at", seal.SealedAt)),
+		nil, now, store.RecordPendingApproval)
+}
+
+// EndRecord implements store.Store.
+func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) error {
+	if err := store.CheckRecordID("record id", id); err != nil {
+		return err
+	}
+	if err := store.CheckEndState(to, store.RecordRejected, store.RecordExpired); err != nil {
+		return err
+	}
+	if err := store.CheckTime("now", now, true); err != nil {
+		return err
+	}
+	from := []string{store.RecordAwaitingUpload, store.RecordPendingApproval}
+	return s.transition(ctx, "end record", s.records, id, bson.D{eq("state", in(from...))},
+		set(eq("state", to)), nil, time.Time{}, from...)
+}
+
+// RecordsToExpire implements store.Store. Each of the two kinds is read in
+// deadline order from its index; the two lists are merged.
+func (s *Store) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*store.Record, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
+	}
+	if err := store.CheckTime("now", now, true); err != nil {
+		return nil, err
+	}
+	if err := store.CheckTime("upload deadline", uploadDeadline, true); err != nil {
+		return nil, err
+	}
+	const op = "records to expire"
+	pending, err := list(ctx, s, op, s.records,
+		bson.D{eq("state", store.RecordPendingApproval), eq("expires_at", cmp("$lte", now))},
+		asc("expires_at"), limit, (*recordDoc).record)
+	if err != nil {
+		return nil, err
+	}
+	awaiting, err := list(ctx, s, op, s.records,
+		bson.D{eq("state", store.RecordAwaitingUpload), eq("created_at", cmp("$lt", uploadDeadline))},
+		asc("created_at"), limit, (*recordDoc).record)
+	if err != nil {
+		return nil, err
+	}
+	// An awaiting record's deadline is its creation plus the upload window.
+	window := now.Sub(uploadDeadline)
+	out := make([]*store.Record, 0, min(limit, len(pending)+len(awaiting)))
+	for len(out) < limit && (len(pending) > 0 || len(awaiting) > 0) {
+		if len(awaiting) == 0 || len(pending) > 0 && !awaiting[0].CreatedAt.Add(window).Before(pending[0].ExpiresAt) {
+			out, pending = append(out, pending[0]), pending[1:]
+		} else {
+			out, awaiting = append(out, awaiting[0]), awaiting[1:]
+		}
+	}
+	return out, nil
+}
+
+// CountRecords implements store.Store.
+func (s *Store) CountRecords(ctx context.Context, userID string) (int, error) {
+	if err := store.CheckID("user id", ids.User, userID); err != nil {
+		return 0, err
+	}
+	return s.count(ctx, "count records", s.records, bson.D{eq("user_id", userID)})
+}

@@ -1,0 +1,121 @@
+package mongo
+
+import (
+	"context"
+	"encoding/hex"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/store"
+)
+
+// CreateUser implements store.Store. The unique index (client_id,
+// external_id) refuses a second user with the same external id.
+func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+	if err := store.CheckUser(u); err != nil {
+		return err
+	}
+	return s.insert(ctx, "create user", s.users, toUserDoc(u))
+}
+
+// GetUser implements store.Store.
+func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
+	if err := store.CheckID("user id", ids.User, id); err != nil {
+		return nil, err
+	}
+	return getByID(ctx, s, "get user", s.users, id, (*userDoc).user)
+}
+
+// CreateEnrollment implements store.Store. The code hash, in hex, is the
+// document id.
+func (s *Store) CreateEnrollment(ctx context.Context, e *store.Enrollment) error {
+	if err := store.CheckEnrollment(e); err != nil {
+		return err
+	}
+	return s.insert(ctx, "create enrollment", s.enrollments, &enrollmentDoc{
+		ID: hex.EncodeToString(e.CodeHash), UserID: e.UserID, State: enrollmentUnused, ExpiresAt: e.ExpiresAt,
+	})
+}
+
+// UseEnrollment implements store.Store.
+func (s *Store) UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*store.Enrollment, error) {
+	if err := store.CheckLen("enrollment code hash", codeHash, store.HashLen); err != nil {
+		return nil, err
+	}
+	if err := store.CheckTime("now", now, true); err != nil {
+		return nil, err
+	}
+	var d enrollmentDoc
+	if err := s.transition(ctx, "use enrollment", s.enrollments, hex.EncodeToString(codeHash),
+		bson.D{eq("state", enrollmentUnused), eq("expires_at", cmp("$gt", now))},
+		set(eq("state", enrollmentUsed), eq("used_at", now)), &d, now, enrollmentUnused); err != nil {
+		return nil, err
+	}
+	return &store.Enrollment{
+		CodeHash: append([]byte(nil), codeHash...), UserID: d.UserID, ExpiresAt: utc(d.ExpiresAt), UsedAt: utc(d.UsedAt),
+	}, nil
+}
+
+// CreateDevice implements store.Store.
+func (s *Store) CreateDevice(ctx context.Context, d *store.Device) error {
+	if err := store.CheckDevice(d); err != nil {
+		return err
+	}
+	return s.insert(ctx, "create device", s.devices, toDeviceDoc(d))
+}
+
+// GetDevice implements store.Store.
+func (s *Store) GetDevice(ctx context.Context, id string) (*store.Device, error) {
+	if err := store.CheckID("device id", ids.Device, id); err != nil {
+		return nil, err
+	}
+	return getByID(ctx, s, "get device", s.devices, id, (*deviceDoc).device)
+}
+
+// ActivateDevice implements store.Store.
+func (s *Store) ActivateDevice(ctx context.Context, id string, now time.Time) error {
+	if err := store.CheckID("device id", ids.Device, id); err != nil {
+		return err
+	}
+	if err := store.CheckTime("now", now, true); err != nil {
+		return err
+	}
+	return s.transition(ctx, "activate device", s.devices, id, bson.D{eq("state", store.DevicePending)},
+		set(eq("state", store.DeviceActive), eq("activated_at", now)), nil, time.Time{}, store.DevicePending)
+}
+
+// maxDevices bounds ActiveDevices, which has no limit argument; a user has a
+// handful of devices.
+const maxDevices = store.MaxLimit
+
+// ActiveDevices implements store.Store.
+func (s *Store) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
+	if err := store.CheckID("user id", ids.User, userID); err != nil {
+		return nil, err
+	}
+	return list(ctx, s, "active devices", s.devices, bson.D{eq("user_id", userID), eq("state", store.DeviceActive)},
+		asc("created_at"), maxDevices, (*deviceDoc).device)
+}
+
+// CreateClient implements store.Store. The unique index on key_prefix
+// refuses a second client with the same prefix.
+func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
+	if err := store.CheckClient(c); err != nil {
+		return err
+	}
+	return s.insert(ctx, "create client", s.clients, toClientDoc(c))
+}
+
+// ClientByPrefix implements store.Store.
+func (s *Store) ClientByPrefix(ctx context.Context, prefix string) (*store.Client, error) {
+	if err := store.CheckKeyPrefix(prefix); err != nil {
+		return nil, err
+	}
+	var d clientDoc
+	if err := s.get(ctx, "client by prefix", s.clients, bson.D{eq("key_prefix", prefix)}, &d); err != nil {
+		return nil, err
+	}
+	return d.client(), nil
+}
