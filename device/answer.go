@@ -60,10 +60,15 @@ func (a *Agent) answer(ctx context.Context, req *Request, d Decision, by string,
 // post sends the answer recorded in e, retrying transport failures, 5xx and
 // 429 with back-off until the request expires or ctx ends, and records the
 // server's verdict in the ledger. The answer itself is never changed.
+//
+// An attempt under way is not cut short when ctx ends (only the client's
+// per-call timeout bounds it): once the answer is in the ledger, learning
+// the server's verdict is worth the wait at shutdown, and the verdict would
+// otherwise stay unknown until a later run posts the answer again.
 func (a *Agent) post(ctx context.Context, e *Entry) (*Result, error) {
 	delay := a.o.MinBackoff
 	for {
-		state, err := a.client.Respond(ctx, e.RequestID, e.Response)
+		state, err := a.client.Respond(context.WithoutCancel(ctx), e.RequestID, e.Response)
 		if err == nil {
 			res := &Result{RequestID: e.RequestID, Decision: Decision(e.Decision), DecidedBy: e.DecidedBy, State: state}
 			if err := a.ledger.AppendOutcome(e.RequestID, OutcomeAccepted, state, "", a.o.Now()); err != nil {
@@ -78,7 +83,7 @@ func (a *Agent) post(ctx context.Context, e *Entry) (*Result, error) {
 			}
 			return nil, err
 		}
-		if !transient(err) || !a.o.Now().Add(delay).Before(e.ExpiresAt) {
+		if !transient(err) || ctx.Err() != nil || !a.o.Now().Add(delay).Before(e.ExpiresAt) {
 			return nil, err
 		}
 		if serr := sleep(ctx, delay); serr != nil {

@@ -92,6 +92,8 @@ func WriteLedger(w io.Writer, entries []*Entry) error {
 			fmt.Fprintf(&b, "  server:    no reply recorded\n")
 		case o.Outcome == OutcomeAccepted:
 			fmt.Fprintf(&b, "  server:    accepted (%s)\n", Quote(o.State))
+		case o.Error == "conflict":
+			fmt.Fprintf(&b, "  server:    refused: answered already (perhaps by this very answer, posted again after a restart)\n")
 		default:
 			fmt.Fprintf(&b, "  server:    refused (%s)\n", Quote(o.Error))
 		}
