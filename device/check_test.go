@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -263,4 +264,33 @@ func TestAgentRefusesWithoutEvaluating(t *testing.T) {
 	if _, err := agent.Handle(context.Background(), held.RequestID); !errors.Is(err, ErrRefused) || contacted.Load() != 0 {
 		t.Errorf("Handle of a refused request: %v, server contacted %d times", err, contacted.Load())
 	}
+}
+
+// FuzzCheckRequest decodes arbitrary server answers as requests and checks
+// them: never a panic, and only ErrRefused or ErrNotPending.
+func FuzzCheckRequest(f *testing.F) {
+	id := newIdentity(f, "https://assent.example")
+	for _, kind := range []string{threshold.KindCreate, threshold.KindAccess} {
+		data, err := json.Marshal(validRequest(f, id, kind))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r Request
+		if decodeJSON(data, &r) != nil {
+			return
+		}
+		err := CheckRequest(id, &r, checkNow, 0)
+		if err != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrNotPending) {
+			t.Fatalf("undocumented error %v", err)
+		}
+		if err == nil {
+			// What passes must make a statement the server can check.
+			if _, err := statement(&r, threshold.DecisionApprove).Marshal(); err != nil {
+				t.Fatalf("accepted request has no statement: %v", err)
+			}
+		}
+	})
 }

@@ -224,13 +224,16 @@ func marshalIdentity(id *Identity) []byte {
 	defer secret.Clear(k)
 	seed := id.SigningKey.Seed()
 	defer secret.Clear(seed)
-	var b cryptobyte.Builder
+	// Room for everything up front, so that the builder never grows and
+	// leaves a copy of the keys behind in a discarded buffer.
+	size := 1 + 6*2 + len(id.DeviceID) + len(id.UserID) + len(id.ServerURL) + len(id.DeviceKeyID) + len(k) + len(seed)
+	b := cryptobyte.NewBuilder(make([]byte, 0, size))
 	b.AddUint8(plaintextVersion)
 	for _, s := range []string{id.DeviceID, id.UserID, id.ServerURL, id.DeviceKeyID} {
-		addLP(&b, []byte(s))
+		addLP(b, []byte(s))
 	}
-	addLP(&b, k)
-	addLP(&b, seed)
+	addLP(b, k)
+	addLP(b, seed)
 	return b.BytesOrPanic() // id.check bounds every field well under 64 KiB
 }
 
