@@ -76,45 +76,27 @@ func (s *Server) requestAccess(c *echo.Context) error {
 	now := s.now()
 	expires := now.Add(s.cfg.ApprovalTTL)
 	sess := &store.Session{
-		ID:            sid,
-		RecordID:      rid,
-		UserID:        rec.UserID,
-		RequesterID:   cl.ID,
-		Purpose:       in.Purpose,
-		RequestID:     reqID,
-		State:         store.SessionPendingApproval,
-		CreatedAt:     now,
-		ExpiresAt:     expires.Add(processingGrace),
-		DownloadsLeft: s.cfg.DownloadsPerSession,
+		ID:          sid,
+		RecordID:    rid,
+		UserID:      rec.UserID,
+		RequesterID: cl.ID,
+		Purpose:     in.Purpose,
+		RequestID:   reqID,
+		State:       store.SessionPendingApproval,
+		CreatedAt:   now,
+		ExpiresAt:   expires.Add(processingGrace),
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		blinding.Destroy()
 		return storeFail(err, "session")
 	}
-	s.pending.put(reqID, &pendingSecrets{
+	q := s.newRequest(reqID, threshold.KindAccess, rec, dev, cl, in.Purpose, blinding.Elements(), now, expires)
+	q.SessionID = sid
+	err = s.ask(ctx, q, &pendingSecrets{
 		kind: threshold.KindAccess, userID: rec.UserID, recordID: rid, sessionID: sid,
 		blinding: blinding, expires: expires.Add(processingGrace),
 	})
-	q := &store.Request{
-		ID:          reqID,
-		Kind:        threshold.KindAccess,
-		UserID:      rec.UserID,
-		RecordID:    rid,
-		SessionID:   sid,
-		DeviceKeyID: dev.KeyID,
-		Requester:   store.Requester{ID: cl.ID, Name: cl.Name},
-		Purpose:     in.Purpose,
-		Record: store.RequestRecord{
-			Title: rec.Title, ContentType: rec.ContentType, Size: rec.Size, ContentSHA256: rec.ContentSHA256,
-		},
-		BlindedElements: blinding.Elements(),
-		State:           store.RequestPending,
-		CreatedAt:       now,
-		ExpiresAt:       expires,
-		OwnerNode:       s.cfg.NodeID,
-	}
-	if err := s.store.CreateRequest(ctx, q); err != nil {
-		s.pending.drop(reqID)
+	if err != nil {
 		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
 		return storeFail(err, "request")
 	}
@@ -153,8 +135,7 @@ func (s *Server) getSession(c *echo.Context) error {
 		return err
 	}
 	load := func(ctx context.Context) (*store.Session, error) { return s.store.GetSession(ctx, sess.ID) }
-	sess, err = longPoll(c.Request().Context(), s, sess.ID, wait, load,
-		func(x *store.Session) string { return x.State }, sessionFinal)
+	sess, err = longPoll(c.Request().Context(), s, sess.ID, wait, load, func(x *store.Session) string { return x.State })
 	if err != nil {
 		return storeFail(err, "session")
 	}
@@ -162,10 +143,6 @@ func (s *Server) getSession(c *echo.Context) error {
 		SessionID: sess.ID, RecordID: sess.RecordID, State: sess.State,
 		ExpiresAt: wire(sess.ExpiresAt), DownloadsLeft: sess.DownloadsLeft,
 	})
-}
-
-func sessionFinal(state string) bool {
-	return state == store.SessionConsumed || state == store.SessionDenied || state == store.SessionExpired
 }
 
 // downloadContent: GET /v1/sessions/{sid}/content. It takes one download
@@ -209,12 +186,13 @@ func (s *Server) downloadContent(c *echo.Context) error {
 	}
 	defer blob.Close()
 	if blob.Size() != envelope.CiphertextSize(rec.Size) {
-		return failCause(errInternal, "the record's content is damaged", errors.New("ciphertext size does not match the record size"))
+		return contentFail(errors.New("ciphertext size does not match the record size"))
 	}
 	rd, err := envelope.NewReader(blob, dek)
 	if err != nil {
-		return failCause(errInternal, "the record's content is damaged", err)
+		return contentFail(err)
 	}
+	defer rd.Close()
 	left, err := s.store.UseDownload(ctx, sess.ID, now)
 	switch {
 	case errors.Is(err, store.ErrConflict):
@@ -248,4 +226,13 @@ func (s *Server) downloadContent(c *echo.Context) error {
 		deliveryDetails{RecordID: rec.ID, DownloadsLeft: left})
 	s.changes.changed(sess.ID)
 	return nil
+}
+
+// contentFail classifies a failure to read a record's ciphertext: a storage
+// error is 503, anything else means the content is damaged.
+func contentFail(err error) error {
+	if errors.Is(err, envelope.ErrCorrupt) || !errors.Is(err, store.ErrUnavailable) {
+		return failCause(errInternal, "the record's content is damaged", err)
+	}
+	return failCause(errUnavailable, "the blob store is unavailable; try again later", err)
 }

@@ -160,53 +160,37 @@ func DefaultConfig() Config {
 // unset.
 func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
-	set := func(v *string, def string) {
-		if *v == "" {
-			*v = def
-		}
-	}
-	set(&c.Listen, d.Listen)
-	set(&c.DataDir, d.DataDir)
-	set(&c.Store, d.Store)
-	set(&c.Blobs, d.Blobs)
-	set(&c.BlobDir, filepath.Join(c.DataDir, "blobs"))
-	set(&c.MasterKeyPath, filepath.Join(c.DataDir, "master.key"))
-	set(&c.NodeID, d.NodeID)
-	set(&c.LogFormat, d.LogFormat)
-	set(&c.LogLevel, d.LogLevel)
-	setDuration := func(v *time.Duration, def time.Duration) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	setDuration(&c.ApprovalTTL, d.ApprovalTTL)
-	setDuration(&c.SessionTTL, d.SessionTTL)
-	setDuration(&c.UploadDeadline, d.UploadDeadline)
-	setDuration(&c.SweepInterval, d.SweepInterval)
-	setDuration(&c.AnswerPollInterval, d.AnswerPollInterval)
-	setDuration(&c.ShutdownTimeout, d.ShutdownTimeout)
-	if c.DownloadsPerSession == 0 {
-		c.DownloadsPerSession = d.DownloadsPerSession
-	}
-	if c.MaxUploadSize == 0 {
-		c.MaxUploadSize = d.MaxUploadSize
-	}
-	if c.UserRate == 0 {
-		c.UserRate = d.UserRate
-	}
-	if c.UserBurst == 0 {
-		c.UserBurst = d.UserBurst
-	}
-	if c.RequesterRate == 0 {
-		c.RequesterRate = d.RequesterRate
-	}
-	if c.RequesterBurst == 0 {
-		c.RequesterBurst = d.RequesterBurst
-	}
-	if c.MaxPendingPerUser == 0 {
-		c.MaxPendingPerUser = d.MaxPendingPerUser
-	}
+	orDefault(&c.Listen, d.Listen)
+	orDefault(&c.DataDir, d.DataDir)
+	orDefault(&c.Store, d.Store)
+	orDefault(&c.Blobs, d.Blobs)
+	orDefault(&c.BlobDir, filepath.Join(c.DataDir, "blobs"))
+	orDefault(&c.MasterKeyPath, filepath.Join(c.DataDir, "master.key"))
+	orDefault(&c.NodeID, d.NodeID)
+	orDefault(&c.LogFormat, d.LogFormat)
+	orDefault(&c.LogLevel, d.LogLevel)
+	orDefault(&c.ApprovalTTL, d.ApprovalTTL)
+	orDefault(&c.SessionTTL, d.SessionTTL)
+	orDefault(&c.UploadDeadline, d.UploadDeadline)
+	orDefault(&c.SweepInterval, d.SweepInterval)
+	orDefault(&c.AnswerPollInterval, d.AnswerPollInterval)
+	orDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
+	orDefault(&c.DownloadsPerSession, d.DownloadsPerSession)
+	orDefault(&c.MaxUploadSize, d.MaxUploadSize)
+	orDefault(&c.UserRate, d.UserRate)
+	orDefault(&c.UserBurst, d.UserBurst)
+	orDefault(&c.RequesterRate, d.RequesterRate)
+	orDefault(&c.RequesterBurst, d.RequesterBurst)
+	orDefault(&c.MaxPendingPerUser, d.MaxPendingPerUser)
 	return c
+}
+
+// orDefault sets *v to def if *v is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Validate reports the first setting out of range, wrapping ErrConfig. It

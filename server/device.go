@@ -57,6 +57,9 @@ type answerReplyJSON struct {
 	State     string `json:"state"`
 }
 
+// inlineWait bounds how long an answer waits for the poller processing it.
+const inlineWait = 5 * time.Second
+
 // maxDeviceList caps GET /v1/device/requests; MaxPendingPerUser keeps the
 // real number well under it.
 const maxDeviceList = 100
@@ -222,6 +225,9 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		if err := s.process(ctx, q); err != nil {
 			requestLogger(c, s.log).Warn("processing the answer failed; will retry", "request_id", q.ID, "error", err)
 		}
+		// If the poller got to the answer first, let it finish, so that in
+		// the usual case the outcome is in place when the device hears back.
+		s.pending.wait(ctx, q.ID, inlineWait)
 	}
 	return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
 }

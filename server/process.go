@@ -47,10 +47,44 @@ func (s *Server) process(ctx context.Context, q *store.Request) error {
 		return nil
 	}
 	p, res := s.pending.claim(q.ID)
-	if res == busy {
+	switch res {
+	case busy:
 		return nil
+	case missing:
+		// Either the secrets died with an earlier run, or another caller
+		// processed the answer after q was read: it marked q processed
+		// before dropping the secrets, so a fresh read tells.
+		fresh, err := s.store.GetRequest(ctx, q.ID)
+		if err != nil {
+			return err
+		}
+		if fresh.Processed || fresh.Answer == nil {
+			return nil
+		}
+		q = fresh
 	}
-	var err error
+	if p == nil || !p.done {
+		if err := s.act(ctx, q, p); err != nil {
+			s.pending.unclaim(q.ID)
+			return err
+		}
+	}
+	if err := s.store.MarkProcessed(ctx, q.ID); err != nil && !errors.Is(err, store.ErrConflict) {
+		if p != nil {
+			// Keep the secrets (and with them the claim on the answer)
+			// until q is marked: a retry only marks it.
+			p.done = true
+			s.pending.unclaim(q.ID)
+		}
+		return err
+	}
+	s.pending.drop(q.ID)
+	return nil
+}
+
+// act applies the answer to q with the secrets p (nil if this node has
+// none): seal or reject the record, open or deny the session.
+func (s *Server) act(ctx context.Context, q *store.Request, p *pendingSecrets) error {
 	switch {
 	case q.Answer.Decision == threshold.DecisionDeny && q.Kind == threshold.KindCreate:
 		s.endRecord(ctx, q.RecordID, store.RecordRejected)
@@ -58,28 +92,25 @@ func (s *Server) process(ctx context.Context, q *store.Request) error {
 		s.endSession(ctx, q.UserID, q.SessionID, store.SessionDenied)
 	case p == nil:
 		// Approved, but the secrets died with an earlier run of this node:
-		// the approval cannot be used, and the record or session expires.
-		s.log.Warn("approved request has no secrets on this node (lost in a restart, or already acted on); ending it", "request_id", q.ID)
+		// the approval cannot be used, and the record or session (still
+		// waiting for it) expires.
+		s.log.Warn("approved request has no secrets on this node; ending it", "request_id", q.ID)
 		if q.Kind == threshold.KindCreate {
 			s.endRecord(ctx, q.RecordID, store.RecordExpired)
-		} else {
+			return nil
+		}
+		sess, err := s.store.GetSession(ctx, q.SessionID)
+		if err != nil {
+			return err
+		}
+		if sess.State == store.SessionPendingApproval {
 			s.endSession(ctx, q.UserID, q.SessionID, store.SessionExpired)
 		}
 	case q.Kind == threshold.KindCreate:
-		err = s.seal(ctx, q, p)
+		return s.seal(ctx, q, p)
 	default:
-		err = s.open(ctx, q, p)
+		return s.open(ctx, q, p)
 	}
-	if err != nil {
-		s.pending.unclaim(q.ID)
-		return err
-	}
-	if err := s.store.MarkProcessed(ctx, q.ID); err != nil && !errors.Is(err, store.ErrConflict) {
-		// The outcome stands; a retry finds nothing left to do but this.
-		s.pending.drop(q.ID)
-		return err
-	}
-	s.pending.drop(q.ID)
 	return nil
 }
 

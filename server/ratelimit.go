@@ -43,7 +43,7 @@ func (l *limiter) allow(userID, requesterID string, now time.Time) (bool, time.D
 	defer l.mu.Unlock()
 	ub := l.refill(l.users, userID, l.user, now)
 	rb := l.refill(l.requesters, requesterID, l.req, now)
-	wait := max(waitFor(ub, l.user), waitFor(rb, l.req))
+	wait := max(tokenWait(ub, l.user), tokenWait(rb, l.req))
 	if wait > 0 {
 		return false, wait
 	}
@@ -73,8 +73,8 @@ func (l *limiter) refill(m map[string]*bucket, key string, spec rateSpec, now ti
 	return b
 }
 
-// waitFor is how long until b has a whole token (0 if it has one).
-func waitFor(b *bucket, spec rateSpec) time.Duration {
+// tokenWait is how long until b has a whole token (0 if it has one).
+func tokenWait(b *bucket, spec rateSpec) time.Duration {
 	if b == nil || b.tokens >= 1 {
 		return 0
 	}

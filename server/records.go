@@ -156,75 +156,43 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// From here every failure clears the data key and deletes the blob.
-	committed := false
-	defer func() {
-		if !committed {
-			secret.Clear(up.dek)
-		}
-	}()
-	input := make([]byte, 32)
-	if _, err := io.ReadFull(s.rand, input); err != nil {
+	// From here the secrets live in p, and every failure clears them and
+	// deletes the blob.
+	p := &pendingSecrets{kind: threshold.KindCreate, userID: rec.UserID, recordID: rid, dek: up.dek}
+	abandon := func(err error) error {
+		p.destroy()
 		s.deleteBlob(ctx, rid)
-		return failCause(errInternal, msgInternal, err)
+		return err
 	}
-	blinding, err := oprf.Blind(s.rand, [][]byte{input})
-	if err != nil {
-		secret.Clear(input)
-		s.deleteBlob(ctx, rid)
-		return failCause(errInternal, msgInternal, err)
+	p.input = make([]byte, 32)
+	if _, err := io.ReadFull(s.rand, p.input); err != nil {
+		return abandon(failCause(errInternal, msgInternal, err))
+	}
+	if p.blinding, err = oprf.Blind(s.rand, [][]byte{p.input}); err != nil {
+		return abandon(failCause(errInternal, msgInternal, err))
 	}
 	reqID, err := ids.New(ids.Request, s.rand)
 	if err != nil {
-		secret.Clear(input)
-		blinding.Destroy()
-		s.deleteBlob(ctx, rid)
-		return failCause(errInternal, msgInternal, err)
+		return abandon(failCause(errInternal, msgInternal, err))
 	}
 	now := s.now()
 	expires := now.Add(s.cfg.ApprovalTTL)
+	p.expires = expires.Add(processingGrace)
 	err = s.store.StageRecord(ctx, rid, store.Staging{
 		Size:          up.size,
 		ContentSHA256: up.sum,
 		BlobName:      rid,
-		Input:         bytes.Clone(input),
+		Input:         bytes.Clone(p.input),
 		DeviceKeyID:   dev.KeyID,
 		RequestID:     reqID,
-		ExpiresAt:     expires.Add(processingGrace),
+		ExpiresAt:     p.expires,
 	})
 	if err != nil {
-		secret.Clear(input)
-		blinding.Destroy()
-		s.deleteBlob(ctx, rid)
-		return storeFail(err, "record")
+		return abandon(storeFail(err, "record"))
 	}
-	// The secrets are in place before the request exists, so that any answer
-	// to it finds them.
-	s.pending.put(reqID, &pendingSecrets{
-		kind: threshold.KindCreate, userID: rec.UserID, recordID: rid,
-		dek: up.dek, input: input, blinding: blinding,
-		expires: expires.Add(processingGrace),
-	})
-	committed = true
-	q := &store.Request{
-		ID:          reqID,
-		Kind:        threshold.KindCreate,
-		UserID:      rec.UserID,
-		RecordID:    rid,
-		DeviceKeyID: dev.KeyID,
-		Requester:   store.Requester{ID: cl.ID, Name: cl.Name},
-		Purpose:     rec.Purpose,
-		Record: store.RequestRecord{
-			Title: rec.Title, ContentType: rec.ContentType, Size: up.size, ContentSHA256: up.sum,
-		},
-		BlindedElements: blinding.Elements(),
-		State:           store.RequestPending,
-		CreatedAt:       now,
-		ExpiresAt:       expires,
-		OwnerNode:       s.cfg.NodeID,
-	}
-	if err := s.store.CreateRequest(ctx, q); err != nil {
-		s.pending.drop(reqID)
+	rec.Size, rec.ContentSHA256 = up.size, up.sum
+	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
+	if err := s.ask(ctx, q, p); err != nil {
 		s.endRecord(ctx, rid, store.RecordExpired)
 		return storeFail(err, "request")
 	}
@@ -234,6 +202,41 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	return c.JSON(http.StatusAccepted, pendingJSON{
 		RecordID: rid, State: store.RecordPendingApproval, RequestID: reqID, ExpiresAt: expires,
 	})
+}
+
+// newRequest returns a pending request of this node to dev, the device of
+// rec's user, from requester cl.
+func (s *Server) newRequest(id, kind string, rec *store.Record, dev *store.Device, cl *store.Client, purpose string,
+	blinded [][]byte, now, expires time.Time) *store.Request {
+	return &store.Request{
+		ID:          id,
+		Kind:        kind,
+		UserID:      rec.UserID,
+		RecordID:    rec.ID,
+		DeviceKeyID: dev.KeyID,
+		Requester:   store.Requester{ID: cl.ID, Name: cl.Name},
+		Purpose:     purpose,
+		Record: store.RequestRecord{
+			Title: rec.Title, ContentType: rec.ContentType, Size: rec.Size, ContentSHA256: rec.ContentSHA256,
+		},
+		BlindedElements: blinded,
+		State:           store.RequestPending,
+		CreatedAt:       now,
+		ExpiresAt:       expires,
+		OwnerNode:       s.cfg.NodeID,
+	}
+}
+
+// ask stores request q with its secrets p. The secrets are in place before
+// the request exists, so that any answer to it finds them; if the request
+// cannot be stored they are cleared.
+func (s *Server) ask(ctx context.Context, q *store.Request, p *pendingSecrets) error {
+	s.pending.put(q.ID, p)
+	if err := s.store.CreateRequest(ctx, q); err != nil {
+		s.pending.drop(q.ID)
+		return err
+	}
+	return nil
 }
 
 // upload is a received record content: its data key, size and digest.
@@ -439,16 +442,11 @@ func (s *Server) getRecord(c *echo.Context) error {
 	if rec.ClientID != authClient(c).ID && !hasScope(c, ScopeRecordsAccess) {
 		return fail(errForbidden, "only the creating client or a client with records:access may read the record")
 	}
-	rec, err = longPoll(ctx, s, rid, wait, load,
-		func(r *store.Record) string { return r.State }, recordFinal)
+	rec, err = longPoll(ctx, s, rid, wait, load, func(r *store.Record) string { return r.State })
 	if err != nil {
 		return storeFail(err, "record")
 	}
 	return c.JSON(http.StatusOK, recordView(rec))
-}
-
-func recordFinal(state string) bool {
-	return state == store.RecordSealed || state == store.RecordRejected || state == store.RecordExpired
 }
 
 func recordView(rec *store.Record) recordJSON {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -23,10 +24,16 @@ type pendingSecrets struct {
 	// expires is when the sweeper clears the secrets whatever happened:
 	// the request's expiry plus processingGrace.
 	expires time.Time
-	busy    bool // an answer is being processed with them
+	busy    bool          // an answer is being processed with them
+	done    bool          // the answer is applied; only marking it processed is left
+	idle    chan struct{} // closed when the processing that set busy ends
 }
 
 func (p *pendingSecrets) destroy() {
+	if p.busy {
+		p.busy = false
+		close(p.idle)
+	}
 	secret.Clear(p.dek, p.input)
 	p.dek, p.input = nil, nil
 	if p.blinding != nil {
@@ -76,15 +83,37 @@ func (t *pendingTable) claim(requestID string) (*pendingSecrets, claimResult) {
 		return nil, busy
 	}
 	p.busy = true
+	p.idle = make(chan struct{})
 	return p, claimed
+}
+
+// wait returns once nobody processes requestID's answer, or after timeout
+// or when ctx ends.
+func (t *pendingTable) wait(ctx context.Context, requestID string, timeout time.Duration) {
+	t.mu.Lock()
+	p := t.m[requestID]
+	if p == nil || !p.busy {
+		t.mu.Unlock()
+		return
+	}
+	idle := p.idle
+	t.mu.Unlock()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-idle:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 }
 
 // unclaim returns claimed secrets after a failure that a retry may fix.
 func (t *pendingTable) unclaim(requestID string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if p := t.m[requestID]; p != nil {
+	if p := t.m[requestID]; p != nil && p.busy {
 		p.busy = false
+		close(p.idle)
 	}
 }
 

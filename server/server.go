@@ -80,7 +80,7 @@ const maxNotifyInFlight = 256
 // starts nothing: Serve or Run do, or Start for a server driven through
 // Handler alone.
 func New(cfg Config, deps Deps) (*Server, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

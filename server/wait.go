@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/assent-dev/assent/store"
 )
 
 // changeNotifier wakes the long polls (?wait=S) of this node when a record
@@ -52,19 +54,24 @@ func (n *changeNotifier) changed(ids ...string) {
 	}
 }
 
+// pendingApproval is the state, of a record and of a session alike, in
+// which it waits for the device.
+const pendingApproval = store.RecordPendingApproval
+
 // longPollInterval is how often a long poll rereads the store, to see
 // changes made by other nodes.
 const longPollInterval = 500 * time.Millisecond
 
-// longPoll loads an object and, while its state is not final and wait has
-// not passed, waits for its state to change; it returns the last load. It
-// stops early when ctx ends or the server shuts down.
+// longPoll loads an object and, while it is pending approval (the state in
+// which it waits for the device) and wait has not passed, waits for its
+// state to change; it returns the last load. It stops early when ctx ends
+// or the server shuts down.
 func longPoll[T any](ctx context.Context, s *Server, id string, wait time.Duration,
-	load func(context.Context) (T, error), state func(T) string, final func(string) bool) (T, error) {
+	load func(context.Context) (T, error), state func(T) string) (T, error) {
 	ch, stop := s.changes.watch(id)
 	defer stop()
 	obj, err := load(ctx)
-	if err != nil || wait <= 0 || final(state(obj)) {
+	if err != nil || wait <= 0 || state(obj) != pendingApproval {
 		return obj, err
 	}
 	start := state(obj)
