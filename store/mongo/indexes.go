@@ -52,26 +52,19 @@ var indexes = []index{
 
 // createIndexes creates the indexes that are missing. Creating an existing
 // index with the same keys and options does nothing, so every node does it
-// at start.
+// at start. One index per command: FerretDB v1.24 panics on a createIndexes
+// listing two or more indexes that all exist already.
 func (s *Store) createIndexes(ctx context.Context) error {
-	byColl := map[string][]mongo.IndexModel{}
-	var order []string
 	for _, ix := range indexes {
-		if _, ok := byColl[ix.coll]; !ok {
-			order = append(order, ix.coll)
-		}
 		o := options.Index().SetName(ix.name)
 		if ix.unique {
 			o.SetUnique(true)
 		}
-		byColl[ix.coll] = append(byColl[ix.coll], mongo.IndexModel{Keys: ix.keys, Options: o})
-	}
-	for _, c := range order {
 		octx, cancel := s.opContext(ctx)
-		_, err := s.db.Collection(c).Indexes().CreateMany(octx, byColl[c])
+		_, err := s.db.Collection(ix.coll).Indexes().CreateOne(octx, mongo.IndexModel{Keys: ix.keys, Options: o})
 		cancel()
 		if err != nil {
-			return fail(fmt.Sprintf("create indexes of %s", c), err)
+			return fail(fmt.Sprintf("create index %s of %s", ix.name, ix.coll), err)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func run(m *testing.M) int {
 		return m.Run()
 	}
 	defer os.RemoveAll(dir)
-	srv, err := ferrettest.Start(dir, nil)
+	srv, err := ferrettest.Start(dir, ferretLogger())
 	if err != nil {
 		engine.unavailable = fmt.Sprintf("no FerretDB: %v", err)
 		return m.Run()
@@ -107,4 +108,11 @@ func dropDatabase(t testing.TB, db string) {
 	if err != nil {
 		t.Logf("dropping database %s: %v", db, err)
 	}
+}
+
+func ferretLogger() *slog.Logger {
+	if os.Getenv("FERRET_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
