@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -29,7 +30,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.Au
 		return nil, err
 	}
 	const op = "append audit"
-	for range maxAuditAttempts {
+	for attempt := range maxAuditAttempts {
 		prev, err := s.lastAudit(ctx, e.UserID)
 		if err != nil {
 			return nil, err
@@ -44,6 +45,9 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.Au
 		}
 		if !errors.Is(err, store.ErrConflict) {
 			return nil, err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, fail(op, err)
 		}
 	}
 	return nil, fmt.Errorf("mongo: %s: %w: chain of %s busy after %d attempts", op, store.ErrUnavailable, e.UserID, maxAuditAttempts)
@@ -80,6 +84,23 @@ func (s *Store) AuditEntries(ctx context.Context, userID string, afterSeq int64,
 	}
 	return list(ctx, s, "audit entries", s.audit, bson.D{eq("user_id", userID), eq("seq", cmp("$gt", afterSeq))},
 		bson.D{eq("seq", 1)}, limit, (*auditDoc).entry)
+}
+
+// backoff waits a random time of up to 0.1 ms << attempt (at most 20 ms)
+// before the next attempt of a lost race. The winner's entry may take a
+// moment to reach the majority snapshot the next read sees; without a pause
+// a loser could spend its attempts reading the same stale last entry.
+func backoff(ctx context.Context, attempt int) error {
+	limit := min(100*time.Microsecond<<min(attempt, 8), 20*time.Millisecond)
+	t := time.NewTimer(rand.N(limit)) // jitter, not a secret: math/rand is fine
+
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // nonceSweepEvery is how many remembered nonces pass between purges of

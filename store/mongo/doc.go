@@ -11,16 +11,16 @@
 // has a deadline, expires_at > now. MongoDB applies it atomically to one
 // document, so of any number of racers exactly one matches; the others match
 // nothing, and only then is the document read to tell ErrNotFound,
-// ErrConflict and ErrExpired apart. The one transition that needs arithmetic
-// with a state change, UseDownload, is a compare-and-set on downloads_left
-// (retried only when another caller took a download meanwhile), since an
-// update with a computed state needs an aggregation-pipeline update that the
-// test engine lacks. No multi-document transaction, TTL index or change
-// stream is used. Audit appends read the user's last entry and insert the
-// next one under the unique index (user_id, seq); a loser of a race gets a
-// duplicate key and retries, so the chain never forks. Replayed nonces are
-// refused by an upsert under the unique index (device_id, nonce) whose filter
-// only matches an expired entry.
+// ErrConflict and ErrExpired apart. UseDownload is two such updates tried
+// in turn ($inc while more than one download is left, else the last one
+// together with the move to consumed), since one update computing both needs
+// an aggregation-pipeline update that the test engine lacks. No
+// multi-document transaction, TTL index or change stream is used. Audit
+// appends read the user's last entry and insert the next one under the
+// unique index (user_id, seq); a loser of a race gets a duplicate key and
+// retries after a short random pause, so the chain never forks. Replayed
+// nonces are refused by an upsert under the unique index (device_id, nonce)
+// whose filter only matches an expired entry.
 //
 // # Write and read concerns
 //

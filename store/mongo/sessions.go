@@ -3,11 +3,12 @@ package mongo
 import (
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
@@ -63,12 +64,13 @@ func (s *Store) EndSession(ctx context.Context, id, to string, now time.Time) er
 		set(eq("state", to)), nil, time.Time{}, from...)
 }
 
-// UseDownload implements store.Store as a compare-and-set: the session is
-// read, then updated only if downloads_left still holds the value read, in
-// one findOneAndUpdate that also writes the new state (consumed after the
-// last download). A failed compare means another caller took a download (or
-// ended the session) in between, so the loop ends after at most as many
-// rounds as there were downloads left.
+// UseDownload implements store.Store with two single-document
+// transitions, tried in turn: take a download from an open session that has
+// more than one left, else take the last one and move the session to
+// consumed in the same update. Each is atomic and downloads_left only
+// decreases, so of concurrent callers exactly as many succeed as there were
+// downloads left. (One update computing both the count and the state would
+// need an aggregation-pipeline update, which FerretDB v1 lacks.)
 func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int, error) {
 	if err := store.CheckID("session id", ids.Session, id); err != nil {
 		return 0, err
@@ -77,44 +79,27 @@ func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int,
 		return 0, err
 	}
 	const op = "use download"
-	for range store.MaxLimit + 1 {
+	open := bson.D{eq("_id", id), eq("state", store.SessionOpen), eq("expires_at", cmp("$gt", now))}
+	for _, take := range []struct {
+		left   bson.D
+		update bson.D
+	}{
+		{cmp("$gt", 1), bson.D{eq("$inc", bson.D{eq("downloads_left", -1)})}},
+		{cmp("$eq", 1), set(eq("downloads_left", 0), eq("state", store.SessionConsumed))},
+	} {
 		var d sessionDoc
-		if err := s.get(ctx, op, s.sessions, bson.D{eq("_id", id)}, &d); err != nil {
-			return 0, err
-		}
-		if d.State != store.SessionOpen || d.DownloadsLeft < 1 || !dbTime(now).Before(d.ExpiresAt) {
-			return 0, whyNotDownload(op, &d, now)
-		}
-		left := d.DownloadsLeft - 1
-		state := store.SessionOpen
-		if left == 0 {
-			state = store.SessionConsumed
-		}
 		octx, cancel := s.opContext(ctx)
-		err := s.sessions.FindOneAndUpdate(octx,
-			bson.D{eq("_id", id), eq("state", store.SessionOpen), eq("downloads_left", d.DownloadsLeft),
-				eq("expires_at", cmp("$gt", now))},
-			set(eq("downloads_left", left), eq("state", state))).Err()
+		err := s.sessions.FindOneAndUpdate(octx, slices.Concat(open, bson.D{eq("downloads_left", take.left)}), take.update,
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 		cancel()
 		if err == nil {
-			return int(left), nil
+			return int(d.DownloadsLeft), nil
 		}
 		if !errors.Is(err, mongo.ErrNoDocuments) {
 			return 0, fail(op, err)
 		}
 	}
-	return 0, fmt.Errorf("mongo: %s: %w: %s keeps changing", op, store.ErrConflict, id)
-}
-
-// whyNotDownload says why no download can be taken from the session d.
-func whyNotDownload(op string, d *sessionDoc, now time.Time) error {
-	switch {
-	case d.State != store.SessionOpen:
-		return fmt.Errorf("mongo: %s: %w: %s is %s", op, store.ErrConflict, d.ID, d.State)
-	case !dbTime(now).Before(d.ExpiresAt):
-		return fmt.Errorf("mongo: %s: %w: %s expired at %s", op, store.ErrExpired, d.ID, d.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	return fmt.Errorf("mongo: %s: %w: %s has no download left", op, store.ErrConflict, d.ID)
+	return 0, s.whyNot(ctx, op, s.sessions, id, now, store.SessionOpen)
 }
 
 // SessionsToExpire implements store.Store.
