@@ -14,21 +14,13 @@ import (
 	"github.com/assent-dev/assent/store"
 )
 
-// gridFS is the store.BlobStore of Blobs: GridFS (bucket "blobs") with the
-// standard layout, so any GridFS tool can read a committed blob, written and
-// read by this package rather than the driver's GridFSBucket. The driver's
-// upload stream holds a 16 MiB buffer per upload, bounds a whole upload by
-// one timeout, and checks its indexes on first write without a lock; here a
-// blob holds one chunk in memory, every chunk gets its own timeout, and the
-// indexes are created at Open.
-//
-// A blob's files document has a unique filename (its name) and its life in
-// metadata.state: writing (chunks being added) -> staged (Close: length
-// known, all chunks durable) -> committed (Commit: visible to Open). Each
-// step is one single-document update, so a partial blob is never visible
-// under its name. Delete first marks the document deleting (invisible, still
-// listed by StagedBefore so that an interrupted delete is finished later),
-// then removes the chunks, then the document.
+// gridFS is the store.BlobStore of Blobs (see there for why it does not use
+// the driver's GridFSBucket). A blob's files document has a unique filename
+// (its name) and its life in metadata.state: writing (chunks being added) ->
+// staged (Close: length known, all chunks durable) -> committed (Commit:
+// visible to Open). Delete first marks the document deleting (invisible,
+// still listed by StagedBefore so that an interrupted delete is finished
+// later), then removes the chunks, then the document.
 type gridFS struct {
 	files, chunks *mongo.Collection
 	chunkSize     int

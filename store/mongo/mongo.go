@@ -199,8 +199,19 @@ func redact(err error, uri string) string {
 	return msg
 }
 
-// Blobs returns the GridFS blob store (bucket "blobs") on the same
-// connection and database. It stays usable until the Store is closed.
+// Blobs returns the GridFS blob store (bucket "blobs": collections
+// blobs.files and blobs.chunks) on the same connection and database, with
+// the same concerns and timeouts. It stays usable until the Store is closed.
+//
+// Blobs are written and read in the standard GridFS layout, so any GridFS
+// tool reads a committed blob, but by this package rather than the driver's
+// GridFSBucket: the driver's upload stream holds a 16 MiB buffer per upload,
+// bounds a whole upload by one timeout, and checks its indexes on first
+// write without a lock. Here an open blob holds one chunk in memory, each
+// chunk gets the operation timeout, and the indexes are made by Open. A
+// blob's state (writing, staged, committed, deleting) is kept in its files
+// document and changed by single-document updates, so a partial blob is
+// never visible under its name.
 func (s *Store) Blobs() store.BlobStore { return s.blobs }
 
 // Ping implements store.Store: the primary must answer within the server
