@@ -194,27 +194,37 @@ func refSplit(pt []byte) []refChunk {
 
 // sealingSource is an envelope of a given number of identical plaintext
 // chunks (endless if negative) that is sealed as it is read, so that neither
-// end ever holds more than a chunk or two of it. pause and resume, if set,
-// bracket the sealing (a benchmark uses them to time only the Reader).
+// end ever holds more than a chunk or two of it.
 type sealingSource struct {
-	w             *envelope.Writer
-	pt            []byte
-	left, batch   int
-	closed        bool
-	out           bytes.Buffer
-	pause, resume func()
+	w      *envelope.Writer
+	pt     []byte
+	left   int
+	closed bool
+	out    bytes.Buffer
 }
 
-func newSealingSource(t testing.TB, dek []byte, chunks, batch int) *sealingSource {
+func newSealingSource(t testing.TB, dek []byte, chunks int) *sealingSource {
 	t.Helper()
-	s := &sealingSource{pt: testPlaintext(specChunk, 99), left: chunks, batch: batch}
+	s := &sealingSource{pt: testPlaintext(specChunk, 99), left: chunks}
+	s.out.Grow(4 * specEncChunk) // keep the source's own allocations fixed
 	w, err := envelope.NewWriter(&s.out, dek, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.w = w
-	s.out.Grow(2 * specEncChunk) // keep the source's own allocations fixed
 	return s
+}
+
+// sealNext feeds the Writer one more chunk of plaintext, or closes it when
+// all are in. (The Writer puts a chunk out once the next one starts.)
+func (s *sealingSource) sealNext() error {
+	if s.left == 0 {
+		s.closed = true
+		return s.w.Close()
+	}
+	s.left--
+	_, err := s.w.Write(s.pt)
+	return err
 }
 
 func (s *sealingSource) Read(p []byte) (int, error) {
@@ -222,25 +232,8 @@ func (s *sealingSource) Read(p []byte) (int, error) {
 		if s.closed {
 			return 0, io.EOF
 		}
-		if s.pause != nil {
-			s.pause()
-		}
-		s.out.Reset()
-		for range s.batch {
-			if s.left == 0 {
-				s.closed = true
-				if err := s.w.Close(); err != nil {
-					return 0, err
-				}
-				break
-			}
-			s.left--
-			if _, err := s.w.Write(s.pt); err != nil {
-				return 0, err
-			}
-		}
-		if s.resume != nil {
-			s.resume()
+		if err := s.sealNext(); err != nil {
+			return 0, err
 		}
 	}
 	return s.out.Read(p)

@@ -23,7 +23,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 
 	// The source seals a chunk whenever the Reader needs one: its own
 	// allocations count too, and must also be none.
-	r, err := envelope.NewReader(newSealingSource(t, dek, -1, 1), dek)
+	r, err := envelope.NewReader(newSealingSource(t, dek, -1), dek)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestMemoryBounded(t *testing.T) {
 
 	// Sealing (in the source) and opening together.
 	if n := allocated(func() {
-		r, err := envelope.NewReader(newSealingSource(t, dek, chunks, 1), dek)
+		r, err := envelope.NewReader(newSealingSource(t, dek, chunks), dek)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -61,6 +61,10 @@ func NewReader(src io.Reader, dek []byte) (*Reader, error) {
 // envelope (see the package documentation), a wrapped error for a read error
 // of the source, and ErrClosed after Close. Once Read has returned an error,
 // every later call returns the same error.
+//
+// A p of ChunkSize bytes or more receives a whole chunk, opened straight into
+// it without a copy; if that chunk fails, Read may have overwritten the start
+// of p with zeros.
 func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 && len(r.plain) == 0 {
 		return 0, r.err
