@@ -206,7 +206,7 @@ type sealingSource struct {
 func newSealingSource(t testing.TB, dek []byte, chunks int) *sealingSource {
 	t.Helper()
 	s := &sealingSource{pt: testPlaintext(specChunk, 99), left: chunks}
-	s.out.Grow(4 * specEncChunk) // keep the source's own allocations fixed
+	s.out.Grow(2 * specEncChunk) // keep the source's own allocations fixed
 	w, err := envelope.NewWriter(&s.out, dek, nil)
 	if err != nil {
 		t.Fatal(err)
