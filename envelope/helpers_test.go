@@ -81,6 +81,8 @@ var (
 	errNotSticky = errors.New("test: error not sticky")
 	// errLeak marks a Reader that left bytes in the caller's buffer on failure.
 	errLeak = errors.New("test: failed Read wrote to the buffer")
+	// errEmptyRead marks a Read that returned nothing and no error.
+	errEmptyRead = errors.New("test: Read returned 0, nil")
 )
 
 // readSizes are the two ways a Reader hands out plaintext: an odd size, served
@@ -91,7 +93,8 @@ var readSizes = []int{10007, specChunk}
 // plaintext the Reader handed out, even when it then fails. Before each Read
 // it fills the buffer with a marker: a failed Read must leave nothing but the
 // marker or zeros (no plaintext of a bad chunk, even transiently written), and
-// a second Read must return the same error and no data.
+// a second Read must return the same error and no data. A Read of nothing
+// without an error is a failure too.
 func openAll(dek, ct []byte, readSize int) ([]byte, error) {
 	r, err := envelope.NewReader(bytes.NewReader(ct), dek)
 	if err != nil {
@@ -105,6 +108,9 @@ func openAll(dek, ct []byte, readSize int) ([]byte, error) {
 		}
 		n, err := r.Read(buf)
 		out = append(out, buf[:n]...)
+		if n == 0 && err == nil {
+			return out, errEmptyRead
+		}
 		if err == io.EOF {
 			return out, nil
 		}

@@ -76,6 +76,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 			r.stop(err)
 			return 0, err
 		}
+		if len(plain) == 0 {
+			// The empty final chunk of an empty plaintext: report the end
+			// now rather than a read of nothing.
+			return 0, r.fill()
+		}
 		return len(plain), nil
 	}
 	if err := r.fill(); err != nil {
@@ -113,8 +118,8 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Close drops the key schedule and clears the buffered plaintext. Later calls
-// to Read return ErrClosed. It does not close the source, and always returns
-// nil.
+// to Read return ErrClosed, or the error Read had already returned. It does
+// not close the source, and always returns nil.
 func (r *Reader) Close() error {
 	if r.err == nil || r.err == io.EOF {
 		r.stop(ErrClosed)

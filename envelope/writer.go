@@ -2,7 +2,7 @@ package envelope
 
 import (
 	"crypto/cipher"
-	"crypto/rand"
+	cryptorand "crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"hash"
@@ -42,7 +42,7 @@ func NewWriter(dst io.Writer, dek []byte, rand io.Reader) (*Writer, error) {
 		return nil, ErrKeySize
 	}
 	if rand == nil {
-		rand = cryptoRand
+		rand = cryptorand.Reader
 	}
 	w := &Writer{dst: dst}
 	copy(w.header[:], headerPrefix[:])
@@ -61,8 +61,6 @@ func NewWriter(dst io.Writer, dek []byte, rand io.Reader) (*Writer, error) {
 	w.hash = sha256.New()
 	return w, nil
 }
-
-var cryptoRand = rand.Reader
 
 // Write buffers p, sealing and writing each chunk that fills. It returns the
 // number of bytes of p taken in; bytes taken in may still be in the buffer
