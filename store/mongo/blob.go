@@ -328,13 +328,18 @@ func (b *stagedBlob) Abort() error {
 	return b.g.remove(b.ctx, op, b.id)
 }
 
-// blobReader reads a committed blob chunk by chunk.
+// readBatch is how many chunks one round trip of a blob read fetches: the
+// memory a reader holds is about readBatch+1 chunks.
+const readBatch = 2
+
+// blobReader reads a committed blob in chunk order through one cursor.
 type blobReader struct {
 	g      *gridFS
 	ctx    context.Context
 	d      *fileDoc
-	n      int32  // next chunk
-	chunk  []byte // unread part of the current chunk
+	cur    *mongo.Cursor // opened by the first Read
+	n      int32         // next chunk
+	chunk  []byte        // unread part of the current chunk
 	read   int64
 	closed bool
 }
@@ -361,19 +366,32 @@ func (r *blobReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-// next fetches the next chunk and checks that it has the size the files
-// document implies.
+// next fetches the next chunk and checks that it is the one expected, with
+// the size the files document implies.
 func (r *blobReader) next() error {
 	op := "read blob " + r.d.Filename
 	ctx, cancel := r.g.opContext(r.ctx)
 	defer cancel()
-	var c chunkDoc
-	err := r.g.chunks.FindOne(ctx, bson.D{eq("files_id", r.d.ID), eq("n", r.n)}).Decode(&c)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	if r.cur == nil {
+		cur, err := r.g.chunks.Find(ctx, bson.D{eq("files_id", r.d.ID), eq("n", cmp("$gte", r.n))},
+			options.Find().SetSort(bson.D{eq("n", 1)}).SetBatchSize(readBatch))
+		if err != nil {
+			return fail(op, err)
+		}
+		r.cur = cur
+	}
+	if !r.cur.Next(ctx) {
+		if err := r.cur.Err(); err != nil {
+			return fail(op, err)
+		}
 		return fmt.Errorf("mongo: %s: %w: chunk %d is missing", op, store.ErrUnavailable, r.n)
 	}
-	if err != nil {
+	var c chunkDoc
+	if err := r.cur.Decode(&c); err != nil {
 		return fail(op, err)
+	}
+	if c.N != r.n {
+		return fmt.Errorf("mongo: %s: %w: chunk %d is missing", op, store.ErrUnavailable, r.n)
 	}
 	want := min(int64(r.d.ChunkSize), r.d.Length-r.read)
 	if int64(len(c.Data)) != want {
@@ -384,8 +402,16 @@ func (r *blobReader) next() error {
 	return nil
 }
 
-// Close implements io.Closer.
+// Close implements io.Closer: it releases the cursor on the server.
 func (r *blobReader) Close() error {
+	if r.closed {
+		return nil
+	}
 	r.closed = true
-	return nil
+	if r.cur == nil {
+		return nil
+	}
+	ctx, cancel := r.g.opContext(context.WithoutCancel(r.ctx))
+	defer cancel()
+	return fail("close blob "+r.d.Filename, r.cur.Close(ctx))
 }
