@@ -168,10 +168,7 @@ func (s *Server) downloadContent(c *echo.Context) error {
 	}
 	dek := s.keys.acquire(sess.ID)
 	if dek == nil {
-		// The key died with an earlier run of this node (or lives on
-		// another): the session cannot be served any more.
-		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
-		return fail(errExpired, "the session's key is no longer held by the server; ask for access again")
+		return s.keyless(ctx, sess)
 	}
 	retire := false
 	defer func() { s.keys.release(sess.ID, retire) }()
@@ -235,4 +232,19 @@ func contentFail(err error) error {
 		return failCause(errInternal, "the record's content is damaged", err)
 	}
 	return failCause(errUnavailable, "the blob store is unavailable; try again later", err)
+}
+
+// keyless answers a download of an open session whose key this node does
+// not hold: either another node opened it (which alone can serve it), or
+// the key died with an earlier run of this node, and the session is over.
+func (s *Server) keyless(ctx context.Context, sess *store.Session) error {
+	q, err := s.store.GetRequest(ctx, sess.RequestID)
+	if err != nil {
+		return storeFail(err, "session")
+	}
+	if q.OwnerNode != s.cfg.NodeID {
+		return fail(errConflict, "the session is served by API node "+q.OwnerNode)
+	}
+	s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
+	return fail(errExpired, "the session's key is no longer held by the server; ask for access again")
 }

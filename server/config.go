@@ -18,6 +18,7 @@ const (
 	StoreSQLite  = "sqlite"
 	StoreMongoDB = "mongodb"
 	BlobsDir     = "dir"
+	BlobsGridFS  = "gridfs"
 )
 
 // Log formats of Config.LogFormat.
@@ -45,10 +46,14 @@ type Config struct {
 	// Wiring.
 	Store string
 	// StoreURI is the MongoDB connection string when Store is "mongodb"
-	// (-store-uri, ASSENT_STORE_URI). Wiring.
+	// (-store-uri, ASSENT_STORE_URI; it may hold credentials, so prefer the
+	// variable). Wiring.
 	StoreURI string
-	// Blobs is the blob store: "dir" (default), a directory (-blobs,
-	// ASSENT_BLOBS). Wiring.
+	// StoreDatabase is the MongoDB database (-store-database,
+	// ASSENT_STORE_DATABASE; default "assent"). Wiring.
+	StoreDatabase string
+	// Blobs is the blob store: "dir" (default), a directory, or "gridfs",
+	// GridFS in the MongoDB store (-blobs, ASSENT_BLOBS). Wiring.
 	Blobs string
 	// BlobDir is the blob directory (-blob-dir, ASSENT_BLOB_DIR; default
 	// <DataDir>/blobs). Wiring.
@@ -135,6 +140,7 @@ func DefaultConfig() Config {
 		Listen:              "127.0.0.1:8080",
 		DataDir:             "./assent-data",
 		Store:               StoreSQLite,
+		StoreDatabase:       "assent",
 		Blobs:               BlobsDir,
 		NodeID:              "node-1",
 		ApprovalTTL:         10 * time.Minute,
@@ -163,6 +169,7 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.Listen, d.Listen)
 	orDefault(&c.DataDir, d.DataDir)
 	orDefault(&c.Store, d.Store)
+	orDefault(&c.StoreDatabase, d.StoreDatabase)
 	orDefault(&c.Blobs, d.Blobs)
 	orDefault(&c.BlobDir, filepath.Join(c.DataDir, "blobs"))
 	orDefault(&c.MasterKeyPath, filepath.Join(c.DataDir, "master.key"))
@@ -225,8 +232,10 @@ func (c Config) Validate() error {
 		return bad("store %q is neither %q nor %q", c.Store, StoreSQLite, StoreMongoDB)
 	case c.Store == StoreMongoDB && c.StoreURI == "":
 		return bad("store %q needs a URI", StoreMongoDB)
-	case c.Blobs != BlobsDir:
-		return bad("blob store %q is not %q", c.Blobs, BlobsDir)
+	case c.Blobs != BlobsDir && c.Blobs != BlobsGridFS:
+		return bad("blob store %q is neither %q nor %q", c.Blobs, BlobsDir, BlobsGridFS)
+	case c.Blobs == BlobsGridFS && c.Store != StoreMongoDB:
+		return bad("blob store %q needs store %q", BlobsGridFS, StoreMongoDB)
 	case c.LogFormat != LogJSON && c.LogFormat != LogText:
 		return bad("log format %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)
 	case (c.WebhookURL == "") != (c.WebhookSecret == ""):
