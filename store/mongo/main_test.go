@@ -84,14 +84,19 @@ func openStore(t testing.TB, opts ...Option) *Store {
 	t.Helper()
 	needEngine(t)
 	db := freshDatabase(t)
+	t.Cleanup(func() { dropDatabase(t, db) })
+	return openDatabase(t, db, opts...)
+}
+
+// openDatabase opens another Store on database db, closed when the test
+// ends (clean-ups run last-registered first, so before the drop).
+func openDatabase(t testing.TB, db string, opts ...Option) *Store {
+	t.Helper()
 	s, err := Open(t.Context(), engine.uri, db, opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	t.Cleanup(func() {
-		dropDatabase(t, db)
-		s.Close()
-	})
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
