@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -50,6 +51,10 @@ var indexes = []index{
 	{blobBucket + ".chunks", "files_id_n", keys("files_id", "n"), true},
 }
 
+// indexTimeout bounds the creation of one index: building a missing index
+// on a large collection takes longer than an ordinary operation.
+const indexTimeout = 5 * time.Minute
+
 // createIndexes creates the indexes that are missing. Creating an existing
 // index with the same keys and options does nothing, so every node does it
 // at start. One index per command: FerretDB v1.24 panics on a createIndexes
@@ -60,7 +65,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		if ix.unique {
 			o.SetUnique(true)
 		}
-		octx, cancel := s.opContext(ctx)
+		octx, cancel := context.WithTimeout(ctx, max(s.cfg.op, indexTimeout))
 		_, err := s.db.Collection(ix.coll).Indexes().CreateOne(octx, mongo.IndexModel{Keys: ix.keys, Options: o})
 		cancel()
 		if err != nil {
