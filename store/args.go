@@ -1,0 +1,104 @@
+package store
+
+import (
+	"time"
+
+	"github.com/assent-dev/assent/internal/ids"
+)
+
+// The argument checks of each Store method that takes more than one object,
+// so that implementations call one function per method. Each returns the
+// first ErrInvalid found.
+
+// CheckIDAt checks an opaque id (of kind prefix) and a required time, the
+// arguments of ActivateDevice, ExpireRequest and UseDownload.
+func CheckIDAt(field, prefix, id string, now time.Time) error {
+	return first(CheckID(field, prefix, id), CheckTime("now", now, true))
+}
+
+// CheckUseEnrollment checks the arguments of UseEnrollment.
+func CheckUseEnrollment(codeHash []byte, now time.Time) error {
+	return first(CheckLen("enrollment code hash", codeHash, HashLen), CheckTime("now", now, true))
+}
+
+// CheckStageRecord checks the arguments of StageRecord.
+func CheckStageRecord(id string, s *Staging) error {
+	return first(CheckRecordID("record id", id), CheckStaging(s))
+}
+
+// CheckSealRecord checks the arguments of SealRecord.
+func CheckSealRecord(id string, s *Seal, now time.Time) error {
+	return first(CheckRecordID("record id", id), CheckSeal(s), CheckTime("now", now, true))
+}
+
+// CheckEndRecord checks the arguments of EndRecord.
+func CheckEndRecord(id, to string, now time.Time) error {
+	return first(CheckRecordID("record id", id), CheckEndState(to, RecordRejected, RecordExpired), CheckTime("now", now, true))
+}
+
+// CheckRecordsToExpire checks the arguments of RecordsToExpire.
+func CheckRecordsToExpire(now, uploadDeadline time.Time, limit int) error {
+	return first(CheckTime("now", now, true), CheckTime("upload deadline", uploadDeadline, true), CheckLimit(limit))
+}
+
+// CheckUserAt checks a user id and a required time (CountPendingRequests).
+func CheckUserAt(userID string, now time.Time) error {
+	return first(CheckID("user id", ids.User, userID), CheckTime("now", now, true))
+}
+
+// CheckPendingRequests checks the arguments of PendingRequests.
+func CheckPendingRequests(userID string, now time.Time, limit int) error {
+	return first(CheckUserAt(userID, now), CheckLimit(limit))
+}
+
+// CheckAnswerRequest checks the arguments of AnswerRequest.
+func CheckAnswerRequest(id string, a *Answer, now time.Time) error {
+	return first(CheckID("request id", ids.Request, id), CheckAnswer(a), CheckTime("now", now, true))
+}
+
+// CheckDue checks the arguments of RequestsToExpire and SessionsToExpire.
+func CheckDue(now time.Time, limit int) error {
+	return first(CheckTime("now", now, true), CheckLimit(limit))
+}
+
+// CheckNodeLimit checks the arguments of AnsweredRequests and
+// PendingOwnedBy.
+func CheckNodeLimit(node string, limit int) error {
+	return first(CheckText("node", node, false), CheckLimit(limit))
+}
+
+// CheckOpenSession checks the arguments of OpenSession.
+func CheckOpenSession(id string, o *SessionOpening, now time.Time) error {
+	return first(CheckID("session id", ids.Session, id), CheckSessionOpening(o), CheckTime("now", now, true))
+}
+
+// CheckEndSession checks the arguments of EndSession.
+func CheckEndSession(id, to string, now time.Time) error {
+	return first(CheckID("session id", ids.Session, id),
+		CheckEndState(to, SessionDenied, SessionExpired, SessionConsumed), CheckTime("now", now, true))
+}
+
+// CheckAuditEntries checks the arguments of AuditEntries.
+func CheckAuditEntries(userID string, afterSeq int64, limit int) error {
+	if afterSeq < 0 {
+		return invalid("after sequence number %d is negative", afterSeq)
+	}
+	return first(CheckID("user id", ids.User, userID), CheckLimit(limit))
+}
+
+// MergeRecordsToExpire merges the two lists RecordsToExpire reads, each in
+// its own deadline order (pending by ExpiresAt, awaiting upload by
+// CreatedAt), into at most limit records, earliest deadline first. An
+// awaiting record's deadline is CreatedAt + (now - uploadDeadline).
+func MergeRecordsToExpire(pending, awaiting []*Record, now, uploadDeadline time.Time, limit int) []*Record {
+	window := now.Sub(uploadDeadline)
+	out := make([]*Record, 0, min(limit, len(pending)+len(awaiting)))
+	for len(out) < limit && (len(pending) > 0 || len(awaiting) > 0) {
+		if len(awaiting) == 0 || len(pending) > 0 && !awaiting[0].CreatedAt.Add(window).Before(pending[0].ExpiresAt) {
+			out, pending = append(out, pending[0]), pending[1:]
+		} else {
+			out, awaiting = append(out, awaiting[0]), awaiting[1:]
+		}
+	}
+	return out
+}

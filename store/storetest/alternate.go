@@ -1,0 +1,193 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/assent-dev/assent/store"
+)
+
+// Alternate returns a Store that sends each call to the next of stores in
+// turn. Given several handles on the same data (two processes' view of one
+// database), running the suite on it checks every contract across handles:
+// what one handle writes, another reads, and racers on different handles
+// still have exactly one winner. Close closes them all.
+func Alternate(stores ...store.Store) store.Store {
+	if len(stores) == 0 {
+		panic("storetest: Alternate of no stores")
+	}
+	return &alternate{stores: stores}
+}
+
+type alternate struct {
+	stores []store.Store
+	n      atomic.Uint64
+}
+
+func (a *alternate) next() store.Store {
+	return a.stores[(a.n.Add(1)-1)%uint64(len(a.stores))]
+}
+
+func (a *alternate) CreateUser(ctx context.Context, u *store.User) error {
+	return a.next().CreateUser(ctx, u)
+}
+
+func (a *alternate) GetUser(ctx context.Context, id string) (*store.User, error) {
+	return a.next().GetUser(ctx, id)
+}
+
+func (a *alternate) CreateEnrollment(ctx context.Context, e *store.Enrollment) error {
+	return a.next().CreateEnrollment(ctx, e)
+}
+
+func (a *alternate) UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*store.Enrollment, error) {
+	return a.next().UseEnrollment(ctx, codeHash, now)
+}
+
+func (a *alternate) CreateDevice(ctx context.Context, d *store.Device) error {
+	return a.next().CreateDevice(ctx, d)
+}
+
+func (a *alternate) GetDevice(ctx context.Context, id string) (*store.Device, error) {
+	return a.next().GetDevice(ctx, id)
+}
+
+func (a *alternate) ActivateDevice(ctx context.Context, id string, now time.Time) error {
+	return a.next().ActivateDevice(ctx, id, now)
+}
+
+func (a *alternate) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
+	return a.next().ActiveDevices(ctx, userID)
+}
+
+func (a *alternate) CreateClient(ctx context.Context, c *store.Client) error {
+	return a.next().CreateClient(ctx, c)
+}
+
+func (a *alternate) ClientByPrefix(ctx context.Context, prefix string) (*store.Client, error) {
+	return a.next().ClientByPrefix(ctx, prefix)
+}
+
+func (a *alternate) CreateRecord(ctx context.Context, r *store.Record) error {
+	return a.next().CreateRecord(ctx, r)
+}
+
+func (a *alternate) GetRecord(ctx context.Context, id string) (*store.Record, error) {
+	return a.next().GetRecord(ctx, id)
+}
+
+func (a *alternate) StageRecord(ctx context.Context, id string, s store.Staging) error {
+	return a.next().StageRecord(ctx, id, s)
+}
+
+func (a *alternate) SealRecord(ctx context.Context, id string, s store.Seal, now time.Time) error {
+	return a.next().SealRecord(ctx, id, s, now)
+}
+
+func (a *alternate) EndRecord(ctx context.Context, id, to string, now time.Time) error {
+	return a.next().EndRecord(ctx, id, to, now)
+}
+
+func (a *alternate) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*store.Record, error) {
+	return a.next().RecordsToExpire(ctx, now, uploadDeadline, limit)
+}
+
+func (a *alternate) CountRecords(ctx context.Context, userID string) (int, error) {
+	return a.next().CountRecords(ctx, userID)
+}
+
+func (a *alternate) CreateRequest(ctx context.Context, q *store.Request) error {
+	return a.next().CreateRequest(ctx, q)
+}
+
+func (a *alternate) GetRequest(ctx context.Context, id string) (*store.Request, error) {
+	return a.next().GetRequest(ctx, id)
+}
+
+func (a *alternate) PendingRequests(ctx context.Context, userID string, now time.Time, limit int) ([]*store.Request, error) {
+	return a.next().PendingRequests(ctx, userID, now, limit)
+}
+
+func (a *alternate) CountPendingRequests(ctx context.Context, userID string, now time.Time) (int, error) {
+	return a.next().CountPendingRequests(ctx, userID, now)
+}
+
+func (a *alternate) AnswerRequest(ctx context.Context, id string, ans store.Answer, now time.Time) error {
+	return a.next().AnswerRequest(ctx, id, ans, now)
+}
+
+func (a *alternate) ExpireRequest(ctx context.Context, id string, now time.Time) error {
+	return a.next().ExpireRequest(ctx, id, now)
+}
+
+func (a *alternate) RequestsToExpire(ctx context.Context, now time.Time, limit int) ([]*store.Request, error) {
+	return a.next().RequestsToExpire(ctx, now, limit)
+}
+
+func (a *alternate) AnsweredRequests(ctx context.Context, node string, limit int) ([]*store.Request, error) {
+	return a.next().AnsweredRequests(ctx, node, limit)
+}
+
+func (a *alternate) MarkProcessed(ctx context.Context, id string) error {
+	return a.next().MarkProcessed(ctx, id)
+}
+
+func (a *alternate) PendingOwnedBy(ctx context.Context, node string, limit int) ([]*store.Request, error) {
+	return a.next().PendingOwnedBy(ctx, node, limit)
+}
+
+func (a *alternate) CreateSession(ctx context.Context, s *store.Session) error {
+	return a.next().CreateSession(ctx, s)
+}
+
+func (a *alternate) GetSession(ctx context.Context, id string) (*store.Session, error) {
+	return a.next().GetSession(ctx, id)
+}
+
+func (a *alternate) OpenSession(ctx context.Context, id string, o store.SessionOpening, now time.Time) error {
+	return a.next().OpenSession(ctx, id, o, now)
+}
+
+func (a *alternate) EndSession(ctx context.Context, id, to string, now time.Time) error {
+	return a.next().EndSession(ctx, id, to, now)
+}
+
+func (a *alternate) UseDownload(ctx context.Context, id string, now time.Time) (int, error) {
+	return a.next().UseDownload(ctx, id, now)
+}
+
+func (a *alternate) SessionsToExpire(ctx context.Context, now time.Time, limit int) ([]*store.Session, error) {
+	return a.next().SessionsToExpire(ctx, now, limit)
+}
+
+func (a *alternate) RememberNonce(ctx context.Context, deviceID, nonce string, expires, now time.Time) error {
+	return a.next().RememberNonce(ctx, deviceID, nonce, expires, now)
+}
+
+func (a *alternate) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
+	return a.next().AppendAudit(ctx, e)
+}
+
+func (a *alternate) AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*store.AuditEntry, error) {
+	return a.next().AuditEntries(ctx, userID, afterSeq, limit)
+}
+
+// Ping pings every store.
+func (a *alternate) Ping(ctx context.Context) error {
+	var errs []error
+	for _, s := range a.stores {
+		errs = append(errs, s.Ping(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes every store.
+func (a *alternate) Close() error {
+	var errs []error
+	for _, s := range a.stores {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
