@@ -15,20 +15,23 @@ import (
 // what one handle writes, another reads, and racers on different handles
 // still have exactly one winner. Close closes them all.
 func Alternate(stores ...store.Store) store.Store {
-	if len(stores) == 0 {
-		panic("storetest: Alternate of no stores")
-	}
-	return &alternate{stores: stores}
+	return &alternate{rotation[store.Store]{stores: stores}}
 }
 
-type alternate struct {
-	stores []store.Store
+// rotation hands out its stores in turn.
+type rotation[T any] struct {
+	stores []T
 	n      atomic.Uint64
 }
 
-func (a *alternate) next() store.Store {
-	return a.stores[(a.n.Add(1)-1)%uint64(len(a.stores))]
+func (r *rotation[T]) next() T {
+	if len(r.stores) == 0 {
+		panic("storetest: Alternate of no stores")
+	}
+	return r.stores[(r.n.Add(1)-1)%uint64(len(r.stores))]
 }
+
+type alternate struct{ rotation[store.Store] }
 
 func (a *alternate) CreateUser(ctx context.Context, u *store.User) error {
 	return a.next().CreateUser(ctx, u)
@@ -190,4 +193,32 @@ func (a *alternate) Close() error {
 		errs = append(errs, s.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// AlternateBlobs is Alternate for blob stores: each call goes to the next of
+// stores in turn (a staged blob is written through the store that staged it).
+func AlternateBlobs(stores ...store.BlobStore) store.BlobStore {
+	return &alternateBlobs{rotation[store.BlobStore]{stores: stores}}
+}
+
+type alternateBlobs struct{ rotation[store.BlobStore] }
+
+func (a *alternateBlobs) Stage(ctx context.Context, name string) (store.StagedBlob, error) {
+	return a.next().Stage(ctx, name)
+}
+
+func (a *alternateBlobs) Commit(ctx context.Context, name string) error {
+	return a.next().Commit(ctx, name)
+}
+
+func (a *alternateBlobs) Open(ctx context.Context, name string) (store.Blob, error) {
+	return a.next().Open(ctx, name)
+}
+
+func (a *alternateBlobs) Delete(ctx context.Context, name string) error {
+	return a.next().Delete(ctx, name)
+}
+
+func (a *alternateBlobs) StagedBefore(ctx context.Context, t time.Time) ([]string, error) {
+	return a.next().StagedBefore(ctx, t)
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -43,34 +44,7 @@ func testRaces(t *testing.T, s store.Store, o Options) {
 // succeeded and every other failed with ErrConflict.
 func runTrial(t *testing.T, s store.Store, racers int, c contest, trial int) {
 	try, verify := c.setup(t, s, racers)
-	errs := make([]error, racers)
-	var ready, done sync.WaitGroup
-	start := make(chan struct{})
-	for i := range racers {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-start
-			errs[i] = try(i)
-		}()
-	}
-	ready.Wait()
-	close(start)
-	done.Wait()
-	var winners []int
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			winners = append(winners, i)
-		case !errorIsOneOf(err, store.ErrConflict):
-			t.Fatalf("trial %d: racer %d: err = %v, want nil or ErrConflict", trial, i, err)
-		}
-	}
-	if len(winners) != c.wins {
-		t.Fatalf("trial %d: %d of %d racers won (%v), want exactly %d", trial, len(winners), racers, winners, c.wins)
-	}
+	winners := checkWinners(t, c.name, trial, raceAll(racers, try), c.wins)
 	if verify != nil {
 		verify(t, winners)
 	}
@@ -237,21 +211,12 @@ func raceAudit(t *testing.T, s store.Store, o Options) {
 	trials := max(1, o.trials()/10)
 	for trial := range trials {
 		user := newID(t, ids.User)
-		var wg sync.WaitGroup
-		errs := make([]error, o.racers())
-		start := make(chan struct{})
-		for i := range errs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				_, errs[i] = s.AppendAudit(ctxOf(t), &store.AuditEntry{
-					UserID: user, Event: store.EventContentDelivered, Actor: "server", Subject: fmt.Sprint(i), At: t0,
-				})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		errs := raceAll(o.racers(), func(i int) error {
+			_, err := s.AppendAudit(ctxOf(t), &store.AuditEntry{
+				UserID: user, Event: store.EventContentDelivered, Actor: "server", Subject: fmt.Sprint(i), At: t0,
+			})
+			return err
+		})
 		for i, err := range errs {
 			want(t, err, nil, "trial %d: AppendAudit %d", trial, i)
 		}
@@ -270,4 +235,44 @@ func raceAudit(t *testing.T, s store.Store, o Options) {
 			t.Fatalf("trial %d: chain holds %d distinct appends of %d", trial, len(subjects), len(errs))
 		}
 	}
+}
+
+// raceAll runs f on n goroutines released at once and returns their errors.
+func raceAll(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			errs[i] = f(i)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	return errs
+}
+
+// checkWinners checks that exactly wins racers succeeded and every other
+// failed with ErrConflict, and returns the winners' indices.
+func checkWinners(t *testing.T, what string, trial int, errs []error, wins int) []int {
+	t.Helper()
+	var winners []int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners = append(winners, i)
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("%s trial %d: racer %d: err = %v, want nil or ErrConflict", what, trial, i, err)
+		}
+	}
+	if len(winners) != wins {
+		t.Fatalf("%s trial %d: %d of %d racers won (%v), want exactly %d", what, trial, len(winners), len(errs), winners, wins)
+	}
+	return winners
 }
