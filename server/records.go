@@ -401,24 +401,41 @@ func (s *Server) notify(userID, requestID string) {
 		s.log.Debug("event hub did not take a notification", "request_id", requestID, "error", err)
 	}
 	for _, n := range s.notifiers {
-		select {
-		case <-s.closing:
-			return
-		case s.notifySem <- struct{}{}:
-		default:
-			s.log.Warn("too many pushes in flight; push dropped", "request_id", requestID)
+		if !s.startPush() {
+			s.log.Warn("push dropped (too many in flight, or shutting down)", "request_id", requestID)
 			continue
 		}
-		s.notifyWG.Add(1)
 		go func() {
 			defer s.notifyWG.Done()
 			defer func() { <-s.notifySem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(s.pushCtx, pushTimeout)
 			defer cancel()
 			if err := n.Notify(ctx, userID, requestID); err != nil {
 				s.log.Warn("push failed", "request_id", requestID, "error", err)
 			}
 		}()
+	}
+}
+
+// pushTimeout bounds one push, retries included.
+const pushTimeout = 30 * time.Second
+
+// startPush reserves a slot for one push goroutine, unless the server is
+// closing or too many are in flight.
+func (s *Server) startPush() bool {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	select {
+	case <-s.closing:
+		return false
+	default:
+	}
+	select {
+	case s.notifySem <- struct{}{}:
+		s.notifyWG.Add(1)
+		return true
+	default:
+		return false
 	}
 }
 

@@ -54,13 +54,16 @@ type Server struct {
 	log       *slog.Logger
 	echo      *echo.Echo
 
-	pending   *pendingTable   // secrets of pending requests, by request id
-	keys      *sessionKeys    // data keys of open sessions, by session id
-	changes   *changeNotifier // wakes long polls, by record or session id
-	limits    *limiter
-	uploads   *keyLock // records being uploaded on this node
-	notifyWG  sync.WaitGroup
-	notifySem chan struct{}
+	pending    *pendingTable   // secrets of pending requests, by request id
+	keys       *sessionKeys    // data keys of open sessions, by session id
+	changes    *changeNotifier // wakes long polls, by record or session id
+	limits     *limiter
+	uploads    *keyLock        // records being uploaded on this node
+	pushCtx    context.Context // ends at Close, cutting pushes in flight short
+	pushCancel context.CancelFunc
+	notifyMu   sync.Mutex // orders notifyWG.Add before Close's Wait
+	notifyWG   sync.WaitGroup
+	notifySem  chan struct{}
 
 	startOnce   sync.Once
 	startErr    error
@@ -104,6 +107,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		notifySem: make(chan struct{}, maxNotifyInFlight),
 		closing:   make(chan struct{}),
 	}
+	s.pushCtx, s.pushCancel = context.WithCancel(context.Background())
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -191,6 +195,9 @@ func (s *Server) Close() error {
 			s.bgCancel()
 		}
 		s.bgDone.Wait()
+		s.notifyMu.Lock() // no push starts after this: closing is closed
+		s.notifyMu.Unlock()
+		s.pushCancel()
 		s.notifyWG.Wait()
 		s.pending.clearAll()
 		s.keys.clearAll()
