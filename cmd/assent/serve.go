@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/assent-dev/assent/server"
+	"github.com/assent-dev/assent/server/push"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/blobdir"
+	"github.com/assent-dev/assent/store/mongo"
+	"github.com/assent-dev/assent/store/sqlite"
+	"github.com/assent-dev/assent/threshold"
+)
+
+func init() {
+	register("serve", "run the Assent server", runServe)
+}
+
+// envFlags defines flags whose default comes from an ASSENT_* variable, so
+// that a flag wins over the variable, which wins over the built-in default.
+// A variable that does not parse is reported once flags are defined.
+type envFlags struct {
+	fs  *flag.FlagSet
+	err error
+}
+
+func (e *envFlags) lookup(env string) (string, bool) {
+	v, ok := os.LookupEnv(env)
+	return v, ok && v != ""
+}
+
+func (e *envFlags) badEnv(env, v string, err error) {
+	if e.err == nil {
+		e.err = fmt.Errorf("%w: $%s=%q: %v", errUsage, env, v, err)
+	}
+}
+
+func (e *envFlags) str(p *string, name, env, usage string) {
+	if v, ok := e.lookup(env); ok {
+		*p = v
+	}
+	e.fs.StringVar(p, name, *p, usage+" ($"+env+")")
+}
+
+// secretStr is str without showing the variable's value as the default in
+// -h.
+func (e *envFlags) secretStr(p *string, name, env, usage string) {
+	e.fs.StringVar(p, name, "", usage+" ($"+env+", preferred: flags show in the process list)")
+	if v, ok := e.lookup(env); ok {
+		*p = v
+	}
+}
+
+func (e *envFlags) duration(p *time.Duration, name, env, usage string) {
+	if v, ok := e.lookup(env); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			e.badEnv(env, v, err)
+		}
+		*p = d
+	}
+	e.fs.DurationVar(p, name, *p, usage+" ($"+env+")")
+}
+
+func (e *envFlags) integer(p *int, name, env, usage string) {
+	if v, ok := e.lookup(env); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			e.badEnv(env, v, err)
+		}
+		*p = n
+	}
+	e.fs.IntVar(p, name, *p, usage+" ($"+env+")")
+}
+
+func (e *envFlags) int64(p *int64, name, env, usage string) {
+	if v, ok := e.lookup(env); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			e.badEnv(env, v, err)
+		}
+		*p = n
+	}
+	e.fs.Int64Var(p, name, *p, usage+" ($"+env+")")
+}
+
+func (e *envFlags) float(p *float64, name, env, usage string) {
+	if v, ok := e.lookup(env); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			e.badEnv(env, v, err)
+		}
+		*p = f
+	}
+	e.fs.Float64Var(p, name, *p, usage+" ($"+env+")")
+}
+
+// serveConfig parses the flags and environment of `assent serve` into a
+// server.Config with its defaults applied and validated.
+func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
+	cfg := server.DefaultConfig()
+	fs := newFlagSet("serve", stderr)
+	e := &envFlags{fs: fs}
+	e.str(&cfg.Listen, "listen", "ASSENT_LISTEN", "TCP `address` to listen on")
+	e.str(&cfg.DataDir, "data-dir", "ASSENT_DATA_DIR", "`directory` of the database, blobs and master key")
+	e.str(&cfg.Store, "store", "ASSENT_STORE", "store: sqlite or mongodb")
+	e.secretStr(&cfg.StoreURI, "store-uri", "ASSENT_STORE_URI", "MongoDB connection `URI` (store mongodb)")
+	e.str(&cfg.StoreDatabase, "store-database", "ASSENT_STORE_DATABASE", "MongoDB database")
+	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, or gridfs (store mongodb)")
+	e.str(&cfg.BlobDir, "blob-dir", "ASSENT_BLOB_DIR", "blob `directory` (default <data-dir>/blobs)")
+	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start (default <data-dir>/master.key)")
+	e.str(&cfg.TLSCert, "tls-cert", "ASSENT_TLS_CERT", "TLS certificate PEM `file` (with -tls-key: serve HTTPS)")
+	e.str(&cfg.TLSKey, "tls-key", "ASSENT_TLS_KEY", "TLS private key PEM `file`")
+	e.str(&cfg.PublicURL, "public-url", "ASSENT_PUBLIC_URL", "`URL` clients and devices use to reach this server")
+	e.str(&cfg.NodeID, "node-id", "ASSENT_NODE_ID", "name of this API node")
+	e.duration(&cfg.ApprovalTTL, "approval-ttl", "ASSENT_APPROVAL_TTL", "how long a request waits for the device")
+	e.duration(&cfg.SessionTTL, "session-ttl", "ASSENT_SESSION_TTL", "how long an approved access session stays open")
+	e.integer(&cfg.DownloadsPerSession, "downloads", "ASSENT_DOWNLOADS", "downloads per access session")
+	e.int64(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in `bytes`")
+	e.duration(&cfg.UploadDeadline, "upload-deadline", "ASSENT_UPLOAD_DEADLINE", "how long a record may wait for its upload")
+	e.float(&cfg.UserRate, "user-rate", "ASSENT_USER_RATE", "device requests per second per user (negative: no limit)")
+	e.integer(&cfg.UserBurst, "user-burst", "ASSENT_USER_BURST", "burst of device requests per user")
+	e.float(&cfg.RequesterRate, "requester-rate", "ASSENT_REQUESTER_RATE", "device requests per second per third party (negative: no limit)")
+	e.integer(&cfg.RequesterBurst, "requester-burst", "ASSENT_REQUESTER_BURST", "burst of device requests per third party")
+	e.integer(&cfg.MaxPendingPerUser, "max-pending", "ASSENT_MAX_PENDING", "cap on requests waiting for one user's device")
+	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
+	e.secretStr(&cfg.WebhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
+	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
+	e.str(&cfg.LogLevel, "log-level", "ASSENT_LOG_LEVEL", "log level: debug, info, warn or error")
+	e.duration(&cfg.SweepInterval, "sweep-interval", "ASSENT_SWEEP_INTERVAL", "how often expired requests, records and sessions are ended")
+	e.duration(&cfg.ShutdownTimeout, "shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long in-flight requests get at shutdown")
+	if e.err != nil {
+		return cfg, e.err
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return cfg, nil
+}
+
+// newLogger returns the logger cfg asks for, writing to w.
+func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by Validate
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == server.LogText {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openStores opens the store and blob store cfg names.
+func openStores(ctx context.Context, cfg server.Config) (store.Store, store.BlobStore, error) {
+	var st store.Store
+	var gridfs store.BlobStore
+	switch cfg.Store {
+	case server.StoreMongoDB:
+		m, err := mongo.Open(ctx, cfg.StoreURI, cfg.StoreDatabase)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the MongoDB store: %w", err)
+		}
+		st, gridfs = m, m.Blobs()
+	default:
+		s, err := sqlite.Open(ctx, cfg.DataDir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the store: %w", err)
+		}
+		st = s
+	}
+	if cfg.Blobs == server.BlobsGridFS {
+		return st, gridfs, nil
+	}
+	blobs, err := blobdir.Open(cfg.BlobDir)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("opening the blob directory: %w", err)
+	}
+	return st, blobs, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := serveConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	st, blobs, err := openStores(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
+	if err != nil {
+		return fmt.Errorf("loading the master key: %w", err)
+	}
+	defer mk.Destroy()
+
+	var notifiers []push.Notifier
+	if cfg.WebhookURL != "" {
+		wh, err := push.NewWebhook(cfg.WebhookURL, []byte(cfg.WebhookSecret), nil)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		notifiers = append(notifiers, wh)
+	}
+	srv, err := server.New(cfg, server.Deps{
+		Store:     st,
+		Blobs:     blobs,
+		MasterKey: mk,
+		Notifiers: notifiers,
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	url := cfg.PublicURL
+	if url == "" {
+		scheme := "http"
+		if cfg.TLSCert != "" {
+			scheme = "https"
+		}
+		url = scheme + "://" + ln.Addr().String()
+	}
+	fmt.Fprintf(stdout, "assent: serving on %s (data in %s)\n", url, cfg.DataDir)
+	log.Info("serving", "url", url, "node_id", cfg.NodeID, "store", cfg.Store)
+	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

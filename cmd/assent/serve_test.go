@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestServeConfigPrecedence(t *testing.T) {
+	t.Setenv("ASSENT_APPROVAL_TTL", "2m")
+	t.Setenv("ASSENT_NODE_ID", "from-env")
+	cfg, err := serveConfig([]string{"-approval-ttl", "3m"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ApprovalTTL != 3*time.Minute {
+		t.Errorf("flag lost to the environment: %s", cfg.ApprovalTTL)
+	}
+	if cfg.NodeID != "from-env" {
+		t.Errorf("environment lost to the default: %s", cfg.NodeID)
+	}
+	if cfg.SessionTTL != 15*time.Minute || cfg.DataDir != "./assent-data" || cfg.BlobDir != filepath.Join("assent-data", "blobs") {
+		t.Errorf("defaults %+v", cfg)
+	}
+
+	t.Setenv("ASSENT_SESSION_TTL", "soon")
+	if _, err := serveConfig(nil, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("bad environment value: %v, want a usage error", err)
+	}
+	t.Setenv("ASSENT_SESSION_TTL", "")
+	for _, args := range [][]string{{"-approval-ttl", "1ms"}, {"-store", "oracle"}, {"-tls-cert", "c.pem"}, {"extra"}, {"-nope"}} {
+		if _, err := serveConfig(args, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("serveConfig(%q): %v, want a usage error", args, err)
+		}
+	}
+	var help bytes.Buffer
+	serveConfig([]string{"-h"}, &help)
+	for _, want := range []string{"-listen", "$ASSENT_LISTEN", "-webhook-secret", "$ASSENT_WEBHOOK_SECRET", "-max-upload"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("-h does not mention %s", want)
+		}
+	}
+}
+
+func TestServeAndAdmin(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"-listen", "127.0.0.1:0", "-data-dir", dir, "-log-format", "text"}, pw, &stderr)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no start line: %v (%s)", err, stderr.String())
+	}
+	go io.Copy(io.Discard, pr)
+	url := strings.Fields(strings.TrimPrefix(line, "assent: serving on "))[0]
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("start line %q", line)
+	}
+	res, err := http.Get(url + "/readyz")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %v %v", res, err)
+	}
+	res.Body.Close()
+	if fi, err := os.Stat(filepath.Join(dir, "master.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("master key: %v %v", fi, err)
+	}
+
+	// A client made while the server runs on the same directory works at
+	// once.
+	var out, errOut bytes.Buffer
+	if err := runAdmin(ctx, []string{"client", "create", "--data-dir", dir, "--name", "Clinic", "--scopes", "users:admin"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	for l := range strings.Lines(out.String()) {
+		if k, ok := strings.CutPrefix(strings.TrimSpace(l), "api_key: "); ok {
+			key = k
+		}
+	}
+	if !strings.HasPrefix(key, "assent_") || strings.Contains(errOut.String(), key) {
+		t.Fatalf("admin output %q / %q", out.String(), errOut.String())
+	}
+	req, _ := http.NewRequest(http.MethodPost, url+"/v1/users", strings.NewReader(`{"external_id":"p1","display_name":"P"}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("create user with the new key: %v %v", res, err)
+	}
+	res.Body.Close()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if strings.Contains(stderr.String(), key[20:]) {
+		t.Error("the API key reached the server log")
+	}
+}
+
+// syncBuffer is a buffer written by the server's goroutines and read by
+// the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func TestAdminUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		nil,
+		{"client"},
+		{"user", "create"},
+		{"client", "create", "--data-dir", dir, "--scopes", "users:admin"},
+		{"client", "create", "--data-dir", dir, "--name", "x", "--scopes", "root"},
+		{"client", "create", "--data-dir", dir, "--name", "x"},
+		{"client", "create", "--data-dir", dir, "--name", "x", "--scopes", "users:admin", "extra"},
+	} {
+		if err := runAdmin(t.Context(), args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("admin %q: %v, want a usage error", args, err)
+		}
+	}
+	err := runAdmin(t.Context(), []string{"client", "create", "--data-dir", filepath.Join(dir, "missing"), "--name", "x", "--scopes", "users:admin"}, io.Discard, io.Discard)
+	if err == nil || errors.Is(err, errUsage) {
+		t.Errorf("missing data directory: %v", err)
+	}
+}

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/blobdir"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// stagedNames lists the files of the blob directory's staging area, also
+// those still being written (which StagedBefore leaves out).
+func (e *testEnv) stagedNames(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(e.dir, "blobs", blobdir.StagedDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, en := range entries {
+		names = append(names, en.Name())
+	}
+	return names
+}
+
+func TestExpiry(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.userWithDevice(t)
+	sealedID := e.sealed(t, d, []byte("sealed before"))
+
+	rid := e.createRecord(t, d.userID)
+	p := e.upload(t, rid, []byte("never approved"))
+	q := d.request(t, p.RequestID)
+	access := e.askAccess(t, sealedID, e.reader)
+	never := e.createRecord(t, d.userID) // never uploaded
+
+	// Nothing expires early.
+	e.clock.Advance(e.cfg.ApprovalTTL - time.Second)
+	if err := e.srv.sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.record(t, rid, e.writer, ""); r.State != "pending_approval" {
+		t.Fatalf("record %s before its expiry", r.State)
+	}
+
+	e.clock.Advance(time.Second)
+	// A pending request past its expiry shows as expired and cannot be
+	// answered even before the sweeper runs.
+	if got := d.request(t, q.RequestID); got.State != "expired" {
+		t.Errorf("request shows %s past its expiry", got.State)
+	}
+	d.answer(t, q, threshold.DecisionApprove).wantError(t, http.StatusGone, "expired")
+
+	if err := e.srv.sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.record(t, rid, e.writer, ""); r.State != "expired" {
+		t.Fatalf("record %s after the sweep", r.State)
+	}
+	if s := e.session(t, access.SessionID, e.reader, ""); s.State != "expired" {
+		t.Fatalf("session %s after the sweep", s.State)
+	}
+	if slices.Contains(e.stagedNames(t), rid) {
+		t.Error("expired record's staged blob is still there")
+	}
+	if n := e.srv.pending.len(); n != 0 {
+		t.Errorf("%d pending secrets after expiry", n)
+	}
+	if len(d.pending(t)) != 0 {
+		t.Error("expired requests still listed")
+	}
+	d.answer(t, q, threshold.DecisionApprove).wantError(t, http.StatusGone, "expired")
+
+	// The record never uploaded expires after the upload deadline.
+	e.clock.Advance(e.cfg.WithDefaults().UploadDeadline)
+	if err := e.srv.sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.record(t, never, e.writer, ""); r.State != "expired" {
+		t.Fatalf("never uploaded record %s", r.State)
+	}
+	// The sealed record is untouched.
+	if r := e.record(t, sealedID, e.writer, ""); r.State != "sealed" {
+		t.Fatalf("sealed record %s", r.State)
+	}
+
+	// An open session expires after its TTL, and its key goes.
+	sid := e.openSession(t, d, sealedID)
+	if e.srv.keys.len() != 1 {
+		t.Fatal("no key held for the open session")
+	}
+	e.clock.Advance(e.cfg.SessionTTL)
+	e.do(http.MethodGet, "/v1/sessions/"+sid+"/content", e.reader, nil).wantError(t, http.StatusGone, "expired")
+	if err := e.srv.sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.session(t, sid, e.reader, ""); s.State != "expired" {
+		t.Fatalf("session %s after its TTL", s.State)
+	}
+	if e.srv.keys.len() != 0 {
+		t.Error("session key held after expiry")
+	}
+	var chain struct {
+		Entries []wireAudit `json:"entries"`
+	}
+	e.do(http.MethodGet, "/v1/users/"+d.userID+"/audit", e.admin, nil).want(t, http.StatusOK).decode(t, &chain)
+	events := verifyAudit(t, chain.Entries)
+	for _, ev := range []string{store.EventRecordExpired, store.EventSessionExpired} {
+		if !slices.Contains(events, ev) {
+			t.Errorf("no %s in the audit chain %v", ev, events)
+		}
+	}
+}
+
+// TestBackgroundSweeper: the sweeper runs by itself at its interval.
+func TestBackgroundSweeper(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SweepInterval = 20 * time.Millisecond })
+	d := e.userWithDevice(t)
+	rid := e.createRecord(t, d.userID)
+	e.upload(t, rid, []byte("x"))
+	e.clock.Advance(e.cfg.ApprovalTTL)
+	if r := e.record(t, rid, e.writer, "?wait=5"); r.State != "expired" {
+		t.Fatalf("record %s; the sweeper did not expire it", r.State)
+	}
+}
+
+// TestRestart: what a run left pending expires at the next start and its
+// staged blob goes; what was sealed still opens.
+func TestRestart(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.userWithDevice(t)
+	content := bytes.Repeat([]byte("persistent "), 10000)
+	sealedID := e.sealed(t, d, content)
+	rid := e.createRecord(t, d.userID)
+	p := e.upload(t, rid, []byte("pending at shutdown"))
+	q := d.request(t, p.RequestID)
+	access := e.askAccess(t, sealedID, e.reader)
+	openSID := e.openSession(t, d, sealedID)
+
+	e.restart()
+
+	if r := e.record(t, rid, e.writer, ""); r.State != "expired" {
+		t.Fatalf("pending record %s after restart", r.State)
+	}
+	if slices.Contains(e.stagedNames(t), rid) {
+		t.Error("staged blob of the pending record survived the restart")
+	}
+	if s := e.session(t, access.SessionID, e.reader, ""); s.State != "expired" {
+		t.Fatalf("pending session %s after restart", s.State)
+	}
+	d.answer(t, q, threshold.DecisionApprove).wantError(t, http.StatusGone, "expired")
+
+	// The session opened by the earlier run lost its key with it.
+	e.do(http.MethodGet, "/v1/sessions/"+openSID+"/content", e.reader, nil).wantError(t, http.StatusGone, "expired")
+	if s := e.session(t, openSID, e.reader, ""); s.State != "expired" {
+		t.Fatalf("session of the earlier run %s", s.State)
+	}
+
+	sid := e.openSession(t, d, sealedID)
+	got := e.do(http.MethodGet, "/v1/sessions/"+sid+"/content", e.reader, nil).want(t, http.StatusOK)
+	if !bytes.Equal(got.body, content) {
+		t.Fatal("content differs after restart")
+	}
+}
+
+// TestApprovedBeforeRestart: an approval stored but not acted on before the
+// node stopped cannot be used (the data key is gone); the record expires
+// and its blob goes, rather than staying pending forever.
+func TestApprovedBeforeRestart(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.NodeID = "node-a" })
+	d := e.userWithDevice(t)
+	rid := e.createRecord(t, d.userID)
+	p := e.upload(t, rid, []byte("approved while the owner was away"))
+	q := d.request(t, p.RequestID)
+	a := d.answerBody(t, q, threshold.DecisionApprove)
+
+	// Record the answer as another node would, straight in the store, with
+	// the owner down.
+	stmt := statement(t, q, threshold.DecisionApprove)
+	e.stop()
+	e.cfg.NodeID = "node-b"
+	e.open()
+	err := e.st.AnswerRequest(t.Context(), q.RequestID, store.Answer{
+		Decision: a.Decision, EvaluatedElements: a.EvaluatedElements, Proof: a.Proof,
+		Approval:   store.Approval{DeviceID: d.id, Statement: stmt, Signature: a.Signature},
+		AnsweredAt: e.clock.Now(),
+	}, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	e.cfg.NodeID = "node-a"
+	e.open()
+	if r := e.record(t, rid, e.writer, "?wait=5"); r.State != "expired" {
+		t.Fatalf("record %s", r.State)
+	}
+	if slices.Contains(e.stagedNames(t), rid) {
+		t.Error("staged blob left")
+	}
+}
