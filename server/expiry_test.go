@@ -204,3 +204,54 @@ func TestApprovedBeforeRestart(t *testing.T) {
 		t.Error("staged blob left")
 	}
 }
+
+// TestStaleStagedBlobs: a staged blob left by a crashed upload blocks a new
+// upload of its record only for a minute, and the sweeper deletes staged
+// blobs that no pending record owns; a pending record's blob stays.
+func TestStaleStagedBlobs(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.userWithDevice(t)
+	crashed := e.createRecord(t, d.userID)
+	leftover := e.createRecord(t, d.userID)
+	for _, name := range []string{crashed, leftover} {
+		b, err := e.blobs.Stage(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Write([]byte("half an upload")); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pendingID := e.createRecord(t, d.userID)
+	e.upload(t, pendingID, []byte("waiting for the device"))
+
+	e.do(http.MethodPut, "/v1/records/"+crashed+"/content", e.writer, []byte("new")).wantError(t, http.StatusConflict, "conflict")
+	e.clock.Advance(staleUpload + time.Second)
+	// The clock is the server's; the blob directory dates files by the
+	// system clock, so move the files back in time as well.
+	for _, name := range []string{crashed, leftover} {
+		old := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(filepath.Join(e.dir, "blobs", blobdir.StagedDir, name), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.upload(t, crashed, []byte("new"))
+
+	if err := os.Chtimes(filepath.Join(e.dir, "blobs", blobdir.StagedDir, pendingID), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2*e.cfg.ApprovalTTL - staleUpload)
+	if err := e.srv.sweepStaged(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	staged := e.stagedNames(t)
+	if slices.Contains(staged, leftover) {
+		t.Error("the sweeper kept a staged blob no pending record owns")
+	}
+	if !slices.Contains(staged, pendingID) || !slices.Contains(staged, crashed) {
+		t.Error("the sweeper deleted the staged blob of a pending record")
+	}
+}
