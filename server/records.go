@@ -252,9 +252,22 @@ type bodyError struct{ err error }
 func (e bodyError) Error() string { return e.err.Error() }
 func (e bodyError) Unwrap() error { return e.err }
 
-type bodyReader struct{ r io.Reader }
+// uploadIdleTimeout is how long an upload may send nothing before the
+// server gives up on it (the server has no overall read timeout, so that
+// large uploads on slow links work).
+const uploadIdleTimeout = time.Minute
+
+// bodyReader reads an upload, renewing the connection's read deadline
+// before each read and marking its errors as the client's.
+type bodyReader struct {
+	r  io.Reader
+	rc *http.ResponseController
+}
 
 func (b bodyReader) Read(p []byte) (int, error) {
+	// A writer that cannot set deadlines (a test recorder) just goes
+	// without.
+	_ = b.rc.SetReadDeadline(time.Now().Add(uploadIdleTimeout))
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF {
 		err = bodyError{err}
@@ -320,7 +333,10 @@ func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte)
 	if err != nil {
 		return nil, writeFail(err)
 	}
-	body := bodyReader{http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize)}
+	body := bodyReader{
+		r:  http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize),
+		rc: http.NewResponseController(c.Response()),
+	}
 	if _, err := io.Copy(w, body); err != nil {
 		var mbe *http.MaxBytesError
 		var be bodyError
