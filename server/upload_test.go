@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/assent-dev/assent/store/sqlite"
@@ -97,7 +98,12 @@ func TestUploadInterrupted(t *testing.T) {
 	if r := e.record(t, rid, e.writer, ""); r.State != "awaiting_upload" {
 		t.Fatalf("record %s after an interrupted upload", r.State)
 	}
-	waitFor(t, func() bool { return !slices.Contains(e.stagedNames(t), rid) }, "staged blob of an interrupted upload to go")
+	// The server notices when it next reads; then the staged blob goes and
+	// the record is free for another upload.
+	waitFor(t, func() bool { return strings.Contains(e.logs.String(), `"method":"PUT"`) }, "the interrupted upload to end")
+	if slices.Contains(e.stagedNames(t), rid) {
+		t.Fatal("staged blob of an interrupted upload left")
+	}
 	e.upload(t, rid, []byte("second try"))
 }
 
