@@ -1,0 +1,355 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// percentiles reported for every latency.
+var percentiles = []float64{50, 95, 99}
+
+// runEndToEnd measures part 4 on a server child with one simulated device
+// per user: sealing and opening rates and latencies at each concurrency
+// (one user and device per concurrent third-party worker), then upload and
+// download rates of large records and the server's peak RSS. With
+// Config.OutDir, the server's CPU profile of the sealing and opening runs
+// goes to cpu.pprof there.
+func (b *runner) runEndToEnd(ctx context.Context) (err error) {
+	maxC := slices.Max(b.cfg.Concurrency)
+	var maxT int64
+	if len(b.cfg.Transfers) > 0 {
+		maxT = slices.Max(b.cfg.Transfers)
+	}
+	srv, api, err := b.startWithClient(ctx, "e2e", benchServerConfig(maxT, 16))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, srv.stop()) }()
+	b.res.Meta.Server = "a child process running server.New on SQLite (synchronous=FULL) and a blob directory on loopback HTTP; " +
+		"its CPU time and peak RSS (VmHWM) are its own; simulated devices (device.Agent, approving at once) and third parties run in the parent"
+	devs, err := b.newUserDevices(ctx, api, "part 4/6 end to end", maxC, srv.dataDir, true)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeAll(devs)) }()
+
+	var peak uint64
+	notePeak := func() error {
+		_, p, err := srv.rss()
+		peak = max(peak, p)
+		return err
+	}
+	rssErr := notePeak() // not on Linux: the RSS rows say so
+
+	profile := ""
+	if b.cfg.OutDir != "" {
+		profile = filepath.Join(b.cfg.OutDir, FileProfile)
+		if _, err := srv.ask("profile-start " + profile); err != nil {
+			return err
+		}
+	}
+	for _, c := range b.cfg.Concurrency {
+		sealed, err := b.sealPhase(ctx, srv, api, devs[:c])
+		if err != nil {
+			return err
+		}
+		if err := b.openPhase(ctx, api, devs[:c], sealed); err != nil {
+			return err
+		}
+	}
+	if profile != "" {
+		if _, err := srv.ask("profile-stop"); err != nil {
+			return err
+		}
+		b.prog.set("part 4/6 end to end: reading the CPU profile")
+		b.res.Profile, err = summarizeProfile(ctx, profile)
+		if err != nil {
+			b.res.fail(PartEndToEnd, "CPU profile summary", err)
+		} else {
+			b.storeBound()
+		}
+	}
+
+	for _, size := range b.cfg.Transfers {
+		if err := b.transfer(ctx, srv, api, devs[0], size, notePeak, rssErr); err != nil {
+			return err
+		}
+	}
+	if rssErr == nil {
+		rssErr = notePeak()
+	}
+	if rssErr != nil {
+		b.res.skip(PartEndToEnd, "e2e/server-peak-rss", "server peak RSS over the whole end-to-end run", UnitMiB, rssErr.Error())
+	} else {
+		b.res.add(Row{ID: "e2e/server-peak-rss", Part: PartEndToEnd, Name: "server peak RSS over the whole end-to-end run",
+			Value: mib(peak), Unit: UnitMiB, Note: "VmHWM of the server process"})
+	}
+	return nil
+}
+
+// sealCPU is the CPU use of the last sealing phase, in cores.
+type sealCPU struct {
+	c               int
+	server, harness float64
+}
+
+// storeBound adds the row that says whether sealing is limited by the
+// store: the server is not short of CPU (under 80% of the machine, the
+// harness included) while most of the CPU it uses goes to the store.
+func (b *runner) storeBound() {
+	share := -1.0
+	for _, p := range b.res.Profile {
+		if p.Kind == ProfileStack && p.Name == stackSQLite {
+			share = p.Percent
+		}
+	}
+	if share < 0 {
+		return
+	}
+	s := b.sealCPU
+	cores := float64(runtime.NumCPU())
+	row := b.res.add(Row{ID: "e2e/store-bound", Part: PartEndToEnd,
+		Name:  "share of the server's CPU spent under the SQLite store while sealing and opening (CPU profile)",
+		Value: share, Unit: UnitPercent,
+		Note: fmt.Sprintf("at concurrency %d the server used %.2f and the harness %.2f of %d cores", s.c, s.server, s.harness, runtime.NumCPU())})
+	met := share >= 50 && s.server+s.harness < 0.8*cores
+	row.Goal, row.Met = "limited by the store (>= 50% under the store, CPU to spare)", &met
+}
+
+// sealPhase runs len(devs) third-party workers for PhaseDuration, each
+// sealing records of its own user one after the other, and returns the
+// records each sealed.
+func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient, devs []*simDevice) ([][]string, error) {
+	c := len(devs)
+	sealed := make([][]string, c)
+	cpu0, err := srv.cpu()
+	if err != nil {
+		return nil, err
+	}
+	self0, err := processCPU()
+	if err != nil {
+		return nil, err
+	}
+	lat, elapsed, err := b.phase(ctx, c, "sealed", func(ctx context.Context, w, i int) (time.Duration, error) {
+		rid, err := api.createRecord(ctx, devs[w].userID)
+		if err != nil {
+			return 0, err
+		}
+		t0 := time.Now()
+		if _, err := api.upload(ctx, rid, newContent(b.cfg.RecordSize, uint64(i)), b.cfg.RecordSize); err != nil {
+			return 0, err
+		}
+		if err := api.awaitRecord(ctx, rid); err != nil {
+			return 0, err
+		}
+		sealed[w] = append(sealed[w], rid)
+		return time.Since(t0), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	cpu1, err := srv.cpu()
+	if err != nil {
+		return nil, err
+	}
+	self1, err := processCPU()
+	if err != nil {
+		return nil, err
+	}
+	b.sealCPU = sealCPU{c: c, server: (cpu1 - cpu0).Seconds() / elapsed.Seconds(), harness: (self1 - self0).Seconds() / elapsed.Seconds()}
+	b.addRates("seal", "records sealed", fmt.Sprintf("%s records, upload start to sealed", sizeName(b.cfg.RecordSize)), c, lat, elapsed)
+	b.res.add(Row{ID: fmt.Sprintf("e2e/seal-server-cpu/c%d", c), Part: PartEndToEnd,
+		Name:  fmt.Sprintf("server CPU in use while sealing, concurrency %d", c),
+		Value: (cpu1 - cpu0).Seconds() / elapsed.Seconds(), Unit: UnitCores,
+		Note: "server CPU time / wall time; the rest of the wall time the server waits (fsync, device, clients)"})
+	return sealed, nil
+}
+
+// openPhase runs len(devs) workers for PhaseDuration, each asking to open
+// the records its user sealed, in turn, and downloading each once opened.
+func (b *runner) openPhase(ctx context.Context, api *apiClient, devs []*simDevice, sealed [][]string) error {
+	c := len(devs)
+	for w := range sealed {
+		if len(sealed[w]) == 0 {
+			return fmt.Errorf("worker %d sealed no record in %s", w, b.cfg.PhaseDuration)
+		}
+	}
+	lat, elapsed, err := b.phase(ctx, c, "opened", func(ctx context.Context, w, i int) (time.Duration, error) {
+		rid := sealed[w][i%len(sealed[w])]
+		t0 := time.Now()
+		sid, _, err := api.requestAccess(ctx, rid)
+		if err != nil {
+			return 0, err
+		}
+		if err := api.awaitSession(ctx, sid); err != nil {
+			return 0, err
+		}
+		lat := time.Since(t0)
+		n, err := api.download(ctx, sid, b.cfg.RecordSize, nil)
+		if err == nil && n != b.cfg.RecordSize {
+			err = fmt.Errorf("downloaded %d bytes, want %d", n, b.cfg.RecordSize)
+		}
+		return lat, err
+	})
+	if err != nil {
+		return err
+	}
+	b.addRates("open", "access sessions opened", "access request to session open; each session then downloaded", c, lat, elapsed)
+	return nil
+}
+
+// phase runs c workers for PhaseDuration; op(ctx, worker, i) is one
+// operation, returning its latency. It returns the latencies in
+// milliseconds and the time until the last worker finished.
+func (b *runner) phase(ctx context.Context, c int, verb string, op func(ctx context.Context, w, i int) (time.Duration, error)) ([]float64, time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		lat   []float64
+		first error
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(b.cfg.PhaseDuration)
+	for w := range c {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				d, err := op(ctx, w, i)
+				mu.Lock()
+				if err != nil {
+					if first == nil {
+						first = fmt.Errorf("concurrency %d, worker %d: %w", c, w, err)
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+				lat = append(lat, float64(d)/float64(time.Millisecond))
+				n := len(lat)
+				mu.Unlock()
+				b.prog.tick("part 4/6 end to end: concurrency %d: %d %s", c, n, verb)
+			}
+		})
+	}
+	wg.Wait()
+	return lat, time.Since(start), first
+}
+
+// addRates adds the rate and latency rows of one phase.
+func (b *runner) addRates(op, what, how string, c int, lat []float64, elapsed time.Duration) {
+	rate := float64(len(lat)) / elapsed.Seconds()
+	b.res.Throughput = append(b.res.Throughput, ThroughputPoint{Op: op, Concurrency: c, PerSecond: rate})
+	b.res.Latencies = append(b.res.Latencies, LatencySeries{Op: op, Concurrency: c, Millis: lat})
+	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-rate/c%d", op, c), Part: PartEndToEnd,
+		Name: fmt.Sprintf("%s per second, concurrency %d", what, c), Value: rate, Unit: UnitPerSecond,
+		Note: fmt.Sprintf("%d in %.1f s", len(lat), elapsed.Seconds())})
+	for _, p := range percentiles {
+		b.res.add(Row{ID: fmt.Sprintf("e2e/%s-latency/c%d/p%.0f", op, c, p), Part: PartEndToEnd,
+			Name: fmt.Sprintf("%s latency p%.0f, concurrency %d (%s)", op, p, c, how), Value: percentile(lat, p), Unit: UnitMillis})
+	}
+}
+
+// transfer uploads, seals, opens and downloads one record of size bytes,
+// timing the upload and the download and taking the server's peak RSS
+// during each.
+func (b *runner) transfer(ctx context.Context, srv *serverProc, api *apiClient, dev *simDevice, size int64, notePeak func() error, rssErr error) error {
+	name := sizeName(size)
+	b.prog.set("part 4/6 end to end: uploading a %s record", name)
+	rid, err := api.createRecord(ctx, dev.userID)
+	if err != nil {
+		return err
+	}
+	peakDuring := func(run func() error) (uint64, error) {
+		if rssErr != nil {
+			return 0, run()
+		}
+		if err := notePeak(); err != nil {
+			return 0, err
+		}
+		if err := srv.resetPeak(); err != nil {
+			return 0, err
+		}
+		if err := run(); err != nil {
+			return 0, err
+		}
+		_, p, err := srv.rss()
+		return p, errors.Join(err, notePeak())
+	}
+	content := newHashingReader(newContent(size, uint64(size)))
+	var up, down time.Duration
+	upPeak, err := peakDuring(func() error {
+		t0 := time.Now()
+		_, err := api.upload(ctx, rid, content, size)
+		up = time.Since(t0)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.prog.set("part 4/6 end to end: sealing and opening the %s record", name)
+	if err := api.awaitRecord(ctx, rid); err != nil {
+		return err
+	}
+	sid, _, err := api.requestAccess(ctx, rid)
+	if err != nil {
+		return err
+	}
+	if err := api.awaitSession(ctx, sid); err != nil {
+		return err
+	}
+	b.prog.set("part 4/6 end to end: downloading the %s record", name)
+	downPeak, err := peakDuring(func() error {
+		t0 := time.Now()
+		n, err := api.download(ctx, sid, size, content.sum())
+		down = time.Since(t0)
+		if err == nil && n != size {
+			err = fmt.Errorf("downloaded %d bytes, want %d", n, size)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
+	b.res.add(Row{ID: "e2e/upload/" + name, Part: PartEndToEnd, Name: "upload of a " + name + " record (PUT to 202)",
+		Value: mbps(up), Unit: UnitMBps})
+	b.res.add(Row{ID: "e2e/download/" + name, Part: PartEndToEnd, Name: "download of a " + name + " record (open session, digest checked)",
+		Value: mbps(down), Unit: UnitMBps})
+	for _, r := range []struct {
+		what string
+		peak uint64
+	}{{"upload", upPeak}, {"download", downPeak}} {
+		id := fmt.Sprintf("e2e/%s-rss/%s", r.what, name)
+		rowName := fmt.Sprintf("server peak RSS during the %s %s", name, r.what)
+		if rssErr != nil {
+			b.res.skip(PartEndToEnd, id, rowName, UnitMiB, rssErr.Error())
+			continue
+		}
+		row := b.res.add(Row{ID: id, Part: PartEndToEnd, Name: rowName, Value: mib(r.peak), Unit: UnitMiB})
+		if r.what == "upload" && size >= 1<<30 {
+			row.goal("< 128 MiB", row.Value, 128, true)
+		}
+	}
+	return nil
+}
+
+// percentile returns the p-th percentile of samples (nearest rank).
+func percentile(samples []float64, p float64) float64 {
+	if len(samples) == 0 {
+		return 0
+	}
+	s := slices.Clone(samples)
+	slices.Sort(s)
+	rank := int(p/100*float64(len(s))+0.5) - 1
+	return s[min(max(rank, 0), len(s)-1)]
+}
+
+// mib converts bytes to MiB.
+func mib(n uint64) float64 { return float64(n) / (1 << 20) }

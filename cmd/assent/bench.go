@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/assent-dev/assent/bench"
+)
+
+func init() {
+	register("bench", "measure the whole system and what the threshold step costs", runBench)
+}
+
+// benchChildFlag makes `assent bench` the server child of a benchmark run
+// (bench.ServeChild) instead of the benchmark itself.
+const benchChildFlag = "-internal-server-child"
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == benchChildFlag {
+		return bench.ServeChild(ctx, args[1:], os.Stdin, stdout, stderr)
+	}
+	fs := newFlagSet("bench", stderr)
+	quick := fs.Bool("quick", false, "a short run (under two minutes): smaller records, fewer concurrencies, 10^3 records")
+	out := fs.String("out", "", "`directory` for the raw results (results.json), SVG charts and the server's CPU profile")
+	parts := fs.String("parts", "", "comma-separated `list` of the parts to run, 1 to 6 (default all)")
+	work := fs.String("work-dir", "", "`directory` for temporary data; a full run needs a few GiB (default the system's)")
+	noProgress := fs.Bool("no-progress", false, "do not print the progress line on stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: assent bench [-quick] [-out DIR] [-parts 1,2,...]")
+		fmt.Fprintln(stderr, "\nMeasures: 1 primitives, 2 protocol CPU per approval, 3 envelope against AES-GCM,")
+		fmt.Fprintln(stderr, "4 end to end on loopback, 5 store growth and pending memory, 6 age. Prints a markdown table.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	cfg := bench.FullConfig()
+	if *quick {
+		cfg = bench.QuickConfig()
+	}
+	if *parts != "" {
+		for p := range strings.SplitSeq(*parts, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || n < bench.PartPrimitives || n > bench.PartAge {
+				return fmt.Errorf("%w: -parts: %q is not a part number from 1 to 6", errUsage, p)
+			}
+			cfg.Parts = append(cfg.Parts, n)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program to start the server with: %w", err)
+	}
+	cfg.ServerCommand = []string{exe, "bench", benchChildFlag}
+	cfg.OutDir, cfg.WorkDir = *out, *work
+	if !*noProgress {
+		cfg.Progress = stderr
+	}
+
+	res, runErr := bench.Run(ctx, cfg)
+	if res == nil {
+		return runErr
+	}
+	if err := res.WriteMarkdown(stdout); err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := res.WriteFiles(*out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "assent bench: results, charts and profile in %s\n", *out)
+	}
+	return runErr
+}
