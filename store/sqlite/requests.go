@@ -85,7 +85,7 @@ func (s *Store) PendingRequests(ctx context.Context, userID string, now time.Tim
 	}
 	return s.requests(ctx, "pending requests",
 		`SELECT `+requestColumns+` FROM requests WHERE user_id = ? AND state = 'pending' AND expires_at > ?
-		ORDER BY created_at, rowid LIMIT ?`, userID, timeArg(now), limit)
+		ORDER BY created_at, expires_at, rowid LIMIT ?`, userID, timeArg(now), limit)
 }
 
 // CountPendingRequests implements store.Store.

@@ -162,8 +162,7 @@ CREATE TABLE audit (
 func SchemaVersion() int { return len(migrations) }
 
 // migrate brings the schema to SchemaVersion inside one write transaction,
-// so that processes opening the file at the same time migrate it once. The
-// transaction also proves at Open that the file is writable.
+// so that processes opening the file at the same time migrate it once.
 func (s *Store) migrate(ctx context.Context) error {
 	return s.write(ctx, "open", func(ctx context.Context, p *pool) error {
 		tx, err := p.db.BeginTx(ctx, nil)
@@ -185,8 +184,6 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("%w: %s has schema version %d but no Assent application id", ErrNotAssent, s.path, version)
 		case version > len(migrations):
 			return fmt.Errorf("%w: %s has schema version %d, this binary knows up to %d; run a newer Assent", ErrNewerSchema, s.path, version, len(migrations))
-		case version == len(migrations):
-			return nil
 		}
 		if version == 0 {
 			var tables int
@@ -202,6 +199,8 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("migrating schema to version %d: %w", v+1, err)
 			}
 		}
+		// Written even when the schema is current: the write proves now,
+		// rather than at the first real change, that the file is writable.
 		// PRAGMA takes no bound parameters; both values are integers of ours.
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, len(migrations))); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -53,7 +54,9 @@ type Store struct {
 	writer *pool       // one connection, BEGIN IMMEDIATE
 	reader *pool       // read-only connections
 	closed atomic.Bool
-	writes atomic.Uint64 // counts nonce inserts, to purge expired nonces now and then
+
+	busyTimeout time.Duration
+	writes      atomic.Uint64 // counts nonce inserts, to purge expired nonces now and then
 }
 
 var _ store.Store = (*Store)(nil)
@@ -81,7 +84,7 @@ func OpenOptions(ctx context.Context, dir string, opts Options) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: path, file: fi}
+	s := &Store{path: path, file: fi, busyTimeout: opts.BusyTimeout}
 	sync := "FULL"
 	if opts.SyncNormal {
 		sync = "NORMAL"
@@ -89,12 +92,13 @@ func OpenOptions(ctx context.Context, dir string, opts Options) (*Store, error) 
 	// mode=rw: a connection opened later must fail rather than create a new,
 	// empty database if the file has gone.
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=rw" +
-		fmt.Sprintf("&_pragma=busy_timeout(%d)", opts.BusyTimeout.Milliseconds()) +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
-	if s.writer, err = newPool(base+"&_txlock=immediate", 1); err != nil {
+	// The writer waits for the write lock in Go (see write), the readers
+	// (which wait only in rare cases, such as WAL recovery) in SQLite.
+	if s.writer, err = newPool(base+"&_txlock=immediate&_pragma=busy_timeout(0)", 1); err != nil {
 		return nil, err
 	}
-	if s.reader, err = newPool(base+"&_pragma=query_only(1)", opts.Readers); err != nil {
+	if s.reader, err = newPool(base+fmt.Sprintf("&_pragma=query_only(1)&_pragma=busy_timeout(%d)", opts.BusyTimeout.Milliseconds()), opts.Readers); err != nil {
 		s.writer.close()
 		return nil, err
 	}
@@ -174,8 +178,31 @@ func (s *Store) checkFile() error {
 // write runs f on the writer pool. f runs without the caller's
 // cancellation, so that a method reporting an error has changed nothing: a
 // statement interrupted after its commit would otherwise report failure.
+//
+// While another process holds the write lock, f fails with SQLITE_BUSY
+// before doing anything, and is tried again after a short pause, for up to
+// the busy timeout. SQLite's own busy handler sleeps 1, 2, 5, 10, ... ms,
+// which under contention lets one process starve the other for tens of ms.
 func (s *Store) write(ctx context.Context, op string, f func(ctx context.Context, p *pool) error) error {
-	return s.use(ctx, s.writer, op, func() error { return f(context.WithoutCancel(ctx), s.writer) })
+	return s.use(ctx, s.writer, op, func() error {
+		wctx := context.WithoutCancel(ctx)
+		deadline := time.Now().Add(s.busyTimeout)
+		pause := 20 * time.Microsecond
+		for {
+			err := f(wctx, s.writer)
+			if !isBusy(err) || time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(pause/2 + rand.N(pause))
+			pause = min(2*pause, 2*time.Millisecond)
+		}
+	})
+}
+
+// isBusy reports SQLITE_BUSY: the write lock is held by another connection.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // read runs f on the reader pool.

@@ -33,7 +33,7 @@ type Options struct {
 	// known not to be atomic (FerretDB v1). A production engine never sets it.
 	SkipRaces string
 	// Trials is the number of trials of each race test (50 when zero);
-	// Racers the number of goroutines in each (32 when zero).
+	// Racers the number of goroutines in each (32 when zero, at least 6).
 	Trials, Racers int
 }
 
@@ -46,7 +46,7 @@ func (o Options) trials() int {
 
 func (o Options) racers() int {
 	if o.Racers > 0 {
-		return o.Racers
+		return max(o.Racers, 6)
 	}
 	return 32
 }
