@@ -85,14 +85,14 @@ func OpenOptions(ctx context.Context, dir string, opts Options) (*Store, error) 
 		return nil, err
 	}
 	s := &Store{path: path, file: fi, busyTimeout: opts.BusyTimeout}
-	sync := "FULL"
+	syncMode := "FULL"
 	if opts.SyncNormal {
-		sync = "NORMAL"
+		syncMode = "NORMAL"
 	}
 	// mode=rw: a connection opened later must fail rather than create a new,
 	// empty database if the file has gone.
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=rw" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")"
 	// The writer waits for the write lock in Go (see write), the readers
 	// (which wait only in rare cases, such as WAL recovery) in SQLite.
 	if s.writer, err = newPool(base+"&_txlock=immediate&_pragma=busy_timeout(0)", 1); err != nil {
@@ -114,16 +114,16 @@ func OpenOptions(ctx context.Context, dir string, opts Options) (*Store, error) 
 func createFile(dir string) (string, os.FileInfo, error) {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return "", nil, fmt.Errorf("%w: creating data directory: %v", store.ErrUnavailable, err)
+			return "", nil, fmt.Errorf("sqlite: %w: creating data directory: %v", store.ErrUnavailable, err)
 		}
 		// MkdirAll's mode passes through the umask; make sure of 0700.
 		if err := os.Chmod(dir, 0o700); err != nil {
-			return "", nil, fmt.Errorf("%w: data directory: %v", store.ErrUnavailable, err)
+			return "", nil, fmt.Errorf("sqlite: %w: data directory: %v", store.ErrUnavailable, err)
 		}
 	}
 	path, err := filepath.Abs(filepath.Join(dir, FileName))
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: data directory: %v", store.ErrUnavailable, err)
+		return "", nil, fmt.Errorf("sqlite: %w: data directory: %v", store.ErrUnavailable, err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	switch {
@@ -133,14 +133,14 @@ func createFile(dir string) (string, os.FileInfo, error) {
 		err = nil
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: creating database file: %v", store.ErrUnavailable, err)
+		return "", nil, fmt.Errorf("sqlite: %w: creating database file: %v", store.ErrUnavailable, err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: database file: %v", store.ErrUnavailable, err)
+		return "", nil, fmt.Errorf("sqlite: %w: database file: %v", store.ErrUnavailable, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", nil, fmt.Errorf("%w: database file %s is not a regular file", store.ErrUnavailable, path)
+		return "", nil, fmt.Errorf("sqlite: %w: database file %s is not a regular file", store.ErrUnavailable, path)
 	}
 	return path, fi, nil
 }
