@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -50,6 +51,15 @@ var (
 	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
+// quote quotes at most the first 40 bytes of s, for an error message that
+// names a bad value without repeating a large input.
+func quote(s string) string {
+	if len(s) > 40 {
+		return strconv.Quote(s[:40]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
@@ -59,7 +69,7 @@ func invalid(format string, args ...any) error {
 // the argument in the error.
 func CheckID(field, prefix, id string) error {
 	if ids.Check(prefix, id) != nil {
-		return invalid("%s: malformed id %.80q", field, id)
+		return invalid("%s: malformed id %s", field, quote(id))
 	}
 	return nil
 }
@@ -67,7 +77,7 @@ func CheckID(field, prefix, id string) error {
 // CheckRecordID returns ErrInvalid unless id is a canonical UUIDv7.
 func CheckRecordID(field, id string) error {
 	if _, err := ids.RecordTime(id); err != nil {
-		return invalid("%s: malformed record id %.80q", field, id)
+		return invalid("%s: malformed record id %s", field, quote(id))
 	}
 	return nil
 }
@@ -156,11 +166,11 @@ func CheckLimit(limit int) error {
 // hex digits.
 func CheckKeyID(field, id string) error {
 	if len(id) != 32 {
-		return invalid("%s: malformed device key id %.80q", field, id)
+		return invalid("%s: malformed device key id %s", field, quote(id))
 	}
 	for _, c := range []byte(id) {
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return invalid("%s: malformed device key id %.80q", field, id)
+			return invalid("%s: malformed device key id %s", field, quote(id))
 		}
 	}
 	return nil
@@ -171,11 +181,11 @@ func CheckKeyID(field, id string) error {
 // outside its namespace by a name.
 func CheckBlobName(name string) error {
 	if name == "" || len(name) > MaxBlobName || name == "." || name == ".." {
-		return invalid("blob name %.80q", name)
+		return invalid("blob name %s", quote(name))
 	}
 	for _, c := range []byte(name) {
 		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
-			return invalid("blob name %.80q", name)
+			return invalid("blob name %s", quote(name))
 		}
 	}
 	return nil
@@ -227,7 +237,7 @@ func CheckDevice(d *Device) error {
 		return invalid("device is nil")
 	}
 	if d.State != DevicePending && d.State != DeviceActive {
-		return invalid("device state %.80q", d.State)
+		return invalid("device state %s", quote(d.State))
 	}
 	return first(
 		CheckID("device id", ids.Device, d.ID),
@@ -271,11 +281,11 @@ func CheckClient(c *Client) error {
 // [A-Za-z0-9_-], the shape of an API key's non-secret prefix.
 func CheckKeyPrefix(p string) error {
 	if p == "" || len(p) > 64 {
-		return invalid("client key prefix %.80q", p)
+		return invalid("client key prefix %s", quote(p))
 	}
 	for _, c := range []byte(p) {
 		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' && c != '-' {
-			return invalid("client key prefix %.80q", p)
+			return invalid("client key prefix %s", quote(p))
 		}
 	}
 	return nil
@@ -288,7 +298,7 @@ func CheckNewRecord(r *Record) error {
 		return invalid("record is nil")
 	}
 	if r.State != "" && r.State != RecordAwaitingUpload {
-		return invalid("a new record is in state %.80q, not %s", r.State, RecordAwaitingUpload)
+		return invalid("a new record is in state %s, not %s", quote(r.State), RecordAwaitingUpload)
 	}
 	if r.Size != 0 || r.ContentSHA256 != nil || r.BlobName != "" || r.Input != nil || r.DeviceKeyID != "" ||
 		r.RequestID != "" || !r.ExpiresAt.IsZero() || r.WrappedDEK != nil || !r.Approval.isZero() || !r.SealedAt.IsZero() {
@@ -348,7 +358,7 @@ func CheckNewRequest(q *Request) error {
 		return invalid("request is nil")
 	}
 	if q.State != "" && q.State != RequestPending {
-		return invalid("a new request is in state %.80q, not %s", q.State, RequestPending)
+		return invalid("a new request is in state %s, not %s", quote(q.State), RequestPending)
 	}
 	if q.Answer != nil || q.Processed {
 		return invalid("a new request is already answered")
@@ -362,7 +372,7 @@ func CheckNewRequest(q *Request) error {
 	case KindAccess:
 		session = CheckID("request session id", ids.Session, q.SessionID)
 	default:
-		return invalid("request kind %.80q", q.Kind)
+		return invalid("request kind %s", quote(q.Kind))
 	}
 	if q.Record.Size < 0 {
 		return invalid("request record size %d is negative", q.Record.Size)
@@ -404,7 +414,7 @@ func CheckAnswer(a *Answer) error {
 			return invalid("a denial carries evaluated elements or a proof")
 		}
 	default:
-		return invalid("answer decision %.80q", a.Decision)
+		return invalid("answer decision %s", quote(a.Decision))
 	}
 	return first(
 		CheckApproval(&a.Approval),
@@ -426,7 +436,7 @@ func CheckNewSession(s *Session) error {
 		return invalid("session is nil")
 	}
 	if s.State != "" && s.State != SessionPendingApproval {
-		return invalid("a new session is in state %.80q, not %s", s.State, SessionPendingApproval)
+		return invalid("a new session is in state %s, not %s", quote(s.State), SessionPendingApproval)
 	}
 	if s.DownloadsLeft != 0 || !s.Approval.isZero() || !s.OpenedAt.IsZero() {
 		return invalid("a new session has fields that OpenSession writes")
@@ -462,7 +472,7 @@ func CheckEndState(to string, allowed ...string) error {
 			return nil
 		}
 	}
-	return invalid("target state %.80q is not one of %q", to, allowed)
+	return invalid("target state %s is not one of %q", quote(to), allowed)
 }
 
 // CheckNonce checks the arguments of RememberNonce.
@@ -491,7 +501,7 @@ func CheckAuditEntry(e *AuditEntry) error {
 		return invalid("audit entry is nil")
 	}
 	if !auditEvents[e.Event] {
-		return invalid("audit event %.80q", e.Event)
+		return invalid("audit event %s", quote(e.Event))
 	}
 	if len(e.Details) > MaxDetailsLen {
 		return invalid("audit details are %d bytes, over %d", len(e.Details), MaxDetailsLen)

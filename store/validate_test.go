@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"errors"
+	"path"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestCheckBlobName(t *testing.T) {
@@ -188,4 +190,55 @@ func TestNextAuditEntry(t *testing.T) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
+}
+
+// FuzzCheckBlobName checks that every accepted name stays a single element
+// inside its directory.
+func FuzzCheckBlobName(f *testing.F) {
+	for _, s := range []string{"a", testRecord, "..", ".", "../x", "a/b", "a\x00", strings.Repeat("z", 129), "x..y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if CheckBlobName(name) != nil {
+			return
+		}
+		if p := path.Join("blobs", name); path.Dir(p) != "blobs" || path.Base(p) != name {
+			t.Fatalf("accepted %q escapes: %q", name, p)
+		}
+		if strings.ContainsAny(name, "/\\\x00") || len(name) > MaxBlobName {
+			t.Fatalf("accepted %q", name)
+		}
+	})
+}
+
+// FuzzCheckText checks that accepted text is valid UTF-8 within the limit,
+// and that the error never carries the whole input.
+func FuzzCheckText(f *testing.F) {
+	for _, s := range []string{"", "Ada", "\xff", strings.Repeat("a", MaxTextLen+1), "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := CheckText("field", s, true)
+		if err == nil && (s == "" || len(s) > MaxTextLen || !utf8.ValidString(s)) {
+			t.Fatalf("accepted %q", s)
+		}
+		if err != nil && len(err.Error()) > 256 {
+			t.Fatalf("error of %d bytes", len(err.Error()))
+		}
+	})
+}
+
+// FuzzCheckID checks the id checks on arbitrary strings: no panic, and a
+// bounded error.
+func FuzzCheckID(f *testing.F) {
+	for _, s := range []string{testUser, testDevice, testRecord, "", "usr_", strings.Repeat("\xff", 300)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		for _, err := range []error{CheckID("id", "usr", id), CheckRecordID("id", id), CheckKeyID("id", id), CheckKeyPrefix(id)} {
+			if err != nil && (!errors.Is(err, ErrInvalid) || len(err.Error()) > 256) {
+				t.Fatalf("%q: %v", id, err)
+			}
+		}
+	})
 }
