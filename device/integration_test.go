@@ -177,7 +177,7 @@ func TestSealAndOpen(t *testing.T) {
 func TestDenyRealServer(t *testing.T) {
 	e := newServerEnv(t, nil)
 	id := e.enroll()
-	p := &prompts{decide: func(*device.Prompt) device.Decision { return device.Deny }}
+	p := &prompts{decide: denyAll}
 	agent, _, ledger := e.newAgent(id, "", p.policy, device.AgentOptions{})
 	up := e.createRecord(id.UserID, "Unwanted", []byte("x"))
 	if err := agent.Sync(context.Background()); err != nil {
@@ -208,7 +208,7 @@ func TestAccessUnknownToLedger(t *testing.T) {
 	}
 	e.waitRecord(up.RecordID)
 
-	p := &prompts{decide: func(*device.Prompt) device.Decision { return device.Deny }}
+	p := &prompts{decide: denyAll}
 	fresh, _, _ := e.newAgent(id, "", p.policy, device.AgentOptions{})
 	acc := e.requestAccess(up.RecordID, "curiosity")
 	if err := fresh.Sync(context.Background()); err != nil {
