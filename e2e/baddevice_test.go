@@ -87,6 +87,7 @@ func newSigner(t *testing.T) ed25519.PrivateKey {
 // A replayed device response -> 409: the same answer sent again (freshly
 // signed) is refused, and so is a different one; the record is sealed once.
 func TestReplayedResponse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{manual: true})
 	p, req := e.pendingCreate("Lab report", content(10, recordSize))
 	resp := handAnswer(t, e.dev.Identity, req, threshold.DecisionApprove).response(t)
@@ -113,6 +114,7 @@ func TestReplayedResponse(t *testing.T) {
 // A replayed signed device request -> 401: the very same bytes (headers
 // and body) are refused the second time, before any state is looked at.
 func TestReplayedSignedRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{manual: true})
 	id := e.dev.Identity
 
@@ -137,6 +139,7 @@ func TestReplayedSignedRequest(t *testing.T) {
 // A forged signature -> 401, on the request or on the statement, and the
 // record stays pending.
 func TestForgedSignature(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{manual: true})
 	id := e.dev.Identity
 	p, req := e.pendingCreate("Referral", content(12, recordSize))
@@ -178,6 +181,7 @@ func TestForgedSignature(t *testing.T) {
 // A proof made with another key -> 400 bad_proof and the record (or the
 // session) stays pending.
 func TestProofWithAnotherKey(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{manual: true})
 	id := e.dev.Identity
 	other, err := oprf.GenerateKey(rand.Reader)
@@ -224,6 +228,7 @@ func TestProofWithAnotherKey(t *testing.T) {
 // (400), and B's whole answer posted to A's request fails the statement
 // (401). Both records stay pending, then seal with their own answers.
 func TestAnswerWithAnotherRecordsInfo(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{manual: true})
 	id := e.dev.Identity
 	pa, reqA := e.pendingCreate("Record A", content(14, recordSize))

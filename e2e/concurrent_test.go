@@ -13,6 +13,7 @@ import (
 // 50 concurrent creations approved by one device: all sealed, each exactly
 // once, each with its own content's digest.
 func TestConcurrentCreations(t *testing.T) {
+	t.Parallel()
 	const n = 50
 	e := newEnv(t, envOptions{})
 	type created struct {

@@ -19,6 +19,7 @@ const recordSize = 3*64<<10 + 123
 // device signed over exactly what was uploaded, and shown to the device as
 // uploaded.
 func TestCreateApproveSealed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	data := content(1, recordSize)
 	sum := sha256.Sum256(data)
@@ -77,6 +78,7 @@ func TestCreateApproveSealed(t *testing.T) {
 
 // create -> deny -> rejected, and the staged ciphertext is gone.
 func TestCreateDenyRejected(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	p := e.upload("Unwanted", "marketing "+purposeDeny, content(2, recordSize))
 	r := e.awaitRecord(e.clinic, p.RecordID, store.RecordRejected)
@@ -98,7 +100,8 @@ func TestCreateDenyRejected(t *testing.T) {
 // create -> no answer -> expired: the sweeper ends the request and the
 // record, deletes the staged ciphertext, and a late answer is refused.
 func TestCreateNoAnswerExpired(t *testing.T) {
-	e := newEnv(t, envOptions{config: func(c *server.Config) { c.ApprovalTTL = 2 * time.Second }})
+	t.Parallel()
+	e := newEnv(t, envOptions{config: func(c *server.Config) { c.ApprovalTTL = 3 * time.Second }})
 	p := e.upload("Never answered", "storage "+purposeHold, content(3, recordSize))
 	if !e.staged(p.RecordID) {
 		t.Fatalf("a record pending approval has no staged blob")
@@ -133,6 +136,7 @@ func TestCreateNoAnswerExpired(t *testing.T) {
 // with the approved digest; the device is shown the record as its ledger
 // knows it. The session allows one download: a second gets 410.
 func TestAccessApproveIdentical(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	data := content(4, recordSize)
 	r := e.seal("X-ray", data)
@@ -164,6 +168,7 @@ func TestAccessApproveIdentical(t *testing.T) {
 
 // access -> deny: the session is denied and serves nothing.
 func TestAccessDeny(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	r := e.seal("Prescription", content(5, recordSize))
 	p := e.open(e.clinic, r.RecordID, "advertising "+purposeDeny, store.SessionDenied)
@@ -180,6 +185,7 @@ func TestAccessDeny(t *testing.T) {
 
 // Another requester's session -> 403, and the owner's session is untouched.
 func TestOtherRequesterSession(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	insurer, err := NewThirdParty(e.ctx, e.node, "Insurer", server.ScopeRecordsAccess)
 	if err != nil {

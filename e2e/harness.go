@@ -362,9 +362,18 @@ func stateOf[T any](v T, err error, state func(T) string) string {
 
 func await[T any](ctx context.Context, get func() (T, string, error)) (T, error) {
 	for {
+		start := time.Now()
 		v, state, err := get()
 		if err != nil || state != store.RecordPendingApproval {
 			return v, err
+		}
+		// A long poll that ends early without a change (a server shutting
+		// down ends them all) is not repeated at once.
+		if time.Since(start) < time.Second {
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return v, fmt.Errorf("e2e: still %s: %w", state, err)
@@ -419,7 +428,7 @@ func parseReprDigest(v string) ([]byte, error) {
 			return sum, nil
 		}
 	}
-	return nil, fmt.Errorf("e2e: Repr-Digest %q is not sha-256=:<base64 of 32 bytes>:", v)
+	return nil, fmt.Errorf("e2e: Repr-Digest %q is not sha-256 of 32 bytes in base64 between colons", v)
 }
 
 // Device is a user's device: the device library's client, its enrolled

@@ -12,6 +12,7 @@ import (
 // records still open, with the device's approval, after the restart; the
 // device agent reconnects by itself.
 func TestRestart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	data := content(20, recordSize)
 	sealed := e.seal("Sealed before the restart", data)

@@ -89,6 +89,7 @@ func wantUnavailable(t *testing.T, what string, err error) {
 // upload refused during the outage goes through, and the record sealed
 // before opens with its content.
 func TestStoreFailure(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	before := content(30, recordSize)
 	sealed := e.seal("Sealed before the outage", before)
