@@ -6,10 +6,13 @@
 //		storetest.Run(t, func(t *testing.T) store.Store { ... a new, empty store ... }, storetest.Options{})
 //	}
 //
-// The suite knows nothing of any engine: it calls the interface only, with
-// times in whole seconds (as the server makes them), and checks every
-// method's contract, bad input, and races in which many goroutines attempt
-// one transition and exactly one must win.
+// and likewise storetest.RunBlobs for a store.BlobStore. The suite knows
+// nothing of any engine: it calls the interfaces only, with times in whole
+// seconds (as the server makes them), and checks every method's contract,
+// bad input, and races in which many goroutines attempt one transition and
+// exactly one must win (Options.SkipRaces skips only those). Alternate and
+// AlternateBlobs spread the calls over several handles on the same data, to
+// run the suite as two processes or two API nodes would see it.
 package storetest
 
 import (
