@@ -61,6 +61,7 @@ func (b *runner) runAge(ctx context.Context) error {
 	var ageWall, ageCPU, envWall, envCPU time.Duration
 	for i := range rounds {
 		b.prog.set("part 6/6 age: age encrypting %s (round %d/%d)", sizeName(size), i+1, rounds)
+		flushDirty()
 		t0 := time.Now()
 		cmd := exec.CommandContext(ctx, age, "-r", recipient, "-o", out, in)
 		if msg, err := cmd.CombinedOutput(); err != nil {
@@ -73,6 +74,7 @@ func (b *runner) runAge(ctx context.Context) error {
 		}
 
 		b.prog.set("part 6/6 age: envelope encrypting %s (round %d/%d)", sizeName(size), i+1, rounds)
+		flushDirty()
 		cpu0, err := processCPU()
 		if err != nil {
 			return err

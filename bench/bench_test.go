@@ -75,10 +75,11 @@ func TestRunTiny(t *testing.T) {
 		"primitive/ed25519-verify", "primitive/gcm-seal", "primitive/gcm-open",
 		"threshold/server-create", "threshold/server-access", "threshold/device",
 		"protocol/server-upload", "protocol/server-create", "protocol/server-access", "protocol/device",
-		"envelope/seal", "envelope/seal-vs-gcm-sha256", "envelope/open",
+		"envelope/seal", "envelope/seal-vs-gcm-sha256", "envelope/open", "envelope/open-vs-gcm-read",
 		"e2e/seal-rate/c1", "e2e/seal-rate/c2", "e2e/open-rate/c1", "e2e/open-rate/c2",
 		"e2e/seal-latency/c2/p50", "e2e/seal-latency/c2/p99", "e2e/open-latency/c1/p95",
-		"e2e/seal-server-cpu/c2", "e2e/upload/256 KiB", "e2e/download/256 KiB",
+		"e2e/seal-server-cpu/c2", "e2e/seal-harness-cpu/c2", "e2e/seal-store-writes/c2", "e2e/seal-store-busy/c2", "e2e/store-bound",
+		"e2e/upload/256 KiB", "e2e/download/256 KiB",
 		"growth/store/10", "growth/store/30", "growth/seal/10", "growth/seal/30",
 		"pending/heap-per-request", "pending/heap-10k",
 	}

@@ -40,6 +40,8 @@ const childConfig = "bench-server.json"
 //	heap                 "ok <bytes>": live heap after a garbage collection
 //	rss                  "ok <VmRSS> <VmHWM>" in bytes (Linux)
 //	reset-peak           "ok": resets VmHWM (Linux)
+//	store                "ok <writes> <ns>": store writes so far, and how long
+//	                     the store's write path has been busy (meteredStore)
 //	profile-start <file> "ok": starts a CPU profile
 //	profile-stop         "ok": stops and writes it
 //
@@ -69,7 +71,7 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 
-	srv, closeDeps, err := newChildServer(ctx, cfg, stderr)
+	meter, srv, closeDeps, err := newChildServer(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -83,7 +85,7 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	go func() { served <- srv.Serve(ctx, ln) }()
 
 	fmt.Fprintln(stdout, "ready http://"+ln.Addr().String())
-	c := &child{}
+	c := &child{meter: meter}
 	defer c.stopProfile()
 	commands := make(chan struct{})
 	go func() {
@@ -110,20 +112,20 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 // newChildServer builds the server of cfg on the embedded store, as `assent
-// serve` does, and returns it with the function that closes what it runs
-// on.
-func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*server.Server, func() error, error) {
+// serve` does, its writes metered, and returns it with the function that
+// closes what it runs on.
+func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*meteredStore, *server.Server, func() error, error) {
 	st, err := sqlite.Open(ctx, cfg.DataDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	blobs, err := blobdir.Open(cfg.BlobDir)
 	if err != nil {
-		return nil, nil, errors.Join(err, st.Close())
+		return nil, nil, nil, errors.Join(err, st.Close())
 	}
 	mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
 	if err != nil {
-		return nil, nil, errors.Join(err, blobs.Close(), st.Close())
+		return nil, nil, nil, errors.Join(err, blobs.Close(), st.Close())
 	}
 	closeDeps := func() error {
 		mk.Destroy()
@@ -131,16 +133,18 @@ func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*se
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by Validate
-	srv, err := server.New(cfg, server.Deps{Store: st, Blobs: blobs, MasterKey: mk,
+	meter := &meteredStore{Store: st}
+	srv, err := server.New(cfg, server.Deps{Store: meter, Blobs: blobs, MasterKey: mk,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))})
 	if err != nil {
-		return nil, nil, errors.Join(err, closeDeps())
+		return nil, nil, nil, errors.Join(err, closeDeps())
 	}
-	return srv, closeDeps, nil
+	return meter, srv, closeDeps, nil
 }
 
 // child is the state of ServeChild's command loop.
 type child struct {
+	meter   *meteredStore
 	mu      sync.Mutex
 	profile *os.File // the CPU profile being written
 }
@@ -186,6 +190,9 @@ func (c *child) command(line string) string {
 			return "err " + err.Error()
 		}
 		return answer(cur, peak)
+	case "store":
+		writes, busy := c.meter.stats()
+		return answer(writes, int64(busy))
 	case "reset-peak":
 		if err := resetPeakRSS(); err != nil {
 			return "err " + err.Error()

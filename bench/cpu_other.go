@@ -11,3 +11,6 @@ import (
 func processCPU() (time.Duration, error) {
 	return 0, errors.New("process CPU time is not available on this system")
 }
+
+// flushDirty does nothing here.
+func flushDirty() {}

@@ -81,19 +81,19 @@ func (b *runner) runGrowth(ctx context.Context) (err error) {
 		b.res.add(Row{ID: fmt.Sprintf("growth/store/%d", size), Part: PartGrowth,
 			Name:  fmt.Sprintf("store CreateRecord + StageRecord + SealRecord, store holding %d records", size),
 			Value: storeMs, Unit: UnitMillisEach, Baseline: firstStore, BaselineName: first,
-			Note: fmt.Sprintf("mean of %d, SQLite synchronous=FULL", b.cfg.GrowthSamples)})
+			Note: fmt.Sprintf("median of %d, SQLite synchronous=FULL", b.cfg.GrowthSamples)})
 		b.res.add(Row{ID: fmt.Sprintf("growth/seal/%d", size), Part: PartGrowth,
 			Name:  fmt.Sprintf("seal through the server (create, upload, approve, sealed), store holding %d records", size),
 			Value: sealMs, Unit: UnitMillisEach, Baseline: firstSeal, BaselineName: first,
-			Note: fmt.Sprintf("mean of %d, one at a time", b.cfg.GrowthSamples)})
+			Note: fmt.Sprintf("median of %d, one at a time", b.cfg.GrowthSamples)})
 	}
 	return nil
 }
 
-// timeStoreOps returns the mean time of create, stage and seal of one
-// record, straight on the store.
+// timeStoreOps returns the median time of create, stage and seal of one
+// record, straight on the store, in milliseconds.
 func (b *runner) timeStoreOps(ctx context.Context, st store.Store, f *filler) (float64, error) {
-	var total time.Duration
+	var ms []float64
 	for range b.cfg.GrowthSamples {
 		r, stg, seal, err := f.record(ctx, time.Now())
 		if err != nil {
@@ -109,14 +109,15 @@ func (b *runner) timeStoreOps(ctx context.Context, st store.Store, f *filler) (f
 		if err := st.SealRecord(ctx, r.ID, seal, time.Now()); err != nil {
 			return 0, err
 		}
-		total += time.Since(t0)
+		ms = append(ms, millis(time.Since(t0)))
 	}
-	return millis(total / time.Duration(b.cfg.GrowthSamples)), nil
+	return percentile(ms, 50), nil
 }
 
-// timeSeals returns the mean time to seal one record through the server.
+// timeSeals returns the median time to seal one record through the server,
+// in milliseconds.
 func (b *runner) timeSeals(ctx context.Context, api *apiClient, dev *simDevice) (float64, error) {
-	var total time.Duration
+	var ms []float64
 	for i := range b.cfg.GrowthSamples {
 		t0 := time.Now()
 		rid, err := api.createRecord(ctx, dev.userID)
@@ -129,9 +130,9 @@ func (b *runner) timeSeals(ctx context.Context, api *apiClient, dev *simDevice) 
 		if err := api.awaitRecord(ctx, rid); err != nil {
 			return 0, err
 		}
-		total += time.Since(t0)
+		ms = append(ms, millis(time.Since(t0)))
 	}
-	return millis(total / time.Duration(b.cfg.GrowthSamples)), nil
+	return percentile(ms, 50), nil
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -20,6 +20,7 @@ const (
 	UnitCores      = "cores"
 	UnitPercent    = "%"
 	UnitMillisEach = "ms/record"
+	UnitWrites     = "writes"
 )
 
 // Results is everything one run measured. It round-trips through JSON
@@ -50,6 +51,9 @@ type Meta struct {
 	Quick      bool      `json:"quick"`
 	// Seconds is how long the run took.
 	Seconds float64 `json:"seconds"`
+	// Load is the machine's 1-minute load average at the start and the end
+	// of the run: other work on the machine slows wall-clock figures.
+	Load string `json:"load,omitempty"`
 	// Server says how the end-to-end server ran and where its figures
 	// come from.
 	Server string `json:"server,omitempty"`

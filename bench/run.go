@@ -35,7 +35,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	start, load := time.Now(), loadAverage()
 	b := &runner{
 		cfg:    cfg,
 		res:    &Results{Meta: machine(cfg.Quick)},
@@ -94,6 +94,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		b.res.Rows = dropPart(b.res.Rows, PartPrimitives)
 	}
 	b.res.Meta.Seconds = time.Since(start).Seconds()
+	if end := loadAverage(); load != "" && end != "" {
+		b.res.Meta.Load = load + " at the start, " + end + " at the end"
+	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)
 	}
@@ -122,6 +125,19 @@ func machine(quick bool) Meta {
 		Arch:       runtime.GOARCH,
 		Quick:      quick,
 	}
+}
+
+// loadAverage is the 1-minute load average of /proc/loadavg, or "".
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // cpuModel is the "model name" of /proc/cpuinfo, or the architecture.

@@ -178,6 +178,16 @@ func (p *serverProc) rss() (cur, peak uint64, err error) {
 	return v[0], v[1], nil
 }
 
+// storeStats is the number of store writes the server has made and how long
+// its write path has been busy.
+func (p *serverProc) storeStats() (writes uint64, busy time.Duration, err error) {
+	v, err := p.numbers("store", 2)
+	if err != nil {
+		return 0, 0, err
+	}
+	return v[0], time.Duration(v[1]), nil
+}
+
 func (p *serverProc) resetPeak() error {
 	_, err := p.ask("reset-peak")
 	return err

@@ -17,6 +17,9 @@ func (r *Results) WriteMarkdown(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "Assent benchmark, %s: %s, %s, %d cores (GOMAXPROCS %d), %s %s/%s, %.0f s.\n",
 		kind, m.Date.Format("2006-01-02 15:04 UTC"), m.CPU, m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch, m.Seconds)
+	if m.Load != "" {
+		fmt.Fprintf(&b, "Load average (1 minute): %s.\n", m.Load)
+	}
 	if m.Server != "" {
 		fmt.Fprintf(&b, "Server: %s.\n", m.Server)
 	}
