@@ -43,6 +43,22 @@ func TestDeviceAuth(t *testing.T) {
 		e.clock.Advance(30 * time.Second)
 		unauth(t, d.signed(t, "GET", target, nil, e.clock.Now(), nonce))
 	})
+	t.Run("replay at the edge of the skew", func(t *testing.T) {
+		// A device clock MaxClockSkew ahead: the timestamp passes from
+		// server time ts-MaxClockSkew to ts+MaxClockSkew, so the nonce must
+		// be remembered that long, not NonceWindow from its first use.
+		for _, later := range []time.Duration{2*MaxClockSkew - time.Second, 2 * MaxClockSkew} {
+			first := e.clock.Now()
+			ts := first.Add(MaxClockSkew)
+			nonce := newNonce(t)
+			e.send(d.signed(t, "GET", target, nil, ts, nonce)).want(t, http.StatusOK)
+			e.clock.Advance(later)
+			unauth(t, d.signed(t, "GET", target, nil, ts, nonce))
+			// The same timestamp still passes with a fresh nonce: the 401
+			// above is the replay, not the skew.
+			e.send(d.signed(t, "GET", target, nil, ts, newNonce(t))).want(t, http.StatusOK)
+		}
+	})
 	t.Run("forged", func(t *testing.T) {
 		req := d.signed(t, "GET", target, nil, e.clock.Now(), newNonce(t))
 		sig, _ := base64.StdEncoding.DecodeString(req.Header.Get(HeaderSignature))

@@ -31,10 +31,17 @@ const (
 	// MaxClockSkew is how far a device's timestamp may be from the server's
 	// clock.
 	MaxClockSkew = 60 * time.Second
-	// NonceWindow is how long a device's nonce is remembered. It covers the
-	// whole time a timestamp is accepted (2 * MaxClockSkew), so a replay is
-	// refused for as long as its timestamp would pass.
+	// NonceWindow is how long a device's nonce is remembered at least,
+	// from its first use. A nonce is also remembered until its call's
+	// timestamp can no longer pass (timestamp + MaxClockSkew, plus a
+	// second), which is later than NonceWindow when the device's clock is
+	// ahead: a replay is refused for as long as its timestamp would pass.
 	NonceWindow = 120 * time.Second
+
+	// nonceMargin keeps a nonce a little past the last second its
+	// timestamp passes, so that no boundary case of "expired at now"
+	// lets it through.
+	nonceMargin = time.Second
 
 	nonceSize = 16
 )
@@ -129,7 +136,7 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// Only a verified call may spend a nonce, or anyone could burn the
 		// nonces a device is about to use.
-		err = s.store.RememberNonce(ctx, deviceID, nonce, now.Add(NonceWindow), now)
+		err = s.store.RememberNonce(ctx, deviceID, nonce, nonceExpiry(now, sent), now)
 		if errors.Is(err, store.ErrConflict) {
 			return errAuth
 		}
@@ -141,6 +148,17 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		setLogAttrs(c, "device_id", dev.ID)
 		return next(c)
 	}
+}
+
+// nonceExpiry is until when a nonce first used at now with timestamp sent
+// is remembered: NonceWindow, and at least until the timestamp is past the
+// skew the server accepts.
+func nonceExpiry(now time.Time, sent int64) time.Time {
+	unusable := time.Unix(sent, 0).Add(MaxClockSkew + nonceMargin)
+	if until := now.Add(NonceWindow); until.After(unusable) {
+		return until
+	}
+	return unusable
 }
 
 // validNonce reports whether n is the canonical base64 of 16 bytes.
