@@ -2,9 +2,16 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
+
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/sqlite"
 )
 
 // approvalContent is the content size of the records whose approvals part
@@ -18,6 +25,9 @@ const approvalContent = 1 << 10
 // the child's own clock, the device's from this process's (nothing else
 // runs here meanwhile).
 func (b *runner) runApprovals(ctx context.Context) (err error) {
+	if err := b.runStoreWrite(ctx); err != nil {
+		return err
+	}
 	n := b.cfg.Approvals
 	srv, api, err := b.startWithClient(ctx, "approvals", benchServerConfig(0, n+16))
 	if err != nil {
@@ -53,16 +63,16 @@ func (b *runner) runApprovals(ctx context.Context) (err error) {
 		Name:  fmt.Sprintf("server CPU per record created and uploaded (%s content, blind, store)", sizeName(approvalContent)),
 		Value: micros((cpu1 - cpu0) / time.Duration(n)), Unit: UnitMicros, Note: "whole server"})
 
-	server, device, err := b.timeAnswers(ctx, srv, dev, reqs, "create")
+	create, err := b.timeAnswers(ctx, srv, dev, reqs, "create")
 	if err != nil {
 		return err
 	}
 	row := b.res.add(Row{ID: "protocol/server-create", Part: PartProtocol,
 		Name:  "server CPU per create approval (2 signed device calls, JSON, SQLite, audit, blob commit)",
-		Value: micros(server), Unit: UnitMicros, Baseline: micros(b.sums.create),
-		BaselineName: "sum of primitives: verify + finalize + OPRF + KEK wrap", Note: "whole server"})
+		Value: micros(create.server), Unit: UnitMicros, Baseline: micros(b.sums.create),
+		BaselineName: "sum of primitives: verify + finalize + OPRF + KEK wrap",
+		Note:         fmt.Sprintf("whole server, %.1f store writes each", create.writes)})
 	row.goal("<= 1.2x", row.Ratio, 1.2, true)
-	deviceCreate := device
 
 	b.prog.set("part 2/6 approvals: asking to open %d records", n)
 	reqs = reqs[:0]
@@ -73,19 +83,52 @@ func (b *runner) runApprovals(ctx context.Context) (err error) {
 		}
 		reqs = append(reqs, req)
 	}
-	server, device, err = b.timeAnswers(ctx, srv, dev, reqs, "access")
+	access, err := b.timeAnswers(ctx, srv, dev, reqs, "access")
 	if err != nil {
 		return err
 	}
 	row = b.res.add(Row{ID: "protocol/server-access", Part: PartProtocol,
 		Name:  "server CPU per access approval (2 signed device calls, JSON, SQLite, audit, session)",
-		Value: micros(server), Unit: UnitMicros, Baseline: micros(b.sums.access),
-		BaselineName: "sum of primitives: verify + finalize + OPRF + KEK unwrap", Note: "whole server"})
+		Value: micros(access.server), Unit: UnitMicros, Baseline: micros(b.sums.access),
+		BaselineName: "sum of primitives: verify + finalize + OPRF + KEK unwrap",
+		Note:         fmt.Sprintf("whole server, %.1f store writes each", access.writes)})
 	row.goal("<= 1.2x", row.Ratio, 1.2, true)
 	b.res.add(Row{ID: "protocol/device", Part: PartProtocol,
 		Name:  "device CPU per evaluation (device.Agent: fetch, check, evaluate, sign, ledger, answer)",
-		Value: micros((deviceCreate + device) / 2), Unit: UnitMicros, Baseline: micros(b.sums.device),
+		Value: micros((create.device + access.device) / 2), Unit: UnitMicros, Baseline: micros(b.sums.device),
 		BaselineName: "sum of primitives: POPRF evaluate + Ed25519 sign", Note: "whole device, HTTP client included"})
+	return nil
+}
+
+// runStoreWrite measures one store write in this process, the unit the
+// server's CPU per approval is mostly made of: an audit entry the size of an
+// approval's, appended to the embedded store on its production setting.
+func (b *runner) runStoreWrite(ctx context.Context) error {
+	b.prog.set("part 2/6 approvals: one store write")
+	st, err := sqlite.Open(ctx, filepath.Join(b.work, "store-write"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	uid, err := ids.New(ids.User, rand.Reader)
+	if err != nil {
+		return err
+	}
+	details, err := json.Marshal(map[string][]byte{"statement": random(300), "signature": random(64)})
+	if err != nil {
+		return err
+	}
+	c, err := measure(ctx, b.timing, nil, func(int) error {
+		_, err := st.AppendAudit(ctx, &store.AuditEntry{UserID: uid, Event: store.EventApproved, Actor: "dev_bench",
+			Subject: "req_bench", Details: details, At: time.Now()})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.res.add(Row{ID: "protocol/store-write", Part: PartProtocol,
+		Name:  "one store write: AppendAudit of an approval on SQLite, synchronous=FULL",
+		Value: micros(c.CPU), Unit: UnitMicros, Note: fmt.Sprintf("in process, kernel time of the fsync included; %.2f ms wall", millis(c.Wall))})
 	return nil
 }
 
@@ -122,34 +165,50 @@ func (b *runner) approveRecords(ctx context.Context, api *apiClient, dev *simDev
 	return rids, nil
 }
 
+// answerCost is what one answer cost: the server's CPU time, this
+// process's (the device's) CPU time, and the server's store writes.
+type answerCost struct {
+	server, device time.Duration
+	writes         float64
+}
+
 // timeAnswers has the device answer reqs one after the other and returns
-// the server's and this process's CPU time per answer.
-func (b *runner) timeAnswers(ctx context.Context, srv *serverProc, dev *simDevice, reqs []string, kind string) (server, device time.Duration, err error) {
+// the cost per answer.
+func (b *runner) timeAnswers(ctx context.Context, srv *serverProc, dev *simDevice, reqs []string, kind string) (answerCost, error) {
 	if len(reqs) == 0 {
-		return 0, 0, errors.New("no requests to answer")
+		return answerCost{}, errors.New("no requests to answer")
 	}
 	s0, err := srv.cpu()
 	if err != nil {
-		return 0, 0, err
+		return answerCost{}, err
+	}
+	w0, _, err := srv.storeStats()
+	if err != nil {
+		return answerCost{}, err
 	}
 	d0, err := processCPU()
 	if err != nil {
-		return 0, 0, err
+		return answerCost{}, err
 	}
 	for i, req := range reqs {
 		if err := dev.handle(ctx, req); err != nil {
-			return 0, 0, err
+			return answerCost{}, err
 		}
 		b.prog.tick("part 2/6 approvals: %s approved %d/%d", kind, i+1, len(reqs))
 	}
 	d1, err := processCPU()
 	if err != nil {
-		return 0, 0, err
+		return answerCost{}, err
 	}
 	s1, err := srv.cpu()
 	if err != nil {
-		return 0, 0, err
+		return answerCost{}, err
 	}
-	n := time.Duration(len(reqs))
-	return (s1 - s0) / n, (d1 - d0) / n, nil
+	w1, _, err := srv.storeStats()
+	if err != nil {
+		return answerCost{}, err
+	}
+	n := len(reqs)
+	return answerCost{server: (s1 - s0) / time.Duration(n), device: (d1 - d0) / time.Duration(n),
+		writes: float64(w1-w0) / float64(n)}, nil
 }

@@ -74,7 +74,7 @@ func TestRunTiny(t *testing.T) {
 		"primitive/poprf-evaluate", "primitive/poprf-finalize", "primitive/oprf-evaluate",
 		"primitive/ed25519-verify", "primitive/gcm-seal", "primitive/gcm-open",
 		"threshold/server-create", "threshold/server-access", "threshold/device",
-		"protocol/server-upload", "protocol/server-create", "protocol/server-access", "protocol/device",
+		"protocol/store-write", "protocol/server-upload", "protocol/server-create", "protocol/server-access", "protocol/device",
 		"envelope/seal", "envelope/seal-vs-gcm-sha256", "envelope/open", "envelope/open-vs-gcm-read",
 		"e2e/seal-rate/c1", "e2e/seal-rate/c2", "e2e/open-rate/c1", "e2e/open-rate/c2",
 		"e2e/seal-latency/c2/p50", "e2e/seal-latency/c2/p99", "e2e/open-latency/c1/p95",
