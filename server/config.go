@@ -46,14 +46,18 @@ type Config struct {
 	// Wiring.
 	Store string
 	// StoreURI is the MongoDB connection string when Store is "mongodb"
-	// (-store-uri, ASSENT_STORE_URI; it may hold credentials, so prefer the
-	// variable). Wiring.
+	// (-mongodb-uri or -store-uri, ASSENT_MONGODB_URI or ASSENT_STORE_URI;
+	// it may hold credentials, so prefer the variable). Set with another
+	// store, it is a configuration error. Wiring.
 	StoreURI string
-	// StoreDatabase is the MongoDB database (-store-database,
-	// ASSENT_STORE_DATABASE; default "assent"). Wiring.
+	// StoreDatabase is the MongoDB database (-mongodb-database or
+	// -store-database, ASSENT_MONGODB_DATABASE or ASSENT_STORE_DATABASE;
+	// default "assent"). Wiring.
 	StoreDatabase string
-	// Blobs is the blob store: "dir" (default), a directory, or "gridfs",
-	// GridFS in the MongoDB store (-blobs, ASSENT_BLOBS). Wiring.
+	// Blobs is the blob store: "dir", a directory, or "gridfs", GridFS in
+	// the MongoDB store (-blobs, ASSENT_BLOBS; default "gridfs" with store
+	// "mongodb", whose nodes may run on several hosts and must all read
+	// every record's ciphertext, else "dir"). Wiring.
 	Blobs string
 	// BlobDir is the blob directory (-blob-dir, ASSENT_BLOB_DIR; default
 	// <DataDir>/blobs). Wiring.
@@ -141,7 +145,6 @@ func DefaultConfig() Config {
 		DataDir:             "./assent-data",
 		Store:               StoreSQLite,
 		StoreDatabase:       "assent",
-		Blobs:               BlobsDir,
 		NodeID:              "node-1",
 		ApprovalTTL:         10 * time.Minute,
 		SessionTTL:          15 * time.Minute,
@@ -170,7 +173,10 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.DataDir, d.DataDir)
 	orDefault(&c.Store, d.Store)
 	orDefault(&c.StoreDatabase, d.StoreDatabase)
-	orDefault(&c.Blobs, d.Blobs)
+	if c.Store == StoreMongoDB {
+		orDefault(&c.Blobs, BlobsGridFS)
+	}
+	orDefault(&c.Blobs, BlobsDir)
 	orDefault(&c.BlobDir, filepath.Join(c.DataDir, "blobs"))
 	orDefault(&c.MasterKeyPath, filepath.Join(c.DataDir, "master.key"))
 	orDefault(&c.NodeID, d.NodeID)
@@ -232,6 +238,10 @@ func (c Config) Validate() error {
 		return bad("store %q is neither %q nor %q", c.Store, StoreSQLite, StoreMongoDB)
 	case c.Store == StoreMongoDB && c.StoreURI == "":
 		return bad("store %q needs a URI", StoreMongoDB)
+	case c.Store != StoreMongoDB && c.StoreURI != "":
+		// Not ignored: a server meant for MongoDB must not start on a
+		// local SQLite file of its own.
+		return bad("a store URI is set but the store is %q, not %q", c.Store, StoreMongoDB)
 	case c.Blobs != BlobsDir && c.Blobs != BlobsGridFS:
 		return bad("blob store %q is neither %q nor %q", c.Blobs, BlobsDir, BlobsGridFS)
 	case c.Blobs == BlobsGridFS && c.Store != StoreMongoDB:

@@ -19,6 +19,18 @@ func TestConfigDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("defaults do not validate: %v", err)
 	}
+	if c.Blobs != BlobsDir {
+		t.Errorf("blobs %q with SQLite, want %q", c.Blobs, BlobsDir)
+	}
+	// Nodes on MongoDB may run on several hosts: their ciphertext goes to
+	// GridFS unless a blob store is chosen.
+	m := Config{Store: StoreMongoDB, StoreURI: "mongodb://db/"}.WithDefaults()
+	if m.Blobs != BlobsGridFS || m.Validate() != nil {
+		t.Errorf("blobs %q with MongoDB, want %q", m.Blobs, BlobsGridFS)
+	}
+	if m := (Config{Store: StoreMongoDB, Blobs: BlobsDir}).WithDefaults(); m.Blobs != BlobsDir {
+		t.Errorf("chosen blob store replaced: %q", m.Blobs)
+	}
 	// Set fields are kept.
 	if c := (Config{ApprovalTTL: time.Minute, UserRate: -1}).WithDefaults(); c.ApprovalTTL != time.Minute || c.UserRate != -1 {
 		t.Errorf("set fields replaced: %+v", c)
@@ -34,6 +46,7 @@ func TestConfigValidate(t *testing.T) {
 		"cert without key":   func(c *Config) { c.TLSCert = "cert.pem" },
 		"unknown store":      func(c *Config) { c.Store = "postgres" },
 		"mongo without URI":  func(c *Config) { c.Store = StoreMongoDB },
+		"URI without mongo":  func(c *Config) { c.StoreURI = "mongodb://db/" },
 		"unknown blobs":      func(c *Config) { c.Blobs = "s3" },
 		"gridfs on sqlite":   func(c *Config) { c.Blobs = BlobsGridFS },
 		"unknown log format": func(c *Config) { c.LogFormat = "xml" },

@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/server"
-	"github.com/assent-dev/assent/store/sqlite"
 )
 
 func init() {
-	register("admin", "administer a data directory (admin client create)", runAdmin)
+	register("admin", "administer a server's store (admin client create)", runAdmin)
 }
 
-const adminUsage = "usage: assent admin client create --data-dir DIR --name NAME --scopes SCOPE[,SCOPE...]"
+const adminUsage = "usage: assent admin client create [--data-dir DIR | --store mongodb --mongodb-uri URI [--mongodb-database NAME]] --name NAME --scopes SCOPE[,SCOPE...]"
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -30,18 +29,20 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return clientCreate(ctx, args[2:], stdout, stderr)
 }
 
-// clientCreate registers a third party in the store of a data directory and
-// prints its API key, once. It opens the SQLite store directly, which is
-// safe while a server runs on the same directory.
+// clientCreate registers a third party in the store of a server (the
+// SQLite file of a data directory, or MongoDB, chosen by the same flags and
+// variables as `assent serve`) and prints its API key, once. It opens the
+// store directly, which is safe while servers run on it.
 func clientCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("admin client create", stderr)
-	dataDir := server.DefaultConfig().DataDir
-	if v := os.Getenv("ASSENT_DATA_DIR"); v != "" {
-		dataDir = v
-	}
-	fs.StringVar(&dataDir, "data-dir", dataDir, "data `directory` of the server ($ASSENT_DATA_DIR)")
+	cfg := server.DefaultConfig()
+	e := &envFlags{fs: fs}
+	backendFlags(e, &cfg)
 	name := fs.String("name", "", "name of the third party, shown on the user's device")
 	scopeList := fs.String("scopes", "", "comma-separated scopes: "+strings.Join(server.AllScopes, ", "))
+	if e.err != nil {
+		return e.err
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,12 +56,18 @@ func clientCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("%w: -scopes: %v", errUsage, err)
 	}
-	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("data directory %s does not exist (run `assent serve -data-dir %s` once, or create it)", dataDir, dataDir)
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	st, err := sqlite.Open(ctx, dataDir)
+	if cfg.Store == server.StoreSQLite {
+		if fi, err := os.Stat(cfg.DataDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("data directory %s does not exist (run `assent serve -data-dir %s` once, or create it)", cfg.DataDir, cfg.DataDir)
+		}
+	}
+	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("opening the store: %w", err)
+		return err
 	}
 	defer st.Close()
 	key, client, err := server.CreateClient(ctx, st, rand.Reader, time.Now(), *name, scopes)

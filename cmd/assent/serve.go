@@ -105,6 +105,38 @@ func (e *envFlags) float(p *float64, name, env, usage string) {
 	e.fs.Float64Var(p, name, *p, usage+" ($"+env+")")
 }
 
+// alias defines flag name and variable env as second spellings of the
+// string flag primary (already defined on p, read from primaryEnv), with the
+// same precedence: a flag wins over a variable. Setting both variables to
+// different values is a usage error; the values are not quoted, since they
+// may hold credentials.
+func (e *envFlags) alias(p *string, name, env, primary, primaryEnv string) {
+	if v, ok := e.lookup(env); ok {
+		if pv, set := e.lookup(primaryEnv); set && pv != v && e.err == nil {
+			e.err = fmt.Errorf("%w: $%s and $%s differ; set one", errUsage, env, primaryEnv)
+		}
+		*p = v
+	}
+	e.fs.Func(name, "same as -"+primary+" ($"+env+")", func(v string) error {
+		*p = v
+		return nil
+	})
+}
+
+// backendFlags defines the flags that choose and reach the store, which
+// `assent serve` and `assent admin` share. The MongoDB settings have two
+// spellings: -store-uri / -mongodb-uri ($ASSENT_STORE_URI /
+// $ASSENT_MONGODB_URI) and -store-database / -mongodb-database
+// ($ASSENT_STORE_DATABASE / $ASSENT_MONGODB_DATABASE).
+func backendFlags(e *envFlags, cfg *server.Config) {
+	e.str(&cfg.DataDir, "data-dir", "ASSENT_DATA_DIR", "`directory` of the database, blobs and master key")
+	e.str(&cfg.Store, "store", "ASSENT_STORE", "store: sqlite or mongodb")
+	e.secretStr(&cfg.StoreURI, "store-uri", "ASSENT_STORE_URI", "MongoDB connection `URI` (store mongodb)")
+	e.alias(&cfg.StoreURI, "mongodb-uri", "ASSENT_MONGODB_URI", "store-uri", "ASSENT_STORE_URI")
+	e.str(&cfg.StoreDatabase, "store-database", "ASSENT_STORE_DATABASE", "MongoDB database `name`")
+	e.alias(&cfg.StoreDatabase, "mongodb-database", "ASSENT_MONGODB_DATABASE", "store-database", "ASSENT_STORE_DATABASE")
+}
+
 // serveConfig parses the flags and environment of `assent serve` into a
 // server.Config with its defaults applied and validated.
 func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
@@ -112,11 +144,8 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs := newFlagSet("serve", stderr)
 	e := &envFlags{fs: fs}
 	e.str(&cfg.Listen, "listen", "ASSENT_LISTEN", "TCP `address` to listen on")
-	e.str(&cfg.DataDir, "data-dir", "ASSENT_DATA_DIR", "`directory` of the database, blobs and master key")
-	e.str(&cfg.Store, "store", "ASSENT_STORE", "store: sqlite or mongodb")
-	e.secretStr(&cfg.StoreURI, "store-uri", "ASSENT_STORE_URI", "MongoDB connection `URI` (store mongodb)")
-	e.str(&cfg.StoreDatabase, "store-database", "ASSENT_STORE_DATABASE", "MongoDB database")
-	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, or gridfs (store mongodb)")
+	backendFlags(e, &cfg)
+	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, or gridfs (store mongodb; its default there)")
 	e.str(&cfg.BlobDir, "blob-dir", "ASSENT_BLOB_DIR", "blob `directory` (default <data-dir>/blobs)")
 	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start (default <data-dir>/master.key)")
 	e.str(&cfg.TLSCert, "tls-cert", "ASSENT_TLS_CERT", "TLS certificate PEM `file` (with -tls-key: serve HTTPS)")
@@ -166,26 +195,35 @@ func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// openStores opens the store and blob store cfg names.
-func openStores(ctx context.Context, cfg server.Config) (store.Store, store.BlobStore, error) {
-	var st store.Store
-	var gridfs store.BlobStore
-	switch cfg.Store {
-	case server.StoreMongoDB:
+// openStore opens the store cfg names.
+func openStore(ctx context.Context, cfg server.Config) (store.Store, error) {
+	if cfg.Store == server.StoreMongoDB {
 		m, err := mongo.Open(ctx, cfg.StoreURI, cfg.StoreDatabase)
 		if err != nil {
-			return nil, nil, fmt.Errorf("opening the MongoDB store: %w", err)
+			return nil, fmt.Errorf("opening the MongoDB store: %w", err)
 		}
-		st, gridfs = m, m.Blobs()
-	default:
-		s, err := sqlite.Open(ctx, cfg.DataDir)
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening the store: %w", err)
-		}
-		st = s
+		return m, nil
+	}
+	s, err := sqlite.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	return s, nil
+}
+
+// openStores opens the store and blob store cfg names.
+func openStores(ctx context.Context, cfg server.Config) (store.Store, store.BlobStore, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	if cfg.Blobs == server.BlobsGridFS {
-		return st, gridfs, nil
+		m, ok := st.(*mongo.Store)
+		if !ok { // Validate refuses gridfs without mongodb
+			st.Close()
+			return nil, nil, fmt.Errorf("%w: blob store %s needs store %s", errUsage, server.BlobsGridFS, server.StoreMongoDB)
+		}
+		return st, m.Blobs(), nil
 	}
 	blobs, err := blobdir.Open(cfg.BlobDir)
 	if err != nil {
