@@ -61,7 +61,7 @@ type Server struct {
 	uploads    *keyLock        // records being uploaded on this node
 	pushCtx    context.Context // ends at Close, cutting pushes in flight short
 	pushCancel context.CancelFunc
-	notifyMu   sync.Mutex // orders notifyWG.Add before Close's Wait
+	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
 	notifyWG   sync.WaitGroup
 	notifySem  chan struct{}
 
@@ -195,8 +195,8 @@ func (s *Server) Close() error {
 			s.bgCancel()
 		}
 		s.bgDone.Wait()
-		s.notifyMu.Lock() // no push starts after this: closing is closed
-		s.notifyMu.Unlock()
+		// endStreams closed closing under notifyMu: no push can start
+		// any more, so notifyWG only goes down from here.
 		s.pushCancel()
 		s.notifyWG.Wait()
 		s.pending.clearAll()
@@ -209,7 +209,11 @@ func (s *Server) Close() error {
 // themselves, so that a graceful shutdown waits only for real work.
 func (s *Server) endStreams() {
 	s.streamsOnce.Do(func() {
+		// Under notifyMu, so that a startPush that saw closing open has
+		// also done its notifyWG.Add before Close waits.
+		s.notifyMu.Lock()
 		close(s.closing)
+		s.notifyMu.Unlock()
 		_ = s.hub.Close()
 	})
 }
