@@ -42,7 +42,10 @@ const (
 type ClientOptions struct {
 	// HTTPClient sends the requests (nil: a new http.Client without a
 	// global timeout, since the event stream is long-lived; each other call
-	// is bounded by RequestTimeout).
+	// is bounded by RequestTimeout). NewClient uses a copy that never
+	// follows redirects: a redirect would re-send signed calls, answers and
+	// the enrollment code to another URL, even over plain http. A redirect
+	// answer is an *APIError with its 3xx status.
 	HTTPClient *http.Client
 	// RequestTimeout bounds each call but Events (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
@@ -82,10 +85,11 @@ func NewClient(serverURL string, id *Identity, o ClientOptions) (*Client, error)
 	if u.Scheme == "http" && !o.InsecureHTTP && !isLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("%w: plain http is allowed only to a loopback host; use https", ErrServerURL)
 	}
-	c := &Client{base: u, id: id, hc: o.HTTPClient, timeout: o.RequestTimeout, now: o.Now, rand: o.Rand}
-	if c.hc == nil {
-		c.hc = &http.Client{}
+	c := &Client{base: u, id: id, hc: &http.Client{}, timeout: o.RequestTimeout, now: o.Now, rand: o.Rand}
+	if o.HTTPClient != nil {
+		*c.hc = *o.HTTPClient
 	}
+	c.hc.CheckRedirect = noRedirects
 	if c.timeout <= 0 {
 		c.timeout = DefaultRequestTimeout
 	}
@@ -97,6 +101,9 @@ func NewClient(serverURL string, id *Identity, o ClientOptions) (*Client, error)
 	}
 	return c, nil
 }
+
+// noRedirects makes an http.Client return a redirect answer as it is.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // ServerURL returns the server URL the client was made with, normalised.
 func (c *Client) ServerURL() string { return c.base.String() }

@@ -1,0 +1,56 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+)
+
+// TestNoRedirects: a redirect answer is an error, never followed, so that
+// signed headers, answers and enrollment codes go nowhere but to the
+// server the device was enrolled with (a 307 would re-send them, body
+// included, even from https to http). A caller's own http.Client is not
+// changed.
+func TestNoRedirects(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer other.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+
+	own := &http.Client{}
+	for _, hc := range []*http.Client{nil, own} {
+		id := newIdentity(t, redirect.URL)
+		defer id.Destroy()
+		c, err := NewClient(redirect.URL, id, ClientOptions{HTTPClient: hc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		var ae *APIError
+		if _, err := c.PendingRequests(ctx); !errors.As(err, &ae) || ae.Status != http.StatusTemporaryRedirect {
+			t.Errorf("signed GET through a 307: %v, want an APIError 307", err)
+		}
+		if _, err := c.Enroll(ctx, "ABCDE-FGHIJ-KLMNO-PQRST", EnrollOptions{Name: "phone"}); !errors.As(err, &ae) || ae.Status != http.StatusTemporaryRedirect {
+			t.Errorf("enrollment POST through a 307: %v, want an APIError 307", err)
+		}
+		err = c.Events(ctx, 0, func() { t.Error("event stream connected through a redirect") }, func(string) {})
+		if !errors.As(err, &ae) || ae.Status != http.StatusTemporaryRedirect {
+			t.Errorf("event stream through a 307: %v, want an APIError 307", err)
+		}
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("%d requests followed the redirect to another server", n)
+	}
+	if own.CheckRedirect != nil {
+		t.Error("NewClient changed the caller's http.Client")
+	}
+}
