@@ -104,7 +104,12 @@ func TestDeviceAuth(t *testing.T) {
 		e.send(req).wantError(t, http.StatusRequestEntityTooLarge, "too_large")
 	})
 	t.Run("state filter", func(t *testing.T) {
-		d.call(t, "GET", "/v1/device/requests?state=approved", nil).wantError(t, http.StatusBadRequest, "bad_request")
+		// Only state=pending is supported (WIRE.md): anything else,
+		// including no state at all, is refused rather than guessed.
+		for _, q := range []string{"?state=approved", "", "?state=", "?state=pending&state=approved", "?other=1"} {
+			d.call(t, "GET", "/v1/device/requests"+q, nil).wantError(t, http.StatusBadRequest, "bad_request")
+		}
+		d.call(t, "GET", "/v1/device/requests?state=pending", nil).want(t, http.StatusOK)
 	})
 }
 

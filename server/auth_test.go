@@ -183,11 +183,11 @@ func TestEnrollment(t *testing.T) {
 
 	// A pending device cannot sign calls.
 	d.id, d.userID = en.DeviceID, en.UserID
-	d.call(t, http.MethodGet, "/v1/device/requests", nil).wantError(t, http.StatusUnauthorized, "unauthenticated")
+	d.call(t, http.MethodGet, "/v1/device/requests?state=pending", nil).wantError(t, http.StatusUnauthorized, "unauthenticated")
 
 	e.do(http.MethodPost, "/v1/device/enroll/confirm", "", good).want(t, http.StatusOK)
 	e.do(http.MethodPost, "/v1/device/enroll/confirm", "", good).wantError(t, http.StatusConflict, "conflict")
-	d.call(t, http.MethodGet, "/v1/device/requests", nil).want(t, http.StatusOK)
+	d.call(t, http.MethodGet, "/v1/device/requests?state=pending", nil).want(t, http.StatusOK)
 
 	// Codes expire.
 	var late wireUser

@@ -64,10 +64,14 @@ const inlineWait = 5 * time.Second
 // real number well under it.
 const maxDeviceList = 100
 
-// listDeviceRequests: GET /v1/device/requests?state=pending.
+// listDeviceRequests: GET /v1/device/requests?state=pending. The query must
+// be exactly that (WIRE.md): a missing or other state, a repeated one or
+// another parameter is 400, so that a client never takes the answer for
+// something it did not ask.
 func (s *Server) listDeviceRequests(c *echo.Context) error {
-	if st := c.QueryParam("state"); st != "" && st != store.RequestPending {
-		return fail(errBadRequest, "only state=pending is supported")
+	q := c.QueryParams()
+	if st := q["state"]; len(q) != 1 || len(st) != 1 || st[0] != store.RequestPending {
+		return fail(errBadRequest, "the query must be state=pending: only pending requests can be listed")
 	}
 	dev := authDevice(c)
 	reqs, err := s.store.PendingRequests(c.Request().Context(), dev.UserID, s.now(), maxDeviceList)
