@@ -75,7 +75,10 @@ type Config struct {
 	PublicURL string
 	// NodeID names this API node; requests record it as their owner, the
 	// node holding their pending secrets (-node-id, ASSENT_NODE_ID; default
-	// "node-1").
+	// "node-1"). Nodes sharing a store need distinct ids: a node acts on
+	// the answers to requests of its id and, at start, expires those left
+	// pending, so two live nodes of one id end each other's requests. A
+	// node restarted under its id ends at once what its earlier run left.
 	NodeID string
 
 	// ApprovalTTL is how long a device request waits for an answer

@@ -209,6 +209,13 @@ type thirdParty struct {
 	hc  *http.Client
 }
 
+// on returns p for use in test t (a subtest).
+func (p *thirdParty) on(t *testing.T) *thirdParty {
+	c := *p
+	c.t = t
+	return &c
+}
+
 // reply is an HTTP answer read whole.
 type reply struct {
 	status int
@@ -445,6 +452,13 @@ func enroll(t *testing.T, node, code string) *phone {
 	return ph
 }
 
+// on returns ph for use in test t (a subtest).
+func (ph *phone) on(t *testing.T) *phone {
+	c := *ph
+	c.t = t
+	return &c
+}
+
 // client returns a device client of node acting as id.
 func (ph *phone) client(node string, id *device.Identity) *device.Client {
 	ph.t.Helper()
@@ -515,19 +529,29 @@ func (ph *phone) answer(node, reqID, decision string) *device.Response {
 }
 
 // respond posts resp to reqID through node with a fresh signature (new
-// nonce and timestamp), and returns the state or the API error status.
+// nonce and timestamp), and returns the state or the API error code, and
+// the status.
 func (ph *phone) respond(node, reqID string, resp *device.Response) (string, int) {
 	ph.t.Helper()
-	state, err := ph.client(node, ph.id).Respond(ph.t.Context(), reqID, resp)
+	state, status, err := respond(ph.client(node, ph.id), reqID, resp)
+	if err != nil {
+		ph.t.Fatalf("respond through %s: %v", node, err)
+	}
+	return state, status
+}
+
+// respond is phone.respond on client c, for any goroutine: an error is
+// one that is no API answer.
+func respond(c *device.Client, reqID string, resp *device.Response) (string, int, error) {
+	state, err := c.Respond(context.Background(), reqID, resp)
 	var ae *device.APIError
 	switch {
 	case err == nil:
-		return state, http.StatusOK
+		return state, http.StatusOK, nil
 	case errors.As(err, &ae):
-		return ae.Code, ae.Status
+		return ae.Code, ae.Status, nil
 	}
-	ph.t.Fatalf("respond through %s: %v", node, err)
-	return "", 0
+	return "", 0, err
 }
 
 // events fetches and verifies the user's audit chain through node, and

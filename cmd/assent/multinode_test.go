@@ -39,6 +39,7 @@ func TestMultiNodeSQLite(t *testing.T) {
 	}
 
 	t.Run("concurrent answers", func(t *testing.T) {
+		ph, tp := ph.on(t), tp.on(t)
 		// The same answer, freshly signed twice, posted at once to both
 		// nodes: one wins, the other hears 409, the record is sealed once,
 		// whichever node owns it and whichever node wins.
@@ -48,17 +49,18 @@ func TestMultiNodeSQLite(t *testing.T) {
 			type outcome struct {
 				state  string
 				status int
+				err    error
 			}
 			got := make([]outcome, 2)
 			var wg sync.WaitGroup
-			for j, n := range []*assentNode{a, b} {
+			for j, c := range []*device.Client{ph.client(a.url, ph.id), ph.client(b.url, ph.id)} {
 				wg.Go(func() {
-					state, status := ph.respond(n.url, up.RequestID, resp)
-					got[j] = outcome{state, status}
+					state, status, err := respond(c, up.RequestID, resp)
+					got[j] = outcome{state, status, err}
 				})
 			}
 			wg.Wait()
-			won, lost := outcome{"approved", http.StatusOK}, outcome{"conflict", http.StatusConflict}
+			won, lost := outcome{"approved", http.StatusOK, nil}, outcome{"conflict", http.StatusConflict, nil}
 			if !(got[0] == won && got[1] == lost) && !(got[0] == lost && got[1] == won) {
 				t.Fatalf("round %d (owner %s): outcomes %+v, want one approved and one 409 conflict", i, owner.id, got)
 			}
@@ -70,6 +72,7 @@ func TestMultiNodeSQLite(t *testing.T) {
 	})
 
 	t.Run("deny on the other node", func(t *testing.T) {
+		ph, tp := ph.on(t), tp.on(t)
 		up := tp.upload(b.url, ph.id.UserID, []byte("unwanted"))
 		if _, err := os.Stat(filepath.Join(blobs, "staged", up.RecordID)); err != nil {
 			t.Fatalf("no staged ciphertext after the upload: %v", err)
@@ -94,6 +97,7 @@ func TestMultiNodeSQLite(t *testing.T) {
 	})
 
 	t.Run("owner crashed", func(t *testing.T) {
+		ph, tp := ph.on(t), tp.on(t)
 		// The owner dies with the secrets; the answer still lands on the
 		// other node. The record can no longer be sealed: once the owner
 		// is back under its node id it ends the record as expired, and
