@@ -1,6 +1,8 @@
-// Package ferrettest runs an in-process FerretDB v1 (the MongoDB wire
-// protocol over SQLite) for the tests of store/mongo, listening on a Unix
-// socket in a directory the caller owns.
+// Package ferrettest runs an embedded FerretDB v1 (the MongoDB wire protocol
+// over SQLite, github.com/FerretDB/FerretDB/ferretdb) for the tests of
+// store/mongo, listening on a Unix socket in a directory the caller owns:
+// in this process (Start), or in a child process that is the test binary
+// again (StartProcess, with ServeIfChild at the top of TestMain).
 //
 // FerretDB is a test engine for query semantics only (DESIGN.md, Storage): its
 // findAndModify is not atomic, so no race test means anything against it.

@@ -20,15 +20,37 @@ func TestStartRefusesLongSocketPath(t *testing.T) {
 	}
 }
 
+func TestMain(m *testing.M) {
+	ServeIfChild()
+	os.Exit(m.Run())
+}
+
+// server is what Server and Process have in common.
+type server interface {
+	URI() string
+	Stop()
+	Restart() error
+}
+
 // TestStopRestart: data written before a Stop is there after Restart, on
-// the same URI, and the server refuses connections while stopped.
+// the same URI, and the server refuses connections while stopped; both in
+// this process and in a child.
 func TestStopRestart(t *testing.T) {
+	for name, start := range map[string]func(dir string) (server, error){
+		"Server":  func(dir string) (server, error) { return Start(dir, nil) },
+		"Process": func(dir string) (server, error) { return StartProcess(dir) },
+	} {
+		t.Run(name, func(t *testing.T) { testStopRestart(t, start) })
+	}
+}
+
+func testStopRestart(t *testing.T, start func(dir string) (server, error)) {
 	dir, err := os.MkdirTemp("", "ferrettest-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	srv, err := Start(dir, nil)
+	srv, err := start(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
 )
 
@@ -73,13 +72,7 @@ func (s *Store) lastAudit(ctx context.Context, userID string) (*store.AuditEntry
 
 // AuditEntries implements store.Store.
 func (s *Store) AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*store.AuditEntry, error) {
-	if err := store.CheckID("user id", ids.User, userID); err != nil {
-		return nil, err
-	}
-	if afterSeq < 0 {
-		return nil, fmt.Errorf("%w: after sequence number %d is negative", store.ErrInvalid, afterSeq)
-	}
-	if err := store.CheckLimit(limit); err != nil {
+	if err := store.CheckAuditEntries(userID, afterSeq, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "audit entries", s.audit, bson.D{eq("user_id", userID), eq("seq", cmp("$gt", afterSeq))},

@@ -38,8 +38,9 @@ const (
 )
 
 // touchEvery is how often a blob being written refreshes its written_at, so
-// that StagedBefore does not offer a live upload for clean-up.
-const touchEvery = 30 * time.Second
+// that StagedBefore does not offer a live upload for clean-up (the server
+// takes a staged blob untouched for a minute as left by a dead upload).
+const touchEvery = 20 * time.Second
 
 type fileDoc struct {
 	ID         bson.ObjectID `bson:"_id"`
@@ -56,10 +57,18 @@ type fileMeta struct {
 }
 
 type chunkDoc struct {
-	ID      bson.ObjectID `bson:"_id"`
+	ID      string        `bson:"_id"` // chunkID(files_id, n)
 	FilesID bson.ObjectID `bson:"files_id"`
 	N       int32         `bson:"n"`
 	Data    []byte        `bson:"data"`
+}
+
+// chunkID is the _id of chunk n of a blob. GridFS readers find chunks by
+// files_id and n and leave the _id to the writer; naming it after both lets
+// a blob be read by _id, which every engine looks up directly (FerretDB v1
+// looks up nothing else without scanning the whole collection).
+func chunkID(file bson.ObjectID, n int32) string {
+	return fmt.Sprintf("%s-%d", file.Hex(), n)
 }
 
 func (g *gridFS) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -227,6 +236,9 @@ func (b *stagedBlob) Write(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	if now := time.Now(); now.Sub(b.touched) >= touchEvery {
+		b.touch(now)
+	}
 	written := 0
 	for len(p) > 0 {
 		k := copy(b.buf[len(b.buf):cap(b.buf)], p)
@@ -251,35 +263,43 @@ func (b *stagedBlob) flush() error {
 	}
 	ctx, cancel := b.g.opContext(b.ctx)
 	defer cancel()
-	if _, err := b.g.chunks.InsertOne(ctx, &chunkDoc{ID: bson.NewObjectID(), FilesID: b.id, N: b.n, Data: b.buf}); err != nil {
+	if _, err := b.g.chunks.InsertOne(ctx, &chunkDoc{ID: chunkID(b.id, b.n), FilesID: b.id, N: b.n, Data: b.buf}); err != nil {
 		b.err = fail(op, err)
 		return b.err
 	}
 	b.n++
 	b.length += int64(len(b.buf))
 	b.buf = b.buf[:0]
-	if now := time.Now(); now.Sub(b.touched) >= touchEvery {
-		// A failed touch only makes the blob look idle sooner.
-		_, _ = b.g.files.UpdateOne(ctx, bson.D{eq("_id", b.id), eq("metadata.state", blobWriting)},
-			set(eq("metadata.written_at", now)))
-		b.touched = now
-	}
 	return nil
 }
 
+// touch refreshes written_at. A failed touch only makes the blob look idle
+// sooner; the write that follows reports the failure.
+func (b *stagedBlob) touch(now time.Time) {
+	ctx, cancel := b.g.opContext(b.ctx)
+	defer cancel()
+	_, _ = b.g.files.UpdateOne(ctx, bson.D{eq("_id", b.id), eq("metadata.state", blobWriting)},
+		set(eq("metadata.written_at", now)))
+	b.touched = now
+}
+
 // Close implements store.StagedBlob: the last chunk, then writing -> staged
-// with the length. If Close fails, the blob stays writing; Abort removes it.
+// with the length. After a failed write, Close removes what was written and
+// returns that failure, so the blob can never be committed; if the removal
+// fails too, the blob stays writing (never committable) until Abort, Delete
+// or the clean-up of StagedBefore removes it.
 func (b *stagedBlob) Close() error {
 	if b.done {
 		return b.closedError()
 	}
-	if b.err != nil {
-		return b.err
+	if b.err == nil && len(b.buf) > 0 {
+		_ = b.flush() // a failure is in b.err, handled below
 	}
-	if len(b.buf) > 0 {
-		if err := b.flush(); err != nil {
-			return err
+	if b.err != nil {
+		if b.g.abandon(b.ctx, "close blob "+b.name, b.id) == nil {
+			b.done = true
 		}
+		return b.err
 	}
 	op := "close blob " + b.name
 	ctx, cancel := b.g.opContext(b.ctx)
@@ -319,27 +339,29 @@ func (b *stagedBlob) Abort() error {
 		return b.g.remove(b.ctx, op, b.id)
 	}
 	b.done = true
-	ctx, cancel := b.g.opContext(b.ctx)
+	return b.g.abandon(b.ctx, op, b.id)
+}
+
+// abandon removes a blob still being written: writing -> deleting, then its
+// chunks and files document.
+func (g *gridFS) abandon(ctx context.Context, op string, id bson.ObjectID) error {
+	octx, cancel := g.opContext(ctx)
 	defer cancel()
-	if _, err := b.g.files.UpdateOne(ctx, bson.D{eq("_id", b.id), eq("metadata.state", blobWriting)},
+	if _, err := g.files.UpdateOne(octx, bson.D{eq("_id", id), eq("metadata.state", blobWriting)},
 		set(eq("metadata.state", blobDeleting))); err != nil {
 		return fail(op, err)
 	}
-	return b.g.remove(b.ctx, op, b.id)
+	return g.remove(ctx, op, id)
 }
 
-// readBatch is how many chunks one round trip of a blob read fetches: the
-// memory a reader holds is about readBatch+1 chunks.
-const readBatch = 2
-
-// blobReader reads a committed blob in chunk order through one cursor.
+// blobReader reads a committed blob chunk by chunk, each by its _id: one
+// chunk in memory, one round trip per chunk.
 type blobReader struct {
 	g      *gridFS
 	ctx    context.Context
 	d      *fileDoc
-	cur    *mongo.Cursor // opened by the first Read
-	n      int32         // next chunk
-	chunk  []byte        // unread part of the current chunk
+	n      int32  // next chunk
+	chunk  []byte // unread part of the current chunk
 	read   int64
 	closed bool
 }
@@ -372,26 +394,13 @@ func (r *blobReader) next() error {
 	op := "read blob " + r.d.Filename
 	ctx, cancel := r.g.opContext(r.ctx)
 	defer cancel()
-	if r.cur == nil {
-		cur, err := r.g.chunks.Find(ctx, bson.D{eq("files_id", r.d.ID), eq("n", cmp("$gte", r.n))},
-			options.Find().SetSort(bson.D{eq("n", 1)}).SetBatchSize(readBatch))
-		if err != nil {
-			return fail(op, err)
-		}
-		r.cur = cur
-	}
-	if !r.cur.Next(ctx) {
-		if err := r.cur.Err(); err != nil {
-			return fail(op, err)
-		}
-		return fmt.Errorf("mongo: %s: %w: chunk %d is missing", op, store.ErrUnavailable, r.n)
-	}
 	var c chunkDoc
-	if err := r.cur.Decode(&c); err != nil {
-		return fail(op, err)
-	}
-	if c.N != r.n {
+	err := r.g.chunks.FindOne(ctx, bson.D{eq("_id", chunkID(r.d.ID, r.n))}).Decode(&c)
+	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && (c.FilesID != r.d.ID || c.N != r.n) {
 		return fmt.Errorf("mongo: %s: %w: chunk %d is missing", op, store.ErrUnavailable, r.n)
+	}
+	if err != nil {
+		return fail(op, err)
 	}
 	want := min(int64(r.d.ChunkSize), r.d.Length-r.read)
 	if int64(len(c.Data)) != want {
@@ -402,16 +411,8 @@ func (r *blobReader) next() error {
 	return nil
 }
 
-// Close implements io.Closer: it releases the cursor on the server.
+// Close implements io.Closer.
 func (r *blobReader) Close() error {
-	if r.closed {
-		return nil
-	}
 	r.closed = true
-	if r.cur == nil {
-		return nil
-	}
-	ctx, cancel := r.g.opContext(context.WithoutCancel(r.ctx))
-	defer cancel()
-	return fail("close blob "+r.d.Filename, r.cur.Close(ctx))
+	return nil
 }

@@ -60,9 +60,10 @@
 //
 // # Test engine
 //
-// The tests run the conformance suite against an in-process FerretDB v1
-// (MongoDB wire protocol on SQLite, internal/ferrettest) for query semantics
-// only. FerretDB is no production backend and no stand-in for the race
+// The tests run the conformance suite against an embedded FerretDB v1
+// (MongoDB wire protocol on SQLite, internal/ferrettest; in a child process,
+// so that the suite's heap bound measures this package and not the
+// database) for query semantics only. FerretDB is no production backend and no stand-in for the race
 // tests: its findAndModify is not atomic (several concurrent conditional
 // updates of one document "win") and it scans the whole collection on every
 // update. With ASSENT_TEST_MONGODB_URI set, the whole suite, race tests

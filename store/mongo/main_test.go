@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -17,12 +16,14 @@ import (
 )
 
 // The engine every test of this package runs against: a real MongoDB when
-// ASSENT_TEST_MONGODB_URI is set, else one in-process FerretDB per test
-// binary. Each test gets a database of its own.
+// ASSENT_TEST_MONGODB_URI is set, else one embedded FerretDB per test
+// binary, run in a child process (the test binary again) so that its memory
+// and goroutines stay out of what the tests measure. Each test gets a
+// database of its own.
 var engine struct {
 	uri string
-	// ferret is the in-process FerretDB, nil against a real MongoDB.
-	ferret *ferrettest.Server
+	// ferret is the FerretDB of the tests, nil against a real MongoDB.
+	ferret *ferrettest.Process
 	// unavailable, when not empty, says why no engine could be started;
 	// every test then skips with it.
 	unavailable string
@@ -38,6 +39,7 @@ func raceSkip() string {
 }
 
 func TestMain(m *testing.M) {
+	ferrettest.ServeIfChild()
 	os.Exit(run(m))
 }
 
@@ -53,7 +55,7 @@ func run(m *testing.M) int {
 		return m.Run()
 	}
 	defer os.RemoveAll(dir)
-	srv, err := ferrettest.Start(dir, ferretLogger())
+	srv, err := ferrettest.StartProcess(dir)
 	if err != nil {
 		engine.unavailable = fmt.Sprintf("no FerretDB: %v", err)
 		return m.Run()
@@ -113,11 +115,4 @@ func dropDatabase(t testing.TB, db string) {
 	if err != nil {
 		t.Logf("dropping database %s: %v", db, err)
 	}
-}
-
-func ferretLogger() *slog.Logger {
-	if os.Getenv("FERRET_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

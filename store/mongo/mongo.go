@@ -209,6 +209,9 @@ func redact(err error, uri string) string {
 // bounds a whole upload by one timeout, and checks its indexes on first
 // write without a lock. Here an open blob holds one chunk in memory, each
 // chunk gets the operation timeout, and the indexes are made by Open. A
+// chunk's _id is "<files_id in hex>-<n>" instead of an ObjectId (readers
+// find chunks by files_id and n), so that a reader fetches each chunk by
+// _id, the one lookup every engine serves without a scan. A
 // blob's state (writing, staged, committed, deleting) is kept in its files
 // document and changed by single-document updates, so a partial blob is
 // never visible under its name.

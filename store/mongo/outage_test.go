@@ -74,13 +74,13 @@ func readBlob(t testing.TB, b store.BlobStore, name string) []byte {
 	return data
 }
 
-// TestOutage stops the in-process FerretDB under a Store: every call must
+// TestOutage kills the test's FerretDB under a Store: every call must
 // fail with ErrUnavailable within a bounded time, and work again once the
 // database is back, on the same Store.
 func TestOutage(t *testing.T) {
 	needEngine(t)
 	if engine.ferret == nil {
-		t.Skip("needs the in-process FerretDB, which the test can stop and start; the MongoDB of ASSENT_TEST_MONGODB_URI is not the test's to stop")
+		t.Skip("needs the test's own FerretDB, which it can kill and start again; the MongoDB of ASSENT_TEST_MONGODB_URI is not the test's to stop")
 	}
 	s := openStore(t, WithServerSelectionTimeout(500*time.Millisecond), WithOperationTimeout(2*time.Second), WithChunkSize(64))
 	ctx := t.Context() // no deadline: the bounds must come from the Store

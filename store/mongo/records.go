@@ -28,10 +28,7 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 
 // StageRecord implements store.Store.
 func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) error {
-	if err := store.CheckRecordID("record id", id); err != nil {
-		return err
-	}
-	if err := store.CheckStaging(&st); err != nil {
+	if err := store.CheckStageRecord(id, &st); err != nil {
 		return err
 	}
 	return s.transition(ctx, "stage record", s.records, id, bson.D{eq("state", store.RecordAwaitingUpload)},
@@ -43,13 +40,7 @@ func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) er
 
 // SealRecord implements store.Store.
 func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now time.Time) error {
-	if err := store.CheckRecordID("record id", id); err != nil {
-		return err
-	}
-	if err := store.CheckSeal(&seal); err != nil {
-		return err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckSealRecord(id, &seal, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "seal record", s.records, id,
@@ -61,13 +52,7 @@ func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now 
 
 // EndRecord implements store.Store.
 func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) error {
-	if err := store.CheckRecordID("record id", id); err != nil {
-		return err
-	}
-	if err := store.CheckEndState(to, store.RecordRejected, store.RecordExpired); err != nil {
-		return err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckEndRecord(id, to, now); err != nil {
 		return err
 	}
 	from := []string{store.RecordAwaitingUpload, store.RecordPendingApproval}
@@ -78,13 +63,7 @@ func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) err
 // RecordsToExpire implements store.Store. Each of the two kinds is read in
 // deadline order from its index; the two lists are merged.
 func (s *Store) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*store.Record, error) {
-	if err := store.CheckLimit(limit); err != nil {
-		return nil, err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
-		return nil, err
-	}
-	if err := store.CheckTime("upload deadline", uploadDeadline, true); err != nil {
+	if err := store.CheckRecordsToExpire(now, uploadDeadline, limit); err != nil {
 		return nil, err
 	}
 	const op = "records to expire"
@@ -100,17 +79,7 @@ func (s *Store) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Ti
 	if err != nil {
 		return nil, err
 	}
-	// An awaiting record's deadline is its creation plus the upload window.
-	window := now.Sub(uploadDeadline)
-	out := make([]*store.Record, 0, min(limit, len(pending)+len(awaiting)))
-	for len(out) < limit && (len(pending) > 0 || len(awaiting) > 0) {
-		if len(awaiting) == 0 || len(pending) > 0 && !awaiting[0].CreatedAt.Add(window).Before(pending[0].ExpiresAt) {
-			out, pending = append(out, pending[0]), pending[1:]
-		} else {
-			out, awaiting = append(out, awaiting[0]), awaiting[1:]
-		}
-	}
-	return out, nil
+	return store.MergeRecordsToExpire(pending, awaiting, now, uploadDeadline, limit), nil
 }
 
 // CountRecords implements store.Store.

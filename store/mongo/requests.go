@@ -29,13 +29,6 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*store.Request, erro
 	return getByID(ctx, s, "get request", s.requests, id, (*requestDoc).request)
 }
 
-func checkUserNow(userID string, now time.Time) error {
-	if err := store.CheckID("user id", ids.User, userID); err != nil {
-		return err
-	}
-	return store.CheckTime("now", now, true)
-}
-
 // pendingOf selects the user's pending, unexpired requests.
 func pendingOf(userID string, now time.Time) bson.D {
 	return bson.D{eq("user_id", userID), eq("state", store.RequestPending), eq("expires_at", cmp("$gt", now))}
@@ -43,10 +36,7 @@ func pendingOf(userID string, now time.Time) bson.D {
 
 // PendingRequests implements store.Store.
 func (s *Store) PendingRequests(ctx context.Context, userID string, now time.Time, limit int) ([]*store.Request, error) {
-	if err := checkUserNow(userID, now); err != nil {
-		return nil, err
-	}
-	if err := store.CheckLimit(limit); err != nil {
+	if err := store.CheckPendingRequests(userID, now, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "pending requests", s.requests, pendingOf(userID, now), asc("created_at"), limit, (*requestDoc).request)
@@ -54,7 +44,7 @@ func (s *Store) PendingRequests(ctx context.Context, userID string, now time.Tim
 
 // CountPendingRequests implements store.Store.
 func (s *Store) CountPendingRequests(ctx context.Context, userID string, now time.Time) (int, error) {
-	if err := checkUserNow(userID, now); err != nil {
+	if err := store.CheckUserAt(userID, now); err != nil {
 		return 0, err
 	}
 	return s.count(ctx, "count pending requests", s.requests, pendingOf(userID, now))
@@ -62,13 +52,7 @@ func (s *Store) CountPendingRequests(ctx context.Context, userID string, now tim
 
 // AnswerRequest implements store.Store.
 func (s *Store) AnswerRequest(ctx context.Context, id string, a store.Answer, now time.Time) error {
-	if err := store.CheckID("request id", ids.Request, id); err != nil {
-		return err
-	}
-	if err := store.CheckAnswer(&a); err != nil {
-		return err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckAnswerRequest(id, &a, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "answer request", s.requests, id,
@@ -79,10 +63,7 @@ func (s *Store) AnswerRequest(ctx context.Context, id string, a store.Answer, no
 
 // ExpireRequest implements store.Store.
 func (s *Store) ExpireRequest(ctx context.Context, id string, now time.Time) error {
-	if err := store.CheckID("request id", ids.Request, id); err != nil {
-		return err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckIDAt("request id", ids.Request, id, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "expire request", s.requests, id, bson.D{eq("state", store.RequestPending)},
@@ -91,10 +72,7 @@ func (s *Store) ExpireRequest(ctx context.Context, id string, now time.Time) err
 
 // RequestsToExpire implements store.Store.
 func (s *Store) RequestsToExpire(ctx context.Context, now time.Time, limit int) ([]*store.Request, error) {
-	if err := store.CheckTime("now", now, true); err != nil {
-		return nil, err
-	}
-	if err := store.CheckLimit(limit); err != nil {
+	if err := store.CheckDue(now, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "requests to expire", s.requests,
@@ -102,16 +80,9 @@ func (s *Store) RequestsToExpire(ctx context.Context, now time.Time, limit int) 
 		asc("expires_at"), limit, (*requestDoc).request)
 }
 
-func checkNodeLimit(node string, limit int) error {
-	if err := store.CheckText("node", node, false); err != nil {
-		return err
-	}
-	return store.CheckLimit(limit)
-}
-
 // AnsweredRequests implements store.Store.
 func (s *Store) AnsweredRequests(ctx context.Context, node string, limit int) ([]*store.Request, error) {
-	if err := checkNodeLimit(node, limit); err != nil {
+	if err := store.CheckNodeLimit(node, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "answered requests", s.requests,
@@ -133,7 +104,7 @@ func (s *Store) MarkProcessed(ctx context.Context, id string) error {
 
 // PendingOwnedBy implements store.Store.
 func (s *Store) PendingOwnedBy(ctx context.Context, node string, limit int) ([]*store.Request, error) {
-	if err := checkNodeLimit(node, limit); err != nil {
+	if err := store.CheckNodeLimit(node, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "pending owned by", s.requests,

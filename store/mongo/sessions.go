@@ -32,13 +32,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*store.Session, erro
 
 // OpenSession implements store.Store.
 func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpening, now time.Time) error {
-	if err := store.CheckID("session id", ids.Session, id); err != nil {
-		return err
-	}
-	if err := store.CheckSessionOpening(&o); err != nil {
-		return err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckOpenSession(id, &o, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "open session", s.sessions, id,
@@ -50,13 +44,7 @@ func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpeni
 
 // EndSession implements store.Store.
 func (s *Store) EndSession(ctx context.Context, id, to string, now time.Time) error {
-	if err := store.CheckID("session id", ids.Session, id); err != nil {
-		return err
-	}
-	if err := store.CheckEndState(to, store.SessionDenied, store.SessionExpired, store.SessionConsumed); err != nil {
-		return err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckEndSession(id, to, now); err != nil {
 		return err
 	}
 	from := []string{store.SessionPendingApproval, store.SessionOpen}
@@ -72,10 +60,7 @@ func (s *Store) EndSession(ctx context.Context, id, to string, now time.Time) er
 // downloads left. (One update computing both the count and the state would
 // need an aggregation-pipeline update, which FerretDB v1 lacks.)
 func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int, error) {
-	if err := store.CheckID("session id", ids.Session, id); err != nil {
-		return 0, err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckIDAt("session id", ids.Session, id, now); err != nil {
 		return 0, err
 	}
 	const op = "use download"
@@ -104,10 +89,7 @@ func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int,
 
 // SessionsToExpire implements store.Store.
 func (s *Store) SessionsToExpire(ctx context.Context, now time.Time, limit int) ([]*store.Session, error) {
-	if err := store.CheckTime("now", now, true); err != nil {
-		return nil, err
-	}
-	if err := store.CheckLimit(limit); err != nil {
+	if err := store.CheckDue(now, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "sessions to expire", s.sessions,

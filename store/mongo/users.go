@@ -41,10 +41,7 @@ func (s *Store) CreateEnrollment(ctx context.Context, e *store.Enrollment) error
 
 // UseEnrollment implements store.Store.
 func (s *Store) UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*store.Enrollment, error) {
-	if err := store.CheckLen("enrollment code hash", codeHash, store.HashLen); err != nil {
-		return nil, err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckUseEnrollment(codeHash, now); err != nil {
 		return nil, err
 	}
 	var d enrollmentDoc
@@ -76,10 +73,7 @@ func (s *Store) GetDevice(ctx context.Context, id string) (*store.Device, error)
 
 // ActivateDevice implements store.Store.
 func (s *Store) ActivateDevice(ctx context.Context, id string, now time.Time) error {
-	if err := store.CheckID("device id", ids.Device, id); err != nil {
-		return err
-	}
-	if err := store.CheckTime("now", now, true); err != nil {
+	if err := store.CheckIDAt("device id", ids.Device, id, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "activate device", s.devices, id, bson.D{eq("state", store.DevicePending)},
