@@ -109,8 +109,11 @@ func (g *gridFS) Commit(ctx context.Context, name string) error {
 		return fail(op, err)
 	}
 	d, err := g.find(octx, op, bson.D{eq("filename", name)})
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
+	case d.Metadata.State == blobDeleting:
+		return fmt.Errorf("mongo: %s: %w: blob is being deleted", op, store.ErrNotFound)
 	}
 	return fmt.Errorf("mongo: %s: %w: blob is %s, not staged and closed", op, store.ErrConflict, d.Metadata.State)
 }

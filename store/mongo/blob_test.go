@@ -254,6 +254,12 @@ func TestBlobStagedBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if err := b.Commit(ctx, "halfdeleted"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Commit of a half-deleted blob: err = %v, want ErrNotFound", err)
+	}
+	if _, err := b.Open(ctx, "halfdeleted"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Open of a half-deleted blob: err = %v, want ErrNotFound", err)
+	}
 	before, err := b.StagedBefore(ctx, time.Now().Add(-time.Hour))
 	if err != nil || len(before) != 0 {
 		t.Fatalf("StagedBefore an hour ago: %v, %v; want none", before, err)
