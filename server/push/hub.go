@@ -286,6 +286,20 @@ func (h *Hub) Stats() HubStats {
 	return HubStats{Subscribers: h.total, Dropped: h.drops}
 }
 
+// ConnectedUsers returns the ids of the users with at least one open
+// stream, each once, in no particular order (none after Close). A node
+// uses it to look for requests that other nodes made for the users
+// connected here.
+func (h *Hub) ConnectedUsers() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	users := make([]string, 0, len(h.users))
+	for u := range h.users {
+		users = append(users, u)
+	}
+	return users
+}
+
 // canFlush reports whether the innermost writer under w's Unwrap chain can
 // flush. Probing instead of calling Flush matters: some wrappers (Echo's
 // Response) panic when the writer beneath them cannot flush.

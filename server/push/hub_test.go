@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -513,5 +514,61 @@ func TestHubServeThroughEcho(t *testing.T) {
 	mustNotify(t, hub, user, req)
 	if got := next(t, events); got != req {
 		t.Fatalf("got %q, want %q", got, req)
+	}
+}
+
+func TestHubConnectedUsers(t *testing.T) {
+	hs := newHubServer(t, HubOptions{})
+	sorted := func() []string { u := hs.hub.ConnectedUsers(); slices.Sort(u); return u }
+	if u := sorted(); len(u) != 0 {
+		t.Fatalf("connected users %v before any stream", u)
+	}
+	alice, bob := newID(t, ids.User), newID(t, ids.User)
+	phone, laptop, bobs := newID(t, ids.Device), newID(t, ids.Device), newID(t, ids.Device)
+	phoneCtx, hangUpPhone := context.WithCancel(t.Context())
+	defer hangUpPhone()
+	hs.subscribe(t, phoneCtx, alice, phone)
+	laptopCtx, hangUpLaptop := context.WithCancel(t.Context())
+	defer hangUpLaptop()
+	hs.subscribe(t, laptopCtx, alice, laptop)
+	hs.subscribe(t, t.Context(), bob, bobs)
+	want := []string{alice, bob}
+	slices.Sort(want)
+	if u := sorted(); !slices.Equal(u, want) {
+		t.Fatalf("connected users %v, want each of %v once", u, want)
+	}
+
+	// A device that reconnects replaces its stream: still one entry.
+	phoneCtx2, hangUpPhone2 := context.WithCancel(t.Context())
+	defer hangUpPhone2()
+	hs.subscribe(t, phoneCtx2, alice, phone)
+	if err := hs.served(t, phone); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("replaced stream ended with %v", err)
+	}
+	if u := sorted(); !slices.Equal(u, want) {
+		t.Fatalf("connected users %v after a reconnection, want %v", u, want)
+	}
+
+	// Alice stays connected while one of her streams is open.
+	hangUpLaptop()
+	if err := hs.served(t, laptop); err != nil {
+		t.Fatalf("laptop stream ended with %v", err)
+	}
+	if u := sorted(); !slices.Equal(u, want) {
+		t.Fatalf("connected users %v with one of alice's streams open, want %v", u, want)
+	}
+	hangUpPhone2()
+	if err := hs.served(t, phone); err != nil {
+		t.Fatalf("phone stream ended with %v", err)
+	}
+	if u := sorted(); !slices.Equal(u, []string{bob}) {
+		t.Fatalf("connected users %v after alice hung up, want only bob", u)
+	}
+
+	if err := hs.hub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if u := hs.hub.ConnectedUsers(); len(u) != 0 {
+		t.Fatalf("connected users %v after Close", u)
 	}
 }
