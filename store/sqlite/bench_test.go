@@ -10,16 +10,16 @@ import (
 	"github.com/assent-dev/assent/internal/ids"
 )
 
-// populate inserts n records and n open sessions (with downloads to spare)
-// in one transaction and returns their ids.
-func populate(b *testing.B, s *Store, n int) (records, sessions []string) {
+// populate inserts n records of 1000 users and n open sessions (with
+// downloads to spare) in one transaction and returns their ids.
+func populate(b *testing.B, s *Store, n int) (records, sessions, users []string) {
 	b.Helper()
 	tx, err := s.writer.db.BeginTx(b.Context(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tx.Rollback()
-	users := make([]string, 1000)
+	users = make([]string, 1000)
 	for i := range users {
 		users[i], _ = ids.New(ids.User, rand.Reader)
 	}
@@ -55,7 +55,7 @@ func populate(b *testing.B, s *Store, n int) (records, sessions []string) {
 	if _, err := s.writer.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		b.Fatal(err)
 	}
-	return records, sessions
+	return records, sessions, users
 }
 
 // BenchmarkStore measures point reads, conditional updates (UseDownload)
@@ -71,7 +71,7 @@ func BenchmarkStoreSyncNormal(b *testing.B) { benchmarkStore(b, Options{SyncNorm
 func benchmarkStore(b *testing.B, opts Options) {
 	for _, n := range []int{1e3, 1e5} {
 		s := openTest(b, b.TempDir(), opts)
-		records, sessions := populate(b, s, n)
+		records, sessions, users := populate(b, s, n)
 		ctx := b.Context()
 		name := fmt.Sprintf("records=1e%d", len(fmt.Sprint(n))-1)
 		b.Run("point-read/"+name, func(b *testing.B) {
@@ -92,7 +92,12 @@ func benchmarkStore(b *testing.B, opts Options) {
 		})
 		b.Run("insert/"+name, func(b *testing.B) {
 			for b.Loop() {
-				if err := s.CreateRecord(ctx, newRecord(b)); err != nil {
+				// As the server makes them: UUIDv7 of the current time, for
+				// one of many users.
+				r := newRecord(b)
+				r.ID, _ = ids.NewRecord(rand.Reader, time.Now())
+				r.UserID = users[mrand.IntN(len(users))]
+				if err := s.CreateRecord(ctx, r); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -94,8 +94,10 @@ func OpenOptions(ctx context.Context, dir string, opts Options) (*Store, error) 
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=rw" +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + syncMode + ")"
 	// The writer waits for the write lock in Go (see write), the readers
-	// (which wait only in rare cases, such as WAL recovery) in SQLite.
-	if s.writer, err = newPool(base+"&_txlock=immediate&_pragma=busy_timeout(0)", 1); err != nil {
+	// (which wait only in rare cases, such as WAL recovery) in SQLite. The
+	// writer's page cache (16 MiB, SQLite's default is 2) keeps the pages of
+	// random-key updates of a larger database in memory.
+	if s.writer, err = newPool(base+"&_txlock=immediate&_pragma=busy_timeout(0)&_pragma=cache_size(-16384)", 1); err != nil {
 		return nil, err
 	}
 	if s.reader, err = newPool(base+fmt.Sprintf("&_pragma=query_only(1)&_pragma=busy_timeout(%d)", opts.BusyTimeout.Milliseconds()), opts.Readers); err != nil {
