@@ -11,9 +11,7 @@ import (
 // getRecord reads a record that must exist.
 func getRecord(t *testing.T, s store.Store, id string) *store.Record {
 	t.Helper()
-	r, err := s.GetRecord(ctxOf(t), id)
-	want(t, err, nil, "GetRecord")
-	return r
+	return mustGet(t, "GetRecord", s.GetRecord, id)
 }
 
 // stagedRecord creates a record and stages it, expiring at expires.

@@ -10,9 +10,7 @@ import (
 
 func getRequest(t *testing.T, s store.Store, id string) *store.Request {
 	t.Helper()
-	q, err := s.GetRequest(ctxOf(t), id)
-	want(t, err, nil, "GetRequest")
-	return q
+	return mustGet(t, "GetRequest", s.GetRequest, id)
 }
 
 func createRequest(t *testing.T, s store.Store, q *store.Request) *store.Request {

@@ -10,9 +10,7 @@ import (
 
 func getSession(t *testing.T, s store.Store, id string) *store.Session {
 	t.Helper()
-	x, err := s.GetSession(ctxOf(t), id)
-	want(t, err, nil, "GetSession")
-	return x
+	return mustGet(t, "GetSession", s.GetSession, id)
 }
 
 func createSession(t *testing.T, s store.Store, x *store.Session) *store.Session {

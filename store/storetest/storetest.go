@@ -147,6 +147,14 @@ func want(t testing.TB, err, target error, format string, args ...any) {
 	}
 }
 
+// mustGet reads an object that must exist.
+func mustGet[T any](t *testing.T, what string, get func(context.Context, string) (T, error), id string) T {
+	t.Helper()
+	x, err := get(ctxOf(t), id)
+	want(t, err, nil, "%s", what)
+	return x
+}
+
 // same fails the test when got and want differ (see diff).
 func same(t testing.TB, got, want any, format string, args ...any) {
 	t.Helper()
