@@ -17,9 +17,10 @@ import (
 
 // The engine every test of this package runs against: a real MongoDB when
 // ASSENT_TEST_MONGODB_URI is set, else one embedded FerretDB per test
-// binary, run in a child process (the test binary again) so that its memory
-// and goroutines stay out of what the tests measure. Each test gets a
-// database of its own.
+// binary, run in a child process (the test binary again, or under -race
+// ferrettest's server command built without it) so that its memory and
+// goroutines stay out of what the tests measure. Each test gets a database
+// of its own.
 var engine struct {
 	uri string
 	// ferret is the FerretDB of the tests, nil against a real MongoDB.
