@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -150,7 +151,9 @@ func (s *Server) getSession(c *echo.Context) error {
 // before any of it is sent, with Content-Length, Content-Type and
 // Repr-Digest (RFC 9530) of the approved SHA-256. If a chunk fails
 // mid-stream the connection is aborted, so the client sees a truncated
-// body, never bytes of a bad chunk.
+// body, never bytes of a bad chunk. The download is also aborted when the
+// session ends (at its expiry, even mid-stream) and when the client takes
+// nothing for downloadWriteTimeout, so that no client holds the data key.
 func (s *Server) downloadContent(c *echo.Context) error {
 	sess, err := s.requesterSession(c)
 	if err != nil {
@@ -166,7 +169,7 @@ func (s *Server) downloadContent(c *echo.Context) error {
 	case sess.State != store.SessionOpen:
 		return fail(errConflict, "session is "+sess.State+"; content is served only while it is open")
 	}
-	dek := s.keys.acquire(sess.ID)
+	dek, ended := s.keys.acquire(sess.ID)
 	if dek == nil {
 		return s.keyless(ctx, sess)
 	}
@@ -205,8 +208,14 @@ func (s *Server) downloadContent(c *echo.Context) error {
 	h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(rec.ContentSHA256)+":")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	// The stream ends with the session: at its expiry, or when the session
+	// ends sooner, even while a write is blocked on a client that stopped
+	// reading. Otherwise such a client would keep the data key in memory.
+	out := newStreamWriter(c.Response(), time.Now().Add(sess.ExpiresAt.Sub(s.clock())))
+	stop := context.AfterFunc(ended, out.stop)
+	defer stop()
 	c.Response().WriteHeader(http.StatusOK)
-	n, err := io.Copy(c.Response(), rd)
+	n, err := io.Copy(out, rd)
 	if err != nil || n != rec.Size {
 		log := requestLogger(c, s.log)
 		if errors.Is(err, envelope.ErrCorrupt) || (err == nil && n != rec.Size) {
@@ -223,6 +232,63 @@ func (s *Server) downloadContent(c *echo.Context) error {
 		deliveryDetails{RecordID: rec.ID, DownloadsLeft: left})
 	s.changes.changed(sess.ID)
 	return nil
+}
+
+// downloadWriteTimeout bounds each write of a download: a client that
+// takes nothing for this long is cut off.
+const downloadWriteTimeout = 10 * time.Second
+
+// errStreamStopped is the write error of a stopped streamWriter.
+var errStreamStopped = errors.New("the session ended during the download")
+
+// streamWriter writes a response body under a write deadline renewed
+// before each write, never past end, and can be stopped from another
+// goroutine, which also fails a write blocked at that moment.
+type streamWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	end time.Time
+
+	mu      sync.Mutex
+	stopped bool
+}
+
+func newStreamWriter(w http.ResponseWriter, end time.Time) *streamWriter {
+	return &streamWriter{w: w, rc: http.NewResponseController(w), end: end}
+}
+
+// arm sets the deadline of the next write, unless the writer is stopped.
+// Under mu, so that a stop in between cannot be undone.
+func (sw *streamWriter) arm() error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.stopped {
+		return errStreamStopped
+	}
+	deadline := time.Now().Add(downloadWriteTimeout)
+	if sw.end.Before(deadline) {
+		deadline = sw.end
+	}
+	// A writer without deadlines (a test recorder) still works; only the
+	// bound is lost. net/http lifts the deadline once the handler is done,
+	// before the next request on the connection.
+	_ = sw.rc.SetWriteDeadline(deadline)
+	return nil
+}
+
+func (sw *streamWriter) Write(p []byte) (int, error) {
+	if err := sw.arm(); err != nil {
+		return 0, err
+	}
+	return sw.w.Write(p)
+}
+
+// stop fails the write in progress, if any, and every later one.
+func (sw *streamWriter) stop() {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.stopped = true
+	_ = sw.rc.SetWriteDeadline(time.Unix(1, 0))
 }
 
 // contentFail classifies a failure to read a record's ciphertext: a storage

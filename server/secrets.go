@@ -164,11 +164,15 @@ func (t *pendingTable) clearAll() {
 
 // sessionKey is the data key of an open session. Downloads in progress hold
 // it; it is cleared when the session ends and the last of them is done.
+// When the session ends (expiry, or ended in the store) the downloads in
+// progress are stopped through ended, so that none can keep the key.
 type sessionKey struct {
 	dek     []byte
 	expires time.Time
 	users   int
-	retired bool
+	retired bool // no new download may take the key
+	ended   context.Context
+	end     context.CancelFunc
 }
 
 // sessionKeys holds the data keys of this node's open sessions.
@@ -190,23 +194,27 @@ func (k *sessionKeys) put(sessionID string, dek []byte, expires time.Time) {
 		secret.Clear(dek)
 		return
 	}
-	k.m[sessionID] = &sessionKey{dek: dek, expires: expires}
+	ended, end := context.WithCancel(context.Background())
+	k.m[sessionID] = &sessionKey{dek: dek, expires: expires, ended: ended, end: end}
 }
 
-// acquire returns the data key of a live session for one download, or nil.
-// The caller calls release when the download ends.
-func (k *sessionKeys) acquire(sessionID string) []byte {
+// acquire returns the data key of a live session for one download, or nil,
+// and a context that ends when the session does: the download must stop
+// then. The caller calls release when the download ends.
+func (k *sessionKeys) acquire(sessionID string) ([]byte, context.Context) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	sk := k.m[sessionID]
 	if sk == nil || sk.retired {
-		return nil
+		return nil, nil
 	}
 	sk.users++
-	return sk.dek
+	return sk.dek, sk.ended
 }
 
-// release ends a download; retire also ends the session's key.
+// release ends a download; retire (the last download was taken) also
+// retires the session's key, which is cleared when the downloads in
+// progress finish.
 func (k *sessionKeys) release(sessionID string, retire bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -219,30 +227,36 @@ func (k *sessionKeys) release(sessionID string, retire bool) {
 	k.reapLocked(sessionID, sk)
 }
 
-// retire ends a session's key (cleared now, or when its downloads finish).
+// retire ends a session's key because the session ended: downloads in
+// progress are told to stop, and the key is cleared now, or when they have.
 func (k *sessionKeys) retire(sessionID string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if sk := k.m[sessionID]; sk != nil {
-		sk.retired = true
-		k.reapLocked(sessionID, sk)
+		k.endLocked(sessionID, sk)
 	}
 }
 
-// expire retires the keys of sessions past their expiry.
+// expire ends the keys of sessions past their expiry, as retire does.
 func (k *sessionKeys) expire(now time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for id, sk := range k.m {
 		if !now.Before(sk.expires) {
-			sk.retired = true
-			k.reapLocked(id, sk)
+			k.endLocked(id, sk)
 		}
 	}
 }
 
+func (k *sessionKeys) endLocked(sessionID string, sk *sessionKey) {
+	sk.retired = true
+	sk.end()
+	k.reapLocked(sessionID, sk)
+}
+
 func (k *sessionKeys) reapLocked(sessionID string, sk *sessionKey) {
 	if sk.retired && sk.users <= 0 {
+		sk.end()
 		secret.Clear(sk.dek)
 		if k.m[sessionID] == sk {
 			delete(k.m, sessionID)
@@ -261,6 +275,7 @@ func (k *sessionKeys) clearAll() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for id, sk := range k.m {
+		sk.end()
 		secret.Clear(sk.dek)
 		delete(k.m, id)
 	}
