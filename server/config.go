@@ -135,6 +135,10 @@ type Config struct {
 	// AnswerPollInterval is how often the node looks for answers to its
 	// requests that reached another node (default 250ms).
 	AnswerPollInterval time.Duration
+	// PushPollInterval is how often the node lists the pending requests of
+	// the users with an event stream here, to push those another node made
+	// (default 1s). Each tick lists at most 256 users, round-robin.
+	PushPollInterval time.Duration
 	// ShutdownTimeout bounds the graceful shutdown: in-flight requests get
 	// this long to finish (-shutdown-timeout, ASSENT_SHUTDOWN_TIMEOUT;
 	// default 15s).
@@ -163,6 +167,7 @@ func DefaultConfig() Config {
 		LogLevel:            "info",
 		SweepInterval:       5 * time.Second,
 		AnswerPollInterval:  250 * time.Millisecond,
+		PushPollInterval:    time.Second,
 		ShutdownTimeout:     15 * time.Second,
 	}
 }
@@ -190,6 +195,7 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.UploadDeadline, d.UploadDeadline)
 	orDefault(&c.SweepInterval, d.SweepInterval)
 	orDefault(&c.AnswerPollInterval, d.AnswerPollInterval)
+	orDefault(&c.PushPollInterval, d.PushPollInterval)
 	orDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
 	orDefault(&c.DownloadsPerSession, d.DownloadsPerSession)
 	orDefault(&c.MaxUploadSize, d.MaxUploadSize)
@@ -231,7 +237,7 @@ func (c Config) Validate() error {
 		return bad("rate limit bursts must be at least 1")
 	case c.MaxPendingPerUser < 1:
 		return bad("pending request cap %d is not positive", c.MaxPendingPerUser)
-	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.ShutdownTimeout <= 0:
+	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.PushPollInterval <= 0 || c.ShutdownTimeout <= 0:
 		return bad("intervals and timeouts must be positive")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return bad("TLS needs both a certificate and a key")

@@ -14,4 +14,16 @@
 // or the request expires), and the data key of an open access session. None
 // of it is ever logged or written to disk; a restart loses it, and the
 // pending requests left behind are expired at the next start.
+//
+// Scale-out (DESIGN.md, "Scale-out" and "Push"): several nodes may share
+// one store, each with a distinct, stable NodeID. A request's secrets stay
+// on the node that made it; an answer reaching another node is stored and
+// acted on by the owner's answer poller (Config.AnswerPollInterval). Event
+// streams live in each node's memory, so every node also lists, every
+// Config.PushPollInterval, the pending requests of the users streaming from
+// it and pushes the ones other nodes made, each once per node: a device
+// hears of a request within about that interval whatever node made it.
+// Webhooks are called only by the node that made the request. An open
+// session is served only by the node that opened it (409 elsewhere), and
+// the rate limits are per node; the cap of pending requests is global.
 package server

@@ -147,9 +147,9 @@ func (s *Server) Handler() http.Handler { return s.echo }
 func (s *Server) now() time.Time { return wire(s.clock()) }
 
 // Start expires what an earlier run of this node left pending (its secrets
-// died with it; staged blobs are deleted) and starts the sweeper and the
-// answer poller. It runs once; later calls return the first result. It
-// fails only if the store fails while reclaiming.
+// died with it; staged blobs are deleted) and starts the sweeper, the
+// answer poller and the push relay. It runs once; later calls return the
+// first result. It fails only if the store fails while reclaiming.
 func (s *Server) Start(ctx context.Context) error {
 	s.startOnce.Do(func() {
 		if err := s.reclaim(ctx); err != nil {
@@ -160,6 +160,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.bgCancel = cancel
 		s.loop(bg, s.cfg.SweepInterval, "sweeper", s.sweep)
 		s.loop(bg, s.cfg.AnswerPollInterval, "answer poller", s.pollAnswers)
+		s.loop(bg, s.cfg.PushPollInterval, "push relay", newRelay(s).tick)
 	})
 	return s.startErr
 }
