@@ -7,7 +7,8 @@
 // A [Server] is built by [New] from a [Config] and its [Deps] (store, blob
 // store, master key, push, clock, randomness, logger). [Server.Handler]
 // serves the API on any listener; [Server.Run] and [Server.Serve] add the
-// background work (sweeper, answer poller) and a graceful shutdown.
+// background work (sweeper, answer poller, push relay) and a graceful
+// shutdown.
 //
 // What the server keeps in memory only: the data key of a record being
 // sealed and the blinds of every pending request (until the device answers
