@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -206,8 +207,9 @@ func TestApprovedBeforeRestart(t *testing.T) {
 }
 
 // TestStaleStagedBlobs: a staged blob left by a crashed upload blocks a new
-// upload of its record only for a minute, and the sweeper deletes staged
-// blobs that no pending record owns; a pending record's blob stays.
+// upload of its record only for a minute. The sweeper deletes a stale
+// staged blob once its record is over (expired here); a pending record's
+// blob stays, and so does one of a record still awaiting its upload.
 func TestStaleStagedBlobs(t *testing.T) {
 	e := newEnv(t, nil)
 	d := e.userWithDevice(t)
@@ -243,15 +245,82 @@ func TestStaleStagedBlobs(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(e.dir, "blobs", blobdir.StagedDir, pendingID), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(2*e.cfg.ApprovalTTL - staleUpload)
+	e.clock.Advance(e.cfg.ApprovalTTL + processingGrace + stagedMargin - staleUpload)
 	if err := e.srv.sweepStaged(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	staged := e.stagedNames(t)
-	if slices.Contains(staged, leftover) {
-		t.Error("the sweeper kept a staged blob no pending record owns")
-	}
 	if !slices.Contains(staged, pendingID) || !slices.Contains(staged, crashed) {
 		t.Error("the sweeper deleted the staged blob of a pending record")
+	}
+	if !slices.Contains(staged, leftover) {
+		t.Error("the sweeper deleted the staged blob of a record awaiting upload")
+	}
+
+	// The record awaiting upload expires; its blob goes.
+	e.clock.Advance(e.srv.cfg.UploadDeadline)
+	if err := e.srv.sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.record(t, leftover, e.writer, ""); r.State != "expired" {
+		t.Fatalf("record awaiting upload is %s after the upload deadline", r.State)
+	}
+	if slices.Contains(e.stagedNames(t), leftover) {
+		t.Error("the sweeper kept the staged blob of an expired record")
+	}
+}
+
+// sealingBlobs is a blob store that runs hook after each StagedBefore
+// listing, before the caller acts on it.
+type sealingBlobs struct {
+	store.BlobStore
+	hook func()
+}
+
+func (b *sealingBlobs) StagedBefore(ctx context.Context, t time.Time) ([]string, error) {
+	names, err := b.BlobStore.StagedBefore(ctx, t)
+	if b.hook != nil {
+		b.hook()
+	}
+	return names, err
+}
+
+// TestStagedSweepSealRace: a record sealed between the sweeper's listing of
+// staged blobs and its look at the record keeps its content. The sweeper
+// deletes a staged blob only when the record is gone, rejected or expired.
+func TestStagedSweepSealRace(t *testing.T) {
+	blobs := &sealingBlobs{}
+	// An approval TTL this short lists a pending record's blob as stale
+	// before the record can expire.
+	e := newEnv(t, func(c *Config) { c.ApprovalTTL = time.Second }, func(d *Deps) {
+		blobs.BlobStore = d.Blobs
+		d.Blobs = blobs
+	})
+	d := e.userWithDevice(t)
+	content := []byte("sealed while the sweeper looked away")
+	rid := e.createRecord(t, d.userID)
+	p := e.upload(t, rid, content)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(e.dir, "blobs", blobdir.StagedDir, rid), old, old); err != nil {
+		t.Fatal(err)
+	}
+	q := d.request(t, p.RequestID)
+	blobs.hook = func() {
+		blobs.hook = nil
+		d.answer(t, q, threshold.DecisionApprove).want(t, http.StatusOK)
+	}
+	if err := e.srv.sweepStaged(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if blobs.hook != nil {
+		t.Fatal("the sweeper did not list the staged blob")
+	}
+	if r := e.record(t, rid, e.writer, ""); r.State != "sealed" {
+		t.Fatalf("record is %s, want sealed", r.State)
+	}
+	sid := e.openSession(t, d, rid)
+	got := e.do(http.MethodGet, "/v1/sessions/"+sid+"/content", e.reader, nil).want(t, http.StatusOK)
+	if !bytes.Equal(got.body, content) {
+		t.Fatal("the sealed record's content was deleted by the sweeper")
 	}
 }

@@ -366,7 +366,7 @@ func writeFail(err error) error {
 }
 
 // deleteBlob removes a blob, logging a failure (the sweeper retries staged
-// blobs of records that are not pending).
+// blobs of records that are rejected or expired).
 func (s *Server) deleteBlob(ctx context.Context, name string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

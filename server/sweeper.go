@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
@@ -16,7 +17,7 @@ const sweepBatch = 100
 // sweep ends what has expired: pending requests (with their record or
 // session), records past their approval deadline or never uploaded,
 // sessions past their end; clears the secrets of this node that outlived
-// their request; and deletes staged blobs that no pending record owns.
+// their request; and deletes stale staged blobs of records that are over.
 func (s *Server) sweep(ctx context.Context) error {
 	now := s.now()
 	var errs []error
@@ -67,11 +68,22 @@ func (s *Server) expireRequest(ctx context.Context, q *store.Request) error {
 	return nil
 }
 
-// sweepStaged deletes staged blobs older than twice the approval TTL whose
-// record is not pending approval (left by a crash, or by a failed clean-up)
-// and that no upload on this node is writing.
+// stagedMargin is added to the longest a staged blob can legitimately wait
+// (ApprovalTTL + processingGrace) before the sweeper looks at it.
+const stagedMargin = 5 * time.Minute
+
+// sweepStaged deletes staged blobs left by a crash or a failed clean-up:
+// untouched for longer than a request can wait for its answer and have it
+// processed (ApprovalTTL + processingGrace + stagedMargin), not being
+// written by an upload on this node, and whose record is unknown, rejected
+// or expired. Those states are final, so the blob can never be needed;
+// any other state keeps it whatever the blob's age, since the record may
+// be sealed (its blob committed) between the listing and the look at the
+// record, and the blob store's Delete removes committed blobs too. A
+// crashed upload's blob of a record still awaiting upload stays until a new
+// upload replaces it or the record expires.
 func (s *Server) sweepStaged(ctx context.Context) error {
-	names, err := s.blobs.StagedBefore(ctx, s.clock().Add(-2*s.cfg.ApprovalTTL))
+	names, err := s.blobs.StagedBefore(ctx, s.clock().Add(-(s.cfg.ApprovalTTL + processingGrace + stagedMargin)))
 	if err != nil {
 		return err
 	}
@@ -84,7 +96,7 @@ func (s *Server) sweepStaged(ctx context.Context) error {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return err
-		case rec.State == store.RecordPendingApproval:
+		case rec.State != store.RecordRejected && rec.State != store.RecordExpired:
 			continue
 		}
 		s.deleteBlob(ctx, name)
