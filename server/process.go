@@ -40,8 +40,9 @@ func (s *Server) pollAnswers(ctx context.Context) error {
 // only after the change that allows them.
 //
 // An error means a retry may succeed (the secrets are kept for it); every
-// other outcome, including an answer that can no longer be used, ends with
-// q processed.
+// other outcome, including an answer that can no longer be used or whose
+// key material fails to verify or unwrap (final: a retry would fail the
+// same way), ends with q processed.
 func (s *Server) process(ctx context.Context, q *store.Request) error {
 	if q.Answer == nil || q.Processed {
 		return nil
@@ -64,7 +65,13 @@ func (s *Server) process(ctx context.Context, q *store.Request) error {
 		q = fresh
 	}
 	if p == nil || !p.done {
-		if err := s.act(ctx, q, p); err != nil {
+		err := s.act(ctx, q, p)
+		if unusable(err) {
+			s.log.Error("approved answer cannot be used: its key material does not verify or unwrap; ending the request", "request_id", q.ID, "error", err)
+			s.endRequestFor(ctx, q)
+			err = nil
+		}
+		if err != nil {
 			s.pending.unclaim(q.ID)
 			return err
 		}
@@ -80,6 +87,25 @@ func (s *Server) process(ctx context.Context, q *store.Request) error {
 	}
 	s.pending.drop(q.ID)
 	return nil
+}
+
+// unusable reports whether processing an answer failed for good: the
+// server share or the data key does not unwrap (a wrong master key, or a
+// damaged database), or the device's evaluation does not verify or
+// decode. Store and blob store failures are not: a retry may succeed.
+func unusable(err error) bool {
+	return errors.Is(err, threshold.ErrUnwrap) || errors.Is(err, oprf.ErrProof) ||
+		errors.Is(err, oprf.ErrEncoding) || errors.Is(err, oprf.ErrBatch) || errors.Is(err, oprf.ErrInverse)
+}
+
+// endRequestFor ends what q was waiting for, as expired: its record (whose
+// staged blob goes) or its session.
+func (s *Server) endRequestFor(ctx context.Context, q *store.Request) {
+	if q.Kind == threshold.KindCreate {
+		s.endRecord(ctx, q.RecordID, store.RecordExpired)
+		return
+	}
+	s.endSession(ctx, q.UserID, q.SessionID, store.SessionExpired)
 }
 
 // act applies the answer to q with the secrets p (nil if this node has
