@@ -2,12 +2,16 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
 )
 
@@ -203,4 +207,55 @@ func TestEnrollment(t *testing.T) {
 	d2.startEnroll(slow.EnrollmentCode).want(t, http.StatusCreated).decode(t, &en2)
 	e.clock.Advance(EnrollmentTTL + time.Second)
 	e.do(http.MethodPost, "/v1/device/enroll/confirm", "", d2.confirmBody(t, en2)).wantError(t, http.StatusGone, "expired")
+}
+
+// outageStore fails CreateDevice the given number of times, as a store
+// briefly unavailable would; with lostReply, the first failure comes after
+// the insert.
+type outageStore struct {
+	store.Store
+	fails     atomic.Int32
+	lostReply atomic.Bool
+}
+
+func (s *outageStore) CreateDevice(ctx context.Context, d *store.Device) error {
+	if s.lostReply.CompareAndSwap(true, false) {
+		if err := s.Store.CreateDevice(ctx, d); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: test outage after the insert", store.ErrUnavailable)
+	}
+	if s.fails.Add(-1) >= 0 {
+		return fmt.Errorf("%w: test outage", store.ErrUnavailable)
+	}
+	return s.Store.CreateDevice(ctx, d)
+}
+
+// TestEnrollStoreBlip: a store failure while the device is registered does
+// not waste the single-use code on a brief outage: the enrollment goes
+// through. A longer outage is 503 and says a new code is needed.
+func TestEnrollStoreBlip(t *testing.T) {
+	outage := &outageStore{}
+	e := newEnv(t, nil, func(d *Deps) {
+		outage.Store = d.Store
+		d.Store = outage
+	})
+	u := e.newUser(t)
+	d := newDeviceKeys(t, e)
+	outage.fails.Store(1)
+	d.enroll(t, u.EnrollmentCode)
+	var again wireUser
+	e.do(http.MethodPost, "/v1/users/"+u.UserID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &again)
+	outage.lostReply.Store(true)
+	newDeviceKeys(t, e).enroll(t, again.EnrollmentCode)
+
+	var fresh wireUser
+	e.do(http.MethodPost, "/v1/users/"+u.UserID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &fresh)
+	outage.fails.Store(1000)
+	r := newDeviceKeys(t, e).startEnroll(fresh.EnrollmentCode)
+	outage.fails.Store(0)
+	r.wantError(t, http.StatusServiceUnavailable, "unavailable")
+	if !strings.Contains(string(r.body), "new enrollment code") {
+		t.Errorf("the 503 does not say the code is spent: %s", r.body)
+	}
 }

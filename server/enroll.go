@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -42,9 +45,15 @@ type deviceStateJSON struct {
 }
 
 // enroll: POST /v1/device/enroll. The code is the credential: it is spent
-// only after everything else in the body has been checked, so a malformed
-// call does not waste it. The device starts pending, with one blinded
+// only after everything else in the body has been checked and everything
+// but storing the device has been made, so a malformed call or a local
+// failure does not waste it. The device starts pending, with one blinded
 // element of a random input for it to evaluate.
+//
+// The code is spent before the device is stored, since the code names the
+// user and the store has no way to read an unused code without spending
+// it. Storing the device is therefore retried through a brief outage; past
+// that the answer is 503 saying a new code is needed.
 func (s *Server) enroll(c *echo.Context) error {
 	var in enrollJSON
 	if err := decodeJSON(c, &in); err != nil {
@@ -63,7 +72,17 @@ func (s *Server) enroll(c *echo.Context) error {
 	if !ok {
 		return errAuth
 	}
-	ctx := c.Request().Context()
+	deviceID, err := ids.New(ids.Device, s.rand)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	blinded, err := s.checkElements()
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	// From the spending of the code on, a client gone away must not leave
+	// the code spent and the device unstored.
+	ctx := context.WithoutCancel(c.Request().Context())
 	sum := sha256Sum([]byte(code))
 	enr, err := s.store.UseEnrollment(ctx, sum, s.now())
 	switch {
@@ -76,14 +95,6 @@ func (s *Server) enroll(c *echo.Context) error {
 	case err != nil:
 		return storeFail(err, "enrollment")
 	}
-	deviceID, err := ids.New(ids.Device, s.rand)
-	if err != nil {
-		return failCause(errInternal, msgInternal, err)
-	}
-	blinded, err := s.checkElements()
-	if err != nil {
-		return failCause(errInternal, msgInternal, err)
-	}
 	d := &store.Device{
 		ID:               deviceID,
 		UserID:           enr.UserID,
@@ -95,10 +106,34 @@ func (s *Server) enroll(c *echo.Context) error {
 		CheckBlinded:     blinded,
 		CreatedAt:        s.now(),
 	}
-	if err := s.store.CreateDevice(ctx, d); err != nil {
-		return storeFail(err, "device")
+	if err := s.createDevice(ctx, d); err != nil {
+		requestLogger(c, s.log).Error("enrollment code spent but the device could not be stored", "user_id", d.UserID, "error", err)
+		return failCause(errUnavailable, "the device could not be registered and the enrollment code is spent; ask for a new enrollment code", err)
 	}
 	return c.JSON(http.StatusCreated, enrollReplyJSON{DeviceID: deviceID, UserID: enr.UserID, BlindedElements: blinded})
+}
+
+// createDeviceBackoff are the waits before each retry of storing an
+// enrolling device while the store is unavailable.
+var createDeviceBackoff = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond}
+
+// createDevice stores d, retrying while the store is unavailable. A retry
+// that finds d's id taken finds the insert of a try whose answer was lost.
+func (s *Server) createDevice(ctx context.Context, d *store.Device) error {
+	err := s.store.CreateDevice(ctx, d)
+	for _, wait := range createDeviceBackoff {
+		if !errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+		time.Sleep(wait)
+		err = s.store.CreateDevice(ctx, d)
+		if errors.Is(err, store.ErrConflict) {
+			if got, gerr := s.store.GetDevice(ctx, d.ID); gerr == nil && bytes.Equal(got.SigningPublicKey, d.SigningPublicKey) {
+				return nil
+			}
+		}
+	}
+	return err
 }
 
 // checkElements blinds a fresh random input for the enrollment check. Only
