@@ -21,6 +21,13 @@ const (
 	BlobsGridFS  = "gridfs"
 )
 
+// MaxApprovalTTL is the longest Config.ApprovalTTL: the longest request
+// lifetime (expires_at - created_at) the device agent accepts by default
+// (device.DefaultMaxLifetime; `assent device run --max-lifetime`). A device
+// refuses longer-lived requests because it judges a record id's freshness
+// by the request's lifetime.
+const MaxApprovalTTL = time.Hour
+
 // Log formats of Config.LogFormat.
 const (
 	LogJSON = "json"
@@ -82,7 +89,8 @@ type Config struct {
 	NodeID string
 
 	// ApprovalTTL is how long a device request waits for an answer
-	// (-approval-ttl, ASSENT_APPROVAL_TTL; default 10m).
+	// (-approval-ttl, ASSENT_APPROVAL_TTL; default 10m; 1s to
+	// MaxApprovalTTL, 1h, the device agent's default limit).
 	ApprovalTTL time.Duration
 	// SessionTTL is how long an approved access session stays open
 	// (-session-ttl, ASSENT_SESSION_TTL; default 15m).
@@ -225,6 +233,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.ApprovalTTL < time.Second:
 		return bad("approval TTL %s is under a second", c.ApprovalTTL)
+	case c.ApprovalTTL > MaxApprovalTTL:
+		return bad("approval TTL %s is over %s, the longest request lifetime a device accepts by default (devices refuse such requests)", c.ApprovalTTL, MaxApprovalTTL)
 	case c.SessionTTL < time.Second:
 		return bad("session TTL %s is under a second", c.SessionTTL)
 	case c.DownloadsPerSession < 1 || c.DownloadsPerSession > 1000:

@@ -3,8 +3,11 @@ package server
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/assent-dev/assent/device"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -40,6 +43,7 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	for name, mutate := range map[string]func(*Config){
 		"short approval TTL": func(c *Config) { c.ApprovalTTL = time.Millisecond },
+		"long approval TTL":  func(c *Config) { c.ApprovalTTL = MaxApprovalTTL + time.Second },
 		"negative session":   func(c *Config) { c.SessionTTL = -time.Second },
 		"no downloads":       func(c *Config) { c.DownloadsPerSession = -1 },
 		"negative upload":    func(c *Config) { c.MaxUploadSize = -5 },
@@ -63,6 +67,24 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate: %v, want ErrConfig", err)
 			}
 		})
+	}
+}
+
+// TestMaxApprovalTTL: the longest approval TTL is the longest request
+// lifetime the device agent accepts by default, so that a valid server
+// configuration never makes requests every default device refuses.
+func TestMaxApprovalTTL(t *testing.T) {
+	if MaxApprovalTTL != device.DefaultMaxLifetime {
+		t.Fatalf("MaxApprovalTTL %s, device.DefaultMaxLifetime %s", MaxApprovalTTL, device.DefaultMaxLifetime)
+	}
+	c := DefaultConfig().WithDefaults()
+	c.ApprovalTTL = MaxApprovalTTL
+	if err := c.Validate(); err != nil {
+		t.Fatalf("the longest approval TTL is refused: %v", err)
+	}
+	c.ApprovalTTL += time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "device") {
+		t.Fatalf("Validate of a TTL over the device's cap: %v, want an error naming the device's limit", err)
 	}
 }
 
