@@ -120,7 +120,10 @@ type Config struct {
 	RequesterRate  float64
 	RequesterBurst int
 	// MaxPendingPerUser caps the requests waiting for one user's device
-	// (-max-pending, ASSENT_MAX_PENDING; default 16).
+	// (-max-pending, ASSENT_MAX_PENDING; default 16). It is a soft cap: the
+	// count of pending requests is read from the store and the new request
+	// written after, without a lock, so requests admitted at the same moment
+	// (on one node or several) may overshoot it by their number.
 	MaxPendingPerUser int
 
 	// WebhookURL, if set, receives a signed POST {"request_id"} for every

@@ -394,7 +394,8 @@ func (s *Server) deviceFor(ctx context.Context, userID, keyID string) (*store.De
 }
 
 // admit applies the limits on requests that reach a device: the cap of
-// pending requests per user and the rates per user and per requester.
+// pending requests per user (soft: see Config.MaxPendingPerUser) and the
+// rates per user and per requester.
 func (s *Server) admit(ctx context.Context, userID, requesterID string) error {
 	n, err := s.store.CountPendingRequests(ctx, userID, s.now())
 	if err != nil {
