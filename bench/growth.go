@@ -27,112 +27,158 @@ const recordsPerFillerUser = 1000
 // approval, sealed), one at a time. The store is filled in between straight
 // through the Store interface with sealed records, each with its request
 // and its four audit entries, as the server leaves them.
+//
+// Each sample on the growing store alternates with one on a reference
+// store that stays at the first size, with its own server: the baseline of
+// each row is measured in the same minutes as the row, so that a change in
+// the machine's other load is not mistaken for growth.
 func (b *runner) runGrowth(ctx context.Context) (err error) {
-	srv, api, err := b.startWithClient(ctx, "growth", benchServerConfig(0, 16))
+	grow, err := b.newGrowthStore(ctx, "growth")
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, srv.stop()) }()
-	devs, err := b.newUserDevices(ctx, api, "part 5/6 growth", 1, srv.dataDir, true)
+	defer func() { err = errors.Join(err, grow.close()) }()
+	ref, err := b.newGrowthStore(ctx, "growth-reference")
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, closeAll(devs)) }()
-	dev := devs[0]
-	fill, err := sqlite.OpenOptions(ctx, srv.dataDir, sqlite.Options{SyncNormal: true})
-	if err != nil {
+	defer func() { err = errors.Join(err, ref.close()) }()
+	first := b.cfg.GrowthSizes[0]
+	if err := b.fill(ctx, ref, first, "the reference store"); err != nil {
 		return err
 	}
-	defer fill.Close()
-	prod, err := sqlite.Open(ctx, srv.dataDir)
-	if err != nil {
-		return err
-	}
-	defer prod.Close()
-	f, err := newFiller(ctx, fill)
-	if err != nil {
-		return err
-	}
-
-	var firstStore, firstSeal float64
-	held := 0 // records in the store
 	for _, size := range b.cfg.GrowthSizes {
-		for ; held < size; held++ {
-			if err := f.add(ctx); err != nil {
-				return fmt.Errorf("filling the store: %w", err)
+		if err := b.fill(ctx, grow, size, "the store"); err != nil {
+			return err
+		}
+		var storeMs, storeRef, sealMs, sealRef []float64
+		for i := range b.cfg.GrowthSamples {
+			b.prog.tick("part 5/6 growth: timing at %d records, %d/%d", size, i+1, b.cfg.GrowthSamples)
+			for _, g := range []struct {
+				s           *growthStore
+				store, seal *[]float64
+			}{{grow, &storeMs, &sealMs}, {ref, &storeRef, &sealRef}} {
+				ms, err := g.s.timeStoreOps(ctx)
+				if err != nil {
+					return err
+				}
+				*g.store = append(*g.store, ms)
+				if ms, err = g.s.timeSeal(ctx, i); err != nil {
+					return err
+				}
+				*g.seal = append(*g.seal, ms)
 			}
-			b.prog.tick("part 5/6 growth: filling the store %d/%d records", held+1, size)
 		}
-		b.prog.set("part 5/6 growth: timing the store at %d records", size)
-		storeMs, err := b.timeStoreOps(ctx, prod, f)
-		if err != nil {
-			return err
-		}
-		b.prog.set("part 5/6 growth: timing sealing at %d records", size)
-		sealMs, err := b.timeSeals(ctx, api, dev)
-		if err != nil {
-			return err
-		}
-		held += 2 * b.cfg.GrowthSamples
-		if firstStore == 0 {
-			firstStore, firstSeal = storeMs, sealMs
-		}
-		first := fmt.Sprintf("at %d records", b.cfg.GrowthSizes[0])
+		baseline := fmt.Sprintf("a store of about %d records, interleaved", first)
+		note := fmt.Sprintf("median of %d", b.cfg.GrowthSamples)
 		b.res.add(Row{ID: fmt.Sprintf("growth/store/%d", size), Part: PartGrowth,
 			Name:  fmt.Sprintf("store CreateRecord + StageRecord + SealRecord, store holding %d records", size),
-			Value: storeMs, Unit: UnitMillisEach, Baseline: firstStore, BaselineName: first,
-			Note: fmt.Sprintf("median of %d, SQLite synchronous=FULL", b.cfg.GrowthSamples)})
+			Value: percentile(storeMs, 50), Unit: UnitMillisEach, Baseline: percentile(storeRef, 50), BaselineName: baseline,
+			Note: note + ", SQLite synchronous=FULL"})
 		b.res.add(Row{ID: fmt.Sprintf("growth/seal/%d", size), Part: PartGrowth,
 			Name:  fmt.Sprintf("seal through the server (create, upload, approve, sealed), store holding %d records", size),
-			Value: sealMs, Unit: UnitMillisEach, Baseline: firstSeal, BaselineName: first,
-			Note: fmt.Sprintf("median of %d, one at a time", b.cfg.GrowthSamples)})
+			Value: percentile(sealMs, 50), Unit: UnitMillisEach, Baseline: percentile(sealRef, 50), BaselineName: baseline,
+			Note: note + ", one at a time"})
 	}
 	return nil
 }
 
-// timeStoreOps returns the median time of create, stage and seal of one
-// record, straight on the store, in milliseconds.
-func (b *runner) timeStoreOps(ctx context.Context, st store.Store, f *filler) (float64, error) {
-	var ms []float64
-	for range b.cfg.GrowthSamples {
-		r, stg, seal, err := f.record(ctx, time.Now())
-		if err != nil {
-			return 0, err
-		}
-		t0 := time.Now()
-		if err := st.CreateRecord(ctx, r); err != nil {
-			return 0, err
-		}
-		if err := st.StageRecord(ctx, r.ID, stg); err != nil {
-			return 0, err
-		}
-		if err := st.SealRecord(ctx, r.ID, seal, time.Now()); err != nil {
-			return 0, err
-		}
-		ms = append(ms, millis(time.Since(t0)))
-	}
-	return percentile(ms, 50), nil
+// growthStore is a server child with one simulated device, and two handles
+// on its store: one to fill it fast (synchronous=NORMAL), one on the
+// production setting to time store operations.
+type growthStore struct {
+	srv        *serverProc
+	api        *apiClient
+	devs       []*simDevice
+	fill, prod *sqlite.Store
+	filler     *filler
+	held       int // records in the store
 }
 
-// timeSeals returns the median time to seal one record through the server,
-// in milliseconds.
-func (b *runner) timeSeals(ctx context.Context, api *apiClient, dev *simDevice) (float64, error) {
-	var ms []float64
-	for i := range b.cfg.GrowthSamples {
-		t0 := time.Now()
-		rid, err := api.createRecord(ctx, dev.userID)
+func (b *runner) newGrowthStore(ctx context.Context, name string) (g *growthStore, err error) {
+	g = &growthStore{}
+	defer func() {
 		if err != nil {
-			return 0, err
+			err = errors.Join(err, g.close())
 		}
-		if _, err := api.upload(ctx, rid, newContent(approvalContent, uint64(i)), approvalContent); err != nil {
-			return 0, err
-		}
-		if err := api.awaitRecord(ctx, rid); err != nil {
-			return 0, err
-		}
-		ms = append(ms, millis(time.Since(t0)))
+	}()
+	if g.srv, g.api, err = b.startWithClient(ctx, name, benchServerConfig(0, 16)); err != nil {
+		return g, err
 	}
-	return percentile(ms, 50), nil
+	if g.devs, err = b.newUserDevices(ctx, g.api, "part 5/6 "+name, 1, g.srv.dataDir, true); err != nil {
+		return g, err
+	}
+	if g.fill, err = sqlite.OpenOptions(ctx, g.srv.dataDir, sqlite.Options{SyncNormal: true}); err != nil {
+		return g, err
+	}
+	if g.prod, err = sqlite.Open(ctx, g.srv.dataDir); err != nil {
+		return g, err
+	}
+	g.filler, err = newFiller(ctx, g.fill)
+	return g, err
+}
+
+func (g *growthStore) close() error {
+	var errs []error
+	errs = append(errs, closeAll(g.devs))
+	for _, st := range []*sqlite.Store{g.fill, g.prod} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if g.srv != nil {
+		errs = append(errs, g.srv.stop())
+	}
+	return errors.Join(errs...)
+}
+
+// fill adds filler records to g until it holds size.
+func (b *runner) fill(ctx context.Context, g *growthStore, size int, what string) error {
+	for ; g.held < size; g.held++ {
+		if err := g.filler.add(ctx); err != nil {
+			return fmt.Errorf("filling %s: %w", what, err)
+		}
+		b.prog.tick("part 5/6 growth: filling %s %d/%d records", what, g.held+1, size)
+	}
+	return nil
+}
+
+// timeStoreOps times create, stage and seal of one record straight on the
+// store, in milliseconds.
+func (g *growthStore) timeStoreOps(ctx context.Context) (float64, error) {
+	r, stg, seal, err := g.filler.record(ctx, time.Now())
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if err := g.prod.CreateRecord(ctx, r); err != nil {
+		return 0, err
+	}
+	if err := g.prod.StageRecord(ctx, r.ID, stg); err != nil {
+		return 0, err
+	}
+	if err := g.prod.SealRecord(ctx, r.ID, seal, time.Now()); err != nil {
+		return 0, err
+	}
+	g.held++
+	return millis(time.Since(t0)), nil
+}
+
+// timeSeal times one record sealed through the server, in milliseconds.
+func (g *growthStore) timeSeal(ctx context.Context, i int) (float64, error) {
+	t0 := time.Now()
+	rid, err := g.api.createRecord(ctx, g.devs[0].userID)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := g.api.upload(ctx, rid, newContent(approvalContent, uint64(i)), approvalContent); err != nil {
+		return 0, err
+	}
+	if err := g.api.awaitRecord(ctx, rid); err != nil {
+		return 0, err
+	}
+	g.held++
+	return millis(time.Since(t0)), nil
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
