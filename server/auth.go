@@ -93,7 +93,8 @@ func (s *Server) clientAuth(scope string) echo.MiddlewareFunc {
 // timestamp within MaxClockSkew, an active device whose signing key signed
 // DeviceAuthMessage over the exact request target and body, and a nonce not
 // seen in NonceWindow. Every failure is the same 401. The body (at most
-// maxJSONBody bytes, 413 past it) is read here and handed on unchanged.
+// maxJSONBody bytes, 413 past it; within Config.ReadTimeout) is read here,
+// once the device is known, and handed on unchanged.
 func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		r := c.Request()
@@ -113,13 +114,7 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if skew := now.Sub(time.Unix(sent, 0)); skew > MaxClockSkew || skew < -MaxClockSkew {
 			return errAuth
 		}
-		if r.ContentLength > maxJSONBody {
-			return fail(errTooLarge, "request body over "+strconv.Itoa(maxJSONBody)+" bytes")
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxJSONBody))
-		if err != nil {
-			return jsonFail(err)
-		}
+		// The device is known and active before its body is read.
 		dev, err := s.store.GetDevice(ctx, deviceID)
 		if errors.Is(err, store.ErrNotFound) {
 			return errAuth
@@ -129,6 +124,13 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if dev.State != store.DeviceActive {
 			return errAuth
+		}
+		if r.ContentLength > maxJSONBody {
+			return fail(errTooLarge, "request body over "+strconv.Itoa(maxJSONBody)+" bytes")
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxJSONBody))
+		if err != nil {
+			return jsonFail(err)
 		}
 		msg := threshold.DeviceAuthMessage(r.Method, r.RequestURI, ts, nonce, body)
 		if threshold.Verify(dev.SigningPublicKey, msg, sig) != nil {

@@ -154,6 +154,14 @@ type Config struct {
 	// this long to finish (-shutdown-timeout, ASSENT_SHUTDOWN_TIMEOUT;
 	// default 15s).
 	ShutdownTimeout time.Duration
+	// ReadTimeout bounds how long a request body may take to arrive,
+	// counted from the end of its headers (which ReadHeaderTimeout, 10s,
+	// bounds): a client cannot hold a connection and a handler by sending
+	// its body slowly (-read-timeout, ASSENT_READ_TIMEOUT; default 30s). A
+	// record upload has an idle deadline instead, renewed before each read
+	// (a minute), so that a large upload on a slow link works. Requests
+	// without a body (long polls, event streams) are not affected.
+	ReadTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -180,6 +188,7 @@ func DefaultConfig() Config {
 		AnswerPollInterval:  250 * time.Millisecond,
 		PushPollInterval:    time.Second,
 		ShutdownTimeout:     15 * time.Second,
+		ReadTimeout:         30 * time.Second,
 	}
 }
 
@@ -208,6 +217,7 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.AnswerPollInterval, d.AnswerPollInterval)
 	orDefault(&c.PushPollInterval, d.PushPollInterval)
 	orDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
+	orDefault(&c.ReadTimeout, d.ReadTimeout)
 	orDefault(&c.DownloadsPerSession, d.DownloadsPerSession)
 	orDefault(&c.MaxUploadSize, d.MaxUploadSize)
 	orDefault(&c.UserRate, d.UserRate)
@@ -250,7 +260,7 @@ func (c Config) Validate() error {
 		return bad("rate limit bursts must be at least 1")
 	case c.MaxPendingPerUser < 1:
 		return bad("pending request cap %d is not positive", c.MaxPendingPerUser)
-	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.PushPollInterval <= 0 || c.ShutdownTimeout <= 0:
+	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.PushPollInterval <= 0 || c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0:
 		return bad("intervals and timeouts must be positive")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return bad("TLS needs both a certificate and a key")

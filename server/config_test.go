@@ -59,6 +59,7 @@ func TestConfigValidate(t *testing.T) {
 		"bad public URL":     func(c *Config) { c.PublicURL = "ftp://x" },
 		"long node id":       func(c *Config) { c.NodeID = string(make([]byte, 65)) },
 		"negative pending":   func(c *Config) { c.MaxPendingPerUser = -1 },
+		"negative read":      func(c *Config) { c.ReadTimeout = -time.Second },
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := DefaultConfig()

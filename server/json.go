@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -46,6 +47,8 @@ func jsonFail(err error) error {
 	switch {
 	case errors.As(err, &mbe):
 		return fail(errTooLarge, "request body over "+strconv.Itoa(maxJSONBody)+" bytes")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return failCause(errBadRequest, "the request body did not arrive in time", err)
 	case errors.Is(err, io.EOF):
 		return fail(errBadRequest, "request body is empty; a JSON object is expected")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &syn):

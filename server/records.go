@@ -253,8 +253,9 @@ func (e bodyError) Error() string { return e.err.Error() }
 func (e bodyError) Unwrap() error { return e.err }
 
 // uploadIdleTimeout is how long an upload may send nothing before the
-// server gives up on it (the server has no overall read timeout, so that
-// large uploads on slow links work).
+// server gives up on it. An upload has no overall read timeout (its first
+// read replaces Config.ReadTimeout's deadline), so that large uploads on
+// slow links work.
 const uploadIdleTimeout = time.Minute
 
 // bodyReader reads an upload, renewing the connection's read deadline

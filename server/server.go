@@ -140,8 +140,28 @@ func New(cfg Config, deps Deps) (*Server, error) {
 }
 
 // Handler returns the HTTP handler of the whole API. Background work
-// (expiry, answers reaching other nodes) runs only after Start.
-func (s *Server) Handler() http.Handler { return s.echo }
+// (expiry, answers reaching other nodes) runs only after Start. Each
+// request body must arrive within Config.ReadTimeout.
+func (s *Server) Handler() http.Handler { return s.bodyDeadline(s.echo) }
+
+// bodyDeadline sets the connection's read deadline for a request with a
+// body to ReadTimeout from now, so that a client sending it slowly is cut
+// off instead of holding a handler (the enrollment routes read their body
+// before any credential is checked; signed calls, before the signature
+// can be). A request without a body gets none: net/http reads on in the
+// background to notice the client leaving, and a deadline there would end
+// long polls and event streams. Once a body is read to its end, net/http
+// lifts the deadline for that background read; an upload renews its own
+// deadline before each read (bodyReader).
+func (s *Server) bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			// A writer without deadlines (a test recorder) goes without.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // now is the clock's time on the wire's whole-second UTC grid.
 func (s *Server) now() time.Time { return wire(s.clock()) }

@@ -168,6 +168,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.str(&cfg.LogLevel, "log-level", "ASSENT_LOG_LEVEL", "log level: debug, info, warn or error")
 	e.duration(&cfg.SweepInterval, "sweep-interval", "ASSENT_SWEEP_INTERVAL", "how often expired requests, records and sessions are ended")
 	e.duration(&cfg.ShutdownTimeout, "shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long in-flight requests get at shutdown")
+	e.duration(&cfg.ReadTimeout, "read-timeout", "ASSENT_READ_TIMEOUT", "how long a request body may take to arrive (uploads: idle time between reads, a minute)")
 	if e.err != nil {
 		return cfg, e.err
 	}
