@@ -129,9 +129,11 @@ type Config struct {
 	// WebhookURL, if set, receives a signed POST {"request_id"} for every
 	// request (-webhook-url, ASSENT_WEBHOOK_URL). Wiring.
 	WebhookURL string
-	// WebhookSecret is the HMAC-SHA256 key of the webhook signature
-	// (ASSENT_WEBHOOK_SECRET; also -webhook-secret, which other users of
-	// the machine can see in the process list). Wiring.
+	// WebhookSecret is the HMAC-SHA256 key of the webhook signature: the
+	// first line of a file (-webhook-secret-file,
+	// ASSENT_WEBHOOK_SECRET_FILE; preferred) or ASSENT_WEBHOOK_SECRET;
+	// also -webhook-secret, which other users of the machine can see in the
+	// process list. Wiring.
 	WebhookSecret string
 
 	// LogFormat is "json" (default) or "text" (-log-format,

@@ -34,6 +34,9 @@ const (
 	envKeystore   = "ASSENT_DEVICE_KEYSTORE"
 	envLedger     = "ASSENT_DEVICE_LEDGER"
 	envPassphrase = "ASSENT_DEVICE_PASSPHRASE"
+	// envEnrollmentCode gives enroll (and recover --server) its code when
+	// --code is not given: flags show in the process list.
+	envEnrollmentCode = "ASSENT_ENROLLMENT_CODE"
 )
 
 // deviceStdin is where `device run` reads y/N answers and `device recover`
@@ -49,7 +52,7 @@ type deviceCommand struct {
 }
 
 var deviceCommands = map[string]deviceCommand{
-	"enroll":       {"enroll this device with a code: --server URL --code CODE", deviceEnroll},
+	"enroll":       {"enroll this device with a code: --server URL --code CODE (or $" + envEnrollmentCode + ")", deviceEnroll},
 	"run":          {"answer requests, asking y/N for each", deviceRun},
 	"ledger":       {"print the ledger of answers, checking its hash chain", deviceLedger},
 	"audit":        {"fetch and verify the user's audit chain on the server", deviceAudit},
@@ -224,12 +227,18 @@ func noArgs(fs *flag.FlagSet) error {
 	return nil
 }
 
+// codeFlag defines --code, an enrollment code, which $ASSENT_ENROLLMENT_CODE
+// may give instead.
+func codeFlag(fs *flag.FlagSet, usage string) *string {
+	return fs.String("code", "", usage+" ($"+envEnrollmentCode+", preferred: flags show in the process list)")
+}
+
 func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("device enroll", stderr)
 	var sf storeFlags
 	sf.register(fs, false, true)
 	serverURL := fs.String("server", "", "`URL` of the Assent server")
-	code := fs.String("code", "", "enrollment `code` from the service that created your user")
+	code := codeFlag(fs, "enrollment `code` from the service that created your user")
 	name := fs.String("name", "", "device `name` shown to services (default: the host name)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -237,8 +246,11 @@ func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if *code == "" {
+		*code = os.Getenv(envEnrollmentCode)
+	}
 	if *serverURL == "" || *code == "" {
-		return fmt.Errorf("%w: --server and --code are required", errUsage)
+		return fmt.Errorf("%w: --server and --code (or $%s) are required", errUsage, envEnrollmentCode)
 	}
 	return enrollDevice(ctx, &sf, *serverURL, *code, *name, nil, stdout, stderr)
 }
@@ -552,13 +564,16 @@ func deviceRecover(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var sf storeFlags
 	sf.register(fs, false, true)
 	serverURL := fs.String("server", "", "with --code: enroll a new device with the recovered share at `URL`")
-	code := fs.String("code", "", "enrollment `code` for the new device")
+	code := codeFlag(fs, "enrollment `code` for the new device")
 	name := fs.String("name", "", "device `name` for the new device")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
 		return err
+	}
+	if *serverURL != "" && *code == "" {
+		*code = os.Getenv(envEnrollmentCode)
 	}
 	if (*serverURL == "") != (*code == "") {
 		return fmt.Errorf("%w: give both --server and --code, or neither", errUsage)

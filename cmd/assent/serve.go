@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/server/push"
 	"github.com/assent-dev/assent/store"
@@ -164,6 +166,8 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.integer(&cfg.MaxPendingPerUser, "max-pending", "ASSENT_MAX_PENDING", "cap on requests waiting for one user's device")
 	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
 	e.secretStr(&cfg.WebhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
+	var webhookSecretFile string
+	e.str(&webhookSecretFile, "webhook-secret-file", "ASSENT_WEBHOOK_SECRET_FILE", "read the webhook's HMAC-SHA256 key from `file` (first line; preferred)")
 	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
 	e.str(&cfg.LogLevel, "log-level", "ASSENT_LOG_LEVEL", "log level: debug, info, warn or error")
 	e.duration(&cfg.SweepInterval, "sweep-interval", "ASSENT_SWEEP_INTERVAL", "how often expired requests, records and sessions are ended")
@@ -178,11 +182,57 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
+	if err := resolveWebhookSecret(e, &cfg, webhookSecretFile); err != nil {
+		return cfg, err
+	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return cfg, nil
+}
+
+// resolveWebhookSecret settles where the webhook secret comes from: the
+// value (-webhook-secret, $ASSENT_WEBHOOK_SECRET) or a file (file, from
+// -webhook-secret-file or $ASSENT_WEBHOOK_SECRET_FILE), whose first line is
+// read. A flag wins over a variable; both flags, or both variables and no
+// flag, are a usage error. Errors never quote the secret.
+func resolveWebhookSecret(e *envFlags, cfg *server.Config, file string) error {
+	set := map[string]bool{}
+	e.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	_, envValue := e.lookup("ASSENT_WEBHOOK_SECRET")
+	_, envFile := e.lookup("ASSENT_WEBHOOK_SECRET_FILE")
+	useFile := file != ""
+	switch {
+	case set["webhook-secret"] && set["webhook-secret-file"]:
+		return fmt.Errorf("%w: give -webhook-secret or -webhook-secret-file, not both", errUsage)
+	case set["webhook-secret"]:
+		useFile = false
+	case set["webhook-secret-file"]:
+	case envValue && envFile:
+		return fmt.Errorf("%w: $ASSENT_WEBHOOK_SECRET and $ASSENT_WEBHOOK_SECRET_FILE are both set; set one", errUsage)
+	}
+	if !useFile {
+		return nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("%w: webhook secret file: %v", errUsage, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return fmt.Errorf("%w: webhook secret file %s: %v", errUsage, file, err)
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if len(line) == 0 {
+		secret.Clear(data)
+		return fmt.Errorf("%w: webhook secret file %s is empty", errUsage, file)
+	}
+	cfg.WebhookSecret = string(line)
+	secret.Clear(data)
+	return nil
 }
 
 // newLogger returns the logger cfg asks for, writing to w.
