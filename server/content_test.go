@@ -2,11 +2,9 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -119,20 +117,8 @@ func TestGracefulShutdown(t *testing.T) {
 	e.upload(t, rid, []byte("x"))
 
 	// A second node on the same store, run by Serve on a real listener.
-	cfg := e.cfg
-	cfg.NodeID = "node-2"
-	srv, err := New(cfg, Deps{Store: e.st, Blobs: e.blobs, MasterKey: e.mk, Clock: e.clock.Now, Logger: e.srv.log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
+	addr, cancel, served := serveNode(t, e, nil)
+	base := "http://" + addr
 
 	// Requests reach it.
 	res, err := http.Get(base + "/healthz")
@@ -143,7 +129,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 	// An event stream and a long poll stay open.
 	stream := d.signed(t, http.MethodGet, "/v1/device/events", nil, e.clock.Now(), newNonce(t))
-	stream.URL.Host = ln.Addr().String()
+	stream.URL.Host = addr
 	sres, err := http.DefaultClient.Do(stream)
 	if err != nil || sres.StatusCode != http.StatusOK {
 		t.Fatalf("events: %v %v", sres, err)

@@ -12,12 +12,16 @@ import (
 )
 
 // serveNode runs a second node on e's store through Serve on a real
-// loopback listener, with cfg adjusted by mutate, and returns its address.
-func serveNode(t *testing.T, e *testEnv, mutate func(*Config)) string {
+// loopback listener, with cfg adjusted by mutate (if not nil). It returns
+// the node's address, what stops it, and where Serve's result arrives;
+// the test's clean-up stops it and checks that result if the test did not.
+func serveNode(t *testing.T, e *testEnv, mutate func(*Config)) (addr string, stop context.CancelFunc, served <-chan error) {
 	t.Helper()
 	cfg := e.cfg
-	cfg.NodeID = "node-serve"
-	mutate(&cfg)
+	cfg.NodeID = "node-2"
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	srv, err := New(cfg, Deps{Store: e.st, Blobs: e.blobs, MasterKey: e.mk, Clock: e.clock.Now, Logger: e.srv.log})
 	if err != nil {
 		t.Fatal(err)
@@ -27,15 +31,18 @@ func serveNode(t *testing.T, e *testEnv, mutate func(*Config)) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
+	result := make(chan error, 1)
+	go func() {
+		result <- srv.Serve(ctx, ln)
+		close(result) // a second receive, in the clean-up, gets nil
+	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-served; err != nil {
+		if err := <-result; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), cancel, result
 }
 
 // slowBody sends a request head announcing a body of 1000 bytes and only
@@ -73,7 +80,7 @@ func TestSlowBodyCut(t *testing.T) {
 	e := newEnv(t, nil)
 	d := e.userWithDevice(t)
 	const timeout = time.Second
-	addr := serveNode(t, e, func(c *Config) { c.ReadTimeout = timeout })
+	addr, _, _ := serveNode(t, e, func(c *Config) { c.ReadTimeout = timeout })
 
 	slowBody(t, addr, "POST /v1/device/enroll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", 5*time.Second)
 	slowBody(t, addr, "POST /v1/device/enroll/confirm HTTP/1.1\r\nHost: x\r\n", 5*time.Second)
