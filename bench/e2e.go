@@ -284,7 +284,7 @@ func (b *runner) transfer(ctx context.Context, srv *serverProc, api *apiClient, 
 	name := sizeName(size)
 	rounds := transferRounds(size)
 	var ups, downs []float64
-	var upPeak, downPeak uint64
+	var upPeak, downPeak rssSpan
 	for i := range rounds {
 		up, down, upP, downP, err := b.transferOne(ctx, srv, api, dev, size, notePeak, rssErr, fmt.Sprintf("%s record %d/%d", name, i+1, rounds))
 		if err != nil {
@@ -292,7 +292,7 @@ func (b *runner) transfer(ctx context.Context, srv *serverProc, api *apiClient, 
 		}
 		mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
 		ups, downs = append(ups, mbps(up)), append(downs, mbps(down))
-		upPeak, downPeak = max(upPeak, upP), max(downPeak, downP)
+		upPeak, downPeak = upPeak.max(upP), downPeak.max(downP)
 	}
 	note := ""
 	if rounds > 1 {
@@ -304,7 +304,7 @@ func (b *runner) transfer(ctx context.Context, srv *serverProc, api *apiClient, 
 		Value: percentile(downs, 50), Unit: UnitMBps, Note: note})
 	for _, r := range []struct {
 		what string
-		peak uint64
+		rss  rssSpan
 	}{{"upload", upPeak}, {"download", downPeak}} {
 		id := fmt.Sprintf("e2e/%s-rss/%s", r.what, name)
 		rowName := fmt.Sprintf("server peak RSS during the %s %s", name, r.what)
@@ -312,7 +312,8 @@ func (b *runner) transfer(ctx context.Context, srv *serverProc, api *apiClient, 
 			b.res.skip(PartEndToEnd, id, rowName, UnitMiB, rssErr.Error())
 			continue
 		}
-		row := b.res.add(Row{ID: id, Part: PartEndToEnd, Name: rowName, Value: mib(r.peak), Unit: UnitMiB})
+		row := b.res.add(Row{ID: id, Part: PartEndToEnd, Name: rowName, Value: mib(r.rss.peak), Unit: UnitMiB,
+			Baseline: mib(r.rss.before), BaselineName: "RSS when it started"})
 		if r.what == "upload" && size >= 1<<30 {
 			row.goal("< 128 MiB", row.Value, 128, true)
 		}
@@ -320,30 +321,46 @@ func (b *runner) transfer(ctx context.Context, srv *serverProc, api *apiClient, 
 	return nil
 }
 
+// rssSpan is the server's RSS when a transfer started and its peak during
+// the transfer.
+type rssSpan struct{ before, peak uint64 }
+
+// max returns the span with the higher peak.
+func (r rssSpan) max(o rssSpan) rssSpan {
+	if o.peak > r.peak {
+		return o
+	}
+	return r
+}
+
 // transferOne uploads, seals, opens and downloads one record, and returns
-// the upload and download times and the server's peak RSS during each.
+// the upload and download times and the server's RSS during each.
 func (b *runner) transferOne(ctx context.Context, srv *serverProc, api *apiClient, dev *simDevice, size int64,
-	notePeak func() error, rssErr error, what string) (up, down time.Duration, upPeak, downPeak uint64, err error) {
+	notePeak func() error, rssErr error, what string) (up, down time.Duration, upPeak, downPeak rssSpan, err error) {
 	b.prog.set("part 4/6 end to end: uploading %s", what)
 	rid, err := api.createRecord(ctx, dev.userID)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, rssSpan{}, rssSpan{}, err
 	}
-	peakDuring := func(run func() error) (uint64, error) {
+	peakDuring := func(run func() error) (rssSpan, error) {
 		if rssErr != nil {
-			return 0, run()
+			return rssSpan{}, run()
 		}
 		if err := notePeak(); err != nil {
-			return 0, err
+			return rssSpan{}, err
 		}
 		if err := srv.resetPeak(); err != nil {
-			return 0, err
+			return rssSpan{}, err
+		}
+		before, _, err := srv.rss()
+		if err != nil {
+			return rssSpan{}, err
 		}
 		if err := run(); err != nil {
-			return 0, err
+			return rssSpan{}, err
 		}
 		_, p, err := srv.rss()
-		return p, errors.Join(err, notePeak())
+		return rssSpan{before: before, peak: p}, errors.Join(err, notePeak())
 	}
 	content := newHashingReader(newContent(size, uint64(size)))
 	upPeak, err = peakDuring(func() error {
@@ -353,18 +370,18 @@ func (b *runner) transferOne(ctx context.Context, srv *serverProc, api *apiClien
 		return err
 	})
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, rssSpan{}, rssSpan{}, err
 	}
 	b.prog.set("part 4/6 end to end: sealing and opening %s", what)
 	if err := api.awaitRecord(ctx, rid); err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, rssSpan{}, rssSpan{}, err
 	}
 	sid, _, err := api.requestAccess(ctx, rid)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, rssSpan{}, rssSpan{}, err
 	}
 	if err := api.awaitSession(ctx, sid); err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, rssSpan{}, rssSpan{}, err
 	}
 	b.prog.set("part 4/6 end to end: downloading %s", what)
 	downPeak, err = peakDuring(func() error {
@@ -377,7 +394,7 @@ func (b *runner) transferOne(ctx context.Context, srv *serverProc, api *apiClien
 		return err
 	})
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, rssSpan{}, rssSpan{}, err
 	}
 	return up, down, upPeak, downPeak, nil
 }
