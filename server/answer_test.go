@@ -135,6 +135,13 @@ func TestAnswerBadPaths(t *testing.T) {
 		if r := e.record(t, rid, e.writer, ""); r.State != "pending_approval" {
 			t.Fatalf("record is %s after a refused answer", r.State)
 		}
+		// An approval checked with the request's secrets claims them; a
+		// refused one must give them back, or no later answer could use
+		// them.
+		if _, res := e.srv.pending.claim(q.RequestID); res != claimed {
+			t.Fatalf("the request's secrets are %v after a refused answer, want free", res)
+		}
+		e.srv.pending.unclaim(q.RequestID)
 	}
 
 	t.Run("bad proof", func(t *testing.T) {

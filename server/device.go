@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/server/push"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
@@ -147,7 +148,8 @@ func (s *Server) requestView(q *store.Request) deviceRequestJSON {
 // the device's key and the record's info (400 bad_proof; the request stays
 // pending). Then one conditional update records the answer (a second answer
 // gets 409, a late one 410), and the node holding the request's secrets
-// acts on it.
+// acts on it. On that node an approval's proof is verified once: the
+// device's output is finalized before the update and used to process it.
 func (s *Server) answerRequest(c *echo.Context) error {
 	q, err := s.deviceRequest(c)
 	if err != nil {
@@ -192,14 +194,15 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	if threshold.Verify(dev.SigningPublicKey, stmt, in.Signature) != nil {
 		return errAuth
 	}
+	// p, when set, are q's secrets, claimed, and yD the device's output,
+	// verified and finalized with them.
+	var p *pendingSecrets
+	var yD []byte
 	if in.Decision == threshold.DecisionApprove {
-		info, err := threshold.RecordInfo(q.UserID, q.RecordID)
-		if err != nil {
-			return failCause(errInternal, msgInternal, err)
-		}
-		if err := verifyProof(dev.OPRFPublicKey, info, q.BlindedElements, in.EvaluatedElements, in.Proof); err != nil {
+		if p, yD, err = s.checkApproval(dev, q, in.EvaluatedElements, in.Proof); err != nil {
 			return err
 		}
+		defer secret.Clear(yD)
 	} else if len(in.EvaluatedElements) > 0 || len(in.Proof) > 0 {
 		return fail(errBadRequest, "a deny carries no evaluated_elements or proof")
 	}
@@ -212,6 +215,9 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	err = s.store.AnswerRequest(ctx, q.ID, answer, now)
+	if err != nil && p != nil {
+		s.pending.unclaim(q.ID)
+	}
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return fail(errConflict, "the request is already answered")
@@ -226,7 +232,12 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	q.State, q.Answer = state, &answer
 	if q.OwnerNode == s.cfg.NodeID {
 		// The poller retries whatever fails here.
-		if err := s.process(ctx, q); err != nil {
+		if p != nil {
+			err = s.processClaimed(ctx, q, p, yD)
+		} else {
+			err = s.process(ctx, q)
+		}
+		if err != nil {
 			requestLogger(c, s.log).Warn("processing the answer failed; will retry", "request_id", q.ID, "error", err)
 		}
 		// If the poller got to the answer first, let it finish, so that in

@@ -210,10 +210,16 @@ func verifyProof(pkD, info []byte, blinded, evaluated [][]byte, proof []byte) er
 		return failCause(errInternal, msgInternal, err)
 	}
 	if len(evaluated) != len(blinded) {
-		return fail(errBadProof, "evaluated_elements must match the blinded elements one for one")
+		return fail(errBadProof, msgBatch)
 	}
 	if err := oprf.VerifyPOPRF(pk, info, blinded, evaluated, proof); err != nil {
-		return failCause(errBadProof, "the proof does not verify for this device key and this request", err)
+		return failCause(errBadProof, msgBadProof, err)
 	}
 	return nil
 }
+
+// Messages of bad_proof.
+const (
+	msgBatch    = "evaluated_elements must match the blinded elements one for one"
+	msgBadProof = "the proof does not verify for this device key and this request"
+)

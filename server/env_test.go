@@ -60,7 +60,7 @@ func (b *syncBuffer) String() string {
 // testEnv is a real server on loopback over a real SQLite store, blob
 // directory and master key in a temporary directory.
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	cfg   Config
 	clock *testClock
@@ -93,7 +93,7 @@ func testConfig() Config {
 }
 
 // newEnv starts a server; mutate adjusts the configuration and deps.
-func newEnv(t *testing.T, mutate func(*Config), deps ...func(*Deps)) *testEnv {
+func newEnv(t testing.TB, mutate func(*Config), deps ...func(*Deps)) *testEnv {
 	t.Helper()
 	e := &testEnv{
 		t:     t,
@@ -194,7 +194,7 @@ type resp struct {
 
 // decode strictly decodes the body into v: the wire shape must match the
 // test's own definition exactly.
-func (r *resp) decode(t *testing.T, v any) {
+func (r *resp) decode(t testing.TB, v any) {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
@@ -204,7 +204,7 @@ func (r *resp) decode(t *testing.T, v any) {
 }
 
 // errorCode returns the code of a DESIGN.md error body.
-func (r *resp) errorCode(t *testing.T) string {
+func (r *resp) errorCode(t testing.TB) string {
 	t.Helper()
 	var body struct {
 		Error struct {
@@ -220,7 +220,7 @@ func (r *resp) errorCode(t *testing.T) string {
 }
 
 // want fails the test unless the status is status.
-func (r *resp) want(t *testing.T, status int) *resp {
+func (r *resp) want(t testing.TB, status int) *resp {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
@@ -229,7 +229,7 @@ func (r *resp) want(t *testing.T, status int) *resp {
 }
 
 // wantError fails the test unless the answer is the error (status, code).
-func (r *resp) wantError(t *testing.T, status int, code string) {
+func (r *resp) wantError(t testing.TB, status int, code string) {
 	t.Helper()
 	r.want(t, status)
 	if got := r.errorCode(t); got != code {

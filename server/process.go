@@ -64,8 +64,16 @@ func (s *Server) process(ctx context.Context, q *store.Request) error {
 		}
 		q = fresh
 	}
+	return s.processClaimed(ctx, q, p, nil)
+}
+
+// processClaimed is process once the caller holds p, q's secrets, claimed
+// (nil if this node has none). yD, if not nil, is the device's output for
+// q's answer, already verified and finalized with p; otherwise processing
+// finalizes the answer, verifying its proof. The caller clears yD.
+func (s *Server) processClaimed(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
 	if p == nil || !p.done {
-		err := s.act(ctx, q, p)
+		err := s.act(ctx, q, p, yD)
 		if unusable(err) {
 			s.log.Error("approved answer cannot be used: its key material does not verify or unwrap; ending the request", "request_id", q.ID, "error", err)
 			s.endRequestFor(ctx, q)
@@ -94,8 +102,7 @@ func (s *Server) process(ctx context.Context, q *store.Request) error {
 // damaged database), or the device's evaluation does not verify or
 // decode. Store and blob store failures are not: a retry may succeed.
 func unusable(err error) bool {
-	return errors.Is(err, threshold.ErrUnwrap) || errors.Is(err, oprf.ErrProof) ||
-		errors.Is(err, oprf.ErrEncoding) || errors.Is(err, oprf.ErrBatch) || errors.Is(err, oprf.ErrInverse)
+	return errors.Is(err, threshold.ErrUnwrap) || badEvaluation(err)
 }
 
 // endRequestFor ends what q was waiting for, as expired: its record (whose
@@ -109,8 +116,9 @@ func (s *Server) endRequestFor(ctx context.Context, q *store.Request) {
 }
 
 // act applies the answer to q with the secrets p (nil if this node has
-// none): seal or reject the record, open or deny the session.
-func (s *Server) act(ctx context.Context, q *store.Request, p *pendingSecrets) error {
+// none) and yD as processClaimed: seal or reject the record, open or deny
+// the session.
+func (s *Server) act(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
 	switch {
 	case q.Answer.Decision == threshold.DecisionDeny && q.Kind == threshold.KindCreate:
 		s.endRecord(ctx, q.RecordID, store.RecordRejected)
@@ -133,9 +141,9 @@ func (s *Server) act(ctx context.Context, q *store.Request, p *pendingSecrets) e
 			s.endSession(ctx, q.UserID, q.SessionID, store.SessionExpired)
 		}
 	case q.Kind == threshold.KindCreate:
-		return s.seal(ctx, q, p)
+		return s.seal(ctx, q, p, yD)
 	default:
-		return s.open(ctx, q, p)
+		return s.open(ctx, q, p, yD)
 	}
 	return nil
 }
@@ -149,30 +157,43 @@ func (s *Server) userShare(ctx context.Context, userID string) (*oprf.PrivateKey
 	return s.master.UnwrapShare(u.ID, u.ShareVersion, u.ShareWrapped)
 }
 
-// recordKEK derives the KEK of the request's record from the device's
-// answer and the user's server share.
-func (s *Server) recordKEK(ctx context.Context, q *store.Request, p *pendingSecrets, input []byte) ([]byte, error) {
-	dev, err := s.store.GetDevice(ctx, q.Answer.Approval.DeviceID)
-	if err != nil {
-		return nil, err
-	}
-	pkD, err := oprf.ParsePublicKey(dev.OPRFPublicKey)
-	if err != nil {
-		return nil, err
+// recordKEK derives the KEK of the request's record from yD, the device's
+// output, and the user's server share evaluated at input. A nil yD is
+// finalized here from the stored answer, verifying its proof, as
+// threshold.RecordKEK does; the share is evaluated only after that.
+func (s *Server) recordKEK(ctx context.Context, q *store.Request, p *pendingSecrets, input, yD []byte) ([]byte, error) {
+	if yD == nil {
+		dev, err := s.store.GetDevice(ctx, q.Answer.Approval.DeviceID)
+		if err != nil {
+			return nil, err
+		}
+		pkD, err := oprf.ParsePublicKey(dev.OPRFPublicKey)
+		if err != nil {
+			return nil, err
+		}
+		if yD, err = threshold.DeviceOutput(p.blinding, pkD, q.UserID, q.RecordID, q.Answer.EvaluatedElements, q.Answer.Proof); err != nil {
+			return nil, err
+		}
+		defer secret.Clear(yD)
 	}
 	share, err := s.userShare(ctx, q.UserID)
 	if err != nil {
 		return nil, err
 	}
 	defer share.Destroy()
-	return threshold.RecordKEK(p.blinding, pkD, share, input, q.UserID, q.RecordID, q.Answer.EvaluatedElements, q.Answer.Proof)
+	yS, err := share.EvaluateOPRF(input)
+	if err != nil {
+		return nil, fmt.Errorf("server share: %w", err)
+	}
+	defer secret.Clear(yS)
+	return threshold.DeriveKEK(yS, yD, q.UserID, q.RecordID)
 }
 
 // seal finishes an approved create: wrap the data key under the record's
 // KEK, commit the blob, then seal the record (conditional). If the record
 // can no longer be sealed (expired meanwhile), the committed blob goes.
-func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets) error {
-	kek, err := s.recordKEK(ctx, q, p, p.input)
+func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
+	kek, err := s.recordKEK(ctx, q, p, p.input, yD)
 	if err != nil {
 		return err
 	}
@@ -231,12 +252,12 @@ func (s *Server) commit(ctx context.Context, name string) error {
 
 // open finishes an approved access: unwrap the record's data key, hold it
 // for the session, and open the session (conditional).
-func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets) error {
+func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
 	rec, err := s.store.GetRecord(ctx, q.RecordID)
 	if err != nil {
 		return err
 	}
-	kek, err := s.recordKEK(ctx, q, p, rec.Input)
+	kek, err := s.recordKEK(ctx, q, p, rec.Input, yD)
 	if err != nil {
 		return err
 	}

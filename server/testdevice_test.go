@@ -121,7 +121,7 @@ type testDevice struct {
 }
 
 // newDeviceKeys makes a device's keys without enrolling it.
-func newDeviceKeys(t *testing.T, e *testEnv) *testDevice {
+func newDeviceKeys(t testing.TB, e *testEnv) *testDevice {
 	t.Helper()
 	kD, err := oprf.GenerateKey(rand.Reader)
 	if err != nil {
@@ -150,7 +150,7 @@ func (d *testDevice) startEnroll(code string) *resp {
 }
 
 // confirmBody is a correct confirmation of the enrollment check.
-func (d *testDevice) confirmBody(t *testing.T, en wireEnroll) map[string]any {
+func (d *testDevice) confirmBody(t testing.TB, en wireEnroll) map[string]any {
 	t.Helper()
 	info, err := threshold.EnrollCheckInfo(en.UserID, en.DeviceID)
 	if err != nil {
@@ -173,7 +173,7 @@ func (d *testDevice) confirmBody(t *testing.T, en wireEnroll) map[string]any {
 }
 
 // enroll enrolls d with code and confirms it.
-func (d *testDevice) enroll(t *testing.T, code string) {
+func (d *testDevice) enroll(t testing.TB, code string) {
 	t.Helper()
 	var en wireEnroll
 	d.startEnroll(code).want(t, http.StatusCreated).decode(t, &en)
@@ -186,7 +186,7 @@ func (d *testDevice) enroll(t *testing.T, code string) {
 }
 
 // signed builds a device call with explicit timestamp and nonce.
-func (d *testDevice) signed(t *testing.T, method, target string, body []byte, ts time.Time, nonce string) *http.Request {
+func (d *testDevice) signed(t testing.TB, method, target string, body []byte, ts time.Time, nonce string) *http.Request {
 	t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
@@ -207,7 +207,7 @@ func (d *testDevice) signed(t *testing.T, method, target string, body []byte, ts
 	return req
 }
 
-func newNonce(t *testing.T) string {
+func newNonce(t testing.TB) string {
 	t.Helper()
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -218,7 +218,7 @@ func newNonce(t *testing.T) string {
 
 // call sends a correctly signed device call; body is JSON-encoded if not
 // nil.
-func (d *testDevice) call(t *testing.T, method, target string, body any) *resp {
+func (d *testDevice) call(t testing.TB, method, target string, body any) *resp {
 	t.Helper()
 	var b []byte
 	if body != nil {
@@ -231,7 +231,7 @@ func (d *testDevice) call(t *testing.T, method, target string, body any) *resp {
 }
 
 // pending lists the device's pending requests.
-func (d *testDevice) pending(t *testing.T) []wireRequest {
+func (d *testDevice) pending(t testing.TB) []wireRequest {
 	t.Helper()
 	var list struct {
 		Requests []wireRequest `json:"requests"`
@@ -241,7 +241,7 @@ func (d *testDevice) pending(t *testing.T) []wireRequest {
 }
 
 // request fetches one request.
-func (d *testDevice) request(t *testing.T, id string) wireRequest {
+func (d *testDevice) request(t testing.TB, id string) wireRequest {
 	t.Helper()
 	var q wireRequest
 	d.call(t, http.MethodGet, "/v1/device/requests/"+id, nil).want(t, http.StatusOK).decode(t, &q)
@@ -250,7 +250,7 @@ func (d *testDevice) request(t *testing.T, id string) wireRequest {
 
 // statement builds the approval statement of q as a device does, from the
 // request it was shown.
-func statement(t *testing.T, q wireRequest, decision string) []byte {
+func statement(t testing.TB, q wireRequest, decision string) []byte {
 	t.Helper()
 	st := threshold.Statement{
 		RequestID: q.RequestID, Kind: q.Kind, UserID: q.UserID, RecordID: q.RecordID,
@@ -269,7 +269,7 @@ func statement(t *testing.T, q wireRequest, decision string) []byte {
 
 // answerBody is a correct answer to q: for an approval, the POPRF
 // evaluation under the info of q's own record.
-func (d *testDevice) answerBody(t *testing.T, q wireRequest, decision string) wireAnswer {
+func (d *testDevice) answerBody(t testing.TB, q wireRequest, decision string) wireAnswer {
 	t.Helper()
 	a := wireAnswer{Decision: decision, Signature: threshold.Sign(d.sk, statement(t, q, decision))}
 	if decision == threshold.DecisionApprove {
@@ -279,7 +279,7 @@ func (d *testDevice) answerBody(t *testing.T, q wireRequest, decision string) wi
 }
 
 // evaluate evaluates blinded under the info of record recordID.
-func (d *testDevice) evaluate(t *testing.T, userID, recordID string, blinded [][]byte) ([][]byte, []byte) {
+func (d *testDevice) evaluate(t testing.TB, userID, recordID string, blinded [][]byte) ([][]byte, []byte) {
 	t.Helper()
 	info, err := threshold.RecordInfo(userID, recordID)
 	if err != nil {
@@ -293,12 +293,12 @@ func (d *testDevice) evaluate(t *testing.T, userID, recordID string, blinded [][
 }
 
 // answer posts a correct answer to q.
-func (d *testDevice) answer(t *testing.T, q wireRequest, decision string) *resp {
+func (d *testDevice) answer(t testing.TB, q wireRequest, decision string) *resp {
 	t.Helper()
 	return d.post(t, q.RequestID, d.answerBody(t, q, decision))
 }
 
-func (d *testDevice) post(t *testing.T, requestID string, a wireAnswer) *resp {
+func (d *testDevice) post(t testing.TB, requestID string, a wireAnswer) *resp {
 	t.Helper()
 	return d.call(t, http.MethodPost, "/v1/device/requests/"+requestID+"/response", a)
 }
@@ -306,7 +306,7 @@ func (d *testDevice) post(t *testing.T, requestID string, a wireAnswer) *resp {
 // Flows used by many tests.
 
 // newUser creates a user and returns its id and enrollment code.
-func (e *testEnv) newUser(t *testing.T) wireUser {
+func (e *testEnv) newUser(t testing.TB) wireUser {
 	t.Helper()
 	var u wireUser
 	e.do(http.MethodPost, "/v1/users", e.admin, map[string]string{
@@ -316,7 +316,7 @@ func (e *testEnv) newUser(t *testing.T) wireUser {
 }
 
 // userWithDevice creates a user with one enrolled device.
-func (e *testEnv) userWithDevice(t *testing.T) *testDevice {
+func (e *testEnv) userWithDevice(t testing.TB) *testDevice {
 	t.Helper()
 	u := e.newUser(t)
 	d := newDeviceKeys(t, e)
@@ -325,7 +325,7 @@ func (e *testEnv) userWithDevice(t *testing.T) *testDevice {
 }
 
 // createRecord creates a record of user uid.
-func (e *testEnv) createRecord(t *testing.T, uid string) string {
+func (e *testEnv) createRecord(t testing.TB, uid string) string {
 	t.Helper()
 	var r wireRecordState
 	e.do(http.MethodPost, "/v1/users/"+uid+"/records", e.writer, map[string]string{
@@ -338,7 +338,7 @@ func (e *testEnv) createRecord(t *testing.T, uid string) string {
 }
 
 // upload uploads content to record rid and returns the 202 answer.
-func (e *testEnv) upload(t *testing.T, rid string, content []byte) wirePending {
+func (e *testEnv) upload(t testing.TB, rid string, content []byte) wirePending {
 	t.Helper()
 	var p wirePending
 	e.do(http.MethodPut, "/v1/records/"+rid+"/content", e.writer, content).want(t, http.StatusAccepted).decode(t, &p)
@@ -349,7 +349,7 @@ func (e *testEnv) upload(t *testing.T, rid string, content []byte) wirePending {
 }
 
 // record reads record rid (with ?wait=S if wait is set).
-func (e *testEnv) record(t *testing.T, rid, key, query string) wireRecord {
+func (e *testEnv) record(t testing.TB, rid, key, query string) wireRecord {
 	t.Helper()
 	var r wireRecord
 	e.do(http.MethodGet, "/v1/records/"+rid+query, key, nil).want(t, http.StatusOK).decode(t, &r)
@@ -357,7 +357,7 @@ func (e *testEnv) record(t *testing.T, rid, key, query string) wireRecord {
 }
 
 // sealed creates, uploads and has d approve a record, and returns its id.
-func (e *testEnv) sealed(t *testing.T, d *testDevice, content []byte) string {
+func (e *testEnv) sealed(t testing.TB, d *testDevice, content []byte) string {
 	t.Helper()
 	rid := e.createRecord(t, d.userID)
 	p := e.upload(t, rid, content)
@@ -369,7 +369,7 @@ func (e *testEnv) sealed(t *testing.T, d *testDevice, content []byte) string {
 }
 
 // askAccess asks for access to rid as the client with key.
-func (e *testEnv) askAccess(t *testing.T, rid, key string) wirePending {
+func (e *testEnv) askAccess(t testing.TB, rid, key string) wirePending {
 	t.Helper()
 	var p wirePending
 	e.do(http.MethodPost, "/v1/records/"+rid+"/access", key, map[string]string{"purpose": "second opinion"}).
@@ -381,7 +381,7 @@ func (e *testEnv) askAccess(t *testing.T, rid, key string) wirePending {
 }
 
 // session reads session sid as the client with key.
-func (e *testEnv) session(t *testing.T, sid, key, query string) wireSession {
+func (e *testEnv) session(t testing.TB, sid, key, query string) wireSession {
 	t.Helper()
 	var s wireSession
 	e.do(http.MethodGet, "/v1/sessions/"+sid+query, key, nil).want(t, http.StatusOK).decode(t, &s)
@@ -389,7 +389,7 @@ func (e *testEnv) session(t *testing.T, sid, key, query string) wireSession {
 }
 
 // openSession asks for access to rid as reader and has d approve it.
-func (e *testEnv) openSession(t *testing.T, d *testDevice, rid string) string {
+func (e *testEnv) openSession(t testing.TB, d *testDevice, rid string) string {
 	t.Helper()
 	p := e.askAccess(t, rid, e.reader)
 	d.answer(t, d.request(t, p.RequestID), threshold.DecisionApprove).want(t, http.StatusOK)
@@ -400,7 +400,7 @@ func (e *testEnv) openSession(t *testing.T, d *testDevice, rid string) string {
 }
 
 // randomContent returns n random bytes.
-func randomContent(t *testing.T, n int) []byte {
+func randomContent(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
