@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
+	"github.com/assent-dev/assent/internal/securefile"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -357,45 +357,15 @@ func readPrivateFile(path string, max int64) ([]byte, error) {
 }
 
 // writeNewFile writes data to a new file at path with mode 0600, atomically
-// and durably: a synced temporary file is hard-linked into place (which
-// fails if path exists) and the directory is synced.
+// and durably (securefile.WriteNew); it never overwrites a keystore.
 func writeNewFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	err := securefile.WriteNew(path, data)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("%w: %s", ErrKeystoreExists, path)
+	default:
 		return fmt.Errorf("%w: %v", ErrKeystore, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // mode 0600
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrKeystore, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("%w: writing %s: %v", ErrKeystore, path, err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%w: %s", ErrKeystoreExists, path)
-		}
-		return fmt.Errorf("%w: %v", ErrKeystore, err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrKeystore, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("%w: syncing %s: %v", ErrKeystore, dir, err)
-	}
-	return nil
 }

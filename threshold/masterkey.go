@@ -7,9 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/assent-dev/assent/internal/secret"
+	"github.com/assent-dev/assent/internal/securefile"
 	"github.com/assent-dev/assent/oprf"
 )
 
@@ -99,50 +99,17 @@ func LoadOrCreateMasterKey(path string, rand io.Reader) (*MasterKey, error) {
 	return LoadMasterKey(path)
 }
 
-// createMasterKey writes a new key to a temporary file (O_EXCL, 0600), syncs
-// it, and hard-links it to path. The link fails with fs.ErrExist if the file
-// exists, so a key is never overwritten and no process reads a partly
-// written one.
+// createMasterKey writes a new key with securefile.WriteNew: it fails with
+// fs.ErrExist if the file exists, so a key is never overwritten and no
+// process reads a partly written one.
 func createMasterKey(path string, rand io.Reader) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("%w: %w", ErrMasterKey, err)
-	}
 	key := make([]byte, KeySize)
 	defer secret.Clear(key)
 	if _, err := io.ReadFull(rand, key); err != nil {
 		return fmt.Errorf("%w: reading randomness: %w", ErrMasterKey, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".master-key-*.tmp") // O_EXCL, mode 0600
-	if err != nil {
+	if err := securefile.WriteNew(path, key); err != nil {
 		return fmt.Errorf("%w: %w", ErrMasterKey, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(key)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("%w: writing %s: %w", ErrMasterKey, tmp.Name(), err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return fmt.Errorf("%w: %w", ErrMasterKey, err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a new directory entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMasterKey, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("%w: syncing %s: %w", ErrMasterKey, dir, err)
 	}
 	return nil
 }
