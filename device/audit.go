@@ -41,8 +41,7 @@ func (c *Client) Audit(ctx context.Context) ([]*store.AuditEntry, error) {
 			if e.Seq != after+int64(i)+1 {
 				return nil, fmt.Errorf("%w: audit page after entry %d holds entry %d out of order", ErrProtocol, after, e.Seq)
 			}
-			all = append(all, &store.AuditEntry{UserID: e.UserID, Seq: e.Seq, Event: e.Event, Actor: e.Actor,
-				Subject: e.Subject, Details: e.Details, At: e.At, PrevHash: e.PrevHash, Hash: e.Hash})
+			all = append(all, e)
 		}
 	}
 	if len(all) > 0 && all[0].UserID != c.id.UserID {

@@ -1,6 +1,10 @@
 package device
 
-import "time"
+import (
+	"time"
+
+	"github.com/assent-dev/assent/store"
+)
 
 // Requester names the third party that asks, as the server describes it.
 type Requester struct {
@@ -81,19 +85,7 @@ type confirmResult struct {
 }
 
 type auditList struct {
-	Entries []auditEntry `json:"entries"`
-}
-
-type auditEntry struct {
-	UserID   string    `json:"user_id"`
-	Seq      int64     `json:"seq"`
-	Event    string    `json:"event"`
-	Actor    string    `json:"actor"`
-	Subject  string    `json:"subject"`
-	Details  []byte    `json:"details"`
-	At       time.Time `json:"at"`
-	PrevHash []byte    `json:"prev_hash"`
-	Hash     []byte    `json:"hash"`
+	Entries []*store.AuditEntry `json:"entries"`
 }
 
 type apiErrorBody struct {

@@ -64,21 +64,8 @@ type (
 	}
 )
 
-// auditJSON is an audit entry on the wire.
-type auditJSON struct {
-	UserID   string    `json:"user_id"`
-	Seq      int64     `json:"seq"`
-	Event    string    `json:"event"`
-	Actor    string    `json:"actor"`
-	Subject  string    `json:"subject"`
-	Details  []byte    `json:"details"`
-	At       time.Time `json:"at"`
-	PrevHash []byte    `json:"prev_hash"`
-	Hash     []byte    `json:"hash"`
-}
-
 type auditListJSON struct {
-	Entries []auditJSON `json:"entries"`
+	Entries []store.AuditEntry `json:"entries"`
 }
 
 // Audit page sizes of ?limit=N.
@@ -105,16 +92,14 @@ func (s *Server) writeAudit(c *echo.Context, userID string) error {
 	if err != nil {
 		return storeFail(err, "audit chain")
 	}
-	out := auditListJSON{Entries: make([]auditJSON, 0, len(entries))}
+	out := auditListJSON{Entries: make([]store.AuditEntry, 0, len(entries))}
 	for _, e := range entries {
-		details := e.Details
-		if details == nil {
-			details = []byte{}
+		w := *e
+		if w.Details == nil {
+			w.Details = []byte{} // "" on the wire, never null
 		}
-		out.Entries = append(out.Entries, auditJSON{
-			UserID: e.UserID, Seq: e.Seq, Event: e.Event, Actor: e.Actor, Subject: e.Subject,
-			Details: details, At: wire(e.At), PrevHash: e.PrevHash, Hash: e.Hash,
-		})
+		w.At = wire(e.At)
+		out.Entries = append(out.Entries, w)
 	}
 	return c.JSON(http.StatusOK, out)
 }

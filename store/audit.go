@@ -34,19 +34,21 @@ const LabelAudit = "assent/audit/v1"
 // or inserted entry.
 var ErrChainBroken = errors.New("store: audit chain broken")
 
-// AuditEntry is one entry of a user's append-only audit chain.
+// AuditEntry is one entry of a user's append-only audit chain. Its JSON form
+// is the wire form of GET /v1/users/{uid}/audit and GET /v1/device/audit
+// (docs/wire.md): byte fields in base64, At in RFC 3339.
 type AuditEntry struct {
-	UserID  string
-	Seq     int64 // 1, 2, 3, ... per user
-	Event   string
-	Actor   string // client id, device id or "server"
-	Subject string // record, session or request id the event is about; may be empty
+	UserID  string `json:"user_id"`
+	Seq     int64  `json:"seq"` // 1, 2, 3, ... per user
+	Event   string `json:"event"`
+	Actor   string `json:"actor"`   // client id, device id or "server"
+	Subject string `json:"subject"` // record, session or request id the event is about; may be empty
 	// Details is event-specific canonical JSON (for approved/denied: the
 	// statement and signature); may be empty.
-	Details  []byte
-	At       time.Time // whole seconds, UTC
-	PrevHash []byte    // Hash of entry Seq-1; 32 zero bytes for Seq 1
-	Hash     []byte
+	Details  []byte    `json:"details"`
+	At       time.Time `json:"at"`        // whole seconds, UTC
+	PrevHash []byte    `json:"prev_hash"` // Hash of entry Seq-1; 32 zero bytes for Seq 1
+	Hash     []byte    `json:"hash"`
 }
 
 // AuditHash computes an entry's hash from its fields and PrevHash:
