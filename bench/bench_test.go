@@ -392,3 +392,38 @@ func TestReadJSONStrict(t *testing.T) {
 		}
 	}
 }
+
+// TestCommittedResults: the full run committed with RESULTS.md still reads
+// as Results, covers every part, and was measured whole (not quick, nothing
+// skipped or failed), so that the document and the code agree.
+func TestCommittedResults(t *testing.T) {
+	f, err := os.Open(filepath.Join("results", bench.FileJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := bench.ReadJSON(f)
+	if err != nil {
+		t.Fatalf("results/%s no longer reads as Results (run the full bench again): %v", bench.FileJSON, err)
+	}
+	if res.Meta.Quick || len(res.Errors) > 0 {
+		t.Errorf("committed run: quick %v, errors %q", res.Meta.Quick, res.Errors)
+	}
+	parts := map[int]bool{}
+	for _, row := range res.Rows {
+		parts[row.Part] = true
+		if row.Skipped != "" {
+			t.Errorf("committed run: row %s not measured: %s", row.ID, row.Skipped)
+		}
+	}
+	for p := bench.PartPrimitives; p <= bench.PartAge; p++ {
+		if !parts[p] {
+			t.Errorf("committed run has no row of part %d", p)
+		}
+	}
+	for _, id := range []string{"e2e/seal-rate/c64", "e2e/upload-rss/1 GiB", "growth/store/100000", "pending/heap-10k"} {
+		if res.Row(id) == nil {
+			t.Errorf("committed run lacks row %s", id)
+		}
+	}
+}
