@@ -427,3 +427,15 @@ func TestCommittedResults(t *testing.T) {
 		}
 	}
 }
+
+func TestParseParts(t *testing.T) {
+	got, err := bench.ParseParts(" 6, 1,3")
+	if err != nil || !reflect.DeepEqual(got, []int{6, 1, 3}) {
+		t.Errorf("ParseParts = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "7", "1,,2", "1,1", "two", "1;2", "99999999999999999999"} {
+		if _, err := bench.ParseParts(bad); !errors.Is(err, bench.ErrConfig) {
+			t.Errorf("ParseParts(%q) = %v, want ErrConfig", bad, err)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -113,6 +115,24 @@ func FullConfig() Config {
 		AgeSize:       1 << 30,
 		AgeVersion:    "v1.3.2",
 	}
+}
+
+// ParseParts parses a comma-separated list of part numbers ("1,3,6"), as
+// the -parts flag of `assent bench` takes it. Each must be 1 to 6, none
+// repeated (ErrConfig otherwise).
+func ParseParts(list string) ([]int, error) {
+	var parts []int
+	for p := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < PartPrimitives || n > PartAge {
+			return nil, fmt.Errorf("%w: %.20q is not a part number from 1 to 6", ErrConfig, p)
+		}
+		if slices.Contains(parts, n) {
+			return nil, fmt.Errorf("%w: part %d given twice", ErrConfig, n)
+		}
+		parts = append(parts, n)
+	}
+	return parts, nil
 }
 
 // has reports whether the run includes part.

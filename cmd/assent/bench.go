@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/assent-dev/assent/bench"
 )
@@ -47,13 +45,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg = bench.QuickConfig()
 	}
 	if *parts != "" {
-		for p := range strings.SplitSeq(*parts, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(p))
-			if err != nil || n < bench.PartPrimitives || n > bench.PartAge {
-				return fmt.Errorf("%w: -parts: %q is not a part number from 1 to 6", errUsage, p)
-			}
-			cfg.Parts = append(cfg.Parts, n)
+		p, err := bench.ParseParts(*parts)
+		if err != nil {
+			return fmt.Errorf("%w: -parts: %v", errUsage, err)
 		}
+		cfg.Parts = p
 	}
 	exe, err := os.Executable()
 	if err != nil {
