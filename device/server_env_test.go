@@ -13,6 +13,7 @@ import (
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/e2e"
 	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/syncbuf"
 	"github.com/assent-dev/assent/server"
 )
 
@@ -29,22 +30,8 @@ type serverEnv struct {
 	admin, lab, clinic *e2e.ThirdParty
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects output that many goroutines write while the test reads it.
+type lockedBuffer = syncbuf.Buffer
 
 func newServerEnv(t *testing.T, mutate func(*server.Config)) *serverEnv {
 	t.Helper()

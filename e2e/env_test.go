@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/internal/syncbuf"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/store"
 )
@@ -30,23 +31,8 @@ const (
 // errHeld is the test policy's refusal to decide.
 var errHeld = errors.New("the user has not decided")
 
-// syncBuffer collects the server's log from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects output that many goroutines write while the test reads it.
+type syncBuffer = syncbuf.Buffer
 
 // env is one user's world: a server over a data directory, a third party
 // (the clinic) holding every scope, the user it created, and the user's

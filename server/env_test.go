@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/internal/syncbuf"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/store/blobdir"
 	"github.com/assent-dev/assent/store/sqlite"
@@ -39,23 +40,8 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects output that many goroutines write while the test reads it.
+type syncBuffer = syncbuf.Buffer
 
 // testEnv is a real server on loopback over a real SQLite store, blob
 // directory and master key in a temporary directory.

@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -46,12 +45,7 @@ var deviceStdin io.Reader = os.Stdin
 // keystoreKDF is the Argon2id cost of new keystores; tests lower it.
 var keystoreKDF = device.DefaultKDFParams
 
-type deviceCommand struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
-
-var deviceCommands = map[string]deviceCommand{
+var deviceCommands = map[string]command{
 	"enroll":       {"enroll this device with a code: --server URL --code CODE (or $" + envEnrollmentCode + ")", deviceEnroll},
 	"run":          {"answer requests, asking y/N for each", deviceRun},
 	"ledger":       {"print the ledger of answers, checking its hash chain", deviceLedger},
@@ -63,14 +57,7 @@ var deviceCommands = map[string]deviceCommand{
 func deviceUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: assent device <command> [flags]")
 	fmt.Fprintln(w)
-	names := make([]string, 0, len(deviceCommands))
-	for name := range deviceCommands {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		fmt.Fprintf(w, "  %-13s %s\n", name, deviceCommands[name].summary)
-	}
+	listCommands(w, deviceCommands, 13)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "The keystore is --keystore, $%s or ~/.assent/device.key; its passphrase comes from\n", envKeystore)
 	fmt.Fprintf(w, "--passphrase-file, $%s or a prompt on the terminal.\n", envPassphrase)

@@ -36,16 +36,22 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: assent <command> [flags]")
 	fmt.Fprintln(w)
-	names := make([]string, 0, len(commands))
-	for name := range commands {
+	listCommands(w, commands, 8)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'assent <command> -h' for a command's flags.")
+}
+
+// listCommands prints one line per command, sorted by name, the names padded
+// to width.
+func listCommands(w io.Writer, cmds map[string]command, width int) {
+	names := make([]string, 0, len(cmds))
+	for name := range cmds {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+		fmt.Fprintf(w, "  %-*s %s\n", width, name, cmds[name].summary)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'assent <command> -h' for a command's flags.")
 }
 
 func main() {

@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/assent-dev/assent/internal/syncbuf"
 )
 
 func TestServeConfigPrecedence(t *testing.T) {
@@ -117,24 +118,8 @@ func TestServeAndAdmin(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer written by the server's goroutines and read by
-// the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
+// syncBuffer collects output that many goroutines write while the test reads it.
+type syncBuffer = syncbuf.Buffer
 
 func TestAdminUsage(t *testing.T) {
 	dir := t.TempDir()
