@@ -47,7 +47,7 @@ func (c *Client) AwaitSession(ctx context.Context, sid string) (*api.Session, er
 	})
 }
 
-// Download is what a content download delivered.
+// Download is what a content download delivered; its SHA256 equals the Repr-Digest the server sent, or Download failed.
 type Download struct {
 	Size        int64  // bytes written
 	SHA256      []byte // of the bytes written, equal to the approved digest
