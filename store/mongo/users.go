@@ -2,8 +2,8 @@ package mongo
 
 import (
 	"context"
-	"fmt"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
