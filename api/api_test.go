@@ -32,6 +32,8 @@ var goldenTypes = map[string]func() any{
 	"session_open":             func() any { return new(api.Session) },
 	"session_consumed":         func() any { return new(api.Session) },
 	"audit":                    func() any { return new(api.AuditList) },
+	"user_awaiting_device":     func() any { return new(api.User) },
+	"user_active":              func() any { return new(api.User) },
 }
 
 // TestGoldenBodies: every golden body decodes into its type with no unknown

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/server"
 )
 
 var updateGolden = flag.Bool("update-golden", false, "rewrite api/testdata from the answers of the real server")
@@ -34,6 +36,8 @@ func goldenName(x exchange) string {
 		return "create_user"
 	case x.method == "GET" && strings.HasPrefix(p, "/v1/users/") && strings.HasSuffix(p, "/audit"):
 		return "audit"
+	case x.method == "GET" && (p == api.PathUsers || strings.Count(p, "/") == 3 && strings.HasPrefix(p, "/v1/users/")):
+		return "user_" + recordState(x.body)
 	case x.method == "POST" && strings.HasSuffix(p, "/enrollment"):
 		return "enrollment"
 	case x.method == "POST" && strings.HasSuffix(p, "/records"):
@@ -72,7 +76,25 @@ func TestFlow(t *testing.T) {
 	if _, err := c.CreateUser(ctx, "p-17", "Ada"); !errors.Is(err, api.ErrConflict) || api.AsError(err).Status != 409 {
 		t.Fatalf("same external id again: %v, want 409 conflict", err)
 	}
+	before, err := c.User(ctx, u.UserID)
+	check(t, err)
+	if before.State != api.UserAwaitingDevice || len(before.Devices) != 0 || before.ExternalID != "p-17" || before.DisplayName != "Ada" {
+		t.Fatalf("user before enrollment: %+v", before)
+	}
 	t.Cleanup(w.enroll(t, dir, u.EnrollmentCode))
+	after, err := c.User(ctx, u.UserID)
+	check(t, err)
+	if after.State != api.UserActive || len(after.Devices) != 1 || after.Devices[0].State != api.DeviceActive || after.Devices[0].Name != "phone" {
+		t.Fatalf("user after enrollment: %+v", after)
+	}
+	found, err := c.UserByExternalID(ctx, "p-17")
+	check(t, err)
+	if !reflect.DeepEqual(found, after) {
+		t.Fatalf("by external id %+v, by id %+v", found, after)
+	}
+	if _, err := c.UserByExternalID(ctx, "p-18"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("unknown external id: %v", err)
+	}
 	if _, err := c.NewEnrollment(ctx, u.UserID); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +179,7 @@ func checkGoldens(t *testing.T, xs []exchange) {
 			t.Errorf("%s %s: the server's answer has the shape\n%v\nthe golden %s has\n%v", x.method, x.path, g, name, w)
 		}
 	}
-	for _, name := range []string{"create_user", "enrollment", "create_record", "upload", "record_awaiting_upload", "record_sealed", "access", "session_pending_approval", "session_open", "session_consumed", "audit"} {
+	for _, name := range []string{"user_awaiting_device", "user_active", "create_user", "enrollment", "create_record", "upload", "record_awaiting_upload", "record_sealed", "access", "session_pending_approval", "session_open", "session_consumed", "audit"} {
 		if !seen[name] {
 			t.Errorf("the flow produced no %s answer", name)
 		}
@@ -253,6 +275,22 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("malformed id: %v", err)
 	}
 	if _, err := w.c.CreateUser(ctx, "", ""); !errors.Is(err, api.ErrBadRequest) || api.AsError(err).Message == "" {
+		t.Fatalf("empty external id: %v", err)
+	}
+	// Another client (all scopes) neither reads nor finds this client's user.
+	u, err := w.c.CreateUser(ctx, "p-1", "P")
+	check(t, err)
+	key2, _, err := server.CreateClient(ctx, w.node.Store, rand.Reader, time.Now(), "Other", server.AllScopes)
+	check(t, err)
+	other, err := client.New(w.node.URL, key2, nil)
+	check(t, err)
+	if _, err := other.User(ctx, u.UserID); !errors.Is(err, api.ErrForbidden) {
+		t.Fatalf("another client's user: %v", err)
+	}
+	if _, err := other.UserByExternalID(ctx, "p-1"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("another client's external id: %v", err)
+	}
+	if _, err := w.c.UserByExternalID(ctx, ""); !errors.Is(err, api.ErrBadRequest) {
 		t.Fatalf("empty external id: %v", err)
 	}
 	for _, u := range []string{"", "ftp://x", "http://", "http://h/?q=1", "::"} {
