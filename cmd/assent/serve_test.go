@@ -228,6 +228,35 @@ func TestServeMetrics(t *testing.T) {
 	}
 }
 
+func TestServeSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{"256MiB": 256 << 20, "1GiB": 1 << 30, "1000": 1000, "10MB": 10e6} {
+		cfg, err := serveConfig([]string{"-max-upload", in}, io.Discard)
+		if err != nil || cfg.MaxUploadSize != want {
+			t.Errorf("-max-upload %s: %d, %v; want %d", in, cfg.MaxUploadSize, err, want)
+		}
+	}
+	var help bytes.Buffer
+	serveConfig([]string{"-h"}, &help)
+	if !strings.Contains(help.String(), "(default 256MiB)") {
+		t.Errorf("-h does not show the default upload cap with its unit:\n%s", help.String())
+	}
+	t.Setenv("ASSENT_MAX_UPLOAD", "2MiB")
+	if cfg, err := serveConfig(nil, io.Discard); err != nil || cfg.MaxUploadSize != 2<<20 {
+		t.Errorf("$ASSENT_MAX_UPLOAD=2MiB: %d, %v", cfg.MaxUploadSize, err)
+	}
+	for _, bad := range []string{"256 MeB", "-1", "0", "1.5GiB", "MiB"} {
+		if _, err := serveConfig([]string{"-max-upload", bad}, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("-max-upload %q: %v, want a usage error", bad, err)
+		}
+	}
+	// A mistyped flag: the error and one line, not the whole list.
+	var errOut bytes.Buffer
+	if code := run([]string{"serve", "-lisen", ":1"}, io.Discard, &errOut); code != 2 || strings.Count(errOut.String(), "\n") != 1 ||
+		!strings.Contains(errOut.String(), "-lisen") || !strings.Contains(errOut.String(), "assent serve -h") {
+		t.Errorf("mistyped flag: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"--version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "assent ") {
