@@ -156,6 +156,13 @@ CREATE TABLE audit (
 	PRIMARY KEY (user_id, seq)
 );
 `,
+	// 2: facts about the whole store, written once (the master key id).
+	`
+CREATE TABLE settings (
+	name  TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.
