@@ -428,7 +428,7 @@ func (s *Server) notify(userID, requestID string) {
 			defer func() { <-s.notifySem }()
 			ctx, cancel := context.WithTimeout(s.pushCtx, pushTimeout)
 			defer cancel()
-			if err := n.Notify(ctx, userID, requestID); err != nil {
+			if err := s.guard("push", func() error { return n.Notify(ctx, userID, requestID) }); err != nil {
 				s.log.Warn("push failed", "request_id", requestID, "error", err)
 			}
 		}()
