@@ -130,6 +130,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.limits = newLimiter(
 		rateSpec{cfg.UserRate, cfg.UserBurst},
 		rateSpec{cfg.RequesterRate, cfg.RequesterBurst},
+		rateSpec{cfg.UserRequesterRate, cfg.UserRequesterBurst},
 	)
 	s.echo = echo.NewWithConfig(echo.Config{
 		Logger:           s.log,
