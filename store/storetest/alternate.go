@@ -49,6 +49,14 @@ func (a *alternate) UseEnrollment(ctx context.Context, codeHash []byte, now time
 	return a.next().UseEnrollment(ctx, codeHash, now)
 }
 
+func (a *alternate) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
+	return a.next().GetEnrollment(ctx, codeHash)
+}
+
+func (a *alternate) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
+	return a.next().PinMasterKeyID(ctx, keyID)
+}
+
 func (a *alternate) CreateDevice(ctx context.Context, d *store.Device) error {
 	return a.next().CreateDevice(ctx, d)
 }

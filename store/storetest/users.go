@@ -56,15 +56,27 @@ func testEnrollments(t *testing.T, s store.Store) {
 	want(t, s.CreateEnrollment(ctx, &store.Enrollment{CodeHash: e.CodeHash, UserID: newID(t, ids.User), ExpiresAt: e.ExpiresAt}),
 		store.ErrConflict, "CreateEnrollment with an existing code hash")
 
+	// GetEnrollment reads without spending.
+	got, err := s.GetEnrollment(ctx, e.CodeHash)
+	want(t, err, nil, "GetEnrollment of an unused code")
+	same(t, got, &store.Enrollment{CodeHash: e.CodeHash, UserID: e.UserID, ExpiresAt: e.ExpiresAt}, "GetEnrollment of an unused code")
+	_, err = s.GetEnrollment(ctx, random(32))
+	want(t, err, store.ErrNotFound, "GetEnrollment of an unknown code")
+	_, err = s.GetEnrollment(ctx, random(31))
+	want(t, err, store.ErrInvalid, "GetEnrollment of a 31-byte hash")
+
 	// A refused use changes nothing: the code still works before its expiry.
-	_, err := s.UseEnrollment(ctx, e.CodeHash, e.ExpiresAt)
+	_, err = s.UseEnrollment(ctx, e.CodeHash, e.ExpiresAt)
 	want(t, err, store.ErrExpired, "UseEnrollment at its expiry")
 	_, err = s.UseEnrollment(ctx, e.CodeHash, e.ExpiresAt.Add(time.Hour))
 	want(t, err, store.ErrExpired, "UseEnrollment after its expiry")
 	used := e.ExpiresAt.Add(-time.Second)
-	got, err := s.UseEnrollment(ctx, e.CodeHash, used)
+	got, err = s.UseEnrollment(ctx, e.CodeHash, used)
 	want(t, err, nil, "UseEnrollment just before its expiry")
 	same(t, got, &store.Enrollment{CodeHash: e.CodeHash, UserID: e.UserID, ExpiresAt: e.ExpiresAt, UsedAt: used}, "UseEnrollment")
+	got, err = s.GetEnrollment(ctx, e.CodeHash)
+	want(t, err, nil, "GetEnrollment of a used code")
+	same(t, got, &store.Enrollment{CodeHash: e.CodeHash, UserID: e.UserID, ExpiresAt: e.ExpiresAt, UsedAt: used}, "GetEnrollment of a used code")
 	_, err = s.UseEnrollment(ctx, e.CodeHash, used)
 	want(t, err, store.ErrConflict, "UseEnrollment a second time")
 	_, err = s.UseEnrollment(ctx, e.CodeHash, e.ExpiresAt.Add(time.Hour))
