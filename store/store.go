@@ -316,6 +316,9 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error
 	// GetUser returns the user, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (*User, error)
+	// UserByExternalID returns the user that client clientID created with
+	// externalID, or ErrNotFound.
+	UserByExternalID(ctx context.Context, clientID, externalID string) (*User, error)
 
 	// CreateEnrollment inserts an enrollment code (by hash). ErrConflict if
 	// the hash exists.
@@ -356,6 +359,12 @@ type Store interface {
 	CreateClient(ctx context.Context, c *Client) error
 	// ClientByPrefix returns the client with that key prefix, or ErrNotFound.
 	ClientByPrefix(ctx context.Context, prefix string) (*Client, error)
+	// Clients lists the clients, oldest first, at most limit of them.
+	Clients(ctx context.Context, limit int) ([]*Client, error)
+	// DeleteClient removes a client, which revokes its key: ClientByPrefix
+	// answers ErrNotFound from then on. The users it created keep its id.
+	// ErrNotFound if there is no such client.
+	DeleteClient(ctx context.Context, id string) error
 
 	// CreateRecord inserts r in state awaiting_upload. ErrConflict if the id
 	// exists.
