@@ -53,6 +53,14 @@ func (a *alternate) UseEnrollment(ctx context.Context, codeHash []byte, now time
 	return a.next().UseEnrollment(ctx, codeHash, now)
 }
 
+func (a *alternate) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
+	return a.next().GetEnrollment(ctx, codeHash)
+}
+
+func (a *alternate) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
+	return a.next().PinMasterKeyID(ctx, keyID)
+}
+
 func (a *alternate) CreateDevice(ctx context.Context, d *store.Device) error {
 	return a.next().CreateDevice(ctx, d)
 }
@@ -61,8 +69,20 @@ func (a *alternate) GetDevice(ctx context.Context, id string) (*store.Device, er
 	return a.next().GetDevice(ctx, id)
 }
 
-func (a *alternate) ActivateDevice(ctx context.Context, id string, now time.Time) error {
-	return a.next().ActivateDevice(ctx, id, now)
+func (a *alternate) ConfirmDevice(ctx context.Context, id, to string, ev store.DeviceEvidence, now time.Time) error {
+	return a.next().ConfirmDevice(ctx, id, to, ev, now)
+}
+
+func (a *alternate) SetDeviceState(ctx context.Context, id, from, to string, now time.Time) error {
+	return a.next().SetDeviceState(ctx, id, from, to, now)
+}
+
+func (a *alternate) UserDevices(ctx context.Context, userID string) ([]*store.Device, error) {
+	return a.next().UserDevices(ctx, userID)
+}
+
+func (a *alternate) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
+	return a.next().PinUserKey(ctx, userID, pkD, keyID)
 }
 
 func (a *alternate) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
