@@ -160,9 +160,11 @@ type Pending struct {
 
 // Approval is what the device signed, as a sealed record shows it.
 type Approval struct {
-	DeviceID  string `json:"device_id"`
-	Statement []byte `json:"statement"`
-	Signature []byte `json:"signature"`
+	DeviceID          string   `json:"device_id"`
+	Statement         []byte   `json:"statement"`
+	Signature         []byte   `json:"signature"`
+	EvaluatedElements [][]byte `json:"evaluated_elements"`
+	Proof             []byte   `json:"proof"`
 }
 
 // Record is GET /v1/records/{rid}.

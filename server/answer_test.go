@@ -190,9 +190,12 @@ func TestAnswerBadPaths(t *testing.T) {
 	t.Run("device with another key", func(t *testing.T) {
 		var code wireUser
 		e.do(http.MethodPost, "/v1/users/"+d.userID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &code)
+		// A fresh key is refused at confirmation, and never answers.
 		second := newDeviceKeys(t, e)
-		second.enroll(t, code.EnrollmentCode)
-		second.post(t, q.RequestID, second.answerBody(t, q, threshold.DecisionApprove)).wantError(t, http.StatusForbidden, "forbidden")
+		en := second.register(t, code.EnrollmentCode)
+		e.do(http.MethodPost, "/v1/device/enroll/confirm", "", second.confirmBody(t, en)).
+			wantError(t, http.StatusConflict, "device_key_mismatch")
+		second.post(t, q.RequestID, second.answerBody(t, q, threshold.DecisionApprove)).wantError(t, http.StatusUnauthorized, "unauthenticated")
 		stillPending(t)
 	})
 	t.Run("malformed id", func(t *testing.T) {

@@ -81,7 +81,11 @@ func (s *Server) listDeviceRequests(c *echo.Context) error {
 	}
 	out := deviceRequestListJSON{Requests: make([]deviceRequestJSON, 0, len(reqs))}
 	for _, q := range reqs {
-		out.Requests = append(out.Requests, s.requestView(q))
+		// Requests are addressed to the user's key: a device of another
+		// key (one enrolled before keys were pinned) never sees them.
+		if q.DeviceKeyID == dev.KeyID {
+			out.Requests = append(out.Requests, s.requestView(q))
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -31,6 +31,7 @@ var (
 	errNotFound         = &errorCode{http.StatusNotFound, "not_found"}
 	errMethodNotAllowed = &errorCode{http.StatusMethodNotAllowed, "method_not_allowed"}
 	errConflict         = &errorCode{http.StatusConflict, "conflict"}
+	errKeyMismatch      = &errorCode{http.StatusConflict, "device_key_mismatch"}
 	errExpired          = &errorCode{http.StatusGone, "expired"}
 	errGone             = &errorCode{http.StatusGone, "gone"}
 	errTooLarge         = &errorCode{http.StatusRequestEntityTooLarge, "too_large"}

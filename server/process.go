@@ -216,7 +216,7 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 		return err
 	}
 	now := s.now()
-	err = s.store.SealRecord(ctx, q.RecordID, store.Seal{WrappedDEK: wrapped, Approval: q.Answer.Approval, SealedAt: now}, now)
+	err = s.store.SealRecord(ctx, q.RecordID, store.Seal{WrappedDEK: wrapped, Approval: keptApproval(q.Answer), SealedAt: now}, now)
 	switch {
 	case err == nil:
 		s.audit(ctx, q.UserID, store.EventRecordSealed, actorServer, q.RecordID, requestDetails{RecordID: q.RecordID, RequestID: q.ID})
@@ -279,7 +279,7 @@ func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	err = s.store.OpenSession(ctx, q.SessionID, store.SessionOpening{
 		ExpiresAt: expires,
 		Downloads: s.cfg.DownloadsPerSession,
-		Approval:  q.Answer.Approval,
+		Approval:  keptApproval(q.Answer),
 		OpenedAt:  now,
 	}, now)
 	switch {
@@ -343,4 +343,13 @@ func (s *Server) endSession(ctx context.Context, userID, sessionID, to string) {
 	}
 	s.audit(ctx, userID, event, actorServer, sessionID, nil)
 	s.changes.changed(sessionID)
+}
+
+// keptApproval is the approval a sealed record or an open session keeps:
+// what the device signed, with the evaluation and proof it answered with,
+// so that anyone can check the proof against the user's pkD.
+func keptApproval(a *store.Answer) store.Approval {
+	k := a.Approval
+	k.EvaluatedElements, k.Proof = a.EvaluatedElements, a.Proof
+	return k
 }

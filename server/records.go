@@ -47,9 +47,11 @@ type pendingJSON struct {
 }
 
 type approvalJSON struct {
-	DeviceID  string `json:"device_id"`
-	Statement []byte `json:"statement"`
-	Signature []byte `json:"signature"`
+	DeviceID          string   `json:"device_id"`
+	Statement         []byte   `json:"statement"`
+	Signature         []byte   `json:"signature"`
+	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
+	Proof             []byte   `json:"proof,omitempty"`
 }
 
 type recordJSON struct {
@@ -376,22 +378,35 @@ func (s *Server) deleteBlob(ctx context.Context, name string) {
 	}
 }
 
-// deviceFor returns the user's newest active device, holding key keyID if
-// one is given; 409 if there is none.
+// deviceFor returns an active device of the user holding key keyID, or,
+// with keyID empty, the user's pinned key: requests are addressed to the
+// user's key, which every active device of the user holds, and never to a
+// device of another key. 409 if there is none.
 func (s *Server) deviceFor(ctx context.Context, userID, keyID string) (*store.Device, error) {
+	if keyID == "" {
+		u, err := s.store.GetUser(ctx, userID)
+		if err != nil {
+			return nil, storeFail(err, "user")
+		}
+		pinned, err := s.pinnedKey(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if pinned == nil {
+			return nil, fail(errConflict, "user has no active device")
+		}
+		keyID = threshold.DeviceKeyID(pinned)
+	}
 	devs, err := s.store.ActiveDevices(ctx, userID)
 	if err != nil {
 		return nil, storeFail(err, "device")
 	}
-	for i := len(devs) - 1; i >= 0; i-- {
-		if keyID == "" || devs[i].KeyID == keyID {
-			return devs[i], nil
+	for _, d := range devs {
+		if d.KeyID == keyID {
+			return d, nil
 		}
 	}
-	if keyID == "" {
-		return nil, fail(errConflict, "user has no active device")
-	}
-	return nil, fail(errConflict, "user has no active device holding the key the record was sealed with")
+	return nil, fail(errConflict, "user has no active device holding the user's device key")
 }
 
 // admit applies the limits on requests that reach a device: the cap of
@@ -503,6 +518,7 @@ func recordView(rec *store.Record) recordJSON {
 		out.SealedAt = &sealed
 		out.Approval = &approvalJSON{
 			DeviceID: rec.Approval.DeviceID, Statement: rec.Approval.Statement, Signature: rec.Approval.Signature,
+			EvaluatedElements: rec.Approval.EvaluatedElements, Proof: rec.Approval.Proof,
 		}
 	}
 	return out

@@ -168,6 +168,11 @@ func TestDeviceCLI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Enrolled device dev_") {
 		t.Fatalf("enroll: %v\n%s", err, out)
 	}
+	phoneID := regexp.MustCompile(`Enrolled device (dev_\S+)`).FindStringSubmatch(out)[1]
+	out, _, err = e.device(ctx, "", append([]string{"status"}, common...)...)
+	if err != nil || !regexp.MustCompile(`User key: [0-9a-f]{4}( [0-9a-f]{4}){7}\n`).MatchString(out) {
+		t.Errorf("status does not print the grouped user key: %v\n%s", err, out)
+	}
 	if fi, err := os.Stat(ks); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("keystore: %v %v", fi, err)
 	}
@@ -250,8 +255,10 @@ func TestDeviceCLI(t *testing.T) {
 		t.Errorf("recover with another device's kit: %v", err)
 	}
 
-	// The phone is lost: a new device enrolled with the rebuilt share opens
-	// the record sealed by the old one.
+	// The phone is lost: the user's third party suspends it, and a new
+	// device enrolled with the rebuilt share (active at once, as no other
+	// device is) opens the record sealed by the old one.
+	e.api(http.MethodDelete, "/v1/users/"+user.UserID+"/devices/"+phoneID, nil, http.StatusOK, nil)
 	var again cliIDs
 	e.api(http.MethodPost, "/v1/users/"+user.UserID+"/enrollment", nil, http.StatusCreated, &again)
 	newKS := filepath.Join(e.dir, "new-phone", "device.key")
@@ -277,6 +284,13 @@ func TestDeviceCLI(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Errorf("run: %v", err)
+	}
+	out, _, err = e.device(ctx, "", append([]string{"revoke", phoneID}, newCommon...)...)
+	if err != nil || !strings.Contains(out, "Revoked device "+phoneID) {
+		t.Errorf("revoke the lost phone: %v\n%s", err, out)
+	}
+	if _, _, err := e.device(ctx, "", append([]string{"audit"}, common...)...); err == nil {
+		t.Error("the revoked phone still reads the audit chain")
 	}
 
 	// A wrong passphrase is said plainly.
