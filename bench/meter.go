@@ -78,6 +78,10 @@ func (m *meteredStore) UseEnrollment(ctx context.Context, codeHash []byte, now t
 	return write(m, func() (*store.Enrollment, error) { return m.Store.UseEnrollment(ctx, codeHash, now) })
 }
 
+func (m *meteredStore) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
+	return write(m, func() (string, error) { return m.Store.PinMasterKeyID(ctx, keyID) })
+}
+
 func (m *meteredStore) CreateDevice(ctx context.Context, d *store.Device) error {
 	return write0(m, func() error { return m.Store.CreateDevice(ctx, d) })
 }

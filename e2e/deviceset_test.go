@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/server"
@@ -21,8 +23,8 @@ import (
 // that created the user may.
 func (e *env) newCode(tp *ThirdParty) string {
 	e.t.Helper()
-	var u User
-	if err := tp.call(e.ctx, http.MethodPost, "/v1/users/"+e.user.UserID+"/enrollment", nil, http.StatusCreated, &u); err != nil {
+	u, err := tp.NewEnrollment(e.ctx, e.user.UserID)
+	if err != nil {
 		e.t.Fatalf("new enrollment code: %v", err)
 	}
 	return u.EnrollmentCode
@@ -56,7 +58,7 @@ func TestAdminCannotAddDevice(t *testing.T) {
 		UserID          string   `json:"user_id"`
 		BlindedElements [][]byte `json:"blinded_elements"`
 	}
-	if err := e.clinic.call(e.ctx, http.MethodPost, "/v1/device/enroll", map[string]any{
+	if err := postJSON(e.node.URL+"/v1/device/enroll", map[string]any{
 		"enrollment_code": code, "device_name": "impostor", "oprf_public_key": pkD, "signing_public_key": []byte(signPub),
 	}, http.StatusCreated, &reg); err != nil {
 		t.Fatal(err)
@@ -77,7 +79,7 @@ func TestAdminCannotAddDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.clinic.call(e.ctx, http.MethodPost, "/v1/device/enroll/confirm", map[string]any{
+	err = postJSON(e.node.URL+"/v1/device/enroll/confirm", map[string]any{
 		"device_id": reg.DeviceID, "evaluated_elements": ev, "proof": proof, "signature": threshold.Sign(sk, stmt),
 	}, http.StatusOK, nil)
 	wantAPIError(t, err, http.StatusBadRequest, "bad_proof")
@@ -178,7 +180,7 @@ func TestRecoverySuspendRevoke(t *testing.T) {
 	}
 
 	// The user's third party suspends the phone: refused at once on both nodes.
-	if err := e.clinic.call(e.ctx, http.MethodDelete, "/v1/users/"+e.user.UserID+"/devices/"+phone.DeviceID, nil, http.StatusOK, nil); err != nil {
+	if err := e.clinic.SuspendDevice(e.ctx, e.user.UserID, phone.DeviceID); err != nil {
 		t.Fatalf("suspending: %v", err)
 	}
 	_, err = e.dev.Client.PendingRequests(e.ctx)
@@ -224,4 +226,25 @@ func TestRecoverySuspendRevoke(t *testing.T) {
 	if n := countEvents(chain, store.EventDeviceRevoked); n[phone.DeviceID] != 1 {
 		t.Fatalf("device_revoked events %v", n)
 	}
+}
+
+// postJSON posts in to url without credentials (enrollment) and decodes an
+// answer of status want into out; any other status is an *APIError.
+func postJSON(url string, in any, want int, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := api.CheckStatus(resp, want); err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -45,6 +45,22 @@ func CheckUseEnrollment(codeHash []byte, now time.Time) error {
 	return first(CheckLen("enrollment code hash", codeHash, HashLen), CheckTime("now", now, true))
 }
 
+// CheckGetEnrollment checks the argument of GetEnrollment.
+func CheckGetEnrollment(codeHash []byte) error {
+	return CheckLen("enrollment code hash", codeHash, HashLen)
+}
+
+// MaxKeyIDLen bounds the master key id of PinMasterKeyID.
+const MaxKeyIDLen = 64
+
+// CheckPinMasterKeyID checks the argument of PinMasterKeyID.
+func CheckPinMasterKeyID(keyID string) error {
+	if keyID == "" || len(keyID) > MaxKeyIDLen {
+		return invalid("master key id is %d bytes, want 1 to %d", len(keyID), MaxKeyIDLen)
+	}
+	return CheckText("master key id", keyID, true)
+}
+
 // CheckStageRecord checks the arguments of StageRecord.
 func CheckStageRecord(id string, s *Staging) error {
 	return first(CheckRecordID("record id", id), CheckStaging(s))

@@ -316,6 +316,9 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error
 	// GetUser returns the user, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (*User, error)
+	// UserByExternalID returns the user that client clientID created with
+	// externalID, or ErrNotFound.
+	UserByExternalID(ctx context.Context, clientID, externalID string) (*User, error)
 
 	// CreateEnrollment inserts an enrollment code (by hash). ErrConflict if
 	// the hash exists.
@@ -323,6 +326,11 @@ type Store interface {
 	// UseEnrollment marks the code used, once: ErrNotFound for an unknown
 	// hash, ErrConflict if already used, ErrExpired if now >= ExpiresAt.
 	UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*Enrollment, error)
+	// GetEnrollment returns the code by hash without changing it, reading
+	// what any replica or read connection holds (it may lag a write by a
+	// moment), or ErrNotFound. It lets the server refuse an unknown, used
+	// or expired code without taking the store's writer.
+	GetEnrollment(ctx context.Context, codeHash []byte) (*Enrollment, error)
 
 	// CreateDevice inserts d (normally pending). ErrConflict if the id exists.
 	CreateDevice(ctx context.Context, d *Device) error
@@ -351,6 +359,12 @@ type Store interface {
 	CreateClient(ctx context.Context, c *Client) error
 	// ClientByPrefix returns the client with that key prefix, or ErrNotFound.
 	ClientByPrefix(ctx context.Context, prefix string) (*Client, error)
+	// Clients lists the clients, oldest first, at most limit of them.
+	Clients(ctx context.Context, limit int) ([]*Client, error)
+	// DeleteClient removes a client, which revokes its key: ClientByPrefix
+	// answers ErrNotFound from then on. The users it created keep its id.
+	// ErrNotFound if there is no such client.
+	DeleteClient(ctx context.Context, id string) error
 
 	// CreateRecord inserts r in state awaiting_upload. ErrConflict if the id
 	// exists.
@@ -439,6 +453,14 @@ type Store interface {
 	// AuditEntries lists the user's entries with Seq > afterSeq in order, at
 	// most limit.
 	AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*AuditEntry, error)
+
+	// PinMasterKeyID records keyID as the id of the master key that wraps
+	// this store's server shares, if none is recorded yet, and returns the
+	// recorded one: keyID on the first call, the first caller's on every
+	// later one (of concurrent first calls, one wins and all return its id).
+	// A server whose key's id differs refuses to start. The id is a
+	// non-secret fingerprint (threshold.MasterKey.ID), 1 to 64 bytes.
+	PinMasterKeyID(ctx context.Context, keyID string) (string, error)
 
 	// Ping reports whether the storage is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error

@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -26,6 +27,22 @@ func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 		return nil, err
 	}
 	return getByID(ctx, s, "get user", s.users, id, (*userDoc).user)
+}
+
+// UserByExternalID implements store.Store, on the unique (client_id,
+// external_id) index.
+func (s *Store) UserByExternalID(ctx context.Context, clientID, externalID string) (*store.User, error) {
+	if err := store.CheckID("client id", ids.Client, clientID); err != nil {
+		return nil, err
+	}
+	if err := store.CheckText("external id", externalID, true); err != nil {
+		return nil, err
+	}
+	var d userDoc
+	if err := s.get(ctx, "user by external id", s.users, bson.D{eq("client_id", clientID), eq("external_id", externalID)}, &d); err != nil {
+		return nil, err
+	}
+	return d.user(), nil
 }
 
 // CreateEnrollment implements store.Store. The code hash, in hex, is the
@@ -151,4 +168,29 @@ func (s *Store) ClientByPrefix(ctx context.Context, prefix string) (*store.Clien
 		return nil, err
 	}
 	return d.client(), nil
+}
+
+// Clients implements store.Store.
+func (s *Store) Clients(ctx context.Context, limit int) ([]*store.Client, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
+	}
+	return list(ctx, s, "clients", s.clients, bson.D{}, asc("created_at"), limit, (*clientDoc).client)
+}
+
+// DeleteClient implements store.Store.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if err := store.CheckID("client id", ids.Client, id); err != nil {
+		return err
+	}
+	octx, cancel := s.opContext(ctx)
+	defer cancel()
+	r, err := s.clients.DeleteOne(octx, bson.D{eq("_id", id)})
+	if err != nil {
+		return fail("delete client", err)
+	}
+	if r.DeletedCount == 0 {
+		return fmt.Errorf("mongo: delete client: %w", store.ErrNotFound)
+	}
+	return nil
 }

@@ -190,6 +190,13 @@ ALTER TABLE records ADD COLUMN approval_proof BLOB;
 ALTER TABLE sessions ADD COLUMN approval_evaluated TEXT;
 ALTER TABLE sessions ADD COLUMN approval_proof BLOB;
 `,
+	// 3: facts about the whole store, written once (the master key id).
+	`
+CREATE TABLE settings (
+	name  TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

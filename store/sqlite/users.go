@@ -27,14 +27,19 @@ func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 	if err := store.CheckID("user id", ids.User, id); err != nil {
 		return nil, err
 	}
+	return s.getUser(ctx, "get user", `id = ?`, id)
+}
+
+// getUser reads the user matching where.
+func (s *Store) getUser(ctx context.Context, op, where string, args ...any) (*store.User, error) {
 	u := new(store.User)
 	var version int64
 	var created sql.NullInt64
 	var keyID sql.NullString
-	err := s.get(ctx, "get user", func(r scanner) error {
+	err := s.get(ctx, op, func(r scanner) error {
 		return r.Scan(&u.ID, &u.ClientID, &u.ExternalID, &u.DisplayName, &u.ShareWrapped, &version, &created, &u.DevicePublicKey, &keyID)
 	}, `SELECT id, client_id, external_id, display_name, share_wrapped, share_version, created_at, device_public_key, device_key_id
-		FROM users WHERE id = ?`, id)
+		FROM users WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +47,17 @@ func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 	u.DevicePublicKey, u.DeviceKeyID = bytesCol(u.DevicePublicKey), keyID.String
 	u.CreatedAt = timeCol(created)
 	return u, nil
+}
+
+// UserByExternalID implements store.Store.
+func (s *Store) UserByExternalID(ctx context.Context, clientID, externalID string) (*store.User, error) {
+	if err := store.CheckID("client id", ids.Client, clientID); err != nil {
+		return nil, err
+	}
+	if err := store.CheckText("external id", externalID, true); err != nil {
+		return nil, err
+	}
+	return s.getUser(ctx, "user by external id", `client_id = ? AND external_id = ?`, clientID, externalID)
 }
 
 // CreateEnrollment implements store.Store.
@@ -237,18 +253,59 @@ func (s *Store) ClientByPrefix(ctx context.Context, prefix string) (*store.Clien
 	if err := store.CheckKeyPrefix(prefix); err != nil {
 		return nil, err
 	}
-	c := new(store.Client)
-	var scopes sql.NullString
-	var created sql.NullInt64
-	err := s.get(ctx, "client by prefix", func(r scanner) error {
-		return r.Scan(&c.ID, &c.Name, &c.KeyPrefix, &c.KeyHash, &scopes, &created)
-	}, `SELECT id, name, key_prefix, key_hash, scopes, created_at FROM clients WHERE key_prefix = ?`, prefix)
+	var c *store.Client
+	err := s.get(ctx, "client by prefix", func(r scanner) (err error) {
+		c, err = scanClient(r)
+		return err
+	}, `SELECT `+clientColumns+` FROM clients WHERE key_prefix = ?`, prefix)
 	if err != nil {
 		return nil, err
 	}
+	return c, nil
+}
+
+const clientColumns = `id, name, key_prefix, key_hash, scopes, created_at`
+
+func scanClient(r scanner) (*store.Client, error) {
+	c := new(store.Client)
+	var scopes sql.NullString
+	var created sql.NullInt64
+	if err := r.Scan(&c.ID, &c.Name, &c.KeyPrefix, &c.KeyHash, &scopes, &created); err != nil {
+		return nil, err
+	}
 	c.CreatedAt = timeCol(created)
+	var err error
 	if c.Scopes, err = listCol[string](scopes); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Clients implements store.Store.
+func (s *Store) Clients(ctx context.Context, limit int) ([]*store.Client, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
+	}
+	var out []*store.Client
+	err := s.list(ctx, "clients", func(r scanner) error {
+		c, err := scanClient(r)
+		out = append(out, c)
+		return err
+	}, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, rowid LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteClient implements store.Store.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if err := store.CheckID("client id", ids.Client, id); err != nil {
+		return err
+	}
+	ok, err := s.update(ctx, "delete client", `DELETE FROM clients WHERE id = ?`, id)
+	if err == nil && !ok {
+		err = fmt.Errorf("sqlite: delete client: %w", store.ErrNotFound)
+	}
+	return err
 }

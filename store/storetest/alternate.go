@@ -41,12 +41,24 @@ func (a *alternate) GetUser(ctx context.Context, id string) (*store.User, error)
 	return a.next().GetUser(ctx, id)
 }
 
+func (a *alternate) UserByExternalID(ctx context.Context, clientID, externalID string) (*store.User, error) {
+	return a.next().UserByExternalID(ctx, clientID, externalID)
+}
+
 func (a *alternate) CreateEnrollment(ctx context.Context, e *store.Enrollment) error {
 	return a.next().CreateEnrollment(ctx, e)
 }
 
 func (a *alternate) UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*store.Enrollment, error) {
 	return a.next().UseEnrollment(ctx, codeHash, now)
+}
+
+func (a *alternate) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
+	return a.next().GetEnrollment(ctx, codeHash)
+}
+
+func (a *alternate) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
+	return a.next().PinMasterKeyID(ctx, keyID)
 }
 
 func (a *alternate) CreateDevice(ctx context.Context, d *store.Device) error {
@@ -83,6 +95,14 @@ func (a *alternate) CreateClient(ctx context.Context, c *store.Client) error {
 
 func (a *alternate) ClientByPrefix(ctx context.Context, prefix string) (*store.Client, error) {
 	return a.next().ClientByPrefix(ctx, prefix)
+}
+
+func (a *alternate) Clients(ctx context.Context, limit int) ([]*store.Client, error) {
+	return a.next().Clients(ctx, limit)
+}
+
+func (a *alternate) DeleteClient(ctx context.Context, id string) error {
+	return a.next().DeleteClient(ctx, id)
 }
 
 func (a *alternate) CreateRecord(ctx context.Context, r *store.Record) error {

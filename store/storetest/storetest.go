@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"SessionsToExpire", testSessionsToExpire},
 		{"Nonces", testNonces},
 		{"Audit", testAudit},
+		{"MasterKeyID", testMasterKeyID},
 		{"MalformedIDs", testMalformedIDs},
 		{"Oversize", testOversize},
 		{"Context", testContext},
@@ -88,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 			t.Skip(opts.SkipRaces)
 		}
 		testRaces(t, open(t), opts)
+		t.Run("PinMasterKeyID", func(t *testing.T) { raceMasterKeyID(t, open(t), opts) })
 	})
 }
 
