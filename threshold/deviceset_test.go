@@ -88,3 +88,44 @@ func TestDeviceSetStatementsRefuse(t *testing.T) {
 		t.Errorf("EnrollCheckInfo with a short signing key: %v", err)
 	}
 }
+
+func TestParseStatement(t *testing.T) {
+	g := readGolden(t)
+	s, err := ParseStatement(g.Statement.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := g.statement()
+	if s.RequestID != want.RequestID || s.UserID != want.UserID || s.RecordID != want.RecordID ||
+		!bytes.Equal(s.ContentSHA256, want.ContentSHA256) || !s.ExpiresAt.Equal(want.ExpiresAt) ||
+		len(s.BlindedElements) != 1 || !bytes.Equal(s.BlindedElements[0], want.BlindedElements[0]) {
+		t.Fatalf("ParseStatement(golden) = %+v, want %+v", s, want)
+	}
+	b := g.Statement.Bytes
+	for name, bad := range map[string][]byte{
+		"empty":     nil,
+		"truncated": b[:len(b)-1],
+		"trailing":  append(bytes.Clone(b), 0),
+		"label":     append([]byte("assent/approval/v2"), b[len(LabelApproval):]...),
+		"separator": append(append([]byte(LabelApproval), 1), b[len(LabelApproval)+1:]...),
+	} {
+		if _, err := ParseStatement(bad); !errors.Is(err, ErrStatement) {
+			t.Errorf("ParseStatement(%s) = %v, want ErrStatement", name, err)
+		}
+	}
+}
+
+func FuzzParseStatement(f *testing.F) {
+	g := readGolden(f)
+	f.Add([]byte(g.Statement.Bytes))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseStatement(b)
+		if err != nil {
+			return
+		}
+		again, err := s.Marshal()
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("%x parses but re-marshals to %x, %v", b, again, err)
+		}
+	})
+}

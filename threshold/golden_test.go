@@ -297,7 +297,7 @@ func (g *golden) statement() Statement {
 	}
 }
 
-func readGolden(t *testing.T) *golden {
+func readGolden(t testing.TB) *golden {
 	t.Helper()
 	b, err := os.ReadFile(goldenPath)
 	if err != nil {

@@ -169,9 +169,9 @@ func TestDeviceCLI(t *testing.T) {
 		t.Fatalf("enroll: %v\n%s", err, out)
 	}
 	phoneID := regexp.MustCompile(`Enrolled device (dev_\S+)`).FindStringSubmatch(out)[1]
-	out, _, err = e.device(ctx, "", append([]string{"status"}, common...)...)
-	if err != nil || !regexp.MustCompile(`User key: [0-9a-f]{4}( [0-9a-f]{4}){7}\n`).MatchString(out) {
-		t.Errorf("status does not print the grouped user key: %v\n%s", err, out)
+	status, _, err := e.device(ctx, "", append([]string{"status"}, common...)...)
+	if err != nil || !regexp.MustCompile(`User key: [0-9a-f]{4}( [0-9a-f]{4}){7}\n`).MatchString(status) {
+		t.Fatalf("status does not print the grouped user key: %v\n%s", err, status)
 	}
 	if fi, err := os.Stat(ks); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("keystore: %v %v", fi, err)
@@ -192,6 +192,25 @@ func TestDeviceCLI(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "WARNING: --auto-approve") {
 		t.Errorf("no warning for --auto-approve:\n%s", stderr.String())
+	}
+
+	// assent verify: the key from the phone passes, another fails, none is
+	// said to be unchecked.
+	keyLine := regexp.MustCompile(`User key: (.+)\n`).FindStringSubmatch(status)
+	t.Setenv(envAPIKey, e.key)
+	var vout bytes.Buffer
+	if err := runVerify(ctx, []string{"--server", e.url, "--user-key", keyLine[1], sealed}, &vout, &vout); err != nil ||
+		!strings.Contains(vout.String(), "the one given") || !strings.Contains(vout.String(), "Not proven") {
+		t.Errorf("verify with the phone's key: %v\n%s", err, vout.String())
+	}
+	vout.Reset()
+	if err := runVerify(ctx, []string{"--server", e.url, sealed}, &vout, &vout); err != nil || !strings.Contains(vout.String(), "NOT CHECKED") {
+		t.Errorf("verify without a key: %v\n%s", err, vout.String())
+	}
+	vout.Reset()
+	if err := runVerify(ctx, []string{"--server", e.url, "--user-key", strings.Repeat("0", 32), sealed}, &vout, &vout); !errors.Is(err, errVerifyFailed) ||
+		!strings.Contains(vout.String(), "FAILED: verify: the user's key is not the one given") {
+		t.Errorf("verify with a wrong key: %v\n%s", err, vout.String())
 	}
 
 	// Interactive: the prompt shows the record; "n" denies.
