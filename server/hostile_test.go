@@ -204,3 +204,24 @@ func TestLongPollWakesLocallyPollsStoreSlowly(t *testing.T) {
 		t.Errorf("a local change woke the long poll after %s", took)
 	}
 }
+
+// TestStrictJSONBodies: a body two parsers would read differently (a key
+// twice, a key in another case than the schema's) is refused with 400, on
+// every JSON route.
+func TestStrictJSONBodies(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.userWithDevice(t)
+	for _, tc := range []struct{ path, key, body string }{
+		{"/v1/users", e.admin, `{"external_id":"a","EXTERNAL_ID":"b","display_name":"Ada"}`},
+		{"/v1/users", e.admin, `{"external_id":"a","external_id":"b","display_name":"Ada"}`},
+		{"/v1/users", e.admin, `{"External_ID":"a","display_name":"Ada"}`},
+		{"/v1/users", e.admin, "{\"external_id\":\"a\",\"di\u017fplay_name\":\"Ada\"}"},
+		{"/v1/users/" + d.userID + "/records", e.writer, `{"title":"a","content_type":"text/plain","Title":"b"}`},
+		{"/v1/device/enroll", "", `{"enrollment_code":"x","enrollment_code":"y","device_name":"p","oprf_public_key":"","signing_public_key":""}`},
+	} {
+		r := e.do(http.MethodPost, tc.path, tc.key, tc.body)
+		r.wantError(t, http.StatusBadRequest, "bad_request")
+	}
+	// The same body with one spelling of each key is taken.
+	e.do(http.MethodPost, "/v1/users", e.admin, `{"external_id":"a","display_name":"Ada"}`).want(t, http.StatusCreated)
+}
