@@ -55,6 +55,9 @@ type deviceStateJSON struct {
 // it. Storing the device is therefore retried through a brief outage; past
 // that the answer is 503 saying a new code is needed.
 func (s *Server) enroll(c *echo.Context) error {
+	if err := s.enrollAllowed(c); err != nil {
+		return err
+	}
 	var in enrollJSON
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -72,6 +75,12 @@ func (s *Server) enroll(c *echo.Context) error {
 	if !ok {
 		return errAuth
 	}
+	sum := sha256Sum([]byte(code))
+	// A read first (on a read connection): an unknown, used or expired
+	// code costs neither a blinding nor the store's writer.
+	if err := s.checkCode(c.Request().Context(), sum); err != nil {
+		return err
+	}
 	deviceID, err := ids.New(ids.Device, s.rand)
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)
@@ -83,7 +92,6 @@ func (s *Server) enroll(c *echo.Context) error {
 	// From the spending of the code on, a client gone away must not leave
 	// the code spent and the device unstored.
 	ctx := context.WithoutCancel(c.Request().Context())
-	sum := sha256Sum([]byte(code))
 	enr, err := s.store.UseEnrollment(ctx, sum, s.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -111,6 +119,33 @@ func (s *Server) enroll(c *echo.Context) error {
 		return failCause(errUnavailable, "the device could not be registered and the enrollment code is spent; ask for a new enrollment code", err)
 	}
 	return c.JSON(http.StatusCreated, enrollReplyJSON{DeviceID: deviceID, UserID: enr.UserID, BlindedElements: blinded})
+}
+
+// enrollAllowed applies the per-address rate of the enrollment calls,
+// which carry no credential but what their body holds: it runs before the
+// body is read and before any store call.
+func (s *Server) enrollAllowed(c *echo.Context) error {
+	if ok, wait := s.enrolls.allow(clientAddr(c.Request()), s.clock()); !ok {
+		return &apiError{kind: errRateLimited, msg: "too many enrollment calls from this address; slow down: past enroll-rate, enroll-burst", retryAfter: wait}
+	}
+	return nil
+}
+
+// checkCode reads the enrollment code of hash sum without spending it: 401
+// if unknown, 410 if used or expired. UseEnrollment stays the arbiter.
+func (s *Server) checkCode(ctx context.Context, sum []byte) error {
+	enr, err := s.store.GetEnrollment(ctx, sum)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errAuth
+	case err != nil:
+		return storeFail(err, "enrollment")
+	case !enr.UsedAt.IsZero():
+		return fail(errGone, "enrollment code already used")
+	case !s.now().Before(enr.ExpiresAt):
+		return fail(errExpired, "enrollment code expired")
+	}
+	return nil
 }
 
 // createDeviceBackoff are the waits before each retry of storing an
@@ -160,6 +195,9 @@ func (s *Server) checkElements() ([][]byte, error) {
 // then is the device active. A pending device must be confirmed within
 // EnrollmentTTL.
 func (s *Server) confirmEnrollment(c *echo.Context) error {
+	if err := s.enrollAllowed(c); err != nil {
+		return err
+	}
 	var in confirmJSON
 	if err := decodeJSON(c, &in); err != nil {
 		return err

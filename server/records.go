@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -89,6 +90,10 @@ func (s *Server) createRecord(c *echo.Context) error {
 	if _, _, err := mime.ParseMediaType(in.ContentType); err != nil {
 		return fail(errBadRequest, "content_type is not a media type")
 	}
+	cl := authClient(c)
+	if ok, wait := s.creates.allow(cl.ID, s.clock()); !ok {
+		return &apiError{kind: errRateLimited, msg: "too many records created; slow down: past create-rate, create-burst", retryAfter: wait}
+	}
 	ctx := c.Request().Context()
 	if _, err := s.store.GetUser(ctx, uid); err != nil {
 		return storeFail(err, "user")
@@ -98,7 +103,6 @@ func (s *Server) createRecord(c *echo.Context) error {
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)
 	}
-	cl := authClient(c)
 	rec := &store.Record{
 		ID:          rid,
 		UserID:      uid,
@@ -254,24 +258,31 @@ type bodyError struct{ err error }
 func (e bodyError) Error() string { return e.err.Error() }
 func (e bodyError) Unwrap() error { return e.err }
 
-// uploadIdleTimeout is how long an upload may send nothing before the
-// server gives up on it. An upload has no overall read timeout (its first
-// read replaces Config.ReadTimeout's deadline), so that large uploads on
-// slow links work.
-const uploadIdleTimeout = time.Minute
-
-// bodyReader reads an upload, renewing the connection's read deadline
-// before each read and marking its errors as the client's.
+// bodyReader reads an upload under a minimum rate: each window of
+// Config.UploadWindow must bring Config.UploadMinBytes (the connection's
+// read deadline is the window's end, and a window starts once the last one
+// brought its share). Its errors are marked as the client's. An upload has
+// no overall read timeout (the first read replaces Config.ReadTimeout's
+// deadline), so that large uploads on slow links work, but one that
+// trickles is cut off.
 type bodyReader struct {
-	r  io.Reader
-	rc *http.ResponseController
+	r        io.Reader
+	rc       *http.ResponseController
+	minBytes int64
+	window   time.Duration
+	got      int64     // bytes read in the current window
+	until    time.Time // the current window's end
 }
 
-func (b bodyReader) Read(p []byte) (int, error) {
-	// A writer that cannot set deadlines (a test recorder) just goes
-	// without.
-	_ = b.rc.SetReadDeadline(time.Now().Add(uploadIdleTimeout))
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.until.IsZero() || b.got >= b.minBytes {
+		b.got, b.until = 0, time.Now().Add(b.window)
+		// A writer that cannot set deadlines (a test recorder) just goes
+		// without.
+		_ = b.rc.SetReadDeadline(b.until)
+	}
 	n, err := b.r.Read(p)
+	b.got += int64(n)
 	if err != nil && err != io.EOF {
 		err = bodyError{err}
 	}
@@ -336,9 +347,11 @@ func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte)
 	if err != nil {
 		return nil, writeFail(err)
 	}
-	body := bodyReader{
-		r:  http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize),
-		rc: http.NewResponseController(c.Response()),
+	body := &bodyReader{
+		r:        http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize),
+		rc:       http.NewResponseController(c.Response()),
+		minBytes: s.cfg.UploadMinBytes,
+		window:   s.cfg.UploadWindow,
 	}
 	if _, err := io.Copy(w, body); err != nil {
 		var mbe *http.MaxBytesError
@@ -346,6 +359,8 @@ func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte)
 		switch {
 		case errors.As(err, &mbe):
 			return nil, fail(errTooLarge, "content over the upload cap of "+strconv.FormatInt(s.cfg.MaxUploadSize, 10)+" bytes")
+		case errors.As(err, &be) && errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, failCause(errBadRequest, "the upload was too slow: under upload-min-bytes per upload-window", err)
 		case errors.As(err, &be):
 			return nil, failCause(errBadRequest, "the upload was interrupted", err)
 		}
@@ -506,7 +521,7 @@ func (s *Server) getRecord(c *echo.Context) error {
 	if rec.ClientID != authClient(c).ID && !hasScope(c, ScopeRecordsAccess) {
 		return fail(errForbidden, "only the creating client or a client with records:access may read the record")
 	}
-	rec, err = longPoll(ctx, s, rid, wait, load, func(r *store.Record) string { return r.State })
+	rec, err = longPoll(ctx, s, authClient(c).ID, rid, wait, load, func(r *store.Record) string { return r.State })
 	if err != nil {
 		return storeFail(err, "record")
 	}

@@ -60,6 +60,9 @@ type Server struct {
 	keys       *sessionKeys    // data keys of open sessions, by session id
 	changes    *changeNotifier // wakes long polls, by record or session id
 	limits     *limiter
+	enrolls    *keyedLimiter   // enrollment calls, by client address
+	creates    *keyedLimiter   // record creations, by client id
+	polls      *pollCounter    // long polls open, by client id
 	uploads    *keyLock        // records being uploaded on this node
 	pushCtx    context.Context // ends at Close, cutting pushes in flight short
 	pushCancel context.CancelFunc
@@ -132,6 +135,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		rateSpec{cfg.RequesterRate, cfg.RequesterBurst},
 		rateSpec{cfg.UserRequesterRate, cfg.UserRequesterBurst},
 	)
+	s.enrolls = newKeyedLimiter(rateSpec{cfg.EnrollRate, cfg.EnrollBurst})
+	s.creates = newKeyedLimiter(rateSpec{cfg.CreateRate, cfg.CreateBurst})
+	s.polls = newPollCounter(cfg.MaxLongPollsPerClient)
 	s.echo = echo.NewWithConfig(echo.Config{
 		Logger:           s.log,
 		HTTPErrorHandler: s.handleError,

@@ -167,6 +167,13 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.integer(&cfg.MaxPendingPerRequester, "max-pending-per-requester", "ASSENT_MAX_PENDING_PER_REQUESTER", "cap on one third party's requests waiting for one user's device (below -max-pending)")
 	e.float(&cfg.UserRequesterRate, "user-requester-rate", "ASSENT_USER_REQUESTER_RATE", "device requests per second per (user, third party) (below -user-rate; negative: no limit)")
 	e.integer(&cfg.UserRequesterBurst, "user-requester-burst", "ASSENT_USER_REQUESTER_BURST", "burst of device requests per (user, third party) (below -user-burst)")
+	e.float(&cfg.EnrollRate, "enroll-rate", "ASSENT_ENROLL_RATE", "enrollment calls per second per client address (negative: no limit)")
+	e.integer(&cfg.EnrollBurst, "enroll-burst", "ASSENT_ENROLL_BURST", "burst of enrollment calls per client address")
+	e.float(&cfg.CreateRate, "create-rate", "ASSENT_CREATE_RATE", "records created per second per third party (negative: no limit)")
+	e.integer(&cfg.CreateBurst, "create-burst", "ASSENT_CREATE_BURST", "burst of records created per third party")
+	e.int64(&cfg.UploadMinBytes, "upload-min-bytes", "ASSENT_UPLOAD_MIN_BYTES", "`bytes` an upload must bring in every -upload-window, or be cut off")
+	e.duration(&cfg.UploadWindow, "upload-window", "ASSENT_UPLOAD_WINDOW", "window of the upload minimum rate")
+	e.integer(&cfg.MaxLongPollsPerClient, "max-long-polls", "ASSENT_MAX_LONG_POLLS", "cap on one third party's concurrent long polls (?wait=) on this node")
 	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
 	e.secretStr(&cfg.WebhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
 	var webhookSecretFile string
@@ -174,8 +181,9 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
 	e.str(&cfg.LogLevel, "log-level", "ASSENT_LOG_LEVEL", "log level: debug, info, warn or error")
 	e.duration(&cfg.SweepInterval, "sweep-interval", "ASSENT_SWEEP_INTERVAL", "how often expired requests, records and sessions are ended")
+	e.duration(&cfg.DrainTimeout, "drain-timeout", "ASSENT_DRAIN_TIMEOUT", "how long shutdown waits for answers already received to be processed")
 	e.duration(&cfg.ShutdownTimeout, "shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long in-flight requests get at shutdown")
-	e.duration(&cfg.ReadTimeout, "read-timeout", "ASSENT_READ_TIMEOUT", "how long a request body may take to arrive (uploads: idle time between reads, a minute)")
+	e.duration(&cfg.ReadTimeout, "read-timeout", "ASSENT_READ_TIMEOUT", "how long a request body may take to arrive (uploads: see -upload-min-bytes)")
 	if e.err != nil {
 		return cfg, e.err
 	}
