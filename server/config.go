@@ -46,6 +46,10 @@ type Config struct {
 	// Listen is the TCP address to serve on (-listen, ASSENT_LISTEN;
 	// default "127.0.0.1:8080").
 	Listen string
+	// MetricsListen is the TCP address of the Prometheus metrics listener
+	// (-metrics-listen, ASSENT_METRICS_LISTEN; empty: none). assent serve
+	// serves Server.MetricsHandler there, apart from the API. Wiring.
+	MetricsListen string
 	// DataDir holds the SQLite database, the blob directory and the master
 	// key (-data-dir, ASSENT_DATA_DIR; default "./assent-data"). Wiring.
 	DataDir string

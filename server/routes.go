@@ -29,6 +29,7 @@ func (s *Server) routes() []route {
 	return []route{
 		{http.MethodGet, "/healthz", authOpen, "", s.healthz},
 		{http.MethodGet, "/readyz", authOpen, "", s.readyz},
+		{http.MethodGet, "/v1/openapi.json", authOpen, "", s.openAPI},
 
 		{http.MethodPost, "/v1/users", authKey, ScopeUsersAdmin, s.createUser},
 		{http.MethodGet, "/v1/users", authKey, ScopeUsersAdmin, s.findUser}, // ?external_id=

@@ -55,6 +55,7 @@ type Server struct {
 	rand      io.Reader
 	log       *slog.Logger
 	echo      *echo.Echo
+	metrics   *metrics
 
 	pending    *pendingTable   // secrets of pending requests, by request id
 	keys       *sessionKeys    // data keys of open sessions, by session id
@@ -130,6 +131,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 		s.hub = hub
 	}
+	s.metrics = newMetrics(s)
+	s.store = &meteredStore{Store: s.store, m: s.metrics}
+	s.notifiers = s.metrics.meterNotifiers(s.notifiers)
 	s.limits = newLimiter(
 		rateSpec{cfg.UserRate, cfg.UserBurst},
 		rateSpec{cfg.RequesterRate, cfg.RequesterBurst},
@@ -142,7 +146,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Logger:           s.log,
 		HTTPErrorHandler: s.handleError,
 	})
-	s.echo.Use(s.requestLog)
+	s.echo.Use(s.requestLog, s.metrics.middleware)
 	for _, rt := range s.routes() {
 		s.echo.Add(rt.method, rt.path, rt.handler, s.routeAuth(rt)...)
 	}

@@ -286,7 +286,7 @@ func enrollDevice(ctx context.Context, sf *storeFlags, serverURL, code, name str
 			fmt.Fprintf(stderr, "The keystore %s was kept: the server may have activated the device.\n", path)
 			fmt.Fprintf(stderr, "If `assent device run` fails to authenticate, move it away and enroll with a new code.\n")
 		}
-		return err
+		return enrollError(err)
 	}
 	defer id.Destroy()
 	fmt.Fprintf(stdout, "Enrolled device %s for user %s (device key id %s).\n", id.DeviceID, id.UserID, threshold.FormatKeyID(id.DeviceKeyID))

@@ -164,6 +164,14 @@ func TestDeviceCLI(t *testing.T) {
 	common := []string{"--keystore", ks, "--passphrase-file", e.pass}
 
 	user := e.newUser()
+	// A wrong code says so and what to do, and leaves no keystore.
+	_, _, err := e.device(ctx, "", append([]string{"enroll", "--server", e.url, "--code", "AAAAA-BBBBB-CCCCC-DDDDD"}, common...)...)
+	if !errors.Is(err, errEnrollmentCode) || !strings.Contains(err.Error(), "new code") {
+		t.Fatalf("enroll with a wrong code: %v", err)
+	}
+	if _, err := os.Stat(ks); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused code left a keystore: %v", err)
+	}
 	out, _, err := e.device(ctx, "", append([]string{"enroll", "--server", e.url, "--code", user.EnrollmentCode, "--name", "phone"}, common...)...)
 	if err != nil || !strings.Contains(out, "Enrolled device dev_") {
 		t.Fatalf("enroll: %v\n%s", err, out)
@@ -175,6 +183,11 @@ func TestDeviceCLI(t *testing.T) {
 	}
 	if fi, err := os.Stat(ks); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("keystore: %v %v", fi, err)
+	}
+	// The same code again, for another keystore: used already.
+	_, _, err = e.device(ctx, "", "enroll", "--server", e.url, "--code", user.EnrollmentCode, "--keystore", filepath.Join(e.dir, "second.key"), "--passphrase-file", e.pass)
+	if !errors.Is(err, errEnrollmentCode) || !strings.Contains(err.Error(), "used already") {
+		t.Fatalf("enroll with a used code: %v", err)
 	}
 	if _, _, err := e.device(ctx, "", append([]string{"enroll", "--server", e.url, "--code", "AAAAA-BBBBB-CCCCC-DDDDD"}, common...)...); err == nil ||
 		!strings.Contains(err.Error(), "keystore exists") {

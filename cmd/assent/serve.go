@@ -85,15 +85,17 @@ func (e *envFlags) integer(p *int, name, env, usage string) {
 	e.fs.IntVar(p, name, *p, usage+" ($"+env+")")
 }
 
-func (e *envFlags) int64(p *int64, name, env, usage string) {
+// size defines a byte-size flag: a whole number with an optional unit
+// (256MiB, 1GiB, 1000000; see byteSize).
+func (e *envFlags) size(p *int64, name, env, usage string) {
 	if v, ok := e.lookup(env); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
+		var b byteSize
+		if err := b.Set(v); err != nil {
 			e.badEnv(env, v, err)
 		}
-		*p = n
+		*p = int64(b)
 	}
-	e.fs.Int64Var(p, name, *p, usage+" ($"+env+")")
+	e.fs.Var((*byteSize)(p), name, usage+" ($"+env+")")
 }
 
 func (e *envFlags) float(p *float64, name, env, usage string) {
@@ -146,6 +148,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs := newFlagSet("serve", stderr)
 	e := &envFlags{fs: fs}
 	e.str(&cfg.Listen, "listen", "ASSENT_LISTEN", "TCP `address` to listen on")
+	e.str(&cfg.MetricsListen, "metrics-listen", "ASSENT_METRICS_LISTEN", "TCP `address` of a Prometheus /metrics listener (default: none)")
 	backendFlags(e, &cfg)
 	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, or gridfs (store mongodb; its default there)")
 	e.str(&cfg.BlobDir, "blob-dir", "ASSENT_BLOB_DIR", "blob `directory` (default <data-dir>/blobs)")
@@ -157,7 +160,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.duration(&cfg.ApprovalTTL, "approval-ttl", "ASSENT_APPROVAL_TTL", "how long a request waits for the device")
 	e.duration(&cfg.SessionTTL, "session-ttl", "ASSENT_SESSION_TTL", "how long an approved access session stays open")
 	e.integer(&cfg.DownloadsPerSession, "downloads", "ASSENT_DOWNLOADS", "downloads per access session")
-	e.int64(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in `bytes`")
+	e.size(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in bytes, or a `size` with a unit: 256MiB, 1GiB")
 	e.duration(&cfg.UploadDeadline, "upload-deadline", "ASSENT_UPLOAD_DEADLINE", "how long a record may wait for its upload")
 	e.float(&cfg.UserRate, "user-rate", "ASSENT_USER_RATE", "device requests per second per user (negative: no limit)")
 	e.integer(&cfg.UserBurst, "user-burst", "ASSENT_USER_BURST", "burst of device requests per user")
@@ -334,6 +337,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		stop, err := serveMetrics(cfg.MetricsListen, srv.MetricsHandler(), stdout, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	url := cfg.PublicURL
 	if url == "" {
