@@ -50,8 +50,10 @@
 //
 // Blobs (Store.Blobs) are rows of at most 1 MiB of bytea in blob_chunks,
 // keyed by (blob id, chunk number), under a row in blobs that carries the
-// name, the state (writing -> staged -> committed, or deleting) and the
-// length. Large objects were the other choice; they were not taken because
+// name, the state (writing -> staged -> committed) and the length; the
+// chunks reference that row ON DELETE CASCADE, so Delete is one statement
+// that takes the chunks along, and a chunk written to a blob deleted
+// meanwhile is refused by the foreign key instead of being orphaned. Large objects were the other choice; they were not taken because
 // (a) every large-object call must run inside a transaction, so a blob being
 // streamed over minutes would hold one transaction (and one connection)
 // open for the whole upload, blocking vacuum; here each chunk is one

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"testing"
+	"time"
 
 	"github.com/assent-dev/assent/store/postgres/pgtest"
 )
@@ -23,3 +24,6 @@ func openURL(t testing.TB, url string, opts Options) *Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// t0 is the tests' "now", in whole seconds as the server makes times.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -20,6 +20,8 @@ const (
 	DefaultConnectTimeout   = 3 * time.Second
 	DefaultStatementTimeout = 5 * time.Second
 	DefaultMaxConns         = 16
+	DefaultBlobChunkSize    = 512 << 10
+	MaxBlobChunkSize        = 1 << 20
 )
 
 // Options tune a Store. The zero value is the production setting.
@@ -35,6 +37,10 @@ type Options struct {
 	// MaxConns is the size of the connection pool (DefaultMaxConns when
 	// zero).
 	MaxConns int32
+	// BlobChunkSize is the size of the chunk rows of new blobs, the memory
+	// a blob being written holds (DefaultBlobChunkSize when zero; at most
+	// MaxBlobChunkSize).
+	BlobChunkSize int
 
 	tracer pgx.QueryTracer // tests: sees every statement
 }
@@ -66,6 +72,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.BlobChunkSize <= 0 {
+		opts.BlobChunkSize = DefaultBlobChunkSize
+	}
+	if opts.BlobChunkSize > MaxBlobChunkSize {
+		return nil, fmt.Errorf("postgres: %w: blob chunk size %d is over %d", store.ErrInvalid, opts.BlobChunkSize, MaxBlobChunkSize)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -207,18 +219,18 @@ func mapErr(err error) error {
 	case errors.As(err, &pe):
 		switch {
 		case pe.Code == codeUniqueViolation:
-			return fmt.Errorf("%w: %s", store.ErrConflict, pe.Message)
+			return fmt.Errorf("%w: %w", store.ErrConflict, pe)
 		case strings.HasPrefix(pe.Code, classConnection), strings.HasPrefix(pe.Code, classResources),
 			strings.HasPrefix(pe.Code, classOperator), strings.HasPrefix(pe.Code, classSystem),
 			pe.Code == codeLockTimeout, pe.Code == codeSerialization, pe.Code == codeDeadlock, pe.Code == codeReadOnly:
-			return fmt.Errorf("%w: %s (SQLSTATE %s)", store.ErrUnavailable, pe.Message, pe.Code)
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, pe)
 		}
 		// Any other server error is a bug of ours or a schema someone
 		// changed: report it, still as a storage failure.
-		return fmt.Errorf("%w: %s (SQLSTATE %s)", store.ErrUnavailable, pe.Message, pe.Code)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, pe)
 	}
 	// Network errors, timeouts, a closed pool.
 	// pgx's connection errors name the host, user and database, never the
 	// password.
-	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }

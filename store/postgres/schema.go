@@ -164,14 +164,14 @@ CREATE TABLE audit (
 CREATE TABLE blobs (
 	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	name       text NOT NULL UNIQUE,
-	state      text NOT NULL CHECK (state IN ('writing', 'staged', 'committed', 'deleting')),
+	state      text NOT NULL CHECK (state IN ('writing', 'staged', 'committed')),
 	length     bigint NOT NULL DEFAULT 0,
 	chunk_size integer NOT NULL CHECK (chunk_size > 0),
 	written_at bigint NOT NULL
 );
-CREATE INDEX blobs_unfinished ON blobs (written_at, id) WHERE state IN ('writing', 'staged', 'deleting');
+CREATE INDEX blobs_unfinished ON blobs (written_at, id) WHERE state IN ('writing', 'staged');
 CREATE TABLE blob_chunks (
-	blob_id bigint NOT NULL,
+	blob_id bigint NOT NULL REFERENCES blobs ON DELETE CASCADE,
 	n       integer NOT NULL CHECK (n >= 0),
 	data    bytea NOT NULL,
 	PRIMARY KEY (blob_id, n)
