@@ -138,10 +138,11 @@ func TestAnswerBadPaths(t *testing.T) {
 		// An approval checked with the request's secrets claims them; a
 		// refused one must give them back, or no later answer could use
 		// them.
-		if _, res := e.srv.pending.claim(q.RequestID); res != claimed {
+		p, res := e.srv.pending.claim(q.RequestID)
+		if res != claimed {
 			t.Fatalf("the request's secrets are %v after a refused answer, want free", res)
 		}
-		e.srv.pending.unclaim(q.RequestID)
+		e.srv.pending.unclaim(q.RequestID, p)
 	}
 
 	t.Run("bad proof", func(t *testing.T) {

@@ -125,6 +125,20 @@ type Config struct {
 	// written after, without a lock, so requests admitted at the same moment
 	// (on one node or several) may overshoot it by their number.
 	MaxPendingPerUser int
+	// MaxPendingPerRequester caps the requests of one third party waiting
+	// for one user's device (-max-pending-per-requester,
+	// ASSENT_MAX_PENDING_PER_REQUESTER; default 4, below MaxPendingPerUser
+	// so that one requester cannot fill the user's cap). Soft, as
+	// MaxPendingPerUser.
+	MaxPendingPerRequester int
+	// UserRequesterRate and UserRequesterBurst limit the requests of one
+	// third party to one user's device, as UserRate and UserBurst do for
+	// all of them (-user-requester-rate, ASSENT_USER_REQUESTER_RATE,
+	// default 0.1; -user-requester-burst, ASSENT_USER_REQUESTER_BURST,
+	// default 4): below the user's, so that one requester spending its
+	// share leaves tokens to the others. A negative rate disables it.
+	UserRequesterRate  float64
+	UserRequesterBurst int
 
 	// WebhookURL, if set, receives a signed POST {"request_id"} for every
 	// request (-webhook-url, ASSENT_WEBHOOK_URL). Wiring.
@@ -169,28 +183,31 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Listen:              "127.0.0.1:8080",
-		DataDir:             "./assent-data",
-		Store:               StoreSQLite,
-		StoreDatabase:       "assent",
-		NodeID:              "node-1",
-		ApprovalTTL:         10 * time.Minute,
-		SessionTTL:          15 * time.Minute,
-		DownloadsPerSession: 1,
-		MaxUploadSize:       256 << 20,
-		UploadDeadline:      24 * time.Hour,
-		UserRate:            0.2,
-		UserBurst:           10,
-		RequesterRate:       5,
-		RequesterBurst:      50,
-		MaxPendingPerUser:   16,
-		LogFormat:           LogJSON,
-		LogLevel:            "info",
-		SweepInterval:       5 * time.Second,
-		AnswerPollInterval:  250 * time.Millisecond,
-		PushPollInterval:    time.Second,
-		ShutdownTimeout:     15 * time.Second,
-		ReadTimeout:         30 * time.Second,
+		Listen:                 "127.0.0.1:8080",
+		DataDir:                "./assent-data",
+		Store:                  StoreSQLite,
+		StoreDatabase:          "assent",
+		NodeID:                 "node-1",
+		ApprovalTTL:            10 * time.Minute,
+		SessionTTL:             15 * time.Minute,
+		DownloadsPerSession:    1,
+		MaxUploadSize:          256 << 20,
+		UploadDeadline:         24 * time.Hour,
+		UserRate:               0.2,
+		UserBurst:              10,
+		RequesterRate:          5,
+		RequesterBurst:         50,
+		MaxPendingPerUser:      16,
+		MaxPendingPerRequester: 4,
+		UserRequesterRate:      0.1,
+		UserRequesterBurst:     4,
+		LogFormat:              LogJSON,
+		LogLevel:               "info",
+		SweepInterval:          5 * time.Second,
+		AnswerPollInterval:     250 * time.Millisecond,
+		PushPollInterval:       time.Second,
+		ShutdownTimeout:        15 * time.Second,
+		ReadTimeout:            30 * time.Second,
 	}
 }
 
@@ -227,6 +244,9 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.RequesterRate, d.RequesterRate)
 	orDefault(&c.RequesterBurst, d.RequesterBurst)
 	orDefault(&c.MaxPendingPerUser, d.MaxPendingPerUser)
+	orDefault(&c.MaxPendingPerRequester, d.MaxPendingPerRequester)
+	orDefault(&c.UserRequesterRate, d.UserRequesterRate)
+	orDefault(&c.UserRequesterBurst, d.UserRequesterBurst)
 	return c
 }
 
@@ -258,10 +278,10 @@ func (c Config) Validate() error {
 		return bad("upload cap %d is not positive", c.MaxUploadSize)
 	case c.UploadDeadline < time.Minute:
 		return bad("upload deadline %s is under a minute", c.UploadDeadline)
-	case c.UserBurst < 1 || c.RequesterBurst < 1:
+	case c.UserBurst < 1 || c.RequesterBurst < 1 || c.UserRequesterBurst < 1:
 		return bad("rate limit bursts must be at least 1")
-	case c.MaxPendingPerUser < 1:
-		return bad("pending request cap %d is not positive", c.MaxPendingPerUser)
+	case c.MaxPendingPerUser < 1 || c.MaxPendingPerRequester < 1:
+		return bad("pending request caps %d and %d must be positive", c.MaxPendingPerUser, c.MaxPendingPerRequester)
 	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.PushPollInterval <= 0 || c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0:
 		return bad("intervals and timeouts must be positive")
 	case (c.TLSCert == "") != (c.TLSKey == ""):

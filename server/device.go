@@ -216,7 +216,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	ctx := c.Request().Context()
 	err = s.store.AnswerRequest(ctx, q.ID, answer, now)
 	if err != nil && p != nil {
-		s.pending.unclaim(q.ID)
+		s.pending.unclaim(q.ID, p)
 	}
 	switch {
 	case errors.Is(err, store.ErrConflict):

@@ -195,7 +195,8 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 	if err := verifyProof(d.OPRFPublicKey, info, d.CheckBlinded, in.EvaluatedElements, in.Proof); err != nil {
 		return err
 	}
-	if err := s.store.ActivateDevice(ctx, d.ID, s.now()); err != nil {
+	ev := store.DeviceEvidence{EnrollSignature: in.Signature, EvaluatedElements: in.EvaluatedElements, Proof: in.Proof}
+	if err := s.store.ConfirmDevice(ctx, d.ID, store.DeviceActive, ev, s.now()); err != nil {
 		return storeFail(err, "device")
 	}
 	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID})

@@ -24,7 +24,7 @@ func (s *Server) pollAnswers(ctx context.Context) error {
 	}
 	var errs []error
 	for _, q := range reqs {
-		if err := s.process(ctx, q); err != nil {
+		if err := s.guard("answer poller", func() error { return s.process(ctx, q) }); err != nil {
 			errs = append(errs, fmt.Errorf("request %s: %w", q.ID, err))
 		}
 	}
@@ -80,7 +80,9 @@ func (s *Server) processClaimed(ctx context.Context, q *store.Request, p *pendin
 			err = nil
 		}
 		if err != nil {
-			s.pending.unclaim(q.ID)
+			if p != nil {
+				s.pending.unclaim(q.ID, p)
+			}
 			return err
 		}
 	}
@@ -89,11 +91,15 @@ func (s *Server) processClaimed(ctx context.Context, q *store.Request, p *pendin
 			// Keep the secrets (and with them the claim on the answer)
 			// until q is marked: a retry only marks it.
 			p.done = true
-			s.pending.unclaim(q.ID)
+			s.pending.unclaim(q.ID, p)
 		}
 		return err
 	}
-	s.pending.drop(q.ID)
+	if p != nil {
+		s.pending.finish(q.ID, p)
+	} else {
+		s.pending.drop(q.ID)
+	}
 	return nil
 }
 

@@ -18,42 +18,60 @@ type bucket struct {
 	last   time.Time
 }
 
-// limiter keeps the token buckets of users and requesters (third parties),
-// for the requests that reach a device. Buckets that are full again are
-// dropped by prune, so memory stays bounded by recent callers.
+// limiter keeps the token buckets of users, requesters (third parties)
+// and (user, requester) pairs, for the requests that reach a device.
+// Buckets that are full again are dropped by prune, so memory stays bounded
+// by recent callers.
 type limiter struct {
-	mu         sync.Mutex
-	user, req  rateSpec
-	users      map[string]*bucket
-	requesters map[string]*bucket
+	mu              sync.Mutex
+	user, req, pair rateSpec
+	users           map[string]*bucket
+	requesters      map[string]*bucket
+	pairs           map[string]*bucket // by userID + "\x00" + requesterID
 }
 
-func newLimiter(user, requester rateSpec) *limiter {
+func newLimiter(user, requester, pair rateSpec) *limiter {
 	return &limiter{
-		user: user, req: requester,
+		user: user, req: requester, pair: pair,
 		users:      make(map[string]*bucket),
 		requesters: make(map[string]*bucket),
+		pairs:      make(map[string]*bucket),
 	}
 }
 
-// allow takes a token from the user's and the requester's buckets if both
-// have one, and otherwise takes none and says how long to wait.
-func (l *limiter) allow(userID, requesterID string, now time.Time) (bool, time.Duration) {
+// Which rate allow found spent, named by its settings for the 429 message.
+const (
+	limitUserRate      = "the user's rate (user-rate, user-burst)"
+	limitRequesterRate = "this client's rate (requester-rate, requester-burst)"
+	limitPairRate      = "this client's rate for this user (user-requester-rate, user-requester-burst)"
+)
+
+// allow takes a token from the user's, the requester's and the pair's
+// buckets if all have one, and otherwise takes none and says which limit
+// was hit and how long to wait for it. The pair is checked first: a
+// requester past its share for the user is told so, and does not spend the
+// user's tokens that other requesters need.
+func (l *limiter) allow(userID, requesterID string, now time.Time) (ok bool, limit string, wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	pb := l.refill(l.pairs, userID+"\x00"+requesterID, l.pair, now)
 	ub := l.refill(l.users, userID, l.user, now)
 	rb := l.refill(l.requesters, requesterID, l.req, now)
-	wait := max(tokenWait(ub, l.user), tokenWait(rb, l.req))
-	if wait > 0 {
-		return false, wait
+	for _, c := range []struct {
+		b     *bucket
+		spec  rateSpec
+		limit string
+	}{{pb, l.pair, limitPairRate}, {rb, l.req, limitRequesterRate}, {ub, l.user, limitUserRate}} {
+		if w := tokenWait(c.b, c.spec); w > 0 {
+			return false, c.limit, w
+		}
 	}
-	if ub != nil {
-		ub.tokens--
+	for _, b := range []*bucket{pb, ub, rb} {
+		if b != nil {
+			b.tokens--
+		}
 	}
-	if rb != nil {
-		rb.tokens--
-	}
-	return true, 0
+	return true, "", 0
 }
 
 // refill returns key's bucket brought up to now, or nil when spec is off.
@@ -91,7 +109,7 @@ func (l *limiter) prune(now time.Time) {
 	for _, set := range []struct {
 		m    map[string]*bucket
 		spec rateSpec
-	}{{l.users, l.user}, {l.requesters, l.req}} {
+	}{{l.users, l.user}, {l.requesters, l.req}, {l.pairs, l.pair}} {
 		for k, b := range set.m {
 			if b.tokens+now.Sub(b.last).Seconds()*set.spec.rate >= float64(set.spec.burst) {
 				delete(set.m, k)

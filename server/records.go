@@ -394,19 +394,33 @@ func (s *Server) deviceFor(ctx context.Context, userID, keyID string) (*store.De
 	return nil, fail(errConflict, "user has no active device holding the key the record was sealed with")
 }
 
-// admit applies the limits on requests that reach a device: the cap of
-// pending requests per user (soft: see Config.MaxPendingPerUser) and the
-// rates per user and per requester.
+// admit applies the limits on requests that reach a device: the caps of
+// pending requests per user and per (user, requester) (soft: see
+// Config.MaxPendingPerUser), then the rates per (user, requester), per
+// requester and per user. The per-requester limits sit below the per-user
+// ones, so that one requester cannot lock the user's other requesters out.
+// The 429 names the limit that was hit.
 func (s *Server) admit(ctx context.Context, userID, requesterID string) error {
-	n, err := s.store.CountPendingRequests(ctx, userID, s.now())
+	pending, err := s.store.PendingRequests(ctx, userID, s.now(), s.cfg.MaxPendingPerUser)
 	if err != nil {
 		return storeFail(err, "request")
 	}
-	if n >= s.cfg.MaxPendingPerUser {
-		return &apiError{kind: errRateLimited, msg: "too many requests are waiting for this user's device", retryAfter: 30 * time.Second}
+	mine := 0
+	for _, q := range pending {
+		if q.Requester.ID == requesterID {
+			mine++
+		}
 	}
-	if ok, wait := s.limits.allow(userID, requesterID, s.clock()); !ok {
-		return &apiError{kind: errRateLimited, msg: "too many requests; slow down", retryAfter: wait}
+	switch {
+	case mine >= s.cfg.MaxPendingPerRequester:
+		return &apiError{kind: errRateLimited, retryAfter: 30 * time.Second,
+			msg: "too many of this client's requests are waiting for this user's device (max-pending-per-requester " + strconv.Itoa(s.cfg.MaxPendingPerRequester) + ")"}
+	case len(pending) >= s.cfg.MaxPendingPerUser:
+		return &apiError{kind: errRateLimited, retryAfter: 30 * time.Second,
+			msg: "too many requests are waiting for this user's device (max-pending " + strconv.Itoa(s.cfg.MaxPendingPerUser) + ")"}
+	}
+	if ok, limit, wait := s.limits.allow(userID, requesterID, s.clock()); !ok {
+		return &apiError{kind: errRateLimited, msg: "too many requests; slow down: past " + limit, retryAfter: wait}
 	}
 	return nil
 }
@@ -428,7 +442,7 @@ func (s *Server) notify(userID, requestID string) {
 			defer func() { <-s.notifySem }()
 			ctx, cancel := context.WithTimeout(s.pushCtx, pushTimeout)
 			defer cancel()
-			if err := n.Notify(ctx, userID, requestID); err != nil {
+			if err := s.guard("push", func() error { return n.Notify(ctx, userID, requestID) }); err != nil {
 				s.log.Warn("push failed", "request_id", requestID, "error", err)
 			}
 		}()

@@ -31,6 +31,8 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/readyz", authOpen, "", s.readyz},
 
 		{http.MethodPost, "/v1/users", authKey, ScopeUsersAdmin, s.createUser},
+		{http.MethodGet, "/v1/users", authKey, ScopeUsersAdmin, s.findUser}, // ?external_id=
+		{http.MethodGet, "/v1/users/:uid", authKey, ScopeUsersAdmin, s.getUser},
 		{http.MethodPost, "/v1/users/:uid/enrollment", authKey, ScopeUsersAdmin, s.newEnrollment},
 		{http.MethodGet, "/v1/users/:uid/audit", authKey, ScopeUsersAdmin, s.userAudit},
 		{http.MethodPost, "/v1/users/:uid/records", authKey, ScopeRecordsWrite, s.createRecord},

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -64,6 +66,7 @@ type Server struct {
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
 	notifyWG   sync.WaitGroup
 	notifySem  chan struct{}
+	panics     atomic.Int64 // recovered panics of background work
 
 	startOnce   sync.Once
 	startErr    error
@@ -127,6 +130,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.limits = newLimiter(
 		rateSpec{cfg.UserRate, cfg.UserBurst},
 		rateSpec{cfg.RequesterRate, cfg.RequesterBurst},
+		rateSpec{cfg.UserRequesterRate, cfg.UserRequesterBurst},
 	)
 	s.echo = echo.NewWithConfig(echo.Config{
 		Logger:           s.log,
@@ -197,13 +201,34 @@ func (s *Server) loop(ctx context.Context, interval time.Duration, name string, 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := fn(ctx); err != nil && ctx.Err() == nil {
+				if err := s.guard(name, func() error { return fn(ctx) }); err != nil && ctx.Err() == nil {
 					s.log.Warn(name+" failed; retrying", "error", err)
 				}
 			}
 		}
 	}()
 }
+
+// errPanicked is what guard returns for a function that panicked.
+var errPanicked = errors.New("server: background work panicked")
+
+// guard runs fn, turning a panic into an error: it is logged with its
+// stack (which holds no values) and counted (BackgroundPanics), so that one
+// bad object cannot end the process that holds every pending secret.
+func (s *Server) guard(name string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.panics.Add(1)
+			s.log.Error(name+" panicked; continuing", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = errPanicked
+		}
+	}()
+	return fn()
+}
+
+// BackgroundPanics is how many times background work (sweeper, answer
+// poller, push relay, pushes) panicked and was recovered since New.
+func (s *Server) BackgroundPanics() int64 { return s.panics.Load() }
 
 // Close stops the background work, ends event streams and long polls, waits
 // for pushes in flight, and clears every secret held in memory (pending

@@ -164,6 +164,9 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.float(&cfg.RequesterRate, "requester-rate", "ASSENT_REQUESTER_RATE", "device requests per second per third party (negative: no limit)")
 	e.integer(&cfg.RequesterBurst, "requester-burst", "ASSENT_REQUESTER_BURST", "burst of device requests per third party")
 	e.integer(&cfg.MaxPendingPerUser, "max-pending", "ASSENT_MAX_PENDING", "cap on requests waiting for one user's device")
+	e.integer(&cfg.MaxPendingPerRequester, "max-pending-per-requester", "ASSENT_MAX_PENDING_PER_REQUESTER", "cap on one third party's requests waiting for one user's device (below -max-pending)")
+	e.float(&cfg.UserRequesterRate, "user-requester-rate", "ASSENT_USER_REQUESTER_RATE", "device requests per second per (user, third party) (below -user-rate; negative: no limit)")
+	e.integer(&cfg.UserRequesterBurst, "user-requester-burst", "ASSENT_USER_REQUESTER_BURST", "burst of device requests per (user, third party) (below -user-burst)")
 	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
 	e.secretStr(&cfg.WebhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
 	var webhookSecretFile string

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/internal/syncbuf"
+	"github.com/assent-dev/assent/store"
 )
 
 func TestServeConfigPrecedence(t *testing.T) {
@@ -101,6 +102,38 @@ func TestServeAndAdmin(t *testing.T) {
 	res, err = http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != http.StatusCreated {
 		t.Fatalf("create user with the new key: %v %v", res, err)
+	}
+	res.Body.Close()
+
+	// The client is listed (without its key), and once revoked its key is
+	// refused on the next call while the server keeps running.
+	out.Reset()
+	if err := runAdmin(ctx, []string{"client", "list", "--data-dir", dir}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var clientID string
+	for l := range strings.Lines(out.String()) {
+		if f := strings.Fields(l); len(f) == 4 && f[1] == "Clinic" && f[2] == "users:admin" {
+			clientID = f[0]
+		}
+	}
+	if !strings.HasPrefix(clientID, "cli_") || strings.Contains(out.String(), key[20:]) {
+		t.Fatalf("admin client list printed %q", out.String())
+	}
+	if err := runAdmin(ctx, []string{"client", "revoke", "--data-dir", dir}, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+		t.Fatalf("revoke without an id: %v", err)
+	}
+	if err := runAdmin(ctx, []string{"client", "revoke", "--data-dir", dir, clientID}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := runAdmin(ctx, []string{"client", "revoke", "--data-dir", dir, clientID}, io.Discard, io.Discard); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoking twice: %v, want not found", err)
+	}
+	req, _ = http.NewRequest(http.MethodPost, url+"/v1/users", strings.NewReader(`{"external_id":"p2","display_name":"P"}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("create user with the revoked key: %v %v", res, err)
 	}
 	res.Body.Close()
 
