@@ -12,7 +12,7 @@ import (
 
 const recordColumns = `id, user_id, client_id, title, content_type, purpose, state, created_at,
 	size, content_sha256, blob_name, input, device_key_id, request_id, expires_at,
-	wrapped_dek, approval_device_id, approval_statement, approval_signature, sealed_at`
+	wrapped_dek, approval_device_id, approval_statement, approval_signature, sealed_at, approval_evaluated, approval_proof`
 
 func scanRecord(r pgx.Row) (*store.Record, error) {
 	x := new(store.Record)
@@ -20,7 +20,7 @@ func scanRecord(r pgx.Row) (*store.Record, error) {
 	var blob, keyID, request, device *string
 	if err := r.Scan(&x.ID, &x.UserID, &x.ClientID, &x.Title, &x.ContentType, &x.Purpose, &x.State, &created,
 		&size, &x.ContentSHA256, &blob, &x.Input, &keyID, &request, &expires,
-		&x.WrappedDEK, &device, &x.Approval.Statement, &x.Approval.Signature, &sealed); err != nil {
+		&x.WrappedDEK, &device, &x.Approval.Statement, &x.Approval.Signature, &sealed, &x.Approval.EvaluatedElements, &x.Approval.Proof); err != nil {
 		return nil, err
 	}
 	x.CreatedAt, x.ExpiresAt, x.SealedAt = timeCol(created), timeCol(expires), timeCol(sealed)
@@ -30,6 +30,7 @@ func scanRecord(r pgx.Row) (*store.Record, error) {
 	x.BlobName, x.DeviceKeyID, x.RequestID, x.Approval.DeviceID = textCol(blob), textCol(keyID), textCol(request), textCol(device)
 	x.ContentSHA256, x.Input, x.WrappedDEK = bytesCol(x.ContentSHA256), bytesCol(x.Input), bytesCol(x.WrappedDEK)
 	x.Approval.Statement, x.Approval.Signature = bytesCol(x.Approval.Statement), bytesCol(x.Approval.Signature)
+	x.Approval.EvaluatedElements, x.Approval.Proof = listArg(x.Approval.EvaluatedElements), bytesCol(x.Approval.Proof)
 	return x, nil
 }
 
@@ -82,10 +83,10 @@ func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now 
 	var got string
 	ok, err := s.update(ctx, op,
 		`UPDATE records SET state = 'sealed', wrapped_dek = $3, approval_device_id = $4, approval_statement = $5,
-			approval_signature = $6, sealed_at = $7
+			approval_signature = $6, sealed_at = $7, approval_evaluated = $8, approval_proof = $9
 		WHERE id = $1 AND state = 'pending_approval' AND expires_at > $2 RETURNING id`,
 		[]any{id, timeArg(now), seal.WrappedDEK, seal.Approval.DeviceID, seal.Approval.Statement, seal.Approval.Signature,
-			timeArg(seal.SealedAt)}, &got)
+			timeArg(seal.SealedAt), listArg(seal.Approval.EvaluatedElements), bytesArg(seal.Approval.Proof)}, &got)
 	if err != nil || ok {
 		return err
 	}

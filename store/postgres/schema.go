@@ -38,6 +38,9 @@ CREATE TABLE users (
 	share_wrapped bytea NOT NULL,
 	share_version bigint NOT NULL,
 	created_at    bigint,
+	-- the pinned pkD and its device_key_id, set once (PinUserKey)
+	device_public_key bytea,
+	device_key_id     text,
 	UNIQUE (client_id, external_id)
 );
 CREATE TABLE enrollments (
@@ -53,12 +56,19 @@ CREATE TABLE devices (
 	oprf_public_key    bytea NOT NULL,
 	signing_public_key bytea NOT NULL,
 	key_id             text NOT NULL,
-	state              text NOT NULL CHECK (state IN ('pending', 'active')),
+	state              text NOT NULL CHECK (state IN ('pending', 'active', 'revoked', 'suspended', 'awaiting_transfer',
+		'recovery_pending', 'cancelled')),
 	check_blinded      bytea[],
 	created_at         bigint,
-	activated_at       bigint
+	activated_at       bigint,
+	state_at           bigint,
+	enroll_signature   bytea,
+	check_evaluated    bytea[],
+	check_proof        bytea,
+	add_statement      bytea,
+	add_signature      bytea
 );
-CREATE INDEX devices_active ON devices (user_id, created_at, id) WHERE state = 'active';
+CREATE INDEX devices_user ON devices (user_id, created_at, id);
 CREATE TABLE clients (
 	id         text PRIMARY KEY,
 	name       text NOT NULL,
@@ -67,6 +77,7 @@ CREATE TABLE clients (
 	scopes     text[],
 	created_at bigint
 );
+CREATE INDEX clients_created ON clients (created_at, id);
 CREATE TABLE records (
 	id                 text PRIMARY KEY,
 	user_id            text NOT NULL,
@@ -87,6 +98,8 @@ CREATE TABLE records (
 	approval_device_id text,
 	approval_statement bytea,
 	approval_signature bytea,
+	approval_evaluated bytea[],
+	approval_proof     bytea,
 	sealed_at          bigint
 );
 CREATE INDEX records_user ON records (user_id);
@@ -139,6 +152,8 @@ CREATE TABLE sessions (
 	approval_device_id text,
 	approval_statement bytea,
 	approval_signature bytea,
+	approval_evaluated bytea[],
+	approval_proof     bytea,
 	opened_at          bigint
 );
 CREATE INDEX sessions_due ON sessions (expires_at, id) WHERE state IN ('pending_approval', 'open');
@@ -160,6 +175,11 @@ CREATE TABLE audit (
 	prev_hash bytea NOT NULL,
 	hash      bytea NOT NULL,
 	PRIMARY KEY (user_id, seq)
+);
+-- facts about the whole store, written once (the master key id)
+CREATE TABLE settings (
+	name  text PRIMARY KEY,
+	value text NOT NULL
 );
 CREATE TABLE blobs (
 	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -11,19 +11,20 @@ import (
 )
 
 const sessionColumns = `id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at,
-	downloads_left, approval_device_id, approval_statement, approval_signature, opened_at`
+	downloads_left, approval_device_id, approval_statement, approval_signature, opened_at, approval_evaluated, approval_proof`
 
 func scanSession(r pgx.Row) (*store.Session, error) {
 	x := new(store.Session)
 	var created, expires, opened *int64
 	var device *string
 	if err := r.Scan(&x.ID, &x.RecordID, &x.UserID, &x.RequesterID, &x.Purpose, &x.RequestID, &x.State, &created, &expires,
-		&x.DownloadsLeft, &device, &x.Approval.Statement, &x.Approval.Signature, &opened); err != nil {
+		&x.DownloadsLeft, &device, &x.Approval.Statement, &x.Approval.Signature, &opened, &x.Approval.EvaluatedElements, &x.Approval.Proof); err != nil {
 		return nil, err
 	}
 	x.CreatedAt, x.ExpiresAt, x.OpenedAt = timeCol(created), timeCol(expires), timeCol(opened)
 	x.Approval.DeviceID = textCol(device)
 	x.Approval.Statement, x.Approval.Signature = bytesCol(x.Approval.Statement), bytesCol(x.Approval.Signature)
+	x.Approval.EvaluatedElements, x.Approval.Proof = listArg(x.Approval.EvaluatedElements), bytesCol(x.Approval.Proof)
 	return x, nil
 }
 
@@ -58,10 +59,10 @@ func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpeni
 	var got string
 	ok, err := s.update(ctx, op,
 		`UPDATE sessions SET state = 'open', expires_at = $3, downloads_left = $4, approval_device_id = $5,
-			approval_statement = $6, approval_signature = $7, opened_at = $8
+			approval_statement = $6, approval_signature = $7, opened_at = $8, approval_evaluated = $9, approval_proof = $10
 		WHERE id = $1 AND state = 'pending_approval' AND expires_at > $2 RETURNING id`,
 		[]any{id, timeArg(now), timeArg(o.ExpiresAt), o.Downloads, o.Approval.DeviceID, o.Approval.Statement, o.Approval.Signature,
-			timeArg(o.OpenedAt)}, &got)
+			timeArg(o.OpenedAt), listArg(o.Approval.EvaluatedElements), bytesArg(o.Approval.Proof)}, &got)
 	if err != nil || ok {
 		return err
 	}
