@@ -88,7 +88,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
 	cfg.ConnConfig.Tracer = opts.tracer
 	rp := cfg.ConnConfig.RuntimeParams
-	rp["application_name"] = "assent"
+	if rp["application_name"] == "" {
+		rp["application_name"] = "assent"
+	}
 	rp["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
 	// A connection idle inside a transaction (none should be) is ended
 	// rather than holding locks forever.
@@ -134,15 +136,16 @@ func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelF
 }
 
 // read runs f, a read, with the caller's context, bounded. A read that
-// fails on a connection lost before it was sent is tried once more on
-// another connection: reads change nothing, and a pool may hold several
-// connections the server has ended.
+// fails on a connection the server ended, or lost, is tried again on
+// another: reads change nothing, and after a failover or a
+// pg_terminate_backend every idle connection of the pool may be dead (each
+// fails at once, so the tries stay within the bound).
 func (s *Store) read(ctx context.Context, op string, f func(ctx context.Context) error) error {
 	return s.run(ctx, op, func() error {
 		octx, cancel := s.opContext(ctx)
 		defer cancel()
 		err := f(octx)
-		if err != nil && retryable(err) && ctx.Err() == nil {
+		for try := int32(0); err != nil && retryable(err) && octx.Err() == nil && try <= s.opts.MaxConns; try++ {
 			err = f(octx)
 		}
 		return err
@@ -179,10 +182,16 @@ func (s *Store) run(ctx context.Context, op string, f func() error) error {
 }
 
 // retryable reports a failure of the connection rather than of the
-// statement.
+// statement: a network error, or the server ending the session
+// (pg_terminate_backend, a shutdown, a failover), after which pgx drops the
+// connection.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return pgconn.SafeToRetry(err) || !errors.As(err, &pe) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !isStoreErr(err)
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, classConnection) || pe.Code == codeAdminShutdown ||
+			pe.Code == codeCrashShutdown || pe.Code == codeCannotConnectNow
+	}
+	return pgconn.SafeToRetry(err) || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !isStoreErr(err)
 }
 
 func isStoreErr(err error) bool {
@@ -193,15 +202,18 @@ func isStoreErr(err error) bool {
 
 // SQLSTATE classes and codes that mapErr tells apart.
 const (
-	codeUniqueViolation = "23505"
-	classConnection     = "08" // connection exception
-	classResources      = "53" // insufficient resources (disk full, too many connections)
-	classOperator       = "57" // operator intervention: query canceled (statement timeout), admin shutdown
-	classSystem         = "58" // system error (I/O)
-	codeLockTimeout     = "55P03"
-	codeSerialization   = "40001"
-	codeDeadlock        = "40P01"
-	codeReadOnly        = "25006" // a standby, or default_transaction_read_only
+	codeUniqueViolation  = "23505"
+	classConnection      = "08" // connection exception
+	classResources       = "53" // insufficient resources (disk full, too many connections)
+	classOperator        = "57" // operator intervention: query canceled (statement timeout), admin shutdown
+	classSystem          = "58" // system error (I/O)
+	codeLockTimeout      = "55P03"
+	codeSerialization    = "40001"
+	codeDeadlock         = "40P01"
+	codeReadOnly         = "25006" // a standby, or default_transaction_read_only
+	codeAdminShutdown    = "57P01" // pg_terminate_backend, or a fast shutdown
+	codeCrashShutdown    = "57P02"
+	codeCannotConnectNow = "57P03" // starting up or shutting down
 )
 
 // mapErr turns a database error into the store's errors: a unique violation
