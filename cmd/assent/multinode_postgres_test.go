@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/store/postgres/pgtest"
@@ -89,5 +91,63 @@ func TestMultiNodePostgres(t *testing.T) {
 		if entries, err := os.ReadDir(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a node on PostgreSQL wrote to its data directory (%v, %v): no SQLite file, no blob directory expected", entries, err)
 		}
+	}
+}
+
+// TestServePostgresOutage: PostgreSQL goes away under a running `assent
+// serve` (a proxy between them is cut): every call answers 503 within a
+// bound instead of hanging; once it is back, the node serves again without
+// a restart, and the record sealed before the outage opens.
+func TestServePostgresOutage(t *testing.T) {
+	url := pgtest.Schema(t)
+	proxy := pgtest.NewProxy(t)
+	key := filepath.Join(t.TempDir(), "master.key")
+	writeMasterKey(t, key)
+	a := startNode(t, "node-a", []string{"ASSENT_POSTGRES_URL=" + proxy.URL(url)}, "--store", "postgres",
+		"--data-dir", filepath.Join(t.TempDir(), "data"), "--master-key", key)
+	tp := newThirdParty(t, []string{"ASSENT_STORE=postgres", "ASSENT_POSTGRES_URL=" + url})
+	user := tp.newUser(a.url)
+	ph := enroll(t, a.url, user.EnrollmentCode)
+	content := []byte("sealed before the outage")
+	up := tp.upload(a.url, user.UserID, content)
+	ph.handle(a.url, up.RequestID)
+	if r := tp.record(a.url, up.RecordID); r.State != "sealed" {
+		t.Fatalf("record %s, want sealed", r.State)
+	}
+
+	proxy.Cut()
+	const bound = 20 * time.Second
+	for what, call := range map[string]func() reply{
+		"GET record": func() reply { return tp.do(http.MethodGet, a.url+"/v1/records/"+up.RecordID, nil) },
+		"POST users": func() reply {
+			return tp.do(http.MethodPost, a.url+"/v1/users", map[string]string{"external_id": "during-outage", "display_name": "B"})
+		},
+		"POST access": func() reply {
+			return tp.do(http.MethodPost, a.url+"/v1/records/"+up.RecordID+"/access", map[string]string{"purpose": "x"})
+		},
+	} {
+		start := time.Now()
+		call().wantError(t, http.StatusServiceUnavailable, "unavailable")
+		if took := time.Since(start); took > bound {
+			t.Errorf("%s during the outage took %v, over %v", what, took, bound)
+		}
+	}
+
+	proxy.Restore()
+	deadline := time.Now().Add(bound)
+	for tp.do(http.MethodGet, a.url+"/v1/records/"+up.RecordID, nil).status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node does not serve again %v after PostgreSQL came back", bound)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	acc := tp.askAccess(a.url, up.RecordID)
+	ph.handle(a.url, acc.RequestID)
+	if s := tp.session(a.url, acc.SessionID); s.State != "open" {
+		t.Fatalf("session %s after the outage, want open", s.State)
+	}
+	got := tp.do(http.MethodGet, a.url+"/v1/sessions/"+acc.SessionID+"/content", nil)
+	if !bytes.Equal(got.want(t, http.StatusOK), content) {
+		t.Fatalf("content after the outage differs: %q", got.body)
 	}
 }
