@@ -39,8 +39,20 @@ func (m *meteredStore) GetDevice(ctx context.Context, id string) (*store.Device,
 	return meter(m, "GetDevice", func() (*store.Device, error) { return m.Store.GetDevice(ctx, id) })
 }
 
-func (m *meteredStore) ActivateDevice(ctx context.Context, id string, now time.Time) error {
-	return m.run("ActivateDevice", func() error { return m.Store.ActivateDevice(ctx, id, now) })
+func (m *meteredStore) ConfirmDevice(ctx context.Context, id, to string, ev store.DeviceEvidence, now time.Time) error {
+	return m.run("ConfirmDevice", func() error { return m.Store.ConfirmDevice(ctx, id, to, ev, now) })
+}
+
+func (m *meteredStore) SetDeviceState(ctx context.Context, id, from, to string, now time.Time) error {
+	return m.run("SetDeviceState", func() error { return m.Store.SetDeviceState(ctx, id, from, to, now) })
+}
+
+func (m *meteredStore) UserDevices(ctx context.Context, userID string) ([]*store.Device, error) {
+	return meter(m, "UserDevices", func() ([]*store.Device, error) { return m.Store.UserDevices(ctx, userID) })
+}
+
+func (m *meteredStore) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
+	return m.run("PinUserKey", func() error { return m.Store.PinUserKey(ctx, userID, pkD, keyID) })
 }
 
 func (m *meteredStore) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
