@@ -59,6 +59,7 @@ type Server struct {
 	changes    *changeNotifier // wakes long polls, by record or session id
 	limits     *limiter
 	uploads    *keyLock        // records being uploaded on this node
+	nonces     *nonceCache     // device nonces, with Config.SingleNode; else in the store
 	pushCtx    context.Context // ends at Close, cutting pushes in flight short
 	pushCancel context.CancelFunc
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
@@ -106,6 +107,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		uploads:   newKeyLock(),
 		notifySem: make(chan struct{}, maxNotifyInFlight),
 		closing:   make(chan struct{}),
+	}
+	if cfg.SingleNode {
+		s.nonces = newNonceCache()
 	}
 	s.pushCtx, s.pushCancel = context.WithCancel(context.Background())
 	if s.clock == nil {
