@@ -15,8 +15,15 @@ import (
 	"github.com/assent-dev/assent/threshold"
 )
 
+// TestDeviceAuth runs the device authentication checks with the replay
+// cache in the store (nodes sharing it) and in memory (Config.SingleNode).
 func TestDeviceAuth(t *testing.T) {
-	e := newEnv(t, nil)
+	t.Run("shared store", func(t *testing.T) { testDeviceAuth(t, false) })
+	t.Run("single node", func(t *testing.T) { testDeviceAuth(t, true) })
+}
+
+func testDeviceAuth(t *testing.T, single bool) {
+	e := newEnv(t, func(c *Config) { c.SingleNode = single })
 	d := e.userWithDevice(t)
 	const target = "/v1/device/requests?state=pending"
 	now := e.clock.Now()

@@ -98,6 +98,13 @@ type Config struct {
 	// pending, so two live nodes of one id end each other's requests. A
 	// node restarted under its id ends at once what its earlier run left.
 	NodeID string
+	// SingleNode says that this node is the only one using its store
+	// (-single-node, ASSENT_SINGLE_NODE): the replay cache of device
+	// signatures is then kept in memory rather than written to the store
+	// on every signed device call (DESIGN.md, "Scale-out"). Never set it
+	// for nodes that share a store: a nonce spent on one node would be
+	// accepted again by another.
+	SingleNode bool
 
 	// ApprovalTTL is how long a device request waits for an answer
 	// (-approval-ttl, ASSENT_APPROVAL_TTL; default 10m; 1s to

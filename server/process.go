@@ -199,17 +199,7 @@ func (s *Server) recordKEK(ctx context.Context, q *store.Request, p *pendingSecr
 // KEK, commit the blob, then seal the record (conditional). If the record
 // can no longer be sealed (expired meanwhile), the committed blob goes.
 func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
-	kek, err := s.recordKEK(ctx, q, p, p.input, yD)
-	if err != nil {
-		return err
-	}
-	ad, err := threshold.WrapAD(q.UserID, q.RecordID, q.Record.ContentSHA256, uint64(q.Record.Size))
-	if err != nil {
-		secret.Clear(kek)
-		return err
-	}
-	wrapped, err := threshold.WrapDEK(s.rand, kek, p.dek, ad)
-	secret.Clear(kek)
+	wrapped, err := s.wrapRecordKey(ctx, q, p, yD)
 	if err != nil {
 		return err
 	}
@@ -239,6 +229,21 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 		return nil
 	}
 	return err
+}
+
+// wrapRecordKey wraps the data key of q's record, with the secrets p and
+// yD as processClaimed, under the record's KEK.
+func (s *Server) wrapRecordKey(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) ([]byte, error) {
+	kek, err := s.recordKEK(ctx, q, p, p.input, yD)
+	if err != nil {
+		return nil, err
+	}
+	defer secret.Clear(kek)
+	ad, err := threshold.WrapAD(q.UserID, q.RecordID, q.Record.ContentSHA256, uint64(q.Record.Size))
+	if err != nil {
+		return nil, err
+	}
+	return threshold.WrapDEK(s.rand, kek, p.dek, ad)
 }
 
 // commit commits the staged blob name; a blob committed by an earlier try

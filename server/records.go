@@ -113,10 +113,13 @@ func (s *Server) createRecord(c *echo.Context) error {
 		State:       store.RecordAwaitingUpload,
 		CreatedAt:   now,
 	}
-	if err := s.store.CreateRecord(ctx, rec); err != nil {
+	entry, err := s.auditEntry(uid, store.EventRecordCreated, cl.ID, rid, nil)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	if err := s.store.CreateRecordAudited(ctx, rec, entry); err != nil && !s.auditLost(err, uid, rid) {
 		return storeFail(err, "record")
 	}
-	s.audit(ctx, uid, store.EventRecordCreated, cl.ID, rid, nil)
 	return c.JSON(http.StatusCreated, recordStateJSON{RecordID: rid, State: rec.State})
 }
 
@@ -184,7 +187,17 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	now := s.now()
 	expires := now.Add(s.cfg.ApprovalTTL)
 	p.expires = expires.Add(processingGrace)
-	err = s.store.StageRecord(ctx, rid, store.Staging{
+	rec.Size, rec.ContentSHA256 = up.size, up.sum
+	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
+	entry, err := s.auditEntry(rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
+	if err != nil {
+		return abandon(failCause(errInternal, msgInternal, err))
+	}
+	// Staging the record, storing its request and auditing the request are
+	// one store call. The secrets are in place before the request exists,
+	// so that any answer to it finds them.
+	s.pending.put(reqID, p)
+	err = s.store.StageAndAsk(ctx, rid, store.Staging{
 		Size:          up.size,
 		ContentSHA256: up.sum,
 		BlobName:      rid,
@@ -192,17 +205,12 @@ func (s *Server) uploadContent(c *echo.Context) error {
 		DeviceKeyID:   dev.KeyID,
 		RequestID:     reqID,
 		ExpiresAt:     p.expires,
-	})
-	if err != nil {
-		return abandon(storeFail(err, "record"))
+	}, q, entry)
+	if err != nil && !s.auditLost(err, rec.UserID, reqID) {
+		s.pending.drop(reqID)
+		s.deleteBlob(ctx, rid)
+		return storeFail(err, "record")
 	}
-	rec.Size, rec.ContentSHA256 = up.size, up.sum
-	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
-	if err := s.ask(ctx, q, p); err != nil {
-		s.endRecord(ctx, rid, store.RecordExpired)
-		return storeFail(err, "request")
-	}
-	s.audit(ctx, rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
 	s.changes.changed(rid)
 	s.notify(rec.UserID, reqID)
 	return c.JSON(http.StatusAccepted, pendingJSON{

@@ -65,6 +65,7 @@ type Server struct {
 	creates    *keyedLimiter   // record creations, by client id
 	polls      *pollCounter    // long polls open, by client id
 	uploads    *keyLock        // records being uploaded on this node
+	nonces     *nonceCache     // device nonces, with Config.SingleNode; else in the store
 	pushCtx    context.Context // ends at Close, cutting pushes in flight short
 	pushCancel context.CancelFunc
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
@@ -113,6 +114,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		uploads:   newKeyLock(),
 		notifySem: make(chan struct{}, maxNotifyInFlight),
 		closing:   make(chan struct{}),
+	}
+	if cfg.SingleNode {
+		s.nonces = newNonceCache()
 	}
 	s.pushCtx, s.pushCancel = context.WithCancel(context.Background())
 	if s.clock == nil {

@@ -100,6 +100,17 @@ func (e *envFlags) size(p *int64, name, env, usage string) {
 	e.fs.Var((*byteSize)(p), name, usage+" ($"+env+")")
 }
 
+func (e *envFlags) boolean(p *bool, name, env, usage string) {
+	if v, ok := e.lookup(env); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.badEnv(env, v, err)
+		}
+		*p = b
+	}
+	e.fs.BoolVar(p, name, *p, usage+" ($"+env+")")
+}
+
 func (e *envFlags) float(p *float64, name, env, usage string) {
 	if v, ok := e.lookup(env); ok {
 		f, err := strconv.ParseFloat(v, 64)
@@ -161,6 +172,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.str(&cfg.TLSKey, "tls-key", "ASSENT_TLS_KEY", "TLS private key PEM `file`")
 	e.str(&cfg.PublicURL, "public-url", "ASSENT_PUBLIC_URL", "`URL` clients and devices use to reach this server")
 	e.str(&cfg.NodeID, "node-id", "ASSENT_NODE_ID", "name of this API node: unique among the nodes sharing a store, and kept across its restarts")
+	e.boolean(&cfg.SingleNode, "single-node", "ASSENT_SINGLE_NODE", "this node is the only one using its store: keep device nonces in memory (never with nodes sharing a store)")
 	e.duration(&cfg.ApprovalTTL, "approval-ttl", "ASSENT_APPROVAL_TTL", "how long a request waits for the device")
 	e.duration(&cfg.SessionTTL, "session-ttl", "ASSENT_SESSION_TTL", "how long an approved access session stays open")
 	e.integer(&cfg.DownloadsPerSession, "downloads", "ASSENT_DOWNLOADS", "downloads per access session")
