@@ -228,7 +228,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		done, err := s.answerAndSeal(ctx, q, p, yD, answer, details, now)
 		if err != nil {
 			s.pending.unclaim(q.ID, p)
-			return answerFail(err)
+			return s.answerFail(ctx, q.ID, err)
 		}
 		if done {
 			return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
@@ -245,7 +245,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		s.pending.unclaim(q.ID, p)
 	}
 	if err != nil {
-		return answerFail(err)
+		return s.answerFail(ctx, q.ID, err)
 	}
 	s.audit(ctx, q.UserID, event, dev.ID, q.ID, details)
 	q.State, q.Answer = state, &answer
@@ -267,8 +267,17 @@ func (s *Server) answerRequest(c *echo.Context) error {
 }
 
 // answerFail is the answer to a device whose answer could not be stored.
-func answerFail(err error) error {
+// A request that left pending while its answer was being checked was either
+// answered by another device or expired by the sweeper; the device is told
+// which.
+func (s *Server) answerFail(ctx context.Context, requestID string, err error) error {
+	if errors.Is(err, store.ErrExpired) {
+		return fail(errExpired, "the request has expired")
+	}
 	if errors.Is(err, store.ErrConflict) {
+		if q, gerr := s.store.GetRequest(ctx, requestID); gerr == nil && q.State == store.RequestExpired {
+			return fail(errExpired, "the request has expired")
+		}
 		return fail(errConflict, "the request is already answered")
 	}
 	return storeFail(err, "request")
@@ -316,7 +325,7 @@ func (s *Server) answerAndSeal(ctx context.Context, q *store.Request, p *pending
 	if !ok {
 		return false, nil
 	}
-	s.pending.drop(q.ID)
+	s.pending.finish(q.ID, p)
 	s.changes.changed(q.RecordID)
 	return true, nil
 }
