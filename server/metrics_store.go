@@ -32,6 +32,10 @@ func (m *meteredStore) UseEnrollment(ctx context.Context, codeHash []byte, now t
 	return meter(m, "UseEnrollment", func() (*store.Enrollment, error) { return m.Store.UseEnrollment(ctx, codeHash, now) })
 }
 
+func (m *meteredStore) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
+	return meter(m, "GetEnrollment", func() (*store.Enrollment, error) { return m.Store.GetEnrollment(ctx, codeHash) })
+}
+
 func (m *meteredStore) CreateDevice(ctx context.Context, d *store.Device) error {
 	return m.run("CreateDevice", func() error { return m.Store.CreateDevice(ctx, d) })
 }
@@ -48,16 +52,16 @@ func (m *meteredStore) SetDeviceState(ctx context.Context, id, from, to string, 
 	return m.run("SetDeviceState", func() error { return m.Store.SetDeviceState(ctx, id, from, to, now) })
 }
 
+func (m *meteredStore) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
+	return meter(m, "ActiveDevices", func() ([]*store.Device, error) { return m.Store.ActiveDevices(ctx, userID) })
+}
+
 func (m *meteredStore) UserDevices(ctx context.Context, userID string) ([]*store.Device, error) {
 	return meter(m, "UserDevices", func() ([]*store.Device, error) { return m.Store.UserDevices(ctx, userID) })
 }
 
 func (m *meteredStore) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
 	return m.run("PinUserKey", func() error { return m.Store.PinUserKey(ctx, userID, pkD, keyID) })
-}
-
-func (m *meteredStore) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
-	return meter(m, "ActiveDevices", func() ([]*store.Device, error) { return m.Store.ActiveDevices(ctx, userID) })
 }
 
 func (m *meteredStore) CreateClient(ctx context.Context, c *store.Client) error {
@@ -191,6 +195,10 @@ func (m *meteredStore) AppendAudit(ctx context.Context, e *store.AuditEntry) (*s
 
 func (m *meteredStore) AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*store.AuditEntry, error) {
 	return meter(m, "AuditEntries", func() ([]*store.AuditEntry, error) { return m.Store.AuditEntries(ctx, userID, afterSeq, limit) })
+}
+
+func (m *meteredStore) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
+	return meter(m, "PinMasterKeyID", func() (string, error) { return m.Store.PinMasterKeyID(ctx, keyID) })
 }
 
 func (m *meteredStore) Ping(ctx context.Context) error {
