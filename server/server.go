@@ -61,7 +61,11 @@ type Server struct {
 	keys       *sessionKeys    // data keys of open sessions, by session id
 	changes    *changeNotifier // wakes long polls, by record or session id
 	limits     *limiter
+	enrolls    *keyedLimiter   // enrollment calls, by client address
+	creates    *keyedLimiter   // record creations, by client id
+	polls      *pollCounter    // long polls open, by client id
 	uploads    *keyLock        // records being uploaded on this node
+	nonces     *nonceCache     // device nonces, with Config.SingleNode; else in the store
 	pushCtx    context.Context // ends at Close, cutting pushes in flight short
 	pushCancel context.CancelFunc
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
@@ -111,6 +115,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		notifySem: make(chan struct{}, maxNotifyInFlight),
 		closing:   make(chan struct{}),
 	}
+	if cfg.SingleNode {
+		s.nonces = newNonceCache()
+	}
 	s.pushCtx, s.pushCancel = context.WithCancel(context.Background())
 	if s.clock == nil {
 		s.clock = time.Now
@@ -136,6 +143,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		rateSpec{cfg.RequesterRate, cfg.RequesterBurst},
 		rateSpec{cfg.UserRequesterRate, cfg.UserRequesterBurst},
 	)
+	s.enrolls = newKeyedLimiter(rateSpec{cfg.EnrollRate, cfg.EnrollBurst})
+	s.creates = newKeyedLimiter(rateSpec{cfg.CreateRate, cfg.CreateBurst})
+	s.polls = newPollCounter(cfg.MaxLongPollsPerClient)
 	s.echo = echo.NewWithConfig(echo.Config{
 		Logger:           s.log,
 		HTTPErrorHandler: s.handleError,
