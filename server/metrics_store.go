@@ -98,8 +98,8 @@ func (m *meteredStore) StageRecord(ctx context.Context, id string, s store.Stagi
 
 func (m *meteredStore) SealRecord(ctx context.Context, id string, s store.Seal, now time.Time) error {
 	err := m.run("SealRecord", func() error { return m.Store.SealRecord(ctx, id, s, now) })
-	if size, ok := m.staged.LoadAndDelete(id); ok && err == nil {
-		m.m.bytesSealed.Add(float64(size.(int64)))
+	if err == nil {
+		m.sealed(id)
 	}
 	return err
 }
@@ -181,38 +181,6 @@ func (m *meteredStore) SessionsToExpire(ctx context.Context, now time.Time, limi
 	return meter(m, "SessionsToExpire", func() ([]*store.Session, error) { return m.Store.SessionsToExpire(ctx, now, limit) })
 }
 
-func (m *meteredStore) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
-	err := m.run("CreateRecordAudited", func() error { return m.Store.CreateRecordAudited(ctx, r, e) })
-	if err == nil || errors.Is(err, store.ErrAuditNotWritten) {
-		m.m.auditEvent(e.Event)
-	}
-	return err
-}
-
-func (m *meteredStore) StageAndAsk(ctx context.Context, recordID string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
-	err := m.run("StageAndAsk", func() error { return m.Store.StageAndAsk(ctx, recordID, s, q, e) })
-	if err == nil || errors.Is(err, store.ErrAuditNotWritten) {
-		m.staged.Store(recordID, s.Size)
-		m.m.auditEvent(e.Event)
-	}
-	return err
-}
-
-func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (sealed bool, err error) {
-	sealed, err = meter(m, "AnswerAndSeal", func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
-	if err != nil && !errors.Is(err, store.ErrAuditNotWritten) {
-		return sealed, err
-	}
-	m.m.auditEvent(a.AnswerAudit.Event)
-	if sealed {
-		m.m.auditEvent(a.SealAudit.Event)
-		if size, ok := m.staged.LoadAndDelete(a.RecordID); ok {
-			m.m.bytesSealed.Add(float64(size.(int64)))
-		}
-	}
-	return sealed, err
-}
-
 func (m *meteredStore) RememberNonce(ctx context.Context, deviceID, nonce string, expires, now time.Time) error {
 	return m.run("RememberNonce", func() error { return m.Store.RememberNonce(ctx, deviceID, nonce, expires, now) })
 }
@@ -235,4 +203,50 @@ func (m *meteredStore) PinMasterKeyID(ctx context.Context, keyID string) (string
 
 func (m *meteredStore) Ping(ctx context.Context) error {
 	return m.run("Ping", func() error { return m.Store.Ping(ctx) })
+}
+
+// The combined calls of the sealing path count what they contain: the
+// audit events they append, and the bytes of the record they seal.
+
+func (m *meteredStore) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
+	err := m.run("CreateRecordAudited", func() error { return m.Store.CreateRecordAudited(ctx, r, e) })
+	if err == nil {
+		m.m.auditEvent(e.Event)
+	}
+	return err
+}
+
+func (m *meteredStore) StageAndAsk(ctx context.Context, recordID string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
+	err := m.run("StageAndAsk", func() error { return m.Store.StageAndAsk(ctx, recordID, s, q, e) })
+	if err == nil {
+		m.staged.Store(recordID, s.Size)
+		m.m.auditEvent(e.Event)
+	}
+	return err
+}
+
+func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
+	sealed, err := meter(m, "AnswerAndSeal", func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
+	if err != nil {
+		// The state changes stand even when their audit entries were not
+		// written (store.ErrAuditNotWritten); the server appends those
+		// again through AppendAudit, which counts them.
+		if errors.Is(err, store.ErrAuditNotWritten) && sealed {
+			m.sealed(a.RecordID)
+		}
+		return sealed, err
+	}
+	m.m.auditEvent(a.AnswerAudit.Event)
+	if sealed {
+		m.sealed(a.RecordID)
+		m.m.auditEvent(a.SealAudit.Event)
+	}
+	return sealed, nil
+}
+
+// sealed counts the staged bytes of a record that was just sealed.
+func (m *meteredStore) sealed(recordID string) {
+	if size, ok := m.staged.LoadAndDelete(recordID); ok {
+		m.m.bytesSealed.Add(float64(size.(int64)))
+	}
 }
