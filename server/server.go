@@ -176,12 +176,18 @@ func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 // now is the clock's time on the wire's whole-second UTC grid.
 func (s *Server) now() time.Time { return wire(s.clock()) }
 
-// Start expires what an earlier run of this node left pending (its secrets
-// died with it; staged blobs are deleted) and starts the sweeper, the
-// answer poller and the push relay. It runs once; later calls return the
-// first result. It fails only if the store fails while reclaiming.
+// Start checks the master key against the store's (ErrMasterKeyMismatch;
+// the first start of a store pins it), expires what an earlier run of this
+// node left pending (its secrets died with it; staged blobs are deleted),
+// and starts the sweeper, the answer poller and the push relay. It runs
+// once; later calls return the first result. It fails for another master
+// key, or if the store fails.
 func (s *Server) Start(ctx context.Context) error {
 	s.startOnce.Do(func() {
+		if err := s.checkMasterKey(ctx); err != nil {
+			s.startErr = err
+			return
+		}
 		if err := s.reclaim(ctx); err != nil {
 			s.startErr = err
 			return
@@ -193,6 +199,24 @@ func (s *Server) Start(ctx context.Context) error {
 		s.loop(bg, s.cfg.PushPollInterval, "push relay", newRelay(s).tick)
 	})
 	return s.startErr
+}
+
+// ErrMasterKeyMismatch is returned by Start when the store's shares are
+// wrapped under another master key than this node's.
+var ErrMasterKeyMismatch = errors.New("server: the master key is not the one this store's shares are wrapped with")
+
+// checkMasterKey pins this node's master key id in the store on the first
+// start of a store, and otherwise checks that it is the pinned one.
+func (s *Server) checkMasterKey(ctx context.Context) error {
+	id := s.master.ID()
+	pinned, err := s.store.PinMasterKeyID(ctx, id)
+	if err != nil {
+		return fmt.Errorf("server: recording the master key id: %w", err)
+	}
+	if pinned != id {
+		return fmt.Errorf("%w: this node's key has id %s, the store's %s; start with the key the other nodes use (-master-key)", ErrMasterKeyMismatch, id, pinned)
+	}
+	return nil
 }
 
 // loop runs fn every interval until ctx ends.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -149,7 +150,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	backendFlags(e, &cfg)
 	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, or gridfs (store mongodb; its default there)")
 	e.str(&cfg.BlobDir, "blob-dir", "ASSENT_BLOB_DIR", "blob `directory` (default <data-dir>/blobs)")
-	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start (default <data-dir>/master.key)")
+	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start with store sqlite only (default <data-dir>/master.key)")
 	e.str(&cfg.TLSCert, "tls-cert", "ASSENT_TLS_CERT", "TLS certificate PEM `file` (with -tls-key: serve HTTPS)")
 	e.str(&cfg.TLSKey, "tls-key", "ASSENT_TLS_KEY", "TLS private key PEM `file`")
 	e.str(&cfg.PublicURL, "public-url", "ASSENT_PUBLIC_URL", "`URL` clients and devices use to reach this server")
@@ -295,6 +296,30 @@ func openStores(ctx context.Context, cfg server.Config) (store.Store, store.Blob
 	return st, blobs, nil
 }
 
+// loadMasterKey loads the master key, making it on the first start of an
+// embedded store only: with a shared store (MongoDB, and any store but
+// SQLite) a node that made its own key would wrap its users' shares under
+// a key the other nodes lack, so the file must exist.
+func loadMasterKey(cfg server.Config) (*threshold.MasterKey, error) {
+	if !cfg.SharedStore() {
+		mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("loading the master key: %w", err)
+		}
+		return mk, nil
+	}
+	mk, err := threshold.LoadMasterKey(cfg.MasterKeyPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no master key at %s: with --store %s every node must use the same key, and a node never makes one; "+
+			"give the path of the key the other nodes use with --master-key (or $ASSENT_MASTER_KEY), or for the first node of a new deployment "+
+			"make one with: (umask 077; head -c 32 /dev/urandom > %s)", errUsage, cfg.MasterKeyPath, cfg.Store, cfg.MasterKeyPath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the master key: %w", err)
+	}
+	return mk, nil
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := serveConfig(args, stderr)
 	if err != nil {
@@ -307,9 +332,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
+	mk, err := loadMasterKey(cfg)
 	if err != nil {
-		return fmt.Errorf("loading the master key: %w", err)
+		return err
 	}
 	defer mk.Destroy()
 
