@@ -138,7 +138,11 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	if rec.ClientID != cl.ID {
 		return fail(errForbidden, "only the client that created the record may upload its content")
 	}
-	if rec.State != store.RecordAwaitingUpload {
+	switch rec.State {
+	case store.RecordAwaitingUpload:
+	case store.RecordExpired, store.RecordRejected:
+		return fail(errConflict, "record is "+rec.State+" and cannot be used again (a restart of the server, or the device's silence, ends a record waiting for approval): create a new record and upload to it")
+	default:
 		return fail(errConflict, "record is "+rec.State+"; its content is uploaded only once")
 	}
 	if c.Request().ContentLength > s.cfg.MaxUploadSize {

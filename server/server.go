@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +70,8 @@ type Server struct {
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
 	notifyWG   sync.WaitGroup
 	notifySem  chan struct{}
-	panics     atomic.Int64 // recovered panics of background work
+	panics     atomic.Int64  // recovered panics of background work
+	certs      *certReloader // nil without TLS
 
 	startOnce   sync.Once
 	startErr    error
@@ -275,10 +277,38 @@ func (s *Server) Close() error {
 		// any more, so notifyWG only goes down from here.
 		s.pushCancel()
 		s.notifyWG.Wait()
-		s.pending.clearAll()
+		if ended := s.endPending(); len(ended) > 0 {
+			s.log.Warn("shutdown ended pending requests: their secrets live in this process only", "ended", len(ended))
+		} else {
+			s.log.Info("shutdown: no pending request ended")
+		}
 		s.keys.clearAll()
 	})
 	return nil
+}
+
+// endPendingTimeout bounds how long Close spends expiring in the store
+// the requests whose secrets it clears; what it leaves, the next start of
+// this node (or the sweeper of another) expires.
+const endPendingTimeout = 5 * time.Second
+
+// endPending clears every pending secret and expires the requests they
+// belonged to, so that their clients learn at once (a record expires and
+// its staged blob goes; a session expires). It returns their ids.
+func (s *Server) endPending() []string {
+	ids := s.pending.clearAll()
+	ctx, cancel := context.WithTimeout(context.Background(), endPendingTimeout)
+	defer cancel()
+	for _, id := range ids {
+		q, err := s.store.GetRequest(ctx, id)
+		if err != nil || q.State != store.RequestPending {
+			continue
+		}
+		if err := s.expireRequest(ctx, q); err != nil {
+			s.log.Debug("expiring a pending request at shutdown failed; the next start expires it", "request_id", id, "error", err)
+		}
+	}
+	return ids
 }
 
 // endStreams ends event streams and long polls, which never end by
@@ -321,10 +351,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	if s.cfg.TLSCert != "" {
+		certs, err := newCertReloader(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		s.certs = certs
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+	} else if !loopback(ln.Addr()) {
+		s.log.Warn("serving plain HTTP on a non-loopback address: API keys, enrollment codes and record content cross the network in clear; use --tls-cert and --tls-key, or a TLS proxy in front", "listen", ln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() {
-		if s.cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		if s.certs != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -346,5 +387,48 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = serveErr
 	}
+	s.drain(context.WithoutCancel(ctx))
 	return err
+}
+
+// loopback reports whether addr is a loopback TCP address (or not TCP: a
+// Unix socket or a test listener).
+func loopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return true
+	}
+	return tcp.IP.IsLoopback()
+}
+
+// drainPoll is how often drain looks for answers left to process.
+const drainPoll = 50 * time.Millisecond
+
+// drain waits, at most DrainTimeout, for the answers already received to
+// be processed: those being processed here, and those that reached other
+// nodes and wait in the store for this one. New requests no longer arrive
+// (the listener is closed), so this ends. What is left when it returns
+// loses its secrets in Close.
+func (s *Server) drain(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	start := time.Now()
+	for {
+		answered, err := s.store.AnsweredRequests(ctx, s.cfg.NodeID, maxAnswerBatch)
+		if err == nil && len(answered) == 0 && !s.pending.anyBusy() {
+			if n := time.Since(start); n > drainPoll {
+				s.log.Info("answers in flight processed", "took_ms", n.Milliseconds())
+			}
+			return
+		}
+		if err == nil {
+			_ = s.guard("drain", func() error { return s.pollAnswers(ctx) })
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Warn("drain timed out; answers still in flight are lost", "drain_timeout", s.cfg.DrainTimeout.String())
+			return
+		case <-time.After(drainPoll):
+		}
+	}
 }

@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/assent-dev/assent/internal/secret"
@@ -296,6 +298,34 @@ func openStores(ctx context.Context, cfg server.Config) (store.Store, store.Blob
 	return st, blobs, nil
 }
 
+// reloadOnHangup reloads the TLS certificate on each SIGHUP (a renewed
+// certificate is taken without a restart, so no pending request loses its
+// secrets); without TLS a SIGHUP is logged and ignored rather than ending
+// the process. It returns what stops listening.
+func reloadOnHangup(ctx context.Context, srv *server.Server, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the TLS certificate")
+				_ = srv.ReloadTLS() // logs its own failure; the certificate in use stays
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
+}
+
 // loadMasterKey loads the master key, making it on the first start of an
 // embedded store only: with a shared store (MongoDB, and any store but
 // SQLite) a node that made its own key would wrap its users' shares under
@@ -368,6 +398,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		url = scheme + "://" + ln.Addr().String()
 	}
+	stopHangup := reloadOnHangup(ctx, srv, log)
+	defer stopHangup()
 	fmt.Fprintf(stdout, "assent: serving on %s (data in %s)\n", url, cfg.DataDir)
 	log.Info("serving", "url", url, "node_id", cfg.NodeID, "store", cfg.Store)
 	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
