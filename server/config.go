@@ -179,7 +179,9 @@ type Config struct {
 	// ASSENT_WEBHOOK_SECRET_FILE; preferred) or ASSENT_WEBHOOK_SECRET;
 	// also -webhook-secret, which other users of the machine can see in the
 	// process list. Wiring.
-	WebhookSecret string
+	// It is held as bytes, as every secret, never in JSON; clear it when
+	// the webhook is made.
+	WebhookSecret []byte `json:"-"`
 
 	// LogFormat is "json" (default) or "text" (-log-format,
 	// ASSENT_LOG_FORMAT); LogLevel is debug, info (default), warn or error
@@ -373,7 +375,7 @@ func (c Config) Validate() error {
 		return bad("blob store %q needs store %q", BlobsGridFS, StoreMongoDB)
 	case c.LogFormat != LogJSON && c.LogFormat != LogText:
 		return bad("log format %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)
-	case (c.WebhookURL == "") != (c.WebhookSecret == ""):
+	case (c.WebhookURL == "") != (len(c.WebhookSecret) == 0):
 		return bad("a webhook needs both a URL and a secret")
 	}
 	var level slog.Level

@@ -178,7 +178,10 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.duration(&cfg.UploadWindow, "upload-window", "ASSENT_UPLOAD_WINDOW", "window of the upload minimum rate")
 	e.integer(&cfg.MaxLongPollsPerClient, "max-long-polls", "ASSENT_MAX_LONG_POLLS", "cap on one third party's concurrent long polls (?wait=) on this node")
 	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
-	e.secretStr(&cfg.WebhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
+	// A flag or variable value is a string already (the flag package and
+	// the environment hold it so); it becomes bytes at once.
+	var webhookSecret string
+	e.secretStr(&webhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
 	var webhookSecretFile string
 	e.str(&webhookSecretFile, "webhook-secret-file", "ASSENT_WEBHOOK_SECRET_FILE", "read the webhook's HMAC-SHA256 key from `file` (first line; preferred)")
 	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
@@ -195,6 +198,9 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if webhookSecret != "" {
+		cfg.WebhookSecret = []byte(webhookSecret)
 	}
 	if err := resolveWebhookSecret(e, &cfg, webhookSecretFile); err != nil {
 		return cfg, err
@@ -244,7 +250,8 @@ func resolveWebhookSecret(e *envFlags, cfg *server.Config, file string) error {
 		secret.Clear(data)
 		return fmt.Errorf("%w: webhook secret file %s is empty", errUsage, file)
 	}
-	cfg.WebhookSecret = string(line)
+	secret.Clear(cfg.WebhookSecret)
+	cfg.WebhookSecret = bytes.Clone(line)
 	secret.Clear(data)
 	return nil
 }
@@ -370,10 +377,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var notifiers []push.Notifier
 	if cfg.WebhookURL != "" {
-		wh, err := push.NewWebhook(cfg.WebhookURL, []byte(cfg.WebhookSecret), nil)
+		wh, err := push.NewWebhook(cfg.WebhookURL, cfg.WebhookSecret, nil)
+		secret.Clear(cfg.WebhookSecret) // the webhook holds its own copy
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+		defer wh.Close()
 		notifiers = append(notifiers, wh)
 	}
 	srv, err := server.New(cfg, server.Deps{
