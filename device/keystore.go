@@ -89,6 +89,10 @@ type Identity struct {
 	DeviceKeyID string // threshold.DeviceKeyID of OPRFKey's public key
 	OPRFKey     *oprf.PrivateKey
 	SigningKey  ed25519.PrivateKey
+	// State is the device state the enrollment ended in (StateActive or
+	// StateRecoveryPending); not kept in the keystore: the server's answer
+	// to each call tells.
+	State string
 }
 
 // SigningPublicKey returns the public half of the signing key.

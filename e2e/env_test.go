@@ -62,19 +62,20 @@ type envOptions struct {
 // often, rate limits are off, TTLs are long unless a test shortens them.
 func testConfig(dataDir string) server.Config {
 	return server.Config{
-		Listen:                 "127.0.0.1:0",
-		DataDir:                dataDir,
-		ApprovalTTL:            time.Minute,
-		SessionTTL:             5 * time.Minute,
-		SweepInterval:          100 * time.Millisecond,
-		AnswerPollInterval:     50 * time.Millisecond,
-		UserRate:               -1,
-		RequesterRate:          -1,
-		UserRequesterRate:      -1,
-		EnrollRate:             -1,
-		CreateRate:             -1,
-		MaxPendingPerUser:      64,
-		MaxPendingPerRequester: 64,
+		Listen:             "127.0.0.1:0",
+		DataDir:            dataDir,
+		ApprovalTTL:        time.Minute,
+		SessionTTL:         5 * time.Minute,
+		SweepInterval:      100 * time.Millisecond,
+		AnswerPollInterval: 50 * time.Millisecond,
+		UserRate:           -1,
+		RequesterRate:      -1,
+		UserRequesterRate:  -1,
+		EnrollRate:         -1,
+		CreateRate:         -1,
+		MaxPendingPerUser:  64,
+		// The per-requester cap stays below the per-user one (Validate).
+		MaxPendingPerRequester: 63,
 		ShutdownTimeout:        5 * time.Second,
 		LogFormat:              server.LogText,
 	}

@@ -15,10 +15,13 @@ var ErrConfig = errors.New("server: invalid configuration")
 
 // Store and blob store kinds of Config.Store and Config.Blobs.
 const (
-	StoreSQLite  = "sqlite"
-	StoreMongoDB = "mongodb"
-	BlobsDir     = "dir"
-	BlobsGridFS  = "gridfs"
+	StoreSQLite   = "sqlite"
+	StoreMongoDB  = "mongodb"
+	StorePostgres = "postgres"
+	BlobsDir      = "dir"
+	BlobsGridFS   = "gridfs"
+	// BlobsPostgres keeps ciphertext in chunk rows of the PostgreSQL store.
+	BlobsPostgres = "postgres"
 )
 
 // MaxApprovalTTL is the longest Config.ApprovalTTL: the longest request
@@ -46,25 +49,33 @@ type Config struct {
 	// Listen is the TCP address to serve on (-listen, ASSENT_LISTEN;
 	// default "127.0.0.1:8080").
 	Listen string
+	// MetricsListen is the TCP address of the Prometheus metrics listener
+	// (-metrics-listen, ASSENT_METRICS_LISTEN; empty: none). assent serve
+	// serves Server.MetricsHandler there, apart from the API. Wiring.
+	MetricsListen string
 	// DataDir holds the SQLite database, the blob directory and the master
 	// key (-data-dir, ASSENT_DATA_DIR; default "./assent-data"). Wiring.
 	DataDir string
-	// Store is "sqlite" (default) or "mongodb" (-store, ASSENT_STORE).
-	// Wiring.
+	// Store is "sqlite" (default), "mongodb" or "postgres" (-store,
+	// ASSENT_STORE). Wiring.
 	Store string
 	// StoreURI is the MongoDB connection string when Store is "mongodb"
-	// (-mongodb-uri or -store-uri, ASSENT_MONGODB_URI or ASSENT_STORE_URI;
-	// it may hold credentials, so prefer the variable). Set with another
-	// store, it is a configuration error. Wiring.
+	// (-mongodb-uri or -store-uri, ASSENT_MONGODB_URI or ASSENT_STORE_URI),
+	// the PostgreSQL URL when Store is "postgres" (-postgres-url or
+	// -store-uri, ASSENT_POSTGRES_URL or ASSENT_STORE_URI); it may hold
+	// credentials, so prefer the variable. Set with the SQLite store, it is
+	// a configuration error. Wiring.
 	StoreURI string
 	// StoreDatabase is the MongoDB database (-mongodb-database or
 	// -store-database, ASSENT_MONGODB_DATABASE or ASSENT_STORE_DATABASE;
 	// default "assent"). Wiring.
 	StoreDatabase string
-	// Blobs is the blob store: "dir", a directory, or "gridfs", GridFS in
-	// the MongoDB store (-blobs, ASSENT_BLOBS; default "gridfs" with store
-	// "mongodb", whose nodes may run on several hosts and must all read
-	// every record's ciphertext, else "dir"). Wiring.
+	// Blobs is the blob store: "dir", a directory, "gridfs", GridFS in
+	// the MongoDB store, or "postgres", chunk rows in the PostgreSQL store
+	// (-blobs, ASSENT_BLOBS; default "gridfs" with store "mongodb" and
+	// "postgres" with store "postgres", whose nodes may run on several
+	// hosts and must all read every record's ciphertext, else "dir").
+	// Wiring.
 	Blobs string
 	// BlobDir is the blob directory (-blob-dir, ASSENT_BLOB_DIR; default
 	// <DataDir>/blobs). Wiring.
@@ -90,6 +101,13 @@ type Config struct {
 	// pending, so two live nodes of one id end each other's requests. A
 	// node restarted under its id ends at once what its earlier run left.
 	NodeID string
+	// SingleNode says that this node is the only one using its store
+	// (-single-node, ASSENT_SINGLE_NODE): the replay cache of device
+	// signatures is then kept in memory rather than written to the store
+	// on every signed device call (DESIGN.md, "Scale-out"). Never set it
+	// for nodes that share a store: a nonce spent on one node would be
+	// accepted again by another.
+	SingleNode bool
 
 	// ApprovalTTL is how long a device request waits for an answer
 	// (-approval-ttl, ASSENT_APPROVAL_TTL; default 10m; 1s to
@@ -279,8 +297,11 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.DataDir, d.DataDir)
 	orDefault(&c.Store, d.Store)
 	orDefault(&c.StoreDatabase, d.StoreDatabase)
-	if c.Store == StoreMongoDB {
+	switch c.Store {
+	case StoreMongoDB:
 		orDefault(&c.Blobs, BlobsGridFS)
+	case StorePostgres:
+		orDefault(&c.Blobs, BlobsPostgres)
 	}
 	orDefault(&c.Blobs, BlobsDir)
 	orDefault(&c.BlobDir, filepath.Join(c.DataDir, "blobs"))
@@ -361,18 +382,20 @@ func (c Config) Validate() error {
 		return bad("TLS needs both a certificate and a key")
 	case c.NodeID == "" || len(c.NodeID) > 64:
 		return bad("node id must be 1 to 64 bytes")
-	case c.Store != StoreSQLite && c.Store != StoreMongoDB:
-		return bad("store %q is neither %q nor %q", c.Store, StoreSQLite, StoreMongoDB)
-	case c.Store == StoreMongoDB && c.StoreURI == "":
-		return bad("store %q needs a URI", StoreMongoDB)
-	case c.Store != StoreMongoDB && c.StoreURI != "":
-		// Not ignored: a server meant for MongoDB must not start on a
-		// local SQLite file of its own.
-		return bad("a store URI is set but the store is %q, not %q", c.Store, StoreMongoDB)
-	case c.Blobs != BlobsDir && c.Blobs != BlobsGridFS:
-		return bad("blob store %q is neither %q nor %q", c.Blobs, BlobsDir, BlobsGridFS)
+	case c.Store != StoreSQLite && c.Store != StoreMongoDB && c.Store != StorePostgres:
+		return bad("store %q is not %q, %q or %q", c.Store, StoreSQLite, StoreMongoDB, StorePostgres)
+	case c.Store != StoreSQLite && c.StoreURI == "":
+		return bad("store %q needs a URI", c.Store)
+	case c.Store == StoreSQLite && c.StoreURI != "":
+		// Not ignored: a server meant for a shared database must not
+		// start on a local SQLite file of its own.
+		return bad("a store URI is set but the store is %q", c.Store)
+	case c.Blobs != BlobsDir && c.Blobs != BlobsGridFS && c.Blobs != BlobsPostgres:
+		return bad("blob store %q is not %q, %q or %q", c.Blobs, BlobsDir, BlobsGridFS, BlobsPostgres)
 	case c.Blobs == BlobsGridFS && c.Store != StoreMongoDB:
 		return bad("blob store %q needs store %q", BlobsGridFS, StoreMongoDB)
+	case c.Blobs == BlobsPostgres && c.Store != StorePostgres:
+		return bad("blob store %q needs store %q", BlobsPostgres, StorePostgres)
 	case c.LogFormat != LogJSON && c.LogFormat != LogText:
 		return bad("log format %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)
 	case (c.WebhookURL == "") != (len(c.WebhookSecret) == 0):

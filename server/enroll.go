@@ -226,19 +226,96 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 	if !s.now().Before(d.CreatedAt.Add(EnrollmentTTL)) {
 		return fail(errExpired, "enrollment not confirmed in time; enroll again with a new code")
 	}
-	info, err := threshold.EnrollCheckInfo(d.UserID, d.ID)
+	u, err := s.store.GetUser(ctx, d.UserID)
+	if err != nil {
+		return storeFail(err, "user")
+	}
+	pinned, err := s.pinnedKey(ctx, u)
+	if err != nil {
+		return err
+	}
+	if pinned != nil && !bytes.Equal(pinned, d.OPRFPublicKey) {
+		return errKeyRefused
+	}
+	info, err := threshold.EnrollCheckInfo(d.UserID, d.ID, d.SigningPublicKey)
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)
 	}
 	if err := verifyProof(d.OPRFPublicKey, info, d.CheckBlinded, in.EvaluatedElements, in.Proof); err != nil {
 		return err
 	}
+	if pinned == nil {
+		// The first device to be confirmed pins the user's key (trust on
+		// first use); a racer that pinned first with another key wins.
+		err := s.store.PinUserKey(ctx, u.ID, d.OPRFPublicKey, d.KeyID)
+		if errors.Is(err, store.ErrConflict) {
+			if u, err = s.store.GetUser(ctx, u.ID); err != nil {
+				return storeFail(err, "user")
+			}
+			if !bytes.Equal(u.DevicePublicKey, d.OPRFPublicKey) {
+				return errKeyRefused
+			}
+			pinned = u.DevicePublicKey
+		} else if err != nil {
+			return storeFail(err, "user")
+		}
+	}
+	// A device that enrolls with the key already pinned holds kD from a
+	// recovery kit (an added device goes through the transfer instead):
+	// while another device is active it waits RecoveryDelay, for those
+	// devices to see it and cancel it.
+	details := deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceActive}
+	if pinned != nil {
+		details.Via = viaRecovery
+		active, err := s.store.ActiveDevices(ctx, d.UserID)
+		if err != nil {
+			return storeFail(err, "device")
+		}
+		if len(active) > 0 {
+			details.State = store.DeviceRecoveryPending
+		}
+	}
 	ev := store.DeviceEvidence{EnrollSignature: in.Signature, EvaluatedElements: in.EvaluatedElements, Proof: in.Proof}
-	if err := s.store.ConfirmDevice(ctx, d.ID, store.DeviceActive, ev, s.now()); err != nil {
+	if err := s.store.ConfirmDevice(ctx, d.ID, details.State, ev, s.now()); err != nil {
 		return storeFail(err, "device")
 	}
-	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID})
-	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceActive})
+	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, details)
+	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: details.State})
+}
+
+// viaRecovery is the "via" of a device_enrolled event of a recovery.
+const viaRecovery = "recovery"
+
+// RecoveryDelay is how long a recovery enrollment stays recovery_pending
+// while another device of the user is active (DESIGN.md, "Recovery").
+const RecoveryDelay = 24 * time.Hour
+
+// errKeyRefused: a device whose key is not the user's pinned key. The code
+// it enrolled with is spent and nothing else changes.
+var errKeyRefused = fail(errKeyMismatch, "the device's key is not the user's device key; add a device by transfer from an existing device, or recover with the user's recovery kit")
+
+// pinnedKey returns the user's pinned pkD, or nil if none is pinned. A user
+// stored before keys were pinned, who has active devices, gets the key of
+// the oldest one pinned now.
+func (s *Server) pinnedKey(ctx context.Context, u *store.User) ([]byte, error) {
+	if u.DeviceKeyID != "" {
+		return u.DevicePublicKey, nil
+	}
+	active, err := s.store.ActiveDevices(ctx, u.ID)
+	if err != nil {
+		return nil, storeFail(err, "device")
+	}
+	if len(active) == 0 {
+		return nil, nil
+	}
+	err = s.store.PinUserKey(ctx, u.ID, active[0].OPRFPublicKey, active[0].KeyID)
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return nil, storeFail(err, "user")
+	}
+	if u, err = s.store.GetUser(ctx, u.ID); err != nil {
+		return nil, storeFail(err, "user")
+	}
+	return u.DevicePublicKey, nil
 }
 
 // verifyProof checks a device's POPRF evaluation of blinded under info with

@@ -25,6 +25,7 @@ var (
 	errNotFound         = api.ErrNotFound
 	errMethodNotAllowed = api.ErrMethodNotAllowed
 	errConflict         = api.ErrConflict
+	errKeyMismatch      = api.ErrDeviceKeyMismatch
 	errExpired          = api.ErrExpired
 	errGone             = api.ErrGone
 	errTooLarge         = api.ErrTooLarge

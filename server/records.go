@@ -48,9 +48,11 @@ type pendingJSON struct {
 }
 
 type approvalJSON struct {
-	DeviceID  string `json:"device_id"`
-	Statement []byte `json:"statement"`
-	Signature []byte `json:"signature"`
+	DeviceID          string   `json:"device_id"`
+	Statement         []byte   `json:"statement"`
+	Signature         []byte   `json:"signature"`
+	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
+	Proof             []byte   `json:"proof,omitempty"`
 }
 
 type recordJSON struct {
@@ -111,10 +113,13 @@ func (s *Server) createRecord(c *echo.Context) error {
 		State:       store.RecordAwaitingUpload,
 		CreatedAt:   now,
 	}
-	if err := s.store.CreateRecord(ctx, rec); err != nil {
+	entry, err := s.auditEntry(uid, store.EventRecordCreated, cl.ID, rid, nil)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	if err := s.store.CreateRecordAudited(ctx, rec, entry); err != nil && !s.auditLost(err, uid, rid) {
 		return storeFail(err, "record")
 	}
-	s.audit(ctx, uid, store.EventRecordCreated, cl.ID, rid, nil)
 	return c.JSON(http.StatusCreated, recordStateJSON{RecordID: rid, State: rec.State})
 }
 
@@ -186,7 +191,17 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	now := s.now()
 	expires := now.Add(s.cfg.ApprovalTTL)
 	p.expires = expires.Add(processingGrace)
-	err = s.store.StageRecord(ctx, rid, store.Staging{
+	rec.Size, rec.ContentSHA256 = up.size, up.sum
+	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
+	entry, err := s.auditEntry(rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
+	if err != nil {
+		return abandon(failCause(errInternal, msgInternal, err))
+	}
+	// Staging the record, storing its request and auditing the request are
+	// one store call. The secrets are in place before the request exists,
+	// so that any answer to it finds them.
+	s.pending.put(reqID, p)
+	err = s.store.StageAndAsk(ctx, rid, store.Staging{
 		Size:          up.size,
 		ContentSHA256: up.sum,
 		BlobName:      rid,
@@ -194,17 +209,12 @@ func (s *Server) uploadContent(c *echo.Context) error {
 		DeviceKeyID:   dev.KeyID,
 		RequestID:     reqID,
 		ExpiresAt:     p.expires,
-	})
-	if err != nil {
-		return abandon(storeFail(err, "record"))
+	}, q, entry)
+	if err != nil && !s.auditLost(err, rec.UserID, reqID) {
+		s.pending.drop(reqID)
+		s.deleteBlob(ctx, rid)
+		return storeFail(err, "record")
 	}
-	rec.Size, rec.ContentSHA256 = up.size, up.sum
-	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
-	if err := s.ask(ctx, q, p); err != nil {
-		s.endRecord(ctx, rid, store.RecordExpired)
-		return storeFail(err, "request")
-	}
-	s.audit(ctx, rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
 	s.changes.changed(rid)
 	s.notify(rec.UserID, reqID)
 	return c.JSON(http.StatusAccepted, pendingJSON{
@@ -395,22 +405,35 @@ func (s *Server) deleteBlob(ctx context.Context, name string) {
 	}
 }
 
-// deviceFor returns the user's newest active device, holding key keyID if
-// one is given; 409 if there is none.
+// deviceFor returns an active device of the user holding key keyID, or,
+// with keyID empty, the user's pinned key: requests are addressed to the
+// user's key, which every active device of the user holds, and never to a
+// device of another key. 409 if there is none.
 func (s *Server) deviceFor(ctx context.Context, userID, keyID string) (*store.Device, error) {
+	if keyID == "" {
+		u, err := s.store.GetUser(ctx, userID)
+		if err != nil {
+			return nil, storeFail(err, "user")
+		}
+		pinned, err := s.pinnedKey(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if pinned == nil {
+			return nil, fail(errConflict, "user has no active device")
+		}
+		keyID = threshold.DeviceKeyID(pinned)
+	}
 	devs, err := s.store.ActiveDevices(ctx, userID)
 	if err != nil {
 		return nil, storeFail(err, "device")
 	}
-	for i := len(devs) - 1; i >= 0; i-- {
-		if keyID == "" || devs[i].KeyID == keyID {
-			return devs[i], nil
+	for _, d := range devs {
+		if d.KeyID == keyID {
+			return d, nil
 		}
 	}
-	if keyID == "" {
-		return nil, fail(errConflict, "user has no active device")
-	}
-	return nil, fail(errConflict, "user has no active device holding the key the record was sealed with")
+	return nil, fail(errConflict, "user has no active device holding the user's device key")
 }
 
 // admit applies the limits on requests that reach a device: the caps of
@@ -536,6 +559,7 @@ func recordView(rec *store.Record) recordJSON {
 		out.SealedAt = &sealed
 		out.Approval = &approvalJSON{
 			DeviceID: rec.Approval.DeviceID, Statement: rec.Approval.Statement, Signature: rec.Approval.Signature,
+			EvaluatedElements: rec.Approval.EvaluatedElements, Proof: rec.Approval.Proof,
 		}
 	}
 	return out

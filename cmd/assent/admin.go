@@ -20,7 +20,7 @@ func init() {
 }
 
 const (
-	storeFlagsUsage = "[--data-dir DIR | --store mongodb --mongodb-uri URI [--mongodb-database NAME]]"
+	storeFlagsUsage = "[--data-dir DIR | --store mongodb --mongodb-uri URI [--mongodb-database NAME] | --store postgres --postgres-url URL]"
 	adminUsage      = "assent admin client create " + storeFlagsUsage + " --name NAME --scopes SCOPE[,SCOPE...]\n" +
 		"       assent admin client list " + storeFlagsUsage + "\n" +
 		"       assent admin client revoke " + storeFlagsUsage + " CLIENT_ID"

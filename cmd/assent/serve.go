@@ -23,6 +23,7 @@ import (
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/store/blobdir"
 	"github.com/assent-dev/assent/store/mongo"
+	"github.com/assent-dev/assent/store/postgres"
 	"github.com/assent-dev/assent/store/sqlite"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -88,15 +89,28 @@ func (e *envFlags) integer(p *int, name, env, usage string) {
 	e.fs.IntVar(p, name, *p, usage+" ($"+env+")")
 }
 
-func (e *envFlags) int64(p *int64, name, env, usage string) {
+// size defines a byte-size flag: a whole number with an optional unit
+// (256MiB, 1GiB, 1000000; see byteSize).
+func (e *envFlags) size(p *int64, name, env, usage string) {
 	if v, ok := e.lookup(env); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
+		var b byteSize
+		if err := b.Set(v); err != nil {
+			e.badEnv(env, v, err)
+		}
+		*p = int64(b)
+	}
+	e.fs.Var((*byteSize)(p), name, usage+" ($"+env+")")
+}
+
+func (e *envFlags) boolean(p *bool, name, env, usage string) {
+	if v, ok := e.lookup(env); ok {
+		b, err := strconv.ParseBool(v)
 		if err != nil {
 			e.badEnv(env, v, err)
 		}
-		*p = n
+		*p = b
 	}
-	e.fs.Int64Var(p, name, *p, usage+" ($"+env+")")
+	e.fs.BoolVar(p, name, *p, usage+" ($"+env+")")
 }
 
 func (e *envFlags) float(p *float64, name, env, usage string) {
@@ -129,15 +143,17 @@ func (e *envFlags) alias(p *string, name, env, primary, primaryEnv string) {
 }
 
 // backendFlags defines the flags that choose and reach the store, which
-// `assent serve` and `assent admin` share. The MongoDB settings have two
-// spellings: -store-uri / -mongodb-uri ($ASSENT_STORE_URI /
-// $ASSENT_MONGODB_URI) and -store-database / -mongodb-database
-// ($ASSENT_STORE_DATABASE / $ASSENT_MONGODB_DATABASE).
+// `assent serve` and `assent admin` share. The store URI has three
+// spellings: -store-uri, -mongodb-uri and -postgres-url ($ASSENT_STORE_URI,
+// $ASSENT_MONGODB_URI, $ASSENT_POSTGRES_URL); the MongoDB database two:
+// -store-database / -mongodb-database ($ASSENT_STORE_DATABASE /
+// $ASSENT_MONGODB_DATABASE).
 func backendFlags(e *envFlags, cfg *server.Config) {
 	e.str(&cfg.DataDir, "data-dir", "ASSENT_DATA_DIR", "`directory` of the database, blobs and master key")
-	e.str(&cfg.Store, "store", "ASSENT_STORE", "store: sqlite or mongodb")
-	e.secretStr(&cfg.StoreURI, "store-uri", "ASSENT_STORE_URI", "MongoDB connection `URI` (store mongodb)")
+	e.str(&cfg.Store, "store", "ASSENT_STORE", "store: sqlite, mongodb or postgres")
+	e.secretStr(&cfg.StoreURI, "store-uri", "ASSENT_STORE_URI", "MongoDB connection `URI` or PostgreSQL URL (store mongodb or postgres)")
 	e.alias(&cfg.StoreURI, "mongodb-uri", "ASSENT_MONGODB_URI", "store-uri", "ASSENT_STORE_URI")
+	e.alias(&cfg.StoreURI, "postgres-url", "ASSENT_POSTGRES_URL", "store-uri", "ASSENT_STORE_URI")
 	e.str(&cfg.StoreDatabase, "store-database", "ASSENT_STORE_DATABASE", "MongoDB database `name`")
 	e.alias(&cfg.StoreDatabase, "mongodb-database", "ASSENT_MONGODB_DATABASE", "store-database", "ASSENT_STORE_DATABASE")
 }
@@ -149,18 +165,20 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs := newFlagSet("serve", stderr)
 	e := &envFlags{fs: fs}
 	e.str(&cfg.Listen, "listen", "ASSENT_LISTEN", "TCP `address` to listen on")
+	e.str(&cfg.MetricsListen, "metrics-listen", "ASSENT_METRICS_LISTEN", "TCP `address` of a Prometheus /metrics listener (default: none)")
 	backendFlags(e, &cfg)
-	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, or gridfs (store mongodb; its default there)")
+	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, gridfs (store mongodb; its default there) or postgres (store postgres; its default there)")
 	e.str(&cfg.BlobDir, "blob-dir", "ASSENT_BLOB_DIR", "blob `directory` (default <data-dir>/blobs)")
 	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start with store sqlite only (default <data-dir>/master.key)")
 	e.str(&cfg.TLSCert, "tls-cert", "ASSENT_TLS_CERT", "TLS certificate PEM `file` (with -tls-key: serve HTTPS)")
 	e.str(&cfg.TLSKey, "tls-key", "ASSENT_TLS_KEY", "TLS private key PEM `file`")
 	e.str(&cfg.PublicURL, "public-url", "ASSENT_PUBLIC_URL", "`URL` clients and devices use to reach this server")
 	e.str(&cfg.NodeID, "node-id", "ASSENT_NODE_ID", "name of this API node: unique among the nodes sharing a store, and kept across its restarts")
+	e.boolean(&cfg.SingleNode, "single-node", "ASSENT_SINGLE_NODE", "this node is the only one using its store: keep device nonces in memory (never with nodes sharing a store)")
 	e.duration(&cfg.ApprovalTTL, "approval-ttl", "ASSENT_APPROVAL_TTL", "how long a request waits for the device")
 	e.duration(&cfg.SessionTTL, "session-ttl", "ASSENT_SESSION_TTL", "how long an approved access session stays open")
 	e.integer(&cfg.DownloadsPerSession, "downloads", "ASSENT_DOWNLOADS", "downloads per access session")
-	e.int64(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in `bytes`")
+	e.size(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in bytes, or a `size` with a unit: 256MiB, 1GiB")
 	e.duration(&cfg.UploadDeadline, "upload-deadline", "ASSENT_UPLOAD_DEADLINE", "how long a record may wait for its upload")
 	e.float(&cfg.UserRate, "user-rate", "ASSENT_USER_RATE", "device requests per second per user (negative: no limit)")
 	e.integer(&cfg.UserBurst, "user-burst", "ASSENT_USER_BURST", "burst of device requests per user")
@@ -174,7 +192,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.integer(&cfg.EnrollBurst, "enroll-burst", "ASSENT_ENROLL_BURST", "burst of enrollment calls per client address")
 	e.float(&cfg.CreateRate, "create-rate", "ASSENT_CREATE_RATE", "records created per second per third party (negative: no limit)")
 	e.integer(&cfg.CreateBurst, "create-burst", "ASSENT_CREATE_BURST", "burst of records created per third party")
-	e.int64(&cfg.UploadMinBytes, "upload-min-bytes", "ASSENT_UPLOAD_MIN_BYTES", "`bytes` an upload must bring in every -upload-window, or be cut off")
+	e.size(&cfg.UploadMinBytes, "upload-min-bytes", "ASSENT_UPLOAD_MIN_BYTES", "`size` an upload must bring in every -upload-window, or be cut off")
 	e.duration(&cfg.UploadWindow, "upload-window", "ASSENT_UPLOAD_WINDOW", "window of the upload minimum rate")
 	e.integer(&cfg.MaxLongPollsPerClient, "max-long-polls", "ASSENT_MAX_LONG_POLLS", "cap on one third party's concurrent long polls (?wait=) on this node")
 	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
@@ -269,12 +287,19 @@ func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
 
 // openStore opens the store cfg names.
 func openStore(ctx context.Context, cfg server.Config) (store.Store, error) {
-	if cfg.Store == server.StoreMongoDB {
+	switch cfg.Store {
+	case server.StoreMongoDB:
 		m, err := mongo.Open(ctx, cfg.StoreURI, cfg.StoreDatabase)
 		if err != nil {
 			return nil, fmt.Errorf("opening the MongoDB store: %w", err)
 		}
 		return m, nil
+	case server.StorePostgres:
+		p, err := postgres.Open(ctx, cfg.StoreURI, postgres.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
+		}
+		return p, nil
 	}
 	s, err := sqlite.Open(ctx, cfg.DataDir)
 	if err != nil {
@@ -289,13 +314,23 @@ func openStores(ctx context.Context, cfg server.Config) (store.Store, store.Blob
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Blobs == server.BlobsGridFS {
+	// Validate refuses gridfs without mongodb and postgres blobs without
+	// postgres; the checks here keep a wrong pair from panicking.
+	switch cfg.Blobs {
+	case server.BlobsGridFS:
 		m, ok := st.(*mongo.Store)
-		if !ok { // Validate refuses gridfs without mongodb
+		if !ok {
 			st.Close()
 			return nil, nil, fmt.Errorf("%w: blob store %s needs store %s", errUsage, server.BlobsGridFS, server.StoreMongoDB)
 		}
 		return st, m.Blobs(), nil
+	case server.BlobsPostgres:
+		p, ok := st.(*postgres.Store)
+		if !ok {
+			st.Close()
+			return nil, nil, fmt.Errorf("%w: blob store %s needs store %s", errUsage, server.BlobsPostgres, server.StorePostgres)
+		}
+		return st, p.Blobs(), nil
 	}
 	blobs, err := blobdir.Open(cfg.BlobDir)
 	if err != nil {
@@ -347,9 +382,10 @@ func loadMasterKey(cfg server.Config) (*threshold.MasterKey, error) {
 	}
 	mk, err := threshold.LoadMasterKey(cfg.MasterKeyPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: no master key at %s: with --store %s every node must use the same key, and a node never makes one; "+
-			"give the path of the key the other nodes use with --master-key (or $ASSENT_MASTER_KEY), or for the first node of a new deployment "+
-			"make one with: (umask 077; head -c 32 /dev/urandom > %s)", errUsage, cfg.MasterKeyPath, cfg.Store, cfg.MasterKeyPath)
+		return nil, fmt.Errorf("%w: %s does not exist; with a shared store (--store %s) every node must hold the same key, "+
+			"so it is never made on start: give the key the other nodes use with --master-key (or $ASSENT_MASTER_KEY), or for a new deployment "+
+			"make 32 random bytes once (umask 077; head -c 32 /dev/urandom > %s) and copy the file to every node",
+			errUsage, cfg.MasterKeyPath, cfg.Store, cfg.MasterKeyPath)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loading the master key: %w", err)
@@ -398,6 +434,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		stop, err := serveMetrics(cfg.MetricsListen, srv.MetricsHandler(), stdout, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	url := cfg.PublicURL
 	if url == "" {
