@@ -26,7 +26,7 @@ type route struct {
 
 // routes is DESIGN.md's endpoint table.
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{http.MethodGet, "/healthz", authOpen, "", s.healthz},
 		{http.MethodGet, "/readyz", authOpen, "", s.readyz},
 
@@ -48,6 +48,10 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/v1/device/events", authSigned, "", s.deviceEvents},
 		{http.MethodGet, "/v1/device/audit", authSigned, "", s.deviceAudit},
 	}
+	if s.baseline != nil {
+		rs = append(rs, route{http.MethodPut, BaselineUploadPath, authKey, ScopeRecordsWrite, s.baselineUpload})
+	}
+	return rs
 }
 
 // routeAuth returns the middleware a route's auth kind requires.

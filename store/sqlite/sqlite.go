@@ -68,6 +68,7 @@ type Store struct {
 	batchSize    int
 	beforeCommit func() error // a test's failure, injected before COMMIT
 	wc           atomic.Pointer[wconn]
+	commits      atomic.Uint64 // batches committed with at least one change
 
 	busyTimeout time.Duration
 	writes      atomic.Uint64 // counts nonce inserts, to purge expired nonces now and then
