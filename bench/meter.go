@@ -78,12 +78,24 @@ func (m *meteredStore) UseEnrollment(ctx context.Context, codeHash []byte, now t
 	return write(m, func() (*store.Enrollment, error) { return m.Store.UseEnrollment(ctx, codeHash, now) })
 }
 
+func (m *meteredStore) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
+	return write(m, func() (string, error) { return m.Store.PinMasterKeyID(ctx, keyID) })
+}
+
 func (m *meteredStore) CreateDevice(ctx context.Context, d *store.Device) error {
 	return write0(m, func() error { return m.Store.CreateDevice(ctx, d) })
 }
 
-func (m *meteredStore) ActivateDevice(ctx context.Context, id string, now time.Time) error {
-	return write0(m, func() error { return m.Store.ActivateDevice(ctx, id, now) })
+func (m *meteredStore) ConfirmDevice(ctx context.Context, id, to string, ev store.DeviceEvidence, now time.Time) error {
+	return write0(m, func() error { return m.Store.ConfirmDevice(ctx, id, to, ev, now) })
+}
+
+func (m *meteredStore) SetDeviceState(ctx context.Context, id, from, to string, now time.Time) error {
+	return write0(m, func() error { return m.Store.SetDeviceState(ctx, id, from, to, now) })
+}
+
+func (m *meteredStore) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
+	return write0(m, func() error { return m.Store.PinUserKey(ctx, userID, pkD, keyID) })
 }
 
 func (m *meteredStore) CreateClient(ctx context.Context, c *store.Client) error {

@@ -38,8 +38,11 @@ type serverProc struct {
 // defaults, without the abuse limits that would throttle a benchmark.
 func benchServerConfig(maxUpload int64, maxPending int) server.Config {
 	cfg := server.DefaultConfig()
-	cfg.UserRate, cfg.RequesterRate = -1, -1
+	cfg.UserRate, cfg.RequesterRate, cfg.UserRequesterRate = -1, -1, -1
 	cfg.MaxPendingPerUser = max(maxPending, cfg.MaxPendingPerUser)
+	cfg.MaxPendingPerRequester = cfg.MaxPendingPerUser
+	cfg.EnrollRate, cfg.CreateRate = -1, -1
+	cfg.MaxLongPollsPerClient = 1 << 20
 	cfg.MaxUploadSize = max(maxUpload, cfg.MaxUploadSize)
 	cfg.ApprovalTTL = time.Hour
 	cfg.LogLevel = "warn"

@@ -259,8 +259,8 @@ func (e *env) download(tp *ThirdParty, sid string, data []byte) {
 		e.t.Fatalf("downloading session %s: %v", sid, err)
 	}
 	sum := sha256.Sum256(data)
-	if !bytes.Equal(got.Bytes(), data) || !bytes.Equal(d.ReprDigest, sum[:]) {
-		e.t.Fatalf("downloaded %d bytes (digest %x), want the %d bytes uploaded (digest %x)", got.Len(), d.ReprDigest, len(data), sum)
+	if !bytes.Equal(got.Bytes(), data) || !bytes.Equal(d.SHA256, sum[:]) {
+		e.t.Fatalf("downloaded %d bytes (digest %x), want the %d bytes uploaded (digest %x)", got.Len(), d.SHA256, len(data), sum)
 	}
 }
 

@@ -138,7 +138,9 @@ func (b *Blinding) FinalizeOPRF(evaluated [][]byte) (outputs [][]byte, err error
 }
 
 func (b *Blinding) finalize(m Mode, pk *PublicKey, info []byte, evaluated [][]byte, proof []byte) ([][]byte, error) {
-	if b == nil || len(b.blinds) == 0 {
+	// Lengths that disagree mean a Destroy got in (a caller bug); an
+	// error, never an index out of range.
+	if b == nil || len(b.blinds) == 0 || len(b.inputs) != len(b.blinds) || len(b.blinded) != len(b.blinds) {
 		return nil, ErrDestroyed
 	}
 	if b.mode != m {

@@ -145,10 +145,11 @@ func TestAnswerBadPaths(t *testing.T) {
 		// An approval checked with the request's secrets claims them; a
 		// refused one must give them back, or no later answer could use
 		// them.
-		if _, res := e.srv.pending.claim(q.RequestID); res != claimed {
+		p, res := e.srv.pending.claim(q.RequestID)
+		if res != claimed {
 			t.Fatalf("the request's secrets are %v after a refused answer, want free", res)
 		}
-		e.srv.pending.unclaim(q.RequestID)
+		e.srv.pending.unclaim(q.RequestID, p)
 	}
 
 	t.Run("bad proof", func(t *testing.T) {
@@ -197,9 +198,12 @@ func TestAnswerBadPaths(t *testing.T) {
 	t.Run("device with another key", func(t *testing.T) {
 		var code wireUser
 		e.do(http.MethodPost, "/v1/users/"+d.userID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &code)
+		// A fresh key is refused at confirmation, and never answers.
 		second := newDeviceKeys(t, e)
-		second.enroll(t, code.EnrollmentCode)
-		second.post(t, q.RequestID, second.answerBody(t, q, threshold.DecisionApprove)).wantError(t, http.StatusForbidden, "forbidden")
+		en := second.register(t, code.EnrollmentCode)
+		e.do(http.MethodPost, "/v1/device/enroll/confirm", "", second.confirmBody(t, en)).
+			wantError(t, http.StatusConflict, "device_key_mismatch")
+		second.post(t, q.RequestID, second.answerBody(t, q, threshold.DecisionApprove)).wantError(t, http.StatusUnauthorized, "unauthenticated")
 		stillPending(t)
 	})
 	t.Run("malformed id", func(t *testing.T) {

@@ -23,7 +23,7 @@ func (s *Server) checkApproval(dev *store.Device, q *store.Request, evaluated []
 		if p, res := s.pending.claim(q.ID); res == claimed {
 			yD, err := deviceOutput(p, dev.OPRFPublicKey, q, evaluated, proof)
 			if err != nil {
-				s.pending.unclaim(q.ID)
+				s.pending.unclaim(q.ID, p)
 				return nil, nil, err
 			}
 			return p, yD, nil

@@ -71,6 +71,11 @@ type (
 	}
 	deviceDetails struct {
 		DeviceKeyID string `json:"device_key_id"`
+		// Via is "recovery" for a device enrolled with the pinned key
+		// while it was pinned (from a recovery kit), State the state it
+		// entered (active or recovery_pending).
+		Via   string `json:"via,omitempty"`
+		State string `json:"state,omitempty"`
 	}
 	deliveryDetails struct {
 		RecordID      string `json:"record_id"`

@@ -122,6 +122,13 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return storeFail(err, "device")
 		}
+		// The state is read from the store on every call, so a revoked or
+		// suspended device is refused at once, by every node.
+		if dev.State == store.DeviceRecoveryPending {
+			if _, err := s.ripeRecovery(ctx, dev); err != nil {
+				return err
+			}
+		}
 		if dev.State != store.DeviceActive {
 			return errAuth
 		}

@@ -15,10 +15,13 @@ var ErrConfig = errors.New("server: invalid configuration")
 
 // Store and blob store kinds of Config.Store and Config.Blobs.
 const (
-	StoreSQLite  = "sqlite"
-	StoreMongoDB = "mongodb"
-	BlobsDir     = "dir"
-	BlobsGridFS  = "gridfs"
+	StoreSQLite   = "sqlite"
+	StoreMongoDB  = "mongodb"
+	StorePostgres = "postgres"
+	BlobsDir      = "dir"
+	BlobsGridFS   = "gridfs"
+	// BlobsPostgres keeps ciphertext in chunk rows of the PostgreSQL store.
+	BlobsPostgres = "postgres"
 )
 
 // MaxApprovalTTL is the longest Config.ApprovalTTL: the longest request
@@ -46,25 +49,33 @@ type Config struct {
 	// Listen is the TCP address to serve on (-listen, ASSENT_LISTEN;
 	// default "127.0.0.1:8080").
 	Listen string
+	// MetricsListen is the TCP address of the Prometheus metrics listener
+	// (-metrics-listen, ASSENT_METRICS_LISTEN; empty: none). assent serve
+	// serves Server.MetricsHandler there, apart from the API. Wiring.
+	MetricsListen string
 	// DataDir holds the SQLite database, the blob directory and the master
 	// key (-data-dir, ASSENT_DATA_DIR; default "./assent-data"). Wiring.
 	DataDir string
-	// Store is "sqlite" (default) or "mongodb" (-store, ASSENT_STORE).
-	// Wiring.
+	// Store is "sqlite" (default), "mongodb" or "postgres" (-store,
+	// ASSENT_STORE). Wiring.
 	Store string
 	// StoreURI is the MongoDB connection string when Store is "mongodb"
-	// (-mongodb-uri or -store-uri, ASSENT_MONGODB_URI or ASSENT_STORE_URI;
-	// it may hold credentials, so prefer the variable). Set with another
-	// store, it is a configuration error. Wiring.
+	// (-mongodb-uri or -store-uri, ASSENT_MONGODB_URI or ASSENT_STORE_URI),
+	// the PostgreSQL URL when Store is "postgres" (-postgres-url or
+	// -store-uri, ASSENT_POSTGRES_URL or ASSENT_STORE_URI); it may hold
+	// credentials, so prefer the variable. Set with the SQLite store, it is
+	// a configuration error. Wiring.
 	StoreURI string
 	// StoreDatabase is the MongoDB database (-mongodb-database or
 	// -store-database, ASSENT_MONGODB_DATABASE or ASSENT_STORE_DATABASE;
 	// default "assent"). Wiring.
 	StoreDatabase string
-	// Blobs is the blob store: "dir", a directory, or "gridfs", GridFS in
-	// the MongoDB store (-blobs, ASSENT_BLOBS; default "gridfs" with store
-	// "mongodb", whose nodes may run on several hosts and must all read
-	// every record's ciphertext, else "dir"). Wiring.
+	// Blobs is the blob store: "dir", a directory, "gridfs", GridFS in
+	// the MongoDB store, or "postgres", chunk rows in the PostgreSQL store
+	// (-blobs, ASSENT_BLOBS; default "gridfs" with store "mongodb" and
+	// "postgres" with store "postgres", whose nodes may run on several
+	// hosts and must all read every record's ciphertext, else "dir").
+	// Wiring.
 	Blobs string
 	// BlobDir is the blob directory (-blob-dir, ASSENT_BLOB_DIR; default
 	// <DataDir>/blobs). Wiring.
@@ -132,6 +143,48 @@ type Config struct {
 	// written after, without a lock, so requests admitted at the same moment
 	// (on one node or several) may overshoot it by their number.
 	MaxPendingPerUser int
+	// MaxPendingPerRequester caps the requests of one third party waiting
+	// for one user's device (-max-pending-per-requester,
+	// ASSENT_MAX_PENDING_PER_REQUESTER; default 4, below MaxPendingPerUser
+	// so that one requester cannot fill the user's cap). Soft, as
+	// MaxPendingPerUser.
+	MaxPendingPerRequester int
+	// UserRequesterRate and UserRequesterBurst limit the requests of one
+	// third party to one user's device, as UserRate and UserBurst do for
+	// all of them (-user-requester-rate, ASSENT_USER_REQUESTER_RATE,
+	// default 0.1; -user-requester-burst, ASSENT_USER_REQUESTER_BURST,
+	// default 4): below the user's, so that one requester spending its
+	// share leaves tokens to the others. A negative rate disables it.
+	UserRequesterRate  float64
+	UserRequesterBurst int
+
+	// EnrollRate and EnrollBurst limit the enrollment calls
+	// (/v1/device/enroll and /v1/device/enroll/confirm, which need no
+	// credential but the code or signature in their body) per client
+	// address, before any store call (-enroll-rate, ASSENT_ENROLL_RATE,
+	// default 1 per second; -enroll-burst, ASSENT_ENROLL_BURST, default
+	// 20). An IPv6 address counts by its /64. Behind a proxy every client
+	// has the proxy's address. A negative rate disables the limit.
+	EnrollRate  float64
+	EnrollBurst int
+	// CreateRate and CreateBurst limit record creation per third party
+	// (-create-rate, ASSENT_CREATE_RATE, default 10 per second;
+	// -create-burst, ASSENT_CREATE_BURST, default 100): a record awaiting
+	// its upload is kept for UploadDeadline. A negative rate disables it.
+	CreateRate  float64
+	CreateBurst int
+	// UploadMinBytes and UploadWindow are the slowest upload kept: at least
+	// UploadMinBytes of the body in every UploadWindow (-upload-min-bytes,
+	// ASSENT_UPLOAD_MIN_BYTES, default 64 KiB; -upload-window,
+	// ASSENT_UPLOAD_WINDOW, default 30s). A slower upload is cut off (400)
+	// and its data key cleared, so that no client holds a goroutine, a
+	// buffer and a key by trickling bytes.
+	UploadMinBytes int64
+	UploadWindow   time.Duration
+	// MaxLongPollsPerClient caps the long polls (?wait=S) one third party
+	// has open on this node at once; past it the answer is 429
+	// (-max-long-polls, ASSENT_MAX_LONG_POLLS; default 32).
+	MaxLongPollsPerClient int
 
 	// WebhookURL, if set, receives a signed POST {"request_id"} for every
 	// request (-webhook-url, ASSENT_WEBHOOK_URL). Wiring.
@@ -159,6 +212,15 @@ type Config struct {
 	// the users with an event stream here, to push those another node made
 	// (default 1s). Each tick lists at most 256 users, round-robin.
 	PushPollInterval time.Duration
+	// LongPollInterval is how often a long poll rereads the store, to see
+	// changes made by other nodes; changes made on this node wake it at
+	// once (default 2s).
+	LongPollInterval time.Duration
+	// DrainTimeout bounds how long a graceful shutdown waits for the
+	// answers already received to be processed (sealing, opening), after
+	// the listener has closed and before the pending secrets are cleared
+	// (-drain-timeout, ASSENT_DRAIN_TIMEOUT; default 10s).
+	DrainTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown: in-flight requests get
 	// this long to finish (-shutdown-timeout, ASSENT_SHUTDOWN_TIMEOUT;
 	// default 15s).
@@ -167,8 +229,8 @@ type Config struct {
 	// counted from the end of its headers (which ReadHeaderTimeout, 10s,
 	// bounds): a client cannot hold a connection and a handler by sending
 	// its body slowly (-read-timeout, ASSENT_READ_TIMEOUT; default 30s). A
-	// record upload has an idle deadline instead, renewed before each read
-	// (a minute), so that a large upload on a slow link works. Requests
+	// record upload has a minimum rate instead (UploadMinBytes per
+	// UploadWindow), so that a large upload on a slow link works. Requests
 	// without a body (long polls, event streams) are not affected.
 	ReadTimeout time.Duration
 }
@@ -176,28 +238,40 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Listen:              "127.0.0.1:8080",
-		DataDir:             "./assent-data",
-		Store:               StoreSQLite,
-		StoreDatabase:       "assent",
-		NodeID:              "node-1",
-		ApprovalTTL:         10 * time.Minute,
-		SessionTTL:          15 * time.Minute,
-		DownloadsPerSession: 1,
-		MaxUploadSize:       256 << 20,
-		UploadDeadline:      24 * time.Hour,
-		UserRate:            0.2,
-		UserBurst:           10,
-		RequesterRate:       5,
-		RequesterBurst:      50,
-		MaxPendingPerUser:   16,
-		LogFormat:           LogJSON,
-		LogLevel:            "info",
-		SweepInterval:       5 * time.Second,
-		AnswerPollInterval:  250 * time.Millisecond,
-		PushPollInterval:    time.Second,
-		ShutdownTimeout:     15 * time.Second,
-		ReadTimeout:         30 * time.Second,
+		Listen:                 "127.0.0.1:8080",
+		DataDir:                "./assent-data",
+		Store:                  StoreSQLite,
+		StoreDatabase:          "assent",
+		NodeID:                 "node-1",
+		ApprovalTTL:            10 * time.Minute,
+		SessionTTL:             15 * time.Minute,
+		DownloadsPerSession:    1,
+		MaxUploadSize:          256 << 20,
+		UploadDeadline:         24 * time.Hour,
+		UserRate:               0.2,
+		UserBurst:              10,
+		RequesterRate:          5,
+		RequesterBurst:         50,
+		MaxPendingPerUser:      16,
+		MaxPendingPerRequester: 4,
+		UserRequesterRate:      0.1,
+		UserRequesterBurst:     4,
+		LogFormat:              LogJSON,
+		LogLevel:               "info",
+		SweepInterval:          5 * time.Second,
+		AnswerPollInterval:     250 * time.Millisecond,
+		PushPollInterval:       time.Second,
+		ShutdownTimeout:        15 * time.Second,
+		EnrollRate:             1,
+		EnrollBurst:            20,
+		CreateRate:             10,
+		CreateBurst:            100,
+		UploadMinBytes:         64 << 10,
+		UploadWindow:           30 * time.Second,
+		MaxLongPollsPerClient:  32,
+		LongPollInterval:       2 * time.Second,
+		DrainTimeout:           10 * time.Second,
+		ReadTimeout:            30 * time.Second,
 	}
 }
 
@@ -210,8 +284,11 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.DataDir, d.DataDir)
 	orDefault(&c.Store, d.Store)
 	orDefault(&c.StoreDatabase, d.StoreDatabase)
-	if c.Store == StoreMongoDB {
+	switch c.Store {
+	case StoreMongoDB:
 		orDefault(&c.Blobs, BlobsGridFS)
+	case StorePostgres:
+		orDefault(&c.Blobs, BlobsPostgres)
 	}
 	orDefault(&c.Blobs, BlobsDir)
 	orDefault(&c.BlobDir, filepath.Join(c.DataDir, "blobs"))
@@ -226,6 +303,15 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.AnswerPollInterval, d.AnswerPollInterval)
 	orDefault(&c.PushPollInterval, d.PushPollInterval)
 	orDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
+	orDefault(&c.EnrollRate, d.EnrollRate)
+	orDefault(&c.EnrollBurst, d.EnrollBurst)
+	orDefault(&c.CreateRate, d.CreateRate)
+	orDefault(&c.CreateBurst, d.CreateBurst)
+	orDefault(&c.UploadMinBytes, d.UploadMinBytes)
+	orDefault(&c.UploadWindow, d.UploadWindow)
+	orDefault(&c.MaxLongPollsPerClient, d.MaxLongPollsPerClient)
+	orDefault(&c.LongPollInterval, d.LongPollInterval)
+	orDefault(&c.DrainTimeout, d.DrainTimeout)
 	orDefault(&c.ReadTimeout, d.ReadTimeout)
 	orDefault(&c.DownloadsPerSession, d.DownloadsPerSession)
 	orDefault(&c.MaxUploadSize, d.MaxUploadSize)
@@ -234,6 +320,9 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.RequesterRate, d.RequesterRate)
 	orDefault(&c.RequesterBurst, d.RequesterBurst)
 	orDefault(&c.MaxPendingPerUser, d.MaxPendingPerUser)
+	orDefault(&c.MaxPendingPerRequester, d.MaxPendingPerRequester)
+	orDefault(&c.UserRequesterRate, d.UserRequesterRate)
+	orDefault(&c.UserRequesterBurst, d.UserRequesterBurst)
 	return c
 }
 
@@ -265,28 +354,35 @@ func (c Config) Validate() error {
 		return bad("upload cap %d is not positive", c.MaxUploadSize)
 	case c.UploadDeadline < time.Minute:
 		return bad("upload deadline %s is under a minute", c.UploadDeadline)
-	case c.UserBurst < 1 || c.RequesterBurst < 1:
+	case c.UserBurst < 1 || c.RequesterBurst < 1 || c.UserRequesterBurst < 1 || c.EnrollBurst < 1 || c.CreateBurst < 1:
 		return bad("rate limit bursts must be at least 1")
-	case c.MaxPendingPerUser < 1:
-		return bad("pending request cap %d is not positive", c.MaxPendingPerUser)
-	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.PushPollInterval <= 0 || c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0:
+	case c.MaxPendingPerUser < 1 || c.MaxPendingPerRequester < 1:
+		return bad("pending request caps %d and %d must be positive", c.MaxPendingPerUser, c.MaxPendingPerRequester)
+	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.PushPollInterval <= 0 || c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0 ||
+		c.UploadWindow <= 0 || c.LongPollInterval <= 0 || c.DrainTimeout <= 0:
 		return bad("intervals and timeouts must be positive")
+	case c.UploadMinBytes < 1:
+		return bad("upload minimum %d bytes per window is not positive", c.UploadMinBytes)
+	case c.MaxLongPollsPerClient < 1:
+		return bad("long poll cap %d is not positive", c.MaxLongPollsPerClient)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return bad("TLS needs both a certificate and a key")
 	case c.NodeID == "" || len(c.NodeID) > 64:
 		return bad("node id must be 1 to 64 bytes")
-	case c.Store != StoreSQLite && c.Store != StoreMongoDB:
-		return bad("store %q is neither %q nor %q", c.Store, StoreSQLite, StoreMongoDB)
-	case c.Store == StoreMongoDB && c.StoreURI == "":
-		return bad("store %q needs a URI", StoreMongoDB)
-	case c.Store != StoreMongoDB && c.StoreURI != "":
-		// Not ignored: a server meant for MongoDB must not start on a
-		// local SQLite file of its own.
-		return bad("a store URI is set but the store is %q, not %q", c.Store, StoreMongoDB)
-	case c.Blobs != BlobsDir && c.Blobs != BlobsGridFS:
-		return bad("blob store %q is neither %q nor %q", c.Blobs, BlobsDir, BlobsGridFS)
+	case c.Store != StoreSQLite && c.Store != StoreMongoDB && c.Store != StorePostgres:
+		return bad("store %q is not %q, %q or %q", c.Store, StoreSQLite, StoreMongoDB, StorePostgres)
+	case c.Store != StoreSQLite && c.StoreURI == "":
+		return bad("store %q needs a URI", c.Store)
+	case c.Store == StoreSQLite && c.StoreURI != "":
+		// Not ignored: a server meant for a shared database must not
+		// start on a local SQLite file of its own.
+		return bad("a store URI is set but the store is %q", c.Store)
+	case c.Blobs != BlobsDir && c.Blobs != BlobsGridFS && c.Blobs != BlobsPostgres:
+		return bad("blob store %q is not %q, %q or %q", c.Blobs, BlobsDir, BlobsGridFS, BlobsPostgres)
 	case c.Blobs == BlobsGridFS && c.Store != StoreMongoDB:
 		return bad("blob store %q needs store %q", BlobsGridFS, StoreMongoDB)
+	case c.Blobs == BlobsPostgres && c.Store != StorePostgres:
+		return bad("blob store %q needs store %q", BlobsPostgres, StorePostgres)
 	case c.LogFormat != LogJSON && c.LogFormat != LogText:
 		return bad("log format %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)
 	case (c.WebhookURL == "") != (c.WebhookSecret == ""):

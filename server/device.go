@@ -82,7 +82,11 @@ func (s *Server) listDeviceRequests(c *echo.Context) error {
 	}
 	out := deviceRequestListJSON{Requests: make([]deviceRequestJSON, 0, len(reqs))}
 	for _, q := range reqs {
-		out.Requests = append(out.Requests, s.requestView(q))
+		// Requests are addressed to the user's key: a device of another
+		// key (one enrolled before keys were pinned) never sees them.
+		if q.DeviceKeyID == dev.KeyID {
+			out.Requests = append(out.Requests, s.requestView(q))
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -223,7 +227,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	if p != nil && q.Kind == threshold.KindCreate && q.OwnerNode == s.cfg.NodeID {
 		done, err := s.answerAndSeal(ctx, q, p, yD, answer, details, now)
 		if err != nil {
-			s.pending.unclaim(q.ID)
+			s.pending.unclaim(q.ID, p)
 			return answerFail(err)
 		}
 		if done {
@@ -238,7 +242,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	}
 	err = s.store.AnswerRequest(ctx, q.ID, answer, now)
 	if err != nil && p != nil {
-		s.pending.unclaim(q.ID)
+		s.pending.unclaim(q.ID, p)
 	}
 	if err != nil {
 		return answerFail(err)
@@ -304,7 +308,7 @@ func (s *Server) answerAndSeal(ctx context.Context, q *store.Request, p *pending
 	}
 	ok, err := s.store.AnswerAndSeal(ctx, &store.SealingAnswer{
 		RequestID: q.ID, Answer: answer, AnswerAudit: answered,
-		RecordID: q.RecordID, Seal: store.Seal{WrappedDEK: wrapped, Approval: answer.Approval, SealedAt: sealedAt}, SealAudit: sealed,
+		RecordID: q.RecordID, Seal: store.Seal{WrappedDEK: wrapped, Approval: keptApproval(&answer), SealedAt: sealedAt}, SealAudit: sealed,
 	}, now)
 	if err != nil && !s.auditLost(err, q.UserID, q.ID) {
 		return false, err

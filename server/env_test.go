@@ -74,7 +74,12 @@ func testConfig() Config {
 		AnswerPollInterval: 20 * time.Millisecond,
 		UserRate:           -1,
 		RequesterRate:      -1,
-		ShutdownTimeout:    5 * time.Second,
+		UserRequesterRate:  -1,
+		EnrollRate:         -1,
+		CreateRate:         -1,
+		// Tests of the per-requester cap set their own.
+		MaxPendingPerRequester: 16,
+		ShutdownTimeout:        5 * time.Second,
 	}
 }
 

@@ -8,35 +8,30 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/store"
 )
 
-// errorCode is a class of API failure: its HTTP status and the code of the
-// DESIGN.md error body {"error":{"code","message"}}.
-type errorCode struct {
-	status int
-	code   string
-}
-
-func (e *errorCode) Error() string { return e.code }
-
-// The classes of API failure. Handlers return them through fail, and the one
-// error handler (Server.handleError) turns them into responses.
+// The classes of API failure are the error values of package api, each with
+// its HTTP status and code. Handlers return them through fail, and the one
+// error handler (Server.handleError) turns them into responses; errors.Is
+// against the api values works on the server's errors as on a client's.
 var (
-	errBadRequest       = &errorCode{http.StatusBadRequest, "bad_request"}
-	errInvalidID        = &errorCode{http.StatusBadRequest, "invalid_id"}
-	errBadProof         = &errorCode{http.StatusBadRequest, "bad_proof"}
-	errUnauthenticated  = &errorCode{http.StatusUnauthorized, "unauthenticated"}
-	errForbidden        = &errorCode{http.StatusForbidden, "forbidden"}
-	errNotFound         = &errorCode{http.StatusNotFound, "not_found"}
-	errMethodNotAllowed = &errorCode{http.StatusMethodNotAllowed, "method_not_allowed"}
-	errConflict         = &errorCode{http.StatusConflict, "conflict"}
-	errExpired          = &errorCode{http.StatusGone, "expired"}
-	errGone             = &errorCode{http.StatusGone, "gone"}
-	errTooLarge         = &errorCode{http.StatusRequestEntityTooLarge, "too_large"}
-	errRateLimited      = &errorCode{http.StatusTooManyRequests, "rate_limited"}
-	errInternal         = &errorCode{http.StatusInternalServerError, "internal"}
-	errUnavailable      = &errorCode{http.StatusServiceUnavailable, "unavailable"}
+	errBadRequest       = api.ErrBadRequest
+	errInvalidID        = api.ErrInvalidID
+	errBadProof         = api.ErrBadProof
+	errUnauthenticated  = api.ErrUnauthenticated
+	errForbidden        = api.ErrForbidden
+	errNotFound         = api.ErrNotFound
+	errMethodNotAllowed = api.ErrMethodNotAllowed
+	errConflict         = api.ErrConflict
+	errKeyMismatch      = api.ErrDeviceKeyMismatch
+	errExpired          = api.ErrExpired
+	errGone             = api.ErrGone
+	errTooLarge         = api.ErrTooLarge
+	errRateLimited      = api.ErrRateLimited
+	errInternal         = api.ErrInternal
+	errUnavailable      = api.ErrUnavailable
 )
 
 // The messages of failures that say the same everywhere.
@@ -50,7 +45,7 @@ const (
 // cause kept for the log only. The message never holds a secret, record
 // content or an internal error text.
 type apiError struct {
-	kind       *errorCode
+	kind       *api.Error
 	msg        string
 	cause      error
 	retryAfter time.Duration
@@ -58,9 +53,9 @@ type apiError struct {
 
 func (e *apiError) Error() string {
 	if e.cause != nil {
-		return e.kind.code + ": " + e.msg + ": " + e.cause.Error()
+		return e.kind.Code + ": " + e.msg + ": " + e.cause.Error()
 	}
-	return e.kind.code + ": " + e.msg
+	return e.kind.Code + ": " + e.msg
 }
 
 func (e *apiError) Unwrap() []error {
@@ -71,19 +66,22 @@ func (e *apiError) Unwrap() []error {
 }
 
 // fail returns a failure of class kind with a message for the client.
-func fail(kind *errorCode, msg string) error {
+func fail(kind *api.Error, msg string) error {
 	return &apiError{kind: kind, msg: msg}
 }
 
 // failCause is fail with a cause for the log.
-func failCause(kind *errorCode, msg string, cause error) error {
+func failCause(kind *api.Error, msg string, cause error) error {
 	return &apiError{kind: kind, msg: msg, cause: cause}
 }
 
 // storeFail maps a store error about the object named what ("record",
 // "session", ...) to its API failure.
 func storeFail(err error, what string) error {
+	var ae *apiError
 	switch {
+	case errors.As(err, &ae):
+		return err // classified already
 	case errors.Is(err, store.ErrNotFound):
 		return failCause(errNotFound, what+" not found", err)
 	case errors.Is(err, store.ErrConflict):
@@ -96,16 +94,6 @@ func storeFail(err error, what string) error {
 		return failCause(errUnavailable, msgUnavailable, err)
 	}
 	return failCause(errInternal, msgInternal, err)
-}
-
-// errorBody is the DESIGN.md error body.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
 }
 
 // asAPIError classifies any error a handler or Echo returns.
@@ -141,10 +129,10 @@ func (s *Server) handleError(c *echo.Context, err error) {
 		log.Warn("request failed after the response started", "error", err)
 		return
 	}
-	if ae.kind.status >= 500 {
-		log.Error("request failed", "status", ae.kind.status, "code", ae.kind.code, "error", err)
+	if ae.kind.Status >= 500 {
+		log.Error("request failed", "status", ae.kind.Status, "code", ae.kind.Code, "error", err)
 	} else {
-		log.Debug("request refused", "status", ae.kind.status, "code", ae.kind.code, "error", err)
+		log.Debug("request refused", "status", ae.kind.Status, "code", ae.kind.Code, "error", err)
 	}
 	h := c.Response().Header()
 	if ae.retryAfter > 0 {
@@ -154,10 +142,10 @@ func (s *Server) handleError(c *echo.Context, err error) {
 		h.Set("WWW-Authenticate", `Bearer realm="assent"`)
 	}
 	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(ae.kind.status)
+		_ = c.NoContent(ae.kind.Status)
 		return
 	}
-	if werr := c.JSON(ae.kind.status, errorBody{Error: errorDetail{Code: ae.kind.code, Message: ae.msg}}); werr != nil {
+	if werr := c.JSON(ae.kind.Status, api.ErrorBody{Error: api.ErrorDetail{Code: ae.kind.Code, Message: ae.msg}}); werr != nil {
 		log.Debug("writing the error response failed", "error", werr)
 	}
 }

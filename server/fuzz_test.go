@@ -60,7 +60,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			return
 		}
 		var ae *apiError
-		if !errors.As(err, &ae) || ae.kind.status < 400 || ae.kind.status > 499 {
+		if !errors.As(err, &ae) || ae.kind.Status < 400 || ae.kind.Status > 499 {
 			t.Fatalf("decodeJSON(%q): %v", body, err)
 		}
 	})

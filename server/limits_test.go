@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/assent-dev/assent/threshold"
 )
 
 func TestPendingCap(t *testing.T) {
@@ -106,4 +109,50 @@ func TestLongPoll(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("long poll did not wake on the change")
 	}
+}
+
+// TestOneRequesterCannotLockOthersOut: a records:access client flooding one
+// user with access requests is held to its own share (pending cap, then
+// rate), with a 429 naming the limit, and another client still gets 202
+// for the same user. The limits are the defaults.
+func TestOneRequesterCannotLockOthersOut(t *testing.T) {
+	def := DefaultConfig()
+	e := newEnv(t, func(c *Config) {
+		c.UserRate, c.UserBurst = def.UserRate, def.UserBurst
+		c.RequesterRate, c.RequesterBurst = def.RequesterRate, def.RequesterBurst
+		c.UserRequesterRate, c.UserRequesterBurst = def.UserRequesterRate, def.UserRequesterBurst
+		c.MaxPendingPerUser, c.MaxPendingPerRequester = def.MaxPendingPerUser, def.MaxPendingPerRequester
+	})
+	d := e.userWithDevice(t)
+	rid := e.sealed(t, d, []byte("the record"))
+	var refused *resp
+	for i := range 10 {
+		r := e.do(http.MethodPost, "/v1/records/"+rid+"/access", e.reader, map[string]string{"purpose": "flood"})
+		if r.status == http.StatusAccepted {
+			continue
+		}
+		if i < def.MaxPendingPerRequester {
+			t.Fatalf("request %d refused below the per-requester cap: %d %s", i, r.status, r.body)
+		}
+		refused = r
+	}
+	if refused == nil {
+		t.Fatal("the flooding client was never refused")
+	}
+	refused.wantError(t, http.StatusTooManyRequests, "rate_limited")
+	if !strings.Contains(string(refused.body), "max-pending-per-requester") {
+		t.Errorf("429 does not name the limit: %s", refused.body)
+	}
+	e.askAccess(t, rid, e.other)
+
+	// Past its pending cap (answered), the pair's rate holds the flooder.
+	for _, q := range d.pending(t) {
+		d.answer(t, q, threshold.DecisionDeny).want(t, http.StatusOK)
+	}
+	r := e.do(http.MethodPost, "/v1/records/"+rid+"/access", e.reader, map[string]string{"purpose": "flood"})
+	r.wantError(t, http.StatusTooManyRequests, "rate_limited")
+	if !strings.Contains(string(r.body), "user-requester-rate") {
+		t.Errorf("429 does not name the limit: %s", r.body)
+	}
+	e.askAccess(t, rid, e.other)
 }

@@ -24,7 +24,7 @@ func (s *Server) pollAnswers(ctx context.Context) error {
 	}
 	var errs []error
 	for _, q := range reqs {
-		if err := s.process(ctx, q); err != nil {
+		if err := s.guard("answer poller", func() error { return s.process(ctx, q) }); err != nil {
 			errs = append(errs, fmt.Errorf("request %s: %w", q.ID, err))
 		}
 	}
@@ -80,7 +80,9 @@ func (s *Server) processClaimed(ctx context.Context, q *store.Request, p *pendin
 			err = nil
 		}
 		if err != nil {
-			s.pending.unclaim(q.ID)
+			if p != nil {
+				s.pending.unclaim(q.ID, p)
+			}
 			return err
 		}
 	}
@@ -89,11 +91,15 @@ func (s *Server) processClaimed(ctx context.Context, q *store.Request, p *pendin
 			// Keep the secrets (and with them the claim on the answer)
 			// until q is marked: a retry only marks it.
 			p.done = true
-			s.pending.unclaim(q.ID)
+			s.pending.unclaim(q.ID, p)
 		}
 		return err
 	}
-	s.pending.drop(q.ID)
+	if p != nil {
+		s.pending.finish(q.ID, p)
+	} else {
+		s.pending.drop(q.ID)
+	}
 	return nil
 }
 
@@ -206,7 +212,7 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 		return err
 	}
 	now := s.now()
-	err = s.store.SealRecord(ctx, q.RecordID, store.Seal{WrappedDEK: wrapped, Approval: q.Answer.Approval, SealedAt: now}, now)
+	err = s.store.SealRecord(ctx, q.RecordID, store.Seal{WrappedDEK: wrapped, Approval: keptApproval(q.Answer), SealedAt: now}, now)
 	switch {
 	case err == nil:
 		s.audit(ctx, q.UserID, store.EventRecordSealed, actorServer, q.RecordID, requestDetails{RecordID: q.RecordID, RequestID: q.ID})
@@ -284,7 +290,7 @@ func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	err = s.store.OpenSession(ctx, q.SessionID, store.SessionOpening{
 		ExpiresAt: expires,
 		Downloads: s.cfg.DownloadsPerSession,
-		Approval:  q.Answer.Approval,
+		Approval:  keptApproval(q.Answer),
 		OpenedAt:  now,
 	}, now)
 	switch {
@@ -348,4 +354,13 @@ func (s *Server) endSession(ctx context.Context, userID, sessionID, to string) {
 	}
 	s.audit(ctx, userID, event, actorServer, sessionID, nil)
 	s.changes.changed(sessionID)
+}
+
+// keptApproval is the approval a sealed record or an open session keeps:
+// what the device signed, with the evaluation and proof it answered with,
+// so that anyone can check the proof against the user's pkD.
+func keptApproval(a *store.Answer) store.Approval {
+	k := a.Approval
+	k.EvaluatedElements, k.Proof = a.EvaluatedElements, a.Proof
+	return k
 }

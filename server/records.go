@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -47,9 +48,11 @@ type pendingJSON struct {
 }
 
 type approvalJSON struct {
-	DeviceID  string `json:"device_id"`
-	Statement []byte `json:"statement"`
-	Signature []byte `json:"signature"`
+	DeviceID          string   `json:"device_id"`
+	Statement         []byte   `json:"statement"`
+	Signature         []byte   `json:"signature"`
+	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
+	Proof             []byte   `json:"proof,omitempty"`
 }
 
 type recordJSON struct {
@@ -87,6 +90,10 @@ func (s *Server) createRecord(c *echo.Context) error {
 	if _, _, err := mime.ParseMediaType(in.ContentType); err != nil {
 		return fail(errBadRequest, "content_type is not a media type")
 	}
+	cl := authClient(c)
+	if ok, wait := s.creates.allow(cl.ID, s.clock()); !ok {
+		return &apiError{kind: errRateLimited, msg: "too many records created; slow down: past create-rate, create-burst", retryAfter: wait}
+	}
 	ctx := c.Request().Context()
 	if _, err := s.store.GetUser(ctx, uid); err != nil {
 		return storeFail(err, "user")
@@ -96,7 +103,6 @@ func (s *Server) createRecord(c *echo.Context) error {
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)
 	}
-	cl := authClient(c)
 	rec := &store.Record{
 		ID:          rid,
 		UserID:      uid,
@@ -269,24 +275,31 @@ type bodyError struct{ err error }
 func (e bodyError) Error() string { return e.err.Error() }
 func (e bodyError) Unwrap() error { return e.err }
 
-// uploadIdleTimeout is how long an upload may send nothing before the
-// server gives up on it. An upload has no overall read timeout (its first
-// read replaces Config.ReadTimeout's deadline), so that large uploads on
-// slow links work.
-const uploadIdleTimeout = time.Minute
-
-// bodyReader reads an upload, renewing the connection's read deadline
-// before each read and marking its errors as the client's.
+// bodyReader reads an upload under a minimum rate: each window of
+// Config.UploadWindow must bring Config.UploadMinBytes (the connection's
+// read deadline is the window's end, and a window starts once the last one
+// brought its share). Its errors are marked as the client's. An upload has
+// no overall read timeout (the first read replaces Config.ReadTimeout's
+// deadline), so that large uploads on slow links work, but one that
+// trickles is cut off.
 type bodyReader struct {
-	r  io.Reader
-	rc *http.ResponseController
+	r        io.Reader
+	rc       *http.ResponseController
+	minBytes int64
+	window   time.Duration
+	got      int64     // bytes read in the current window
+	until    time.Time // the current window's end
 }
 
-func (b bodyReader) Read(p []byte) (int, error) {
-	// A writer that cannot set deadlines (a test recorder) just goes
-	// without.
-	_ = b.rc.SetReadDeadline(time.Now().Add(uploadIdleTimeout))
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.until.IsZero() || b.got >= b.minBytes {
+		b.got, b.until = 0, time.Now().Add(b.window)
+		// A writer that cannot set deadlines (a test recorder) just goes
+		// without.
+		_ = b.rc.SetReadDeadline(b.until)
+	}
 	n, err := b.r.Read(p)
+	b.got += int64(n)
 	if err != nil && err != io.EOF {
 		err = bodyError{err}
 	}
@@ -351,9 +364,11 @@ func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte)
 	if err != nil {
 		return nil, writeFail(err)
 	}
-	body := bodyReader{
-		r:  http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize),
-		rc: http.NewResponseController(c.Response()),
+	body := &bodyReader{
+		r:        http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize),
+		rc:       http.NewResponseController(c.Response()),
+		minBytes: s.cfg.UploadMinBytes,
+		window:   s.cfg.UploadWindow,
 	}
 	if _, err := io.Copy(w, body); err != nil {
 		var mbe *http.MaxBytesError
@@ -361,6 +376,8 @@ func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte)
 		switch {
 		case errors.As(err, &mbe):
 			return nil, fail(errTooLarge, "content over the upload cap of "+strconv.FormatInt(s.cfg.MaxUploadSize, 10)+" bytes")
+		case errors.As(err, &be) && errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, failCause(errBadRequest, "the upload was too slow: under upload-min-bytes per upload-window", err)
 		case errors.As(err, &be):
 			return nil, failCause(errBadRequest, "the upload was interrupted", err)
 		}
@@ -393,37 +410,64 @@ func (s *Server) deleteBlob(ctx context.Context, name string) {
 	}
 }
 
-// deviceFor returns the user's newest active device, holding key keyID if
-// one is given; 409 if there is none.
+// deviceFor returns an active device of the user holding key keyID, or,
+// with keyID empty, the user's pinned key: requests are addressed to the
+// user's key, which every active device of the user holds, and never to a
+// device of another key. 409 if there is none.
 func (s *Server) deviceFor(ctx context.Context, userID, keyID string) (*store.Device, error) {
+	if keyID == "" {
+		u, err := s.store.GetUser(ctx, userID)
+		if err != nil {
+			return nil, storeFail(err, "user")
+		}
+		pinned, err := s.pinnedKey(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if pinned == nil {
+			return nil, fail(errConflict, "user has no active device")
+		}
+		keyID = threshold.DeviceKeyID(pinned)
+	}
 	devs, err := s.store.ActiveDevices(ctx, userID)
 	if err != nil {
 		return nil, storeFail(err, "device")
 	}
-	for i := len(devs) - 1; i >= 0; i-- {
-		if keyID == "" || devs[i].KeyID == keyID {
-			return devs[i], nil
+	for _, d := range devs {
+		if d.KeyID == keyID {
+			return d, nil
 		}
 	}
-	if keyID == "" {
-		return nil, fail(errConflict, "user has no active device")
-	}
-	return nil, fail(errConflict, "user has no active device holding the key the record was sealed with")
+	return nil, fail(errConflict, "user has no active device holding the user's device key")
 }
 
-// admit applies the limits on requests that reach a device: the cap of
-// pending requests per user (soft: see Config.MaxPendingPerUser) and the
-// rates per user and per requester.
+// admit applies the limits on requests that reach a device: the caps of
+// pending requests per user and per (user, requester) (soft: see
+// Config.MaxPendingPerUser), then the rates per (user, requester), per
+// requester and per user. The per-requester limits sit below the per-user
+// ones, so that one requester cannot lock the user's other requesters out.
+// The 429 names the limit that was hit.
 func (s *Server) admit(ctx context.Context, userID, requesterID string) error {
-	n, err := s.store.CountPendingRequests(ctx, userID, s.now())
+	pending, err := s.store.PendingRequests(ctx, userID, s.now(), s.cfg.MaxPendingPerUser)
 	if err != nil {
 		return storeFail(err, "request")
 	}
-	if n >= s.cfg.MaxPendingPerUser {
-		return &apiError{kind: errRateLimited, msg: "too many requests are waiting for this user's device", retryAfter: 30 * time.Second}
+	mine := 0
+	for _, q := range pending {
+		if q.Requester.ID == requesterID {
+			mine++
+		}
 	}
-	if ok, wait := s.limits.allow(userID, requesterID, s.clock()); !ok {
-		return &apiError{kind: errRateLimited, msg: "too many requests; slow down", retryAfter: wait}
+	switch {
+	case mine >= s.cfg.MaxPendingPerRequester:
+		return &apiError{kind: errRateLimited, retryAfter: 30 * time.Second,
+			msg: "too many of this client's requests are waiting for this user's device (max-pending-per-requester " + strconv.Itoa(s.cfg.MaxPendingPerRequester) + ")"}
+	case len(pending) >= s.cfg.MaxPendingPerUser:
+		return &apiError{kind: errRateLimited, retryAfter: 30 * time.Second,
+			msg: "too many requests are waiting for this user's device (max-pending " + strconv.Itoa(s.cfg.MaxPendingPerUser) + ")"}
+	}
+	if ok, limit, wait := s.limits.allow(userID, requesterID, s.clock()); !ok {
+		return &apiError{kind: errRateLimited, msg: "too many requests; slow down: past " + limit, retryAfter: wait}
 	}
 	return nil
 }
@@ -445,7 +489,7 @@ func (s *Server) notify(userID, requestID string) {
 			defer func() { <-s.notifySem }()
 			ctx, cancel := context.WithTimeout(s.pushCtx, pushTimeout)
 			defer cancel()
-			if err := n.Notify(ctx, userID, requestID); err != nil {
+			if err := s.guard("push", func() error { return n.Notify(ctx, userID, requestID) }); err != nil {
 				s.log.Warn("push failed", "request_id", requestID, "error", err)
 			}
 		}()
@@ -494,7 +538,7 @@ func (s *Server) getRecord(c *echo.Context) error {
 	if rec.ClientID != authClient(c).ID && !hasScope(c, ScopeRecordsAccess) {
 		return fail(errForbidden, "only the creating client or a client with records:access may read the record")
 	}
-	rec, err = longPoll(ctx, s, rid, wait, load, func(r *store.Record) string { return r.State })
+	rec, err = longPoll(ctx, s, authClient(c).ID, rid, wait, load, func(r *store.Record) string { return r.State })
 	if err != nil {
 		return storeFail(err, "record")
 	}
@@ -520,6 +564,7 @@ func recordView(rec *store.Record) recordJSON {
 		out.SealedAt = &sealed
 		out.Approval = &approvalJSON{
 			DeviceID: rec.Approval.DeviceID, Statement: rec.Approval.Statement, Signature: rec.Approval.Signature,
+			EvaluatedElements: rec.Approval.EvaluatedElements, Proof: rec.Approval.Proof,
 		}
 	}
 	return out

@@ -69,7 +69,7 @@ func (r *relay) tick(ctx context.Context) error {
 	for i := range min(r.perTick, len(connected)) {
 		userID := connected[(start+i)%len(connected)]
 		r.after = userID
-		if err := r.relayUser(ctx, userID, now); err != nil {
+		if err := r.s.guard("push relay", func() error { return r.relayUser(ctx, userID, now) }); err != nil {
 			return err
 		}
 	}

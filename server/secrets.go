@@ -27,6 +27,11 @@ type pendingSecrets struct {
 	busy    bool          // an answer is being processed with them
 	done    bool          // the answer is applied; only marking it processed is left
 	idle    chan struct{} // closed when the processing that set busy ends
+	// doomed is set when the secrets were dropped (expiry, shutdown) while
+	// busy: nobody may claim them again, and the claimant destroys them
+	// when it lets go, so that no processing in flight reads a cleared key
+	// or a destroyed blinding.
+	doomed bool
 }
 
 func (p *pendingSecrets) destroy() {
@@ -64,8 +69,10 @@ func newPendingTable() *pendingTable {
 func (t *pendingTable) put(requestID string, p *pendingSecrets) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old := t.m[requestID]; old != nil {
+	if old := t.m[requestID]; old != nil && !old.busy {
 		old.destroy()
+	} else if old != nil {
+		old.doomed = true // its claimant destroys it; it is no longer in t
 	}
 	t.m[requestID] = p
 }
@@ -77,7 +84,7 @@ func (t *pendingTable) claim(requestID string) (*pendingSecrets, claimResult) {
 	defer t.mu.Unlock()
 	p := t.m[requestID]
 	switch {
-	case p == nil:
+	case p == nil, p.doomed:
 		return nil, missing
 	case p.busy:
 		return nil, busy
@@ -107,24 +114,53 @@ func (t *pendingTable) wait(ctx context.Context, requestID string, timeout time.
 	}
 }
 
-// unclaim returns claimed secrets after a failure that a retry may fix.
-func (t *pendingTable) unclaim(requestID string) {
+// unclaim returns claimed secrets p of requestID after a failure that a
+// retry may fix; if they were dropped meanwhile, they are destroyed now.
+func (t *pendingTable) unclaim(requestID string, p *pendingSecrets) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if p := t.m[requestID]; p != nil && p.busy {
+	if p.doomed {
+		t.forgetLocked(requestID, p)
+		return
+	}
+	if p.busy {
 		p.busy = false
 		close(p.idle)
 	}
 }
 
-// drop clears and forgets the secrets of requestID, claimed or not.
+// finish destroys and forgets the claimed secrets p of requestID: their
+// claimant is done with them.
+func (t *pendingTable) finish(requestID string, p *pendingSecrets) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.forgetLocked(requestID, p)
+}
+
+func (t *pendingTable) forgetLocked(requestID string, p *pendingSecrets) {
+	p.destroy()
+	if t.m[requestID] == p {
+		delete(t.m, requestID)
+	}
+}
+
+// drop clears and forgets the secrets of requestID. Claimed secrets are
+// only doomed: no one can claim them again, and their claimant destroys
+// them when it finishes or unclaims.
 func (t *pendingTable) drop(requestID string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.m[requestID]; p != nil {
-		p.destroy()
-		delete(t.m, requestID)
+		t.dropLocked(requestID, p)
 	}
+}
+
+func (t *pendingTable) dropLocked(requestID string, p *pendingSecrets) {
+	if p.busy {
+		p.doomed = true
+		return
+	}
+	t.forgetLocked(requestID, p)
 }
 
 // expire clears the unclaimed secrets past their expiry.
@@ -139,7 +175,8 @@ func (t *pendingTable) expire(now time.Time) {
 	}
 }
 
-// has reports whether requestID has secrets here.
+// has reports whether requestID has secrets here (doomed ones included:
+// the request was made by this run).
 func (t *pendingTable) has(requestID string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -153,13 +190,18 @@ func (t *pendingTable) len() int {
 	return len(t.m)
 }
 
-func (t *pendingTable) clearAll() {
+// clearAll drops every entry (see drop) and returns how many there were.
+func (t *pendingTable) clearAll() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	n := 0
 	for id, p := range t.m {
-		p.destroy()
-		delete(t.m, id)
+		if !p.doomed {
+			n++
+		}
+		t.dropLocked(id, p)
 	}
+	return n
 }
 
 // sessionKey is the data key of an open session. Downloads in progress hold

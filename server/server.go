@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -59,11 +61,15 @@ type Server struct {
 	rand      io.Reader
 	log       *slog.Logger
 	echo      *echo.Echo
+	metrics   *metrics
 
 	pending    *pendingTable   // secrets of pending requests, by request id
 	keys       *sessionKeys    // data keys of open sessions, by session id
 	changes    *changeNotifier // wakes long polls, by record or session id
 	limits     *limiter
+	enrolls    *keyedLimiter   // enrollment calls, by client address
+	creates    *keyedLimiter   // record creations, by client id
+	polls      *pollCounter    // long polls open, by client id
 	uploads    *keyLock        // records being uploaded on this node
 	nonces     *nonceCache     // device nonces, with Config.SingleNode; else in the store
 	baseline   *baselineKeys   // with Deps.NoConsentBaseline
@@ -72,6 +78,7 @@ type Server struct {
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
 	notifyWG   sync.WaitGroup
 	notifySem  chan struct{}
+	panics     atomic.Int64 // recovered panics of background work
 
 	startOnce   sync.Once
 	startErr    error
@@ -141,15 +148,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 		s.hub = hub
 	}
+	s.metrics = newMetrics(s)
+	s.store = &meteredStore{Store: s.store, m: s.metrics}
+	s.notifiers = s.metrics.meterNotifiers(s.notifiers)
 	s.limits = newLimiter(
 		rateSpec{cfg.UserRate, cfg.UserBurst},
 		rateSpec{cfg.RequesterRate, cfg.RequesterBurst},
+		rateSpec{cfg.UserRequesterRate, cfg.UserRequesterBurst},
 	)
+	s.enrolls = newKeyedLimiter(rateSpec{cfg.EnrollRate, cfg.EnrollBurst})
+	s.creates = newKeyedLimiter(rateSpec{cfg.CreateRate, cfg.CreateBurst})
+	s.polls = newPollCounter(cfg.MaxLongPollsPerClient)
 	s.echo = echo.NewWithConfig(echo.Config{
 		Logger:           s.log,
 		HTTPErrorHandler: s.handleError,
 	})
-	s.echo.Use(s.requestLog)
+	s.echo.Use(s.requestLog, s.metrics.middleware)
 	for _, rt := range s.routes() {
 		s.echo.Add(rt.method, rt.path, rt.handler, s.routeAuth(rt)...)
 	}
@@ -214,13 +228,34 @@ func (s *Server) loop(ctx context.Context, interval time.Duration, name string, 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := fn(ctx); err != nil && ctx.Err() == nil {
+				if err := s.guard(name, func() error { return fn(ctx) }); err != nil && ctx.Err() == nil {
 					s.log.Warn(name+" failed; retrying", "error", err)
 				}
 			}
 		}
 	}()
 }
+
+// errPanicked is what guard returns for a function that panicked.
+var errPanicked = errors.New("server: background work panicked")
+
+// guard runs fn, turning a panic into an error: it is logged with its
+// stack (which holds no values) and counted (BackgroundPanics), so that one
+// bad object cannot end the process that holds every pending secret.
+func (s *Server) guard(name string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.panics.Add(1)
+			s.log.Error(name+" panicked; continuing", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = errPanicked
+		}
+	}()
+	return fn()
+}
+
+// BackgroundPanics is how many times background work (sweeper, answer
+// poller, push relay, pushes) panicked and was recovered since New.
+func (s *Server) BackgroundPanics() int64 { return s.panics.Load() }
 
 // Close stops the background work, ends event streams and long polls, waits
 // for pushes in flight, and clears every secret held in memory (pending

@@ -24,27 +24,37 @@ func (s *Server) sweep(ctx context.Context) error {
 	reqs, err := s.store.RequestsToExpire(ctx, now, sweepBatch)
 	errs = append(errs, err)
 	for _, q := range reqs {
-		errs = append(errs, s.expireRequest(ctx, q))
+		// Each object under its own guard: one that panics must not keep
+		// the others from expiring, tick after tick.
+		errs = append(errs, s.guard("sweeper", func() error { return s.expireRequest(ctx, q) }))
 	}
 
 	recs, err := s.store.RecordsToExpire(ctx, now, now.Add(-s.cfg.UploadDeadline), sweepBatch)
 	errs = append(errs, err)
 	for _, rec := range recs {
-		if s.endRecord(ctx, rec.ID, store.RecordExpired) && rec.RequestID != "" {
-			s.pending.drop(rec.RequestID)
-		}
+		errs = append(errs, s.guard("sweeper", func() error {
+			if s.endRecord(ctx, rec.ID, store.RecordExpired) && rec.RequestID != "" {
+				s.pending.drop(rec.RequestID)
+			}
+			return nil
+		}))
 	}
 
 	sessions, err := s.store.SessionsToExpire(ctx, now, sweepBatch)
 	errs = append(errs, err)
 	for _, sess := range sessions {
-		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
-		s.pending.drop(sess.RequestID)
+		errs = append(errs, s.guard("sweeper", func() error {
+			s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
+			s.pending.drop(sess.RequestID)
+			return nil
+		}))
 	}
 
 	s.pending.expire(now)
 	s.keys.expire(now)
 	s.limits.prune(s.clock())
+	s.enrolls.prune(s.clock())
+	s.creates.prune(s.clock())
 	errs = append(errs, s.sweepStaged(ctx))
 	return errors.Join(errs...)
 }

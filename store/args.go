@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"time"
 
 	"github.com/assent-dev/assent/internal/ids"
@@ -16,9 +17,48 @@ func CheckIDAt(field, prefix, id string, now time.Time) error {
 	return first(CheckID(field, prefix, id), CheckTime("now", now, true))
 }
 
+// CheckConfirmDevice checks the arguments of ConfirmDevice.
+func CheckConfirmDevice(id, to string, ev *DeviceEvidence, now time.Time) error {
+	if to != DeviceActive && to != DeviceRecoveryPending {
+		return invalid("a confirmed device becomes %s or %s, not %s", DeviceActive, DeviceRecoveryPending, quote(to))
+	}
+	return first(CheckIDAt("device id", ids.Device, id, now), CheckDeviceEvidence(ev))
+}
+
+// CheckSetDeviceState checks the arguments of SetDeviceState: from -> to
+// must be one of DeviceTransitions.
+func CheckSetDeviceState(id, from, to string, now time.Time) error {
+	if !slices.Contains(DeviceTransitions[from], to) {
+		return invalid("no device transition from %s to %s", quote(from), quote(to))
+	}
+	return CheckIDAt("device id", ids.Device, id, now)
+}
+
+// CheckPinUserKey checks the arguments of PinUserKey.
+func CheckPinUserKey(userID string, pkD []byte, keyID string) error {
+	return first(CheckID("user id", ids.User, userID), CheckLen("pinned device public key", pkD, PublicKeyLen),
+		CheckKeyID("pinned device key id", keyID))
+}
+
 // CheckUseEnrollment checks the arguments of UseEnrollment.
 func CheckUseEnrollment(codeHash []byte, now time.Time) error {
 	return first(CheckLen("enrollment code hash", codeHash, HashLen), CheckTime("now", now, true))
+}
+
+// CheckGetEnrollment checks the argument of GetEnrollment.
+func CheckGetEnrollment(codeHash []byte) error {
+	return CheckLen("enrollment code hash", codeHash, HashLen)
+}
+
+// MaxKeyIDLen bounds the master key id of PinMasterKeyID.
+const MaxKeyIDLen = 64
+
+// CheckPinMasterKeyID checks the argument of PinMasterKeyID.
+func CheckPinMasterKeyID(keyID string) error {
+	if keyID == "" || len(keyID) > MaxKeyIDLen {
+		return invalid("master key id is %d bytes, want 1 to %d", len(keyID), MaxKeyIDLen)
+	}
+	return CheckText("master key id", keyID, true)
 }
 
 // CheckStageRecord checks the arguments of StageRecord.

@@ -69,12 +69,32 @@ const (
 	RequestExpired  = "expired"
 )
 
-// Device states: a device is pending from enrollment until its enrollment
-// check (proof and signature) is confirmed.
+// Device states (DESIGN.md, "The user's device set"): pending -> active ->
+// revoked | suspended; awaiting_transfer -> pending for a device added by
+// transfer; pending -> recovery_pending -> active | cancelled for a recovery
+// enrollment while another device of the user is active; suspended -> active
+// (only on a device's signed statement) | revoked. A device is pending from
+// enrollment until its enrollment check (proof and signature) is confirmed.
+// Only an active device answers for its user or makes signed calls other
+// than those its state is waiting for.
 const (
-	DevicePending = "pending"
-	DeviceActive  = "active"
+	DevicePending          = "pending"
+	DeviceActive           = "active"
+	DeviceRevoked          = "revoked"
+	DeviceSuspended        = "suspended"
+	DeviceAwaitingTransfer = "awaiting_transfer"
+	DeviceRecoveryPending  = "recovery_pending"
+	DeviceCancelled        = "cancelled"
 )
+
+// DeviceTransitions lists the moves SetDeviceState makes, from -> allowed
+// targets. The first move out of pending is ConfirmDevice's.
+var DeviceTransitions = map[string][]string{
+	DeviceAwaitingTransfer: {DevicePending},
+	DeviceRecoveryPending:  {DeviceActive, DeviceCancelled},
+	DeviceActive:           {DeviceRevoked, DeviceSuspended},
+	DeviceSuspended:        {DeviceActive, DeviceRevoked},
+}
 
 // Field limits enforced by every implementation (ErrInvalid past them).
 const (
@@ -93,6 +113,11 @@ type User struct {
 	ShareWrapped []byte
 	ShareVersion uint32
 	CreatedAt    time.Time
+	// DevicePublicKey is the user's pinned pkD and DeviceKeyID its
+	// device_key_id, both empty until the first device becomes active
+	// (PinUserKey); never changed after.
+	DevicePublicKey []byte
+	DeviceKeyID     string
 }
 
 // Enrollment is a single-use enrollment code. Only the SHA-256 of the code is
@@ -112,12 +137,29 @@ type Device struct {
 	OPRFPublicKey    []byte // pkD, 32 bytes
 	SigningPublicKey []byte // Ed25519, 32 bytes
 	KeyID            string // device_key_id: hex of the first 16 bytes of SHA-256(pkD)
-	State            string // DevicePending or DeviceActive
+	State            string // one of the Device* states
 	// CheckBlinded holds the blinded elements of the enrollment check, so that
 	// any node can verify the confirmation.
 	CheckBlinded [][]byte
 	CreatedAt    time.Time
-	ActivatedAt  time.Time
+	ActivatedAt  time.Time // set by ConfirmDevice to active, or SetDeviceState from recovery_pending
+	StateAt      time.Time // the last state change (SetDeviceState or ConfirmDevice)
+	// Evidence is the device's confirmed enrollment check, kept so that
+	// anyone can check offline that a holder of kD endorsed its signing key.
+	Evidence DeviceEvidence
+}
+
+// DeviceEvidence is what binds a device's signing key to the user's pkD: its
+// enrollment statement's signature and its enrollment-check evaluation and
+// proof (the statement and blinded elements are rebuilt from the Device).
+// AddStatement and AddSignature are set for a device added by transfer: the
+// existing device's signed add_device statement.
+type DeviceEvidence struct {
+	EnrollSignature   []byte
+	EvaluatedElements [][]byte
+	Proof             []byte
+	AddStatement      []byte
+	AddSignature      []byte
 }
 
 // Client is a third party holding an API key. The key itself is never
@@ -133,11 +175,15 @@ type Client struct {
 }
 
 // Approval is what a device signed, kept with a sealed record or an opened
-// session.
+// session, with the evaluation it answered with (so that anyone can check
+// the proof against pkD). An Answer's Approval leaves EvaluatedElements and
+// Proof empty: the Answer carries them itself.
 type Approval struct {
-	DeviceID  string
-	Statement []byte
-	Signature []byte
+	DeviceID          string
+	Statement         []byte
+	Signature         []byte
+	EvaluatedElements [][]byte // optional
+	Proof             []byte   // optional
 }
 
 // Record is one record of a user: metadata, the wrapped data key and where its
@@ -291,6 +337,9 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error
 	// GetUser returns the user, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (*User, error)
+	// UserByExternalID returns the user that client clientID created with
+	// externalID, or ErrNotFound.
+	UserByExternalID(ctx context.Context, clientID, externalID string) (*User, error)
 
 	// CreateEnrollment inserts an enrollment code (by hash). ErrConflict if
 	// the hash exists.
@@ -298,21 +347,45 @@ type Store interface {
 	// UseEnrollment marks the code used, once: ErrNotFound for an unknown
 	// hash, ErrConflict if already used, ErrExpired if now >= ExpiresAt.
 	UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*Enrollment, error)
+	// GetEnrollment returns the code by hash without changing it, reading
+	// what any replica or read connection holds (it may lag a write by a
+	// moment), or ErrNotFound. It lets the server refuse an unknown, used
+	// or expired code without taking the store's writer.
+	GetEnrollment(ctx context.Context, codeHash []byte) (*Enrollment, error)
 
 	// CreateDevice inserts d (normally pending). ErrConflict if the id exists.
 	CreateDevice(ctx context.Context, d *Device) error
 	// GetDevice returns the device, or ErrNotFound.
 	GetDevice(ctx context.Context, id string) (*Device, error)
-	// ActivateDevice moves a pending device to active: ErrConflict unless
-	// pending.
-	ActivateDevice(ctx context.Context, id string, now time.Time) error
+	// ConfirmDevice moves a pending device to to (DeviceActive or
+	// DeviceRecoveryPending), writing ev, StateAt = now and, for active,
+	// ActivatedAt = now: ErrConflict unless pending, ErrInvalid for another
+	// target.
+	ConfirmDevice(ctx context.Context, id, to string, ev DeviceEvidence, now time.Time) error
+	// SetDeviceState moves a device from from to to, one of
+	// DeviceTransitions (ErrInvalid for another pair), writing StateAt = now
+	// (and ActivatedAt = now for recovery_pending -> active): ErrNotFound for an
+	// unknown id, ErrConflict unless the device is in from.
+	SetDeviceState(ctx context.Context, id, from, to string, now time.Time) error
 	// ActiveDevices lists the user's active devices, oldest first.
 	ActiveDevices(ctx context.Context, userID string) ([]*Device, error)
+	// UserDevices lists all the user's devices in any state, oldest first.
+	UserDevices(ctx context.Context, userID string) ([]*Device, error)
+	// PinUserKey sets the user's DevicePublicKey and DeviceKeyID, once:
+	// ErrNotFound for an unknown user, ErrConflict if a key is pinned
+	// already (whichever key; the caller rereads the user to compare).
+	PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error
 
 	// CreateClient inserts c. ErrConflict if the id or prefix exists.
 	CreateClient(ctx context.Context, c *Client) error
 	// ClientByPrefix returns the client with that key prefix, or ErrNotFound.
 	ClientByPrefix(ctx context.Context, prefix string) (*Client, error)
+	// Clients lists the clients, oldest first, at most limit of them.
+	Clients(ctx context.Context, limit int) ([]*Client, error)
+	// DeleteClient removes a client, which revokes its key: ClientByPrefix
+	// answers ErrNotFound from then on. The users it created keep its id.
+	// ErrNotFound if there is no such client.
+	DeleteClient(ctx context.Context, id string) error
 
 	// CreateRecord inserts r in state awaiting_upload. ErrConflict if the id
 	// exists.
@@ -430,6 +503,14 @@ type Store interface {
 	// AuditEntries lists the user's entries with Seq > afterSeq in order, at
 	// most limit.
 	AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*AuditEntry, error)
+
+	// PinMasterKeyID records keyID as the id of the master key that wraps
+	// this store's server shares, if none is recorded yet, and returns the
+	// recorded one: keyID on the first call, the first caller's on every
+	// later one (of concurrent first calls, one wins and all return its id).
+	// A server whose key's id differs refuses to start. The id is a
+	// non-secret fingerprint (threshold.MasterKey.ID), 1 to 64 bytes.
+	PinMasterKeyID(ctx context.Context, keyID string) (string, error)
 
 	// Ping reports whether the storage is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error

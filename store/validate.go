@@ -206,6 +206,9 @@ func CheckUser(u *User) error {
 	if u == nil {
 		return invalid("user is nil")
 	}
+	if u.DevicePublicKey != nil || u.DeviceKeyID != "" {
+		return invalid("a new user has a pinned device key")
+	}
 	return first(
 		CheckID("user id", ids.User, u.ID),
 		CheckID("user client id", ids.Client, u.ClientID),
@@ -236,8 +239,11 @@ func CheckDevice(d *Device) error {
 	if d == nil {
 		return invalid("device is nil")
 	}
-	if d.State != DevicePending && d.State != DeviceActive {
+	if d.State != DevicePending && d.State != DeviceActive && d.State != DeviceAwaitingTransfer {
 		return invalid("device state %s", quote(d.State))
+	}
+	if !d.Evidence.isZero() {
+		return invalid("a new device has enrollment evidence")
 	}
 	return first(
 		CheckID("device id", ids.Device, d.ID),
@@ -249,6 +255,28 @@ func CheckDevice(d *Device) error {
 		CheckList("device check blinded elements", d.CheckBlinded, false),
 		CheckTime("device created at", d.CreatedAt, false),
 		CheckTime("device activated at", d.ActivatedAt, false),
+		CheckTime("device state at", d.StateAt, false),
+	)
+}
+
+func (e *DeviceEvidence) isZero() bool {
+	return e.EnrollSignature == nil && e.EvaluatedElements == nil && e.Proof == nil &&
+		e.AddStatement == nil && e.AddSignature == nil
+}
+
+// CheckDeviceEvidence checks the evidence ConfirmDevice writes: the
+// enrollment signature, evaluation and proof are required, the add_device
+// statement and signature optional but present together.
+func CheckDeviceEvidence(e *DeviceEvidence) error {
+	if (e.AddStatement == nil) != (e.AddSignature == nil) {
+		return invalid("device add statement and signature must be set together")
+	}
+	return first(
+		CheckBytes("device enroll signature", e.EnrollSignature, true),
+		CheckList("device check evaluated elements", e.EvaluatedElements, true),
+		CheckBytes("device check proof", e.Proof, true),
+		CheckBytes("device add statement", e.AddStatement, false),
+		CheckBytes("device add signature", e.AddSignature, false),
 	)
 }
 
@@ -331,15 +359,18 @@ func CheckStaging(s *Staging) error {
 }
 
 func (a *Approval) isZero() bool {
-	return a.DeviceID == "" && a.Statement == nil && a.Signature == nil
+	return a.DeviceID == "" && a.Statement == nil && a.Signature == nil && a.EvaluatedElements == nil && a.Proof == nil
 }
 
-// CheckApproval checks a device's signed approval (or denial).
+// CheckApproval checks a device's signed approval (or denial), with its
+// optional evaluation and proof.
 func CheckApproval(a *Approval) error {
 	return first(
 		CheckID("approval device id", ids.Device, a.DeviceID),
 		CheckBytes("approval statement", a.Statement, true),
 		CheckBytes("approval signature", a.Signature, true),
+		CheckList("approval evaluated elements", a.EvaluatedElements, false),
+		CheckBytes("approval proof", a.Proof, false),
 	)
 }
 
@@ -492,6 +523,7 @@ var auditEvents = map[string]bool{
 	EventRecordSealed: true, EventRecordRejected: true, EventRecordExpired: true,
 	EventAccessRequested: true, EventSessionOpened: true, EventSessionDenied: true,
 	EventSessionExpired: true, EventContentDelivered: true,
+	EventDeviceRevoked: true, EventDeviceSuspended: true, EventDeviceReactivated: true, EventDeviceCancelled: true,
 }
 
 // CheckAuditEntry checks the argument of AppendAudit: the fields the caller

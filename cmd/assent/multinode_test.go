@@ -38,38 +38,7 @@ func TestMultiNodeSQLite(t *testing.T) {
 		t.Errorf("the sealed record's ciphertext is not in the blob directory: %v", err)
 	}
 
-	t.Run("concurrent answers", func(t *testing.T) {
-		ph, tp := ph.on(t), tp.on(t)
-		// The same answer, freshly signed twice, posted at once to both
-		// nodes: one wins, the other hears 409, the record is sealed once,
-		// whichever node owns it and whichever node wins.
-		for i, owner := range []*assentNode{a, b, a, b} {
-			up := tp.upload(owner.url, ph.id.UserID, []byte{byte(i), 'x'})
-			resp := ph.answer(owner.url, up.RequestID, threshold.DecisionApprove)
-			type outcome struct {
-				state  string
-				status int
-				err    error
-			}
-			got := make([]outcome, 2)
-			var wg sync.WaitGroup
-			for j, c := range []*device.Client{ph.client(a.url, ph.id), ph.client(b.url, ph.id)} {
-				wg.Go(func() {
-					state, status, err := respond(c, up.RequestID, resp)
-					got[j] = outcome{state, status, err}
-				})
-			}
-			wg.Wait()
-			won, lost := outcome{"approved", http.StatusOK, nil}, outcome{"conflict", http.StatusConflict, nil}
-			if !(got[0] == won && got[1] == lost) && !(got[0] == lost && got[1] == won) {
-				t.Fatalf("round %d (owner %s): outcomes %+v, want one approved and one 409 conflict", i, owner.id, got)
-			}
-			if r := tp.record(a.url, up.RecordID); r.State != "sealed" {
-				t.Fatalf("round %d: record %s", i, r.State)
-			}
-			ph.wantEvents(sealedOnce(up.RecordID, up.RequestID), a.url)
-		}
-	})
+	t.Run("concurrent answers", func(t *testing.T) { concurrentAnswers(t, ph.on(t), tp.on(t), a, b) })
 
 	t.Run("deny on the other node", func(t *testing.T) {
 		ph, tp := ph.on(t), tp.on(t)
@@ -125,6 +94,38 @@ func TestMultiNodeSQLite(t *testing.T) {
 			store.EventRecordSealed + " " + up.RecordID:  0,
 		}, a.url)
 	})
+}
+
+// concurrentAnswers posts the same answer, freshly signed twice, at once to
+// both nodes, four times: one wins, the other hears 409, the record is
+// sealed once, whichever node owns it and whichever node wins.
+func concurrentAnswers(t *testing.T, ph *phone, tp *thirdParty, a, b *assentNode) {
+	for i, owner := range []*assentNode{a, b, a, b} {
+		up := tp.upload(owner.url, ph.id.UserID, []byte{byte(i), 'x'})
+		resp := ph.answer(owner.url, up.RequestID, threshold.DecisionApprove)
+		type outcome struct {
+			state  string
+			status int
+			err    error
+		}
+		got := make([]outcome, 2)
+		var wg sync.WaitGroup
+		for j, c := range []*device.Client{ph.client(a.url, ph.id), ph.client(b.url, ph.id)} {
+			wg.Go(func() {
+				state, status, err := respond(c, up.RequestID, resp)
+				got[j] = outcome{state, status, err}
+			})
+		}
+		wg.Wait()
+		won, lost := outcome{"approved", http.StatusOK, nil}, outcome{"conflict", http.StatusConflict, nil}
+		if !(got[0] == won && got[1] == lost) && !(got[0] == lost && got[1] == won) {
+			t.Fatalf("round %d (owner %s): outcomes %+v, want one approved and one 409 conflict", i, owner.id, got)
+		}
+		if r := tp.record(a.url, up.RecordID); r.State != "sealed" {
+			t.Fatalf("round %d: record %s", i, r.State)
+		}
+		ph.wantEvents(sealedOnce(up.RecordID, up.RequestID), a.url)
+	}
 }
 
 // TestMultiNodeMongoDB runs the same hand-off with both nodes on a MongoDB

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/store/blobdir"
 	"github.com/assent-dev/assent/store/mongo"
+	"github.com/assent-dev/assent/store/postgres"
 	"github.com/assent-dev/assent/store/sqlite"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -85,15 +87,17 @@ func (e *envFlags) integer(p *int, name, env, usage string) {
 	e.fs.IntVar(p, name, *p, usage+" ($"+env+")")
 }
 
-func (e *envFlags) int64(p *int64, name, env, usage string) {
+// size defines a byte-size flag: a whole number with an optional unit
+// (256MiB, 1GiB, 1000000; see byteSize).
+func (e *envFlags) size(p *int64, name, env, usage string) {
 	if v, ok := e.lookup(env); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
+		var b byteSize
+		if err := b.Set(v); err != nil {
 			e.badEnv(env, v, err)
 		}
-		*p = n
+		*p = int64(b)
 	}
-	e.fs.Int64Var(p, name, *p, usage+" ($"+env+")")
+	e.fs.Var((*byteSize)(p), name, usage+" ($"+env+")")
 }
 
 func (e *envFlags) boolean(p *bool, name, env, usage string) {
@@ -137,15 +141,17 @@ func (e *envFlags) alias(p *string, name, env, primary, primaryEnv string) {
 }
 
 // backendFlags defines the flags that choose and reach the store, which
-// `assent serve` and `assent admin` share. The MongoDB settings have two
-// spellings: -store-uri / -mongodb-uri ($ASSENT_STORE_URI /
-// $ASSENT_MONGODB_URI) and -store-database / -mongodb-database
-// ($ASSENT_STORE_DATABASE / $ASSENT_MONGODB_DATABASE).
+// `assent serve` and `assent admin` share. The store URI has three
+// spellings: -store-uri, -mongodb-uri and -postgres-url ($ASSENT_STORE_URI,
+// $ASSENT_MONGODB_URI, $ASSENT_POSTGRES_URL); the MongoDB database two:
+// -store-database / -mongodb-database ($ASSENT_STORE_DATABASE /
+// $ASSENT_MONGODB_DATABASE).
 func backendFlags(e *envFlags, cfg *server.Config) {
 	e.str(&cfg.DataDir, "data-dir", "ASSENT_DATA_DIR", "`directory` of the database, blobs and master key")
-	e.str(&cfg.Store, "store", "ASSENT_STORE", "store: sqlite or mongodb")
-	e.secretStr(&cfg.StoreURI, "store-uri", "ASSENT_STORE_URI", "MongoDB connection `URI` (store mongodb)")
+	e.str(&cfg.Store, "store", "ASSENT_STORE", "store: sqlite, mongodb or postgres")
+	e.secretStr(&cfg.StoreURI, "store-uri", "ASSENT_STORE_URI", "MongoDB connection `URI` or PostgreSQL URL (store mongodb or postgres)")
 	e.alias(&cfg.StoreURI, "mongodb-uri", "ASSENT_MONGODB_URI", "store-uri", "ASSENT_STORE_URI")
+	e.alias(&cfg.StoreURI, "postgres-url", "ASSENT_POSTGRES_URL", "store-uri", "ASSENT_STORE_URI")
 	e.str(&cfg.StoreDatabase, "store-database", "ASSENT_STORE_DATABASE", "MongoDB database `name`")
 	e.alias(&cfg.StoreDatabase, "mongodb-database", "ASSENT_MONGODB_DATABASE", "store-database", "ASSENT_STORE_DATABASE")
 }
@@ -157,10 +163,11 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs := newFlagSet("serve", stderr)
 	e := &envFlags{fs: fs}
 	e.str(&cfg.Listen, "listen", "ASSENT_LISTEN", "TCP `address` to listen on")
+	e.str(&cfg.MetricsListen, "metrics-listen", "ASSENT_METRICS_LISTEN", "TCP `address` of a Prometheus /metrics listener (default: none)")
 	backendFlags(e, &cfg)
-	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, or gridfs (store mongodb; its default there)")
+	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, gridfs (store mongodb; its default there) or postgres (store postgres; its default there)")
 	e.str(&cfg.BlobDir, "blob-dir", "ASSENT_BLOB_DIR", "blob `directory` (default <data-dir>/blobs)")
-	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start (default <data-dir>/master.key)")
+	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start with store sqlite and mongodb, never with postgres (default <data-dir>/master.key)")
 	e.str(&cfg.TLSCert, "tls-cert", "ASSENT_TLS_CERT", "TLS certificate PEM `file` (with -tls-key: serve HTTPS)")
 	e.str(&cfg.TLSKey, "tls-key", "ASSENT_TLS_KEY", "TLS private key PEM `file`")
 	e.str(&cfg.PublicURL, "public-url", "ASSENT_PUBLIC_URL", "`URL` clients and devices use to reach this server")
@@ -169,13 +176,23 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.duration(&cfg.ApprovalTTL, "approval-ttl", "ASSENT_APPROVAL_TTL", "how long a request waits for the device")
 	e.duration(&cfg.SessionTTL, "session-ttl", "ASSENT_SESSION_TTL", "how long an approved access session stays open")
 	e.integer(&cfg.DownloadsPerSession, "downloads", "ASSENT_DOWNLOADS", "downloads per access session")
-	e.int64(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in `bytes`")
+	e.size(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in bytes, or a `size` with a unit: 256MiB, 1GiB")
 	e.duration(&cfg.UploadDeadline, "upload-deadline", "ASSENT_UPLOAD_DEADLINE", "how long a record may wait for its upload")
 	e.float(&cfg.UserRate, "user-rate", "ASSENT_USER_RATE", "device requests per second per user (negative: no limit)")
 	e.integer(&cfg.UserBurst, "user-burst", "ASSENT_USER_BURST", "burst of device requests per user")
 	e.float(&cfg.RequesterRate, "requester-rate", "ASSENT_REQUESTER_RATE", "device requests per second per third party (negative: no limit)")
 	e.integer(&cfg.RequesterBurst, "requester-burst", "ASSENT_REQUESTER_BURST", "burst of device requests per third party")
 	e.integer(&cfg.MaxPendingPerUser, "max-pending", "ASSENT_MAX_PENDING", "cap on requests waiting for one user's device")
+	e.integer(&cfg.MaxPendingPerRequester, "max-pending-per-requester", "ASSENT_MAX_PENDING_PER_REQUESTER", "cap on one third party's requests waiting for one user's device (below -max-pending)")
+	e.float(&cfg.UserRequesterRate, "user-requester-rate", "ASSENT_USER_REQUESTER_RATE", "device requests per second per (user, third party) (below -user-rate; negative: no limit)")
+	e.integer(&cfg.UserRequesterBurst, "user-requester-burst", "ASSENT_USER_REQUESTER_BURST", "burst of device requests per (user, third party) (below -user-burst)")
+	e.float(&cfg.EnrollRate, "enroll-rate", "ASSENT_ENROLL_RATE", "enrollment calls per second per client address (negative: no limit)")
+	e.integer(&cfg.EnrollBurst, "enroll-burst", "ASSENT_ENROLL_BURST", "burst of enrollment calls per client address")
+	e.float(&cfg.CreateRate, "create-rate", "ASSENT_CREATE_RATE", "records created per second per third party (negative: no limit)")
+	e.integer(&cfg.CreateBurst, "create-burst", "ASSENT_CREATE_BURST", "burst of records created per third party")
+	e.size(&cfg.UploadMinBytes, "upload-min-bytes", "ASSENT_UPLOAD_MIN_BYTES", "`size` an upload must bring in every -upload-window, or be cut off")
+	e.duration(&cfg.UploadWindow, "upload-window", "ASSENT_UPLOAD_WINDOW", "window of the upload minimum rate")
+	e.integer(&cfg.MaxLongPollsPerClient, "max-long-polls", "ASSENT_MAX_LONG_POLLS", "cap on one third party's concurrent long polls (?wait=) on this node")
 	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
 	e.secretStr(&cfg.WebhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
 	var webhookSecretFile string
@@ -183,8 +200,9 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
 	e.str(&cfg.LogLevel, "log-level", "ASSENT_LOG_LEVEL", "log level: debug, info, warn or error")
 	e.duration(&cfg.SweepInterval, "sweep-interval", "ASSENT_SWEEP_INTERVAL", "how often expired requests, records and sessions are ended")
+	e.duration(&cfg.DrainTimeout, "drain-timeout", "ASSENT_DRAIN_TIMEOUT", "how long shutdown waits for answers already received to be processed")
 	e.duration(&cfg.ShutdownTimeout, "shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long in-flight requests get at shutdown")
-	e.duration(&cfg.ReadTimeout, "read-timeout", "ASSENT_READ_TIMEOUT", "how long a request body may take to arrive (uploads: idle time between reads, a minute)")
+	e.duration(&cfg.ReadTimeout, "read-timeout", "ASSENT_READ_TIMEOUT", "how long a request body may take to arrive (uploads: see -upload-min-bytes)")
 	if e.err != nil {
 		return cfg, e.err
 	}
@@ -260,12 +278,19 @@ func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
 
 // openStore opens the store cfg names.
 func openStore(ctx context.Context, cfg server.Config) (store.Store, error) {
-	if cfg.Store == server.StoreMongoDB {
+	switch cfg.Store {
+	case server.StoreMongoDB:
 		m, err := mongo.Open(ctx, cfg.StoreURI, cfg.StoreDatabase)
 		if err != nil {
 			return nil, fmt.Errorf("opening the MongoDB store: %w", err)
 		}
 		return m, nil
+	case server.StorePostgres:
+		p, err := postgres.Open(ctx, cfg.StoreURI, postgres.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
+		}
+		return p, nil
 	}
 	s, err := sqlite.Open(ctx, cfg.DataDir)
 	if err != nil {
@@ -280,13 +305,23 @@ func openStores(ctx context.Context, cfg server.Config) (store.Store, store.Blob
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Blobs == server.BlobsGridFS {
+	// Validate refuses gridfs without mongodb and postgres blobs without
+	// postgres; the checks here keep a wrong pair from panicking.
+	switch cfg.Blobs {
+	case server.BlobsGridFS:
 		m, ok := st.(*mongo.Store)
-		if !ok { // Validate refuses gridfs without mongodb
+		if !ok {
 			st.Close()
 			return nil, nil, fmt.Errorf("%w: blob store %s needs store %s", errUsage, server.BlobsGridFS, server.StoreMongoDB)
 		}
 		return st, m.Blobs(), nil
+	case server.BlobsPostgres:
+		p, ok := st.(*postgres.Store)
+		if !ok {
+			st.Close()
+			return nil, nil, fmt.Errorf("%w: blob store %s needs store %s", errUsage, server.BlobsPostgres, server.StorePostgres)
+		}
+		return st, p.Blobs(), nil
 	}
 	blobs, err := blobdir.Open(cfg.BlobDir)
 	if err != nil {
@@ -294,6 +329,35 @@ func openStores(ctx context.Context, cfg server.Config) (store.Store, store.Blob
 		return nil, nil, fmt.Errorf("opening the blob directory: %w", err)
 	}
 	return st, blobs, nil
+}
+
+// errNoMasterKey: a shared store's node found no master key file, and does
+// not make one.
+var errNoMasterKey = errors.New("no master key")
+
+// loadMasterKey loads the master key cfg names. With the PostgreSQL store,
+// whose nodes run on several hosts, it is never made: a node making its
+// own key would wrap new users' shares under a key its peers lack (they
+// could not serve those users), so the operator makes the key once and
+// copies it to every node.
+func loadMasterKey(cfg server.Config) (*threshold.MasterKey, error) {
+	if cfg.Store != server.StorePostgres {
+		mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("loading the master key: %w", err)
+		}
+		return mk, nil
+	}
+	mk, err := threshold.LoadMasterKey(cfg.MasterKeyPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s does not exist; with a shared store (%s) every node must hold the same key, "+
+			"so it is never made on start: make 32 random bytes once (umask 077; head -c 32 /dev/urandom > %s), copy the file to every node and pass -master-key",
+			errNoMasterKey, cfg.MasterKeyPath, cfg.Store, cfg.MasterKeyPath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the master key: %w", err)
+	}
+	return mk, nil
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -308,9 +372,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
+	mk, err := loadMasterKey(cfg)
 	if err != nil {
-		return fmt.Errorf("loading the master key: %w", err)
+		return err
 	}
 	defer mk.Destroy()
 
@@ -335,6 +399,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		stop, err := serveMetrics(cfg.MetricsListen, srv.MetricsHandler(), stdout, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	url := cfg.PublicURL
 	if url == "" {

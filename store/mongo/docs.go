@@ -20,6 +20,9 @@ type userDoc struct {
 	ShareWrapped []byte    `bson:"share_wrapped"`
 	ShareVersion int64     `bson:"share_version"`
 	CreatedAt    time.Time `bson:"created_at,omitempty"`
+	// Pinned by PinUserKey; absent until then.
+	DevicePublicKey []byte `bson:"device_public_key,omitempty"`
+	DeviceKeyID     string `bson:"device_key_id,omitempty"`
 }
 
 func toUserDoc(u *store.User) *userDoc {
@@ -33,6 +36,7 @@ func (d *userDoc) user() *store.User {
 	return &store.User{
 		ID: d.ID, ClientID: d.ClientID, ExternalID: d.ExternalID, DisplayName: d.DisplayName,
 		ShareWrapped: nonEmpty(d.ShareWrapped), ShareVersion: uint32(d.ShareVersion), CreatedAt: utc(d.CreatedAt),
+		DevicePublicKey: nonEmpty(d.DevicePublicKey), DeviceKeyID: d.DeviceKeyID,
 	}
 }
 
@@ -52,22 +56,50 @@ type enrollmentDoc struct {
 }
 
 type deviceDoc struct {
-	ID               string    `bson:"_id"`
-	UserID           string    `bson:"user_id"`
-	Name             string    `bson:"name,omitempty"`
-	OPRFPublicKey    []byte    `bson:"oprf_public_key"`
-	SigningPublicKey []byte    `bson:"signing_public_key"`
-	KeyID            string    `bson:"device_key_id"`
-	State            string    `bson:"state"`
-	CheckBlinded     [][]byte  `bson:"check_blinded,omitempty"`
-	CreatedAt        time.Time `bson:"created_at,omitempty"`
-	ActivatedAt      time.Time `bson:"activated_at,omitempty"`
+	ID               string       `bson:"_id"`
+	UserID           string       `bson:"user_id"`
+	Name             string       `bson:"name,omitempty"`
+	OPRFPublicKey    []byte       `bson:"oprf_public_key"`
+	SigningPublicKey []byte       `bson:"signing_public_key"`
+	KeyID            string       `bson:"device_key_id"`
+	State            string       `bson:"state"`
+	CheckBlinded     [][]byte     `bson:"check_blinded,omitempty"`
+	CreatedAt        time.Time    `bson:"created_at,omitempty"`
+	ActivatedAt      time.Time    `bson:"activated_at,omitempty"`
+	StateAt          time.Time    `bson:"state_at,omitempty"`
+	Evidence         *evidenceDoc `bson:"evidence,omitempty"`
+}
+
+type evidenceDoc struct {
+	EnrollSignature   []byte   `bson:"enroll_signature"`
+	EvaluatedElements [][]byte `bson:"evaluated_elements"`
+	Proof             []byte   `bson:"proof"`
+	AddStatement      []byte   `bson:"add_statement,omitempty"`
+	AddSignature      []byte   `bson:"add_signature,omitempty"`
+}
+
+func toEvidenceDoc(e *store.DeviceEvidence) *evidenceDoc {
+	return &evidenceDoc{
+		EnrollSignature: e.EnrollSignature, EvaluatedElements: e.EvaluatedElements, Proof: e.Proof,
+		AddStatement: e.AddStatement, AddSignature: e.AddSignature,
+	}
+}
+
+func (d *evidenceDoc) evidence() store.DeviceEvidence {
+	if d == nil {
+		return store.DeviceEvidence{}
+	}
+	return store.DeviceEvidence{
+		EnrollSignature: nonEmpty(d.EnrollSignature), EvaluatedElements: nonEmptyList(d.EvaluatedElements),
+		Proof: nonEmpty(d.Proof), AddStatement: nonEmpty(d.AddStatement), AddSignature: nonEmpty(d.AddSignature),
+	}
 }
 
 func toDeviceDoc(d *store.Device) *deviceDoc {
 	return &deviceDoc{
 		ID: d.ID, UserID: d.UserID, Name: d.Name, OPRFPublicKey: d.OPRFPublicKey, SigningPublicKey: d.SigningPublicKey,
 		KeyID: d.KeyID, State: d.State, CheckBlinded: d.CheckBlinded, CreatedAt: d.CreatedAt, ActivatedAt: d.ActivatedAt,
+		StateAt: d.StateAt,
 	}
 }
 
@@ -76,6 +108,7 @@ func (d *deviceDoc) device() *store.Device {
 		ID: d.ID, UserID: d.UserID, Name: d.Name, OPRFPublicKey: nonEmpty(d.OPRFPublicKey),
 		SigningPublicKey: nonEmpty(d.SigningPublicKey), KeyID: d.KeyID, State: d.State,
 		CheckBlinded: nonEmptyList(d.CheckBlinded), CreatedAt: utc(d.CreatedAt), ActivatedAt: utc(d.ActivatedAt),
+		StateAt: utc(d.StateAt), Evidence: d.Evidence.evidence(),
 	}
 }
 
@@ -101,20 +134,28 @@ func (d *clientDoc) client() *store.Client {
 }
 
 type approvalDoc struct {
-	DeviceID  string `bson:"device_id"`
-	Statement []byte `bson:"statement"`
-	Signature []byte `bson:"signature"`
+	DeviceID          string   `bson:"device_id"`
+	Statement         []byte   `bson:"statement"`
+	Signature         []byte   `bson:"signature"`
+	EvaluatedElements [][]byte `bson:"evaluated_elements,omitempty"`
+	Proof             []byte   `bson:"proof,omitempty"`
 }
 
 func toApprovalDoc(a *store.Approval) *approvalDoc {
-	return &approvalDoc{DeviceID: a.DeviceID, Statement: a.Statement, Signature: a.Signature}
+	return &approvalDoc{
+		DeviceID: a.DeviceID, Statement: a.Statement, Signature: a.Signature,
+		EvaluatedElements: a.EvaluatedElements, Proof: a.Proof,
+	}
 }
 
 func (d *approvalDoc) approval() store.Approval {
 	if d == nil {
 		return store.Approval{}
 	}
-	return store.Approval{DeviceID: d.DeviceID, Statement: nonEmpty(d.Statement), Signature: nonEmpty(d.Signature)}
+	return store.Approval{
+		DeviceID: d.DeviceID, Statement: nonEmpty(d.Statement), Signature: nonEmpty(d.Signature),
+		EvaluatedElements: nonEmptyList(d.EvaluatedElements), Proof: nonEmpty(d.Proof),
+	}
 }
 
 type recordDoc struct {

@@ -41,6 +41,7 @@ const (
 	collSessions    = "sessions"
 	collNonces      = "nonces"
 	collAudit       = "audit"
+	collSettings    = "settings"
 	blobBucket      = "blobs" // GridFS: blobs.files and blobs.chunks
 )
 

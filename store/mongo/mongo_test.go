@@ -155,8 +155,8 @@ func TestConcernsOverrideTheURI(t *testing.T) {
 	if _, err := s.GetUser(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ActivateDevice(ctx, "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", time.Now()); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("ActivateDevice of an unknown device: %v", err)
+	if err := s.ConfirmDevice(ctx, "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", store.DeviceActive, store.DeviceEvidence{EnrollSignature: []byte{1}, EvaluatedElements: [][]byte{{1}}, Proof: []byte{1}}, time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ConfirmDevice of an unknown device: %v", err)
 	}
 
 	mu.Lock()

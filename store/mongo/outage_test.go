@@ -116,9 +116,9 @@ func TestOutage(t *testing.T) {
 		"GetUser":     func() error { _, err := s.GetUser(ctx, u.ID); return err },
 		"CreateUser":  func() error { return s.CreateUser(ctx, other) },
 		"CountRecord": func() error { _, err := s.CountRecords(ctx, u.ID); return err },
-		"ActivateDevice": func() error {
+		"SetDeviceState": func() error {
 			id, _ := ids.New(ids.Device, rand.Reader)
-			return s.ActivateDevice(ctx, id, time.Now())
+			return s.SetDeviceState(ctx, id, store.DeviceActive, store.DeviceRevoked, time.Now())
 		},
 		"RememberNonce": func() error {
 			id, _ := ids.New(ids.Device, rand.Reader)

@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -26,6 +27,22 @@ func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 		return nil, err
 	}
 	return getByID(ctx, s, "get user", s.users, id, (*userDoc).user)
+}
+
+// UserByExternalID implements store.Store, on the unique (client_id,
+// external_id) index.
+func (s *Store) UserByExternalID(ctx context.Context, clientID, externalID string) (*store.User, error) {
+	if err := store.CheckID("client id", ids.Client, clientID); err != nil {
+		return nil, err
+	}
+	if err := store.CheckText("external id", externalID, true); err != nil {
+		return nil, err
+	}
+	var d userDoc
+	if err := s.get(ctx, "user by external id", s.users, bson.D{eq("client_id", clientID), eq("external_id", externalID)}, &d); err != nil {
+		return nil, err
+	}
+	return d.user(), nil
 }
 
 // CreateEnrollment implements store.Store. The code hash, in hex, is the
@@ -71,17 +88,34 @@ func (s *Store) GetDevice(ctx context.Context, id string) (*store.Device, error)
 	return getByID(ctx, s, "get device", s.devices, id, (*deviceDoc).device)
 }
 
-// ActivateDevice implements store.Store.
-func (s *Store) ActivateDevice(ctx context.Context, id string, now time.Time) error {
-	if err := store.CheckIDAt("device id", ids.Device, id, now); err != nil {
+// ConfirmDevice implements store.Store.
+func (s *Store) ConfirmDevice(ctx context.Context, id, to string, ev store.DeviceEvidence, now time.Time) error {
+	if err := store.CheckConfirmDevice(id, to, &ev, now); err != nil {
 		return err
 	}
-	return s.transition(ctx, "activate device", s.devices, id, bson.D{eq("state", store.DevicePending)},
-		set(eq("state", store.DeviceActive), eq("activated_at", now)), nil, time.Time{}, store.DevicePending)
+	fields := []bson.E{eq("state", to), eq("state_at", now), eq("evidence", toEvidenceDoc(&ev))}
+	if to == store.DeviceActive {
+		fields = append(fields, eq("activated_at", now))
+	}
+	return s.transition(ctx, "confirm device", s.devices, id, bson.D{eq("state", store.DevicePending)},
+		set(fields...), nil, time.Time{}, store.DevicePending)
 }
 
-// maxDevices bounds ActiveDevices, which has no limit argument; a user has a
-// handful of devices.
+// SetDeviceState implements store.Store.
+func (s *Store) SetDeviceState(ctx context.Context, id, from, to string, now time.Time) error {
+	if err := store.CheckSetDeviceState(id, from, to, now); err != nil {
+		return err
+	}
+	fields := []bson.E{eq("state", to), eq("state_at", now)}
+	if from == store.DeviceRecoveryPending && to == store.DeviceActive {
+		fields = append(fields, eq("activated_at", now))
+	}
+	return s.transition(ctx, "set device state", s.devices, id, bson.D{eq("state", from)},
+		set(fields...), nil, time.Time{}, from)
+}
+
+// maxDevices bounds the device lists, which have no limit argument; a user
+// has a handful of devices.
 const maxDevices = store.MaxLimit
 
 // ActiveDevices implements store.Store.
@@ -91,6 +125,28 @@ func (s *Store) ActiveDevices(ctx context.Context, userID string) ([]*store.Devi
 	}
 	return list(ctx, s, "active devices", s.devices, bson.D{eq("user_id", userID), eq("state", store.DeviceActive)},
 		asc("created_at"), maxDevices, (*deviceDoc).device)
+}
+
+// UserDevices implements store.Store.
+func (s *Store) UserDevices(ctx context.Context, userID string) ([]*store.Device, error) {
+	if err := store.CheckID("user id", ids.User, userID); err != nil {
+		return nil, err
+	}
+	return list(ctx, s, "user devices", s.devices, bson.D{eq("user_id", userID)}, asc("created_at"), maxDevices, (*deviceDoc).device)
+}
+
+// userUnpinned names, for whyNot, the state of a user whose key is not
+// pinned: users have no state field, so a failed pin is explained as
+// ErrNotFound or ErrConflict.
+const userUnpinned = "unpinned"
+
+// PinUserKey implements store.Store.
+func (s *Store) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
+	if err := store.CheckPinUserKey(userID, pkD, keyID); err != nil {
+		return err
+	}
+	return s.transition(ctx, "pin user key", s.users, userID, bson.D{eq("device_key_id", cmp("$exists", false))},
+		set(eq("device_public_key", pkD), eq("device_key_id", keyID)), nil, time.Time{}, userUnpinned)
 }
 
 // CreateClient implements store.Store. The unique index on key_prefix
@@ -112,4 +168,29 @@ func (s *Store) ClientByPrefix(ctx context.Context, prefix string) (*store.Clien
 		return nil, err
 	}
 	return d.client(), nil
+}
+
+// Clients implements store.Store.
+func (s *Store) Clients(ctx context.Context, limit int) ([]*store.Client, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
+	}
+	return list(ctx, s, "clients", s.clients, bson.D{}, asc("created_at"), limit, (*clientDoc).client)
+}
+
+// DeleteClient implements store.Store.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if err := store.CheckID("client id", ids.Client, id); err != nil {
+		return err
+	}
+	octx, cancel := s.opContext(ctx)
+	defer cancel()
+	r, err := s.clients.DeleteOne(octx, bson.D{eq("_id", id)})
+	if err != nil {
+		return fail("delete client", err)
+	}
+	if r.DeletedCount == 0 {
+		return fmt.Errorf("mongo: delete client: %w", store.ErrNotFound)
+	}
+	return nil
 }

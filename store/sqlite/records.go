@@ -12,17 +12,22 @@ import (
 
 const recordColumns = `id, user_id, client_id, title, content_type, purpose, state, created_at,
 	size, content_sha256, blob_name, input, device_key_id, request_id, expires_at,
-	wrapped_dek, approval_device_id, approval_statement, approval_signature, sealed_at`
+	wrapped_dek, approval_device_id, approval_statement, approval_signature, sealed_at, approval_evaluated, approval_proof`
 
 func scanRecord(r scanner) (*store.Record, error) {
 	x := new(store.Record)
 	var created, expires, sealed, size sql.NullInt64
-	var blob, keyID, request, device sql.NullString
+	var blob, keyID, request, device, evaluated sql.NullString
 	if err := r.Scan(&x.ID, &x.UserID, &x.ClientID, &x.Title, &x.ContentType, &x.Purpose, &x.State, &created,
 		&size, &x.ContentSHA256, &blob, &x.Input, &keyID, &request, &expires,
-		&x.WrappedDEK, &device, &x.Approval.Statement, &x.Approval.Signature, &sealed); err != nil {
+		&x.WrappedDEK, &device, &x.Approval.Statement, &x.Approval.Signature, &sealed, &evaluated, &x.Approval.Proof); err != nil {
 		return nil, err
 	}
+	var err error
+	if x.Approval.EvaluatedElements, err = listCol[[]byte](evaluated); err != nil {
+		return nil, err
+	}
+	x.Approval.Proof = bytesCol(x.Approval.Proof)
 	x.CreatedAt, x.ExpiresAt, x.SealedAt = timeCol(created), timeCol(expires), timeCol(sealed)
 	x.Size = size.Int64
 	x.BlobName, x.DeviceKeyID, x.RequestID, x.Approval.DeviceID = blob.String, keyID.String, request.String, device.String
@@ -97,9 +102,10 @@ func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now 
 func sealRecord(ctx context.Context, c *wconn, id string, seal *store.Seal, now time.Time) error {
 	return changed(c.exec(ctx,
 		`UPDATE records SET state = 'sealed', wrapped_dek = ?, approval_device_id = ?, approval_statement = ?,
-			approval_signature = ?, sealed_at = ?
+			approval_signature = ?, sealed_at = ?, approval_evaluated = ?, approval_proof = ?
 		WHERE id = ? AND state = 'pending_approval' AND expires_at > ?`,
 		seal.WrappedDEK, seal.Approval.DeviceID, seal.Approval.Statement, seal.Approval.Signature, timeArg(seal.SealedAt),
+		listArg(seal.Approval.EvaluatedElements), bytesArg(seal.Approval.Proof),
 		id, timeArg(now)))
 }
 

@@ -156,6 +156,47 @@ CREATE TABLE audit (
 	PRIMARY KEY (user_id, seq)
 );
 `,
+	// 2: the user's device set (DESIGN.md). The devices table is rebuilt
+	// since SQLite cannot change a CHECK constraint; the user's pinned key
+	// and the evidence of every confirmation and approval are new columns.
+	`
+CREATE TABLE devices_v2 (
+	id                 TEXT PRIMARY KEY,
+	user_id            TEXT NOT NULL,
+	name               TEXT NOT NULL,
+	oprf_public_key    BLOB NOT NULL,
+	signing_public_key BLOB NOT NULL,
+	key_id             TEXT NOT NULL,
+	state              TEXT NOT NULL CHECK (state IN ('pending', 'active', 'revoked', 'suspended', 'awaiting_transfer', 'recovery_pending', 'cancelled')),
+	check_blinded      TEXT,
+	created_at         INTEGER,
+	activated_at       INTEGER,
+	state_at           INTEGER,
+	enroll_signature   BLOB,
+	check_evaluated    TEXT,
+	check_proof        BLOB,
+	add_statement      BLOB,
+	add_signature      BLOB
+);
+INSERT INTO devices_v2 (id, user_id, name, oprf_public_key, signing_public_key, key_id, state, check_blinded, created_at, activated_at, state_at)
+	SELECT id, user_id, name, oprf_public_key, signing_public_key, key_id, state, check_blinded, created_at, activated_at, activated_at FROM devices;
+DROP TABLE devices;
+ALTER TABLE devices_v2 RENAME TO devices;
+CREATE INDEX devices_user ON devices (user_id, created_at);
+ALTER TABLE users ADD COLUMN device_public_key BLOB;
+ALTER TABLE users ADD COLUMN device_key_id TEXT;
+ALTER TABLE records ADD COLUMN approval_evaluated TEXT;
+ALTER TABLE records ADD COLUMN approval_proof BLOB;
+ALTER TABLE sessions ADD COLUMN approval_evaluated TEXT;
+ALTER TABLE sessions ADD COLUMN approval_proof BLOB;
+`,
+	// 3: facts about the whole store, written once (the master key id).
+	`
+CREATE TABLE settings (
+	name  TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

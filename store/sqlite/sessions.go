@@ -11,16 +11,21 @@ import (
 )
 
 const sessionColumns = `id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at,
-	downloads_left, approval_device_id, approval_statement, approval_signature, opened_at`
+	downloads_left, approval_device_id, approval_statement, approval_signature, opened_at, approval_evaluated, approval_proof`
 
 func scanSession(r scanner) (*store.Session, error) {
 	x := new(store.Session)
 	var created, expires, opened sql.NullInt64
-	var device sql.NullString
+	var device, evaluated sql.NullString
 	if err := r.Scan(&x.ID, &x.RecordID, &x.UserID, &x.RequesterID, &x.Purpose, &x.RequestID, &x.State, &created, &expires,
-		&x.DownloadsLeft, &device, &x.Approval.Statement, &x.Approval.Signature, &opened); err != nil {
+		&x.DownloadsLeft, &device, &x.Approval.Statement, &x.Approval.Signature, &opened, &evaluated, &x.Approval.Proof); err != nil {
 		return nil, err
 	}
+	var err error
+	if x.Approval.EvaluatedElements, err = listCol[[]byte](evaluated); err != nil {
+		return nil, err
+	}
+	x.Approval.Proof = bytesCol(x.Approval.Proof)
 	x.CreatedAt, x.ExpiresAt, x.OpenedAt = timeCol(created), timeCol(expires), timeCol(opened)
 	x.Approval.DeviceID = device.String
 	x.Approval.Statement, x.Approval.Signature = bytesCol(x.Approval.Statement), bytesCol(x.Approval.Signature)
@@ -57,9 +62,10 @@ func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpeni
 	const op = "open session"
 	ok, err := s.update(ctx, op,
 		`UPDATE sessions SET state = 'open', expires_at = ?, downloads_left = ?, approval_device_id = ?,
-			approval_statement = ?, approval_signature = ?, opened_at = ?
+			approval_statement = ?, approval_signature = ?, opened_at = ?, approval_evaluated = ?, approval_proof = ?
 		WHERE id = ? AND state = 'pending_approval' AND expires_at > ?`,
 		timeArg(o.ExpiresAt), o.Downloads, o.Approval.DeviceID, o.Approval.Statement, o.Approval.Signature, timeArg(o.OpenedAt),
+		listArg(o.Approval.EvaluatedElements), bytesArg(o.Approval.Proof),
 		id, timeArg(now))
 	if err != nil || ok {
 		return err

@@ -41,12 +41,24 @@ func (a *alternate) GetUser(ctx context.Context, id string) (*store.User, error)
 	return a.next().GetUser(ctx, id)
 }
 
+func (a *alternate) UserByExternalID(ctx context.Context, clientID, externalID string) (*store.User, error) {
+	return a.next().UserByExternalID(ctx, clientID, externalID)
+}
+
 func (a *alternate) CreateEnrollment(ctx context.Context, e *store.Enrollment) error {
 	return a.next().CreateEnrollment(ctx, e)
 }
 
 func (a *alternate) UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*store.Enrollment, error) {
 	return a.next().UseEnrollment(ctx, codeHash, now)
+}
+
+func (a *alternate) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
+	return a.next().GetEnrollment(ctx, codeHash)
+}
+
+func (a *alternate) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
+	return a.next().PinMasterKeyID(ctx, keyID)
 }
 
 func (a *alternate) CreateDevice(ctx context.Context, d *store.Device) error {
@@ -57,8 +69,20 @@ func (a *alternate) GetDevice(ctx context.Context, id string) (*store.Device, er
 	return a.next().GetDevice(ctx, id)
 }
 
-func (a *alternate) ActivateDevice(ctx context.Context, id string, now time.Time) error {
-	return a.next().ActivateDevice(ctx, id, now)
+func (a *alternate) ConfirmDevice(ctx context.Context, id, to string, ev store.DeviceEvidence, now time.Time) error {
+	return a.next().ConfirmDevice(ctx, id, to, ev, now)
+}
+
+func (a *alternate) SetDeviceState(ctx context.Context, id, from, to string, now time.Time) error {
+	return a.next().SetDeviceState(ctx, id, from, to, now)
+}
+
+func (a *alternate) UserDevices(ctx context.Context, userID string) ([]*store.Device, error) {
+	return a.next().UserDevices(ctx, userID)
+}
+
+func (a *alternate) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
+	return a.next().PinUserKey(ctx, userID, pkD, keyID)
 }
 
 func (a *alternate) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
@@ -71,6 +95,14 @@ func (a *alternate) CreateClient(ctx context.Context, c *store.Client) error {
 
 func (a *alternate) ClientByPrefix(ctx context.Context, prefix string) (*store.Client, error) {
 	return a.next().ClientByPrefix(ctx, prefix)
+}
+
+func (a *alternate) Clients(ctx context.Context, limit int) ([]*store.Client, error) {
+	return a.next().Clients(ctx, limit)
+}
+
+func (a *alternate) DeleteClient(ctx context.Context, id string) error {
+	return a.next().DeleteClient(ctx, id)
 }
 
 func (a *alternate) CreateRecord(ctx context.Context, r *store.Record) error {

@@ -25,16 +25,23 @@ func testMalformedIDs(t *testing.T, s store.Store) {
 		f    func(id string) error
 	}
 	calls := map[string]call{
-		"GetUser":        {ids.User, func(id string) error { _, err := s.GetUser(ctx, id); return err }},
-		"GetDevice":      {ids.Device, func(id string) error { _, err := s.GetDevice(ctx, id); return err }},
-		"ActivateDevice": {ids.Device, func(id string) error { return s.ActivateDevice(ctx, id, t0) }},
-		"ActiveDevices":  {ids.User, func(id string) error { _, err := s.ActiveDevices(ctx, id); return err }},
-		"CountRecords":   {ids.User, func(id string) error { _, err := s.CountRecords(ctx, id); return err }},
-		"GetRecord":      {"", func(id string) error { _, err := s.GetRecord(ctx, id); return err }},
-		"StageRecord":    {"", func(id string) error { return s.StageRecord(ctx, id, newStaging(t, newRecordID(t, t0), t0)) }},
-		"SealRecord":     {"", func(id string) error { return s.SealRecord(ctx, id, newSeal(t), t0) }},
-		"EndRecord":      {"", func(id string) error { return s.EndRecord(ctx, id, store.RecordExpired, t0) }},
-		"GetRequest":     {ids.Request, func(id string) error { _, err := s.GetRequest(ctx, id); return err }},
+		"GetUser":   {ids.User, func(id string) error { _, err := s.GetUser(ctx, id); return err }},
+		"GetDevice": {ids.Device, func(id string) error { _, err := s.GetDevice(ctx, id); return err }},
+		"ConfirmDevice": {ids.Device, func(id string) error {
+			return s.ConfirmDevice(ctx, id, store.DeviceActive, newEvidence(), t0)
+		}},
+		"SetDeviceState": {ids.Device, func(id string) error {
+			return s.SetDeviceState(ctx, id, store.DeviceActive, store.DeviceRevoked, t0)
+		}},
+		"ActiveDevices": {ids.User, func(id string) error { _, err := s.ActiveDevices(ctx, id); return err }},
+		"UserDevices":   {ids.User, func(id string) error { _, err := s.UserDevices(ctx, id); return err }},
+		"PinUserKey":    {ids.User, func(id string) error { return s.PinUserKey(ctx, id, random(32), keyID()) }},
+		"CountRecords":  {ids.User, func(id string) error { _, err := s.CountRecords(ctx, id); return err }},
+		"GetRecord":     {"", func(id string) error { _, err := s.GetRecord(ctx, id); return err }},
+		"StageRecord":   {"", func(id string) error { return s.StageRecord(ctx, id, newStaging(t, newRecordID(t, t0), t0)) }},
+		"SealRecord":    {"", func(id string) error { return s.SealRecord(ctx, id, newSeal(t), t0) }},
+		"EndRecord":     {"", func(id string) error { return s.EndRecord(ctx, id, store.RecordExpired, t0) }},
+		"GetRequest":    {ids.Request, func(id string) error { _, err := s.GetRequest(ctx, id); return err }},
 		"AnswerRequest": {ids.Request, func(id string) error {
 			return s.AnswerRequest(ctx, id, newAnswer(t, store.DecisionDeny, t0), t0)
 		}},

@@ -82,10 +82,12 @@ func contests() []contest {
 				return err
 			}, nil
 		}},
-		{"ActivateDevice", 1, func(t *testing.T, s store.Store, n int) (attempt, check) {
+		{"ConfirmDevice", 1, func(t *testing.T, s store.Store, n int) (attempt, check) {
 			d := newDevice(t, newID(t, ids.User), t0)
 			want(t, s.CreateDevice(ctxOf(t), d), nil, "CreateDevice")
-			return func(i int) error { return s.ActivateDevice(ctxOf(t), d.ID, t0.Add(time.Duration(i)*time.Second)) },
+			return func(i int) error {
+					return s.ConfirmDevice(ctxOf(t), d.ID, store.DeviceActive, newEvidence(), t0.Add(time.Duration(i)*time.Second))
+				},
 				func(t *testing.T, w []int) {
 					got, err := s.GetDevice(ctxOf(t), d.ID)
 					want(t, err, nil, "GetDevice")

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Users", testUsers},
 		{"Enrollments", testEnrollments},
 		{"Devices", testDevices},
+		{"DeviceSet", testDeviceSet},
 		{"Clients", testClients},
 		{"Records", testRecords},
 		{"RecordTimes", testRecordTimes},
@@ -78,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"CombinedStage", testCombinedStage},
 		{"CombinedSeal", testCombinedSeal},
 		{"Audit", testAudit},
+		{"MasterKeyID", testMasterKeyID},
 		{"MalformedIDs", testMalformedIDs},
 		{"Oversize", testOversize},
 		{"Context", testContext},
@@ -90,6 +92,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 			t.Skip(opts.SkipRaces)
 		}
 		testRaces(t, open(t), opts)
+		t.Run("PinMasterKeyID", func(t *testing.T) { raceMasterKeyID(t, open(t), opts) })
 	})
 }
 
@@ -207,8 +210,20 @@ func newApproval(t testing.TB) store.Approval {
 	return store.Approval{DeviceID: newID(t, ids.Device), Statement: random(300), Signature: random(64)}
 }
 
+// newEvaluatedApproval is an approval with its evaluation, as a sealed
+// record and an open session keep it.
+func newEvaluatedApproval(t testing.TB) store.Approval {
+	a := newApproval(t)
+	a.EvaluatedElements, a.Proof = randomList(1, 32), random(64)
+	return a
+}
+
 func newSeal(t testing.TB) store.Seal {
-	return store.Seal{WrappedDEK: random(60), Approval: newApproval(t), SealedAt: t0}
+	return store.Seal{WrappedDEK: random(60), Approval: newEvaluatedApproval(t), SealedAt: t0}
+}
+
+func newEvidence() store.DeviceEvidence {
+	return store.DeviceEvidence{EnrollSignature: random(64), EvaluatedElements: randomList(1, 32), Proof: random(64)}
 }
 
 func newRequest(t testing.TB, kind, user string, created, expires time.Time) *store.Request {
@@ -240,5 +255,5 @@ func newSession(t testing.TB, user string, created, expires time.Time) *store.Se
 }
 
 func newOpening(t testing.TB, expires time.Time, downloads int) store.SessionOpening {
-	return store.SessionOpening{ExpiresAt: expires, Downloads: downloads, Approval: newApproval(t), OpenedAt: t0}
+	return store.SessionOpening{ExpiresAt: expires, Downloads: downloads, Approval: newEvaluatedApproval(t), OpenedAt: t0}
 }

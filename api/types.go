@@ -1,0 +1,217 @@
+package api
+
+import "time"
+
+// CreateUserRequest is the body of POST /v1/users.
+type CreateUserRequest struct {
+	ExternalID  string `json:"external_id"`
+	DisplayName string `json:"display_name"`
+}
+
+// Enrollment is the 201 answer of POST /v1/users and of
+// POST /v1/users/{uid}/enrollment: a single-use code, shown grouped
+// (ABCDE-FGHIJ-KLMNO-PQRST), valid until EnrollmentExpiresAt.
+type Enrollment struct {
+	UserID              string    `json:"user_id"`
+	EnrollmentCode      string    `json:"enrollment_code"`
+	EnrollmentExpiresAt time.Time `json:"enrollment_expires_at"`
+}
+
+// User states in a User answer: no active device yet, or at least one.
+const (
+	UserAwaitingDevice = "awaiting_device"
+	UserActive         = "active"
+)
+
+// User is the answer of GET /v1/users/{uid} and GET /v1/users?external_id=X.
+type User struct {
+	UserID      string          `json:"user_id"`
+	ExternalID  string          `json:"external_id"`
+	DisplayName string          `json:"display_name"`
+	State       string          `json:"state"` // UserAwaitingDevice or UserActive
+	CreatedAt   time.Time       `json:"created_at"`
+	Devices     []DeviceSummary `json:"devices"`
+}
+
+// DeviceSummary is one active device of a User answer.
+type DeviceSummary struct {
+	DeviceID    string    `json:"device_id"`
+	Name        string    `json:"name"`
+	State       string    `json:"state"`
+	DeviceKeyID string    `json:"device_key_id"`
+	EnrolledAt  time.Time `json:"enrolled_at"`
+}
+
+// CreateRecordRequest is the body of POST /v1/users/{uid}/records.
+type CreateRecordRequest struct {
+	Title       string `json:"title"`
+	ContentType string `json:"content_type"`
+	Purpose     string `json:"purpose"`
+}
+
+// CreatedRecord is the 201 answer of POST /v1/users/{uid}/records.
+type CreatedRecord struct {
+	RecordID string `json:"record_id"`
+	State    string `json:"state"`
+}
+
+// Pending is the 202 answer of PUT /v1/records/{rid}/content (RecordID
+// set) and POST /v1/records/{rid}/access (SessionID set): work waiting on
+// the device's answer to RequestID until ExpiresAt. MatchCode, when the
+// server sends it, is the two digits to show the user.
+type Pending struct {
+	RecordID  string    `json:"record_id,omitempty"`
+	SessionID string    `json:"session_id,omitempty"`
+	State     string    `json:"state"`
+	RequestID string    `json:"request_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+	MatchCode string    `json:"match_code,omitempty"`
+}
+
+// Approval is what the device signed for a sealed record, with the
+// evaluation and proof it answered with (checkable against the user's pkD;
+// absent on records sealed before they were kept).
+type Approval struct {
+	DeviceID          string   `json:"device_id"`
+	Statement         []byte   `json:"statement"`
+	Signature         []byte   `json:"signature"`
+	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
+	Proof             []byte   `json:"proof,omitempty"`
+}
+
+// Record is the answer of GET /v1/records/{rid}. Size and ContentSHA256 are
+// absent until the upload completes, SealedAt and Approval until sealed.
+type Record struct {
+	RecordID      string     `json:"record_id"`
+	UserID        string     `json:"user_id"`
+	State         string     `json:"state"`
+	Title         string     `json:"title"`
+	ContentType   string     `json:"content_type"`
+	Size          *int64     `json:"size,omitempty"`
+	ContentSHA256 []byte     `json:"content_sha256,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SealedAt      *time.Time `json:"sealed_at,omitempty"`
+	Approval      *Approval  `json:"approval,omitempty"`
+}
+
+// AccessRequest is the body of POST /v1/records/{rid}/access.
+type AccessRequest struct {
+	Purpose string `json:"purpose"`
+}
+
+// Session is the answer of GET /v1/sessions/{sid}.
+type Session struct {
+	SessionID     string    `json:"session_id"`
+	RecordID      string    `json:"record_id"`
+	State         string    `json:"state"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	DownloadsLeft int       `json:"downloads_left"`
+}
+
+// AuditEntry is one entry of a user's audit chain (docs/wire.md; the hash
+// is defined in store/audit.go).
+type AuditEntry struct {
+	UserID   string    `json:"user_id"`
+	Seq      int64     `json:"seq"`
+	Event    string    `json:"event"`
+	Actor    string    `json:"actor"`
+	Subject  string    `json:"subject"`
+	Details  []byte    `json:"details"`
+	At       time.Time `json:"at"`
+	PrevHash []byte    `json:"prev_hash"`
+	Hash     []byte    `json:"hash"`
+}
+
+// AuditList is the answer of GET /v1/users/{uid}/audit and GET /v1/device/audit
+// (optional ?after=SEQ&limit=N).
+type AuditList struct {
+	Entries []AuditEntry `json:"entries"`
+}
+
+// EnrollRequest is the body of POST /v1/device/enroll.
+type EnrollRequest struct {
+	EnrollmentCode   string `json:"enrollment_code"`
+	DeviceName       string `json:"device_name"`
+	OPRFPublicKey    []byte `json:"oprf_public_key"`
+	SigningPublicKey []byte `json:"signing_public_key"`
+}
+
+// EnrollAnswer is the 201 answer of POST /v1/device/enroll: one blinded
+// element for the enrollment check.
+type EnrollAnswer struct {
+	DeviceID        string   `json:"device_id"`
+	UserID          string   `json:"user_id"`
+	BlindedElements [][]byte `json:"blinded_elements"`
+}
+
+// ConfirmRequest is the body of POST /v1/device/enroll/confirm.
+type ConfirmRequest struct {
+	DeviceID          string   `json:"device_id"`
+	EvaluatedElements [][]byte `json:"evaluated_elements"`
+	Proof             []byte   `json:"proof"`
+	Signature         []byte   `json:"signature"`
+}
+
+// ConfirmAnswer is the 200 answer of POST /v1/device/enroll/confirm.
+type ConfirmAnswer struct {
+	DeviceID string `json:"device_id"`
+	UserID   string `json:"user_id"`
+	State    string `json:"state"`
+}
+
+// Requester names the third party that asks, as the server describes it.
+type Requester struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// RequestRecord is the record as the server describes it in a device request.
+type RequestRecord struct {
+	Title         string `json:"title"`
+	ContentType   string `json:"content_type"`
+	Size          int64  `json:"size"`
+	ContentSHA256 []byte `json:"content_sha256"`
+}
+
+// DeviceRequest is GET /v1/device/requests/{request_id} and an item of
+// DeviceRequestList. Nothing in it is trusted by a device before its checks.
+type DeviceRequest struct {
+	RequestID       string        `json:"request_id"`
+	Kind            string        `json:"kind"`
+	UserID          string        `json:"user_id"`
+	RecordID        string        `json:"record_id"`
+	DeviceKeyID     string        `json:"device_key_id"`
+	Requester       Requester     `json:"requester"`
+	Purpose         string        `json:"purpose"`
+	Record          RequestRecord `json:"record"`
+	BlindedElements [][]byte      `json:"blinded_elements"`
+	CreatedAt       time.Time     `json:"created_at"`
+	ExpiresAt       time.Time     `json:"expires_at"`
+	State           string        `json:"state"`
+}
+
+// DeviceRequestList is the answer of GET /v1/device/requests?state=pending.
+type DeviceRequestList struct {
+	Requests []DeviceRequest `json:"requests"`
+}
+
+// DeviceResponse is the body of POST /v1/device/requests/{request_id}/response.
+// For a deny, EvaluatedElements and Proof are absent.
+type DeviceResponse struct {
+	Decision          string   `json:"decision"`
+	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
+	Proof             []byte   `json:"proof,omitempty"`
+	Signature         []byte   `json:"signature"`
+}
+
+// DeviceResponseAnswer is the 200 answer to a DeviceResponse.
+type DeviceResponseAnswer struct {
+	RequestID string `json:"request_id"`
+	State     string `json:"state"`
+}
+
+// Health is the answer of GET /healthz.
+type Health struct {
+	Status  string `json:"status"`
+	Version string `json:"version,omitempty"`
+}

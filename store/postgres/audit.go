@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/assent-dev/assent/store"
+)
+
+// appendTries bounds the retries of an audit append that lost a race for
+// the next sequence number.
+const appendTries = 64
+
+// AppendAudit implements store.Store: read the user's last entry, insert
+// the next under the primary key (user_id, seq); a racer that took the
+// number first makes the insert fail with a unique violation, and the loser
+// reads again after a short random pause. No transaction is held open.
+func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
+	if err := store.CheckAuditEntry(e); err != nil {
+		return nil, err
+	}
+	const op = "append audit"
+	for try := 0; ; try++ {
+		prev := &store.AuditEntry{UserID: e.UserID}
+		err := s.get(ctx, op, func(r pgx.Row) error { return r.Scan(&prev.Seq, &prev.Hash) },
+			`SELECT seq, hash FROM audit WHERE user_id = $1 ORDER BY seq DESC LIMIT 1`, e.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			prev, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		n, err := store.NextAuditEntry(prev, e)
+		if err != nil {
+			return nil, err
+		}
+		err = s.exec(ctx, op,
+			`INSERT INTO audit (user_id, seq, event, actor, subject, details, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			n.UserID, n.Seq, n.Event, n.Actor, n.Subject, bytesArg(n.Details), n.At.Unix(), n.PrevHash, n.Hash)
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, store.ErrConflict) || try == appendTries {
+			return nil, err
+		}
+		time.Sleep(time.Duration(rand.N(200*(try+1))) * time.Microsecond)
+	}
+}
+
+// AuditEntries implements store.Store.
+func (s *Store) AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*store.AuditEntry, error) {
+	if err := store.CheckAuditEntries(userID, afterSeq, limit); err != nil {
+		return nil, err
+	}
+	return list(ctx, s, "audit entries", func(r pgx.Row) (*store.AuditEntry, error) {
+		e := new(store.AuditEntry)
+		var at int64
+		if err := r.Scan(&e.UserID, &e.Seq, &e.Event, &e.Actor, &e.Subject, &e.Details, &at, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		e.At = time.Unix(at, 0).UTC()
+		e.Details = bytesCol(e.Details)
+		return e, nil
+	}, `SELECT user_id, seq, event, actor, subject, details, at, prev_hash, hash FROM audit
+		WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, userID, afterSeq, limit)
+}
+
+// nonceSweepEvery is how many remembered nonces pass between purges of
+// expired ones.
+const nonceSweepEvery = 64
+
+// RememberNonce implements store.Store: one upsert that replaces the
+// (device, nonce) row only if it has expired, so that exactly one of any
+// number of concurrent callers with the same nonce succeeds.
+func (s *Store) RememberNonce(ctx context.Context, deviceID, nonce string, expires, now time.Time) error {
+	if err := store.CheckNonce(deviceID, nonce, expires, now); err != nil {
+		return err
+	}
+	const op = "remember nonce"
+	var one int
+	ok, err := s.update(ctx, op,
+		`INSERT INTO nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (device_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= $4
+		RETURNING 1`, []any{deviceID, nonce, timeArg(expires), timeArg(now)}, &one)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("postgres: %s: %w: nonce already seen", op, store.ErrConflict)
+	}
+	if s.writes.Add(1)%nonceSweepEvery == 0 {
+		// Forgetting expired nonces is housekeeping: a failure here leaves
+		// them for the next sweep and does not undo the nonce just stored.
+		_ = s.exec(ctx, "purge nonces",
+			`DELETE FROM nonces WHERE ctid = ANY (ARRAY(SELECT ctid FROM nonces WHERE expires_at <= $1 LIMIT $2))`,
+			timeArg(now), 4*nonceSweepEvery)
+	}
+	return nil
+}
