@@ -228,7 +228,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		done, err := s.answerAndSeal(ctx, q, p, yD, answer, details, now)
 		if err != nil {
 			s.pending.unclaim(q.ID, p)
-			return answerFail(err)
+			return s.lateAnswerFail(ctx, q.ID, err)
 		}
 		if done {
 			return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
@@ -274,6 +274,18 @@ func answerFail(err error) error {
 	return storeFail(err, "request")
 }
 
+// lateAnswerFail is answerFail for an answer refused after the key was
+// wrapped: meanwhile the sweeper may have expired the request (410), which
+// a conflict alone does not say.
+func (s *Server) lateAnswerFail(ctx context.Context, requestID string, err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		if q, gerr := s.store.GetRequest(ctx, requestID); gerr == nil && q.State == store.RequestExpired {
+			return fail(errExpired, "the request has expired")
+		}
+	}
+	return answerFail(err)
+}
+
 // answerAndSeal is the path of an approved create whose secrets p this
 // node holds: the record's key is wrapped and its blob committed first, so
 // that the answer, the seal, the processed mark and both audit entries are
@@ -316,7 +328,7 @@ func (s *Server) answerAndSeal(ctx context.Context, q *store.Request, p *pending
 	if !ok {
 		return false, nil
 	}
-	s.pending.drop(q.ID)
+	s.pending.finish(q.ID, p)
 	s.changes.changed(q.RecordID)
 	return true, nil
 }

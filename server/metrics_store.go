@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/assent-dev/assent/store"
@@ -97,6 +98,40 @@ func (m *meteredStore) SealRecord(ctx context.Context, id string, s store.Seal, 
 		m.m.bytesSealed.Add(float64(size.(int64)))
 	}
 	return err
+}
+
+func (m *meteredStore) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
+	err := m.run("CreateRecordAudited", func() error { return m.Store.CreateRecordAudited(ctx, r, e) })
+	if err == nil {
+		m.m.auditEvent(e.Event)
+	}
+	return err
+}
+
+func (m *meteredStore) StageAndAsk(ctx context.Context, id string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
+	err := m.run("StageAndAsk", func() error { return m.Store.StageAndAsk(ctx, id, s, q, e) })
+	if err == nil || errors.Is(err, store.ErrAuditNotWritten) {
+		m.staged.Store(id, s.Size)
+	}
+	if err == nil {
+		m.m.auditEvent(e.Event)
+	}
+	return err
+}
+
+func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
+	sealed, err := meter(m, "AnswerAndSeal", func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
+	if err == nil {
+		m.m.auditEvent(a.AnswerAudit.Event)
+		if sealed {
+			m.m.auditEvent(a.SealAudit.Event)
+		}
+	}
+	if size, ok := m.staged.Load(a.RecordID); ok && sealed {
+		m.staged.Delete(a.RecordID)
+		m.m.bytesSealed.Add(float64(size.(int64)))
+	}
+	return sealed, err
 }
 
 func (m *meteredStore) EndRecord(ctx context.Context, id, to string, now time.Time) error {

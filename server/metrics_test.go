@@ -71,9 +71,10 @@ func TestMetricsAfterSealAndOpen(t *testing.T) {
 	moved(`assent_http_requests_total{method="GET",route="/v1/sessions/:sid/content",status="200"}`, 1)
 	moved(`assent_http_requests_total{method="GET",route="/v1/records/:rid",status="401"}`, 1)
 	moved(`assent_audit_events_total{event="record_sealed"}`, 1)
-	if after[`assent_store_operations_total{op="SealRecord",result="ok"}`] != 1 ||
-		after[`assent_store_operation_duration_seconds_count{op="SealRecord"}`] != 1 {
-		t.Error("the store's SealRecord was not counted and timed once")
+	// The owner node answers and seals in one store call (AnswerAndSeal).
+	if after[`assent_store_operations_total{op="AnswerAndSeal",result="ok"}`] != 1 ||
+		after[`assent_store_operation_duration_seconds_count{op="AnswerAndSeal"}`] != 1 {
+		t.Error("the store's AnswerAndSeal was not counted and timed once")
 	}
 	if after[`assent_http_request_duration_seconds_count{method="POST",route="/v1/records/:rid/access"}`] != 2 {
 		t.Error("access requests not timed")
