@@ -41,6 +41,7 @@ func startWorld(tb testing.TB, dir string) *world {
 		AnswerPollInterval: 50 * time.Millisecond,
 		UserRate:           -1,
 		RequesterRate:      -1,
+		UserRequesterRate:  -1,
 		ShutdownTimeout:    5 * time.Second,
 		LogFormat:          server.LogText,
 	}

@@ -228,7 +228,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		done, err := s.answerAndSeal(ctx, q, p, yD, answer, details, now)
 		if err != nil {
 			s.pending.unclaim(q.ID, p)
-			return s.lateAnswerFail(ctx, q.ID, err)
+			return s.answerFail(ctx, q.ID, err)
 		}
 		if done {
 			return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
@@ -245,7 +245,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		s.pending.unclaim(q.ID, p)
 	}
 	if err != nil {
-		return answerFail(err)
+		return s.answerFail(ctx, q.ID, err)
 	}
 	s.audit(ctx, q.UserID, event, dev.ID, q.ID, details)
 	q.State, q.Answer = state, &answer
@@ -267,23 +267,20 @@ func (s *Server) answerRequest(c *echo.Context) error {
 }
 
 // answerFail is the answer to a device whose answer could not be stored.
-func answerFail(err error) error {
-	if errors.Is(err, store.ErrConflict) {
-		return fail(errConflict, "the request is already answered")
+// A request that left pending while its answer was being checked was either
+// answered by another device or expired by the sweeper; the device is told
+// which.
+func (s *Server) answerFail(ctx context.Context, requestID string, err error) error {
+	if errors.Is(err, store.ErrExpired) {
+		return fail(errExpired, "the request has expired")
 	}
-	return storeFail(err, "request")
-}
-
-// lateAnswerFail is answerFail for an answer refused after the key was
-// wrapped: meanwhile the sweeper may have expired the request (410), which
-// a conflict alone does not say.
-func (s *Server) lateAnswerFail(ctx context.Context, requestID string, err error) error {
 	if errors.Is(err, store.ErrConflict) {
 		if q, gerr := s.store.GetRequest(ctx, requestID); gerr == nil && q.State == store.RequestExpired {
 			return fail(errExpired, "the request has expired")
 		}
+		return fail(errConflict, "the request is already answered")
 	}
-	return answerFail(err)
+	return storeFail(err, "request")
 }
 
 // answerAndSeal is the path of an approved create whose secrets p this

@@ -32,6 +32,10 @@ func (m *meteredStore) UseEnrollment(ctx context.Context, codeHash []byte, now t
 	return meter(m, "UseEnrollment", func() (*store.Enrollment, error) { return m.Store.UseEnrollment(ctx, codeHash, now) })
 }
 
+func (m *meteredStore) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
+	return meter(m, "GetEnrollment", func() (*store.Enrollment, error) { return m.Store.GetEnrollment(ctx, codeHash) })
+}
+
 func (m *meteredStore) CreateDevice(ctx context.Context, d *store.Device) error {
 	return m.run("CreateDevice", func() error { return m.Store.CreateDevice(ctx, d) })
 }
@@ -48,16 +52,16 @@ func (m *meteredStore) SetDeviceState(ctx context.Context, id, from, to string, 
 	return m.run("SetDeviceState", func() error { return m.Store.SetDeviceState(ctx, id, from, to, now) })
 }
 
+func (m *meteredStore) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
+	return meter(m, "ActiveDevices", func() ([]*store.Device, error) { return m.Store.ActiveDevices(ctx, userID) })
+}
+
 func (m *meteredStore) UserDevices(ctx context.Context, userID string) ([]*store.Device, error) {
 	return meter(m, "UserDevices", func() ([]*store.Device, error) { return m.Store.UserDevices(ctx, userID) })
 }
 
 func (m *meteredStore) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
 	return m.run("PinUserKey", func() error { return m.Store.PinUserKey(ctx, userID, pkD, keyID) })
-}
-
-func (m *meteredStore) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
-	return meter(m, "ActiveDevices", func() ([]*store.Device, error) { return m.Store.ActiveDevices(ctx, userID) })
 }
 
 func (m *meteredStore) CreateClient(ctx context.Context, c *store.Client) error {
@@ -94,44 +98,10 @@ func (m *meteredStore) StageRecord(ctx context.Context, id string, s store.Stagi
 
 func (m *meteredStore) SealRecord(ctx context.Context, id string, s store.Seal, now time.Time) error {
 	err := m.run("SealRecord", func() error { return m.Store.SealRecord(ctx, id, s, now) })
-	if size, ok := m.staged.LoadAndDelete(id); ok && err == nil {
-		m.m.bytesSealed.Add(float64(size.(int64)))
+	if err == nil {
+		m.sealed(id)
 	}
 	return err
-}
-
-func (m *meteredStore) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
-	err := m.run("CreateRecordAudited", func() error { return m.Store.CreateRecordAudited(ctx, r, e) })
-	if err == nil {
-		m.m.auditEvent(e.Event)
-	}
-	return err
-}
-
-func (m *meteredStore) StageAndAsk(ctx context.Context, id string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
-	err := m.run("StageAndAsk", func() error { return m.Store.StageAndAsk(ctx, id, s, q, e) })
-	if err == nil || errors.Is(err, store.ErrAuditNotWritten) {
-		m.staged.Store(id, s.Size)
-	}
-	if err == nil {
-		m.m.auditEvent(e.Event)
-	}
-	return err
-}
-
-func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
-	sealed, err := meter(m, "AnswerAndSeal", func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
-	if err == nil {
-		m.m.auditEvent(a.AnswerAudit.Event)
-		if sealed {
-			m.m.auditEvent(a.SealAudit.Event)
-		}
-	}
-	if size, ok := m.staged.Load(a.RecordID); ok && sealed {
-		m.staged.Delete(a.RecordID)
-		m.m.bytesSealed.Add(float64(size.(int64)))
-	}
-	return sealed, err
 }
 
 func (m *meteredStore) EndRecord(ctx context.Context, id, to string, now time.Time) error {
@@ -227,6 +197,56 @@ func (m *meteredStore) AuditEntries(ctx context.Context, userID string, afterSeq
 	return meter(m, "AuditEntries", func() ([]*store.AuditEntry, error) { return m.Store.AuditEntries(ctx, userID, afterSeq, limit) })
 }
 
+func (m *meteredStore) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
+	return meter(m, "PinMasterKeyID", func() (string, error) { return m.Store.PinMasterKeyID(ctx, keyID) })
+}
+
 func (m *meteredStore) Ping(ctx context.Context) error {
 	return m.run("Ping", func() error { return m.Store.Ping(ctx) })
+}
+
+// The combined calls of the sealing path count what they contain: the
+// audit events they append, and the bytes of the record they seal.
+
+func (m *meteredStore) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
+	err := m.run("CreateRecordAudited", func() error { return m.Store.CreateRecordAudited(ctx, r, e) })
+	if err == nil {
+		m.m.auditEvent(e.Event)
+	}
+	return err
+}
+
+func (m *meteredStore) StageAndAsk(ctx context.Context, recordID string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
+	err := m.run("StageAndAsk", func() error { return m.Store.StageAndAsk(ctx, recordID, s, q, e) })
+	if err == nil {
+		m.staged.Store(recordID, s.Size)
+		m.m.auditEvent(e.Event)
+	}
+	return err
+}
+
+func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
+	sealed, err := meter(m, "AnswerAndSeal", func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
+	if err != nil {
+		// The state changes stand even when their audit entries were not
+		// written (store.ErrAuditNotWritten); the server appends those
+		// again through AppendAudit, which counts them.
+		if errors.Is(err, store.ErrAuditNotWritten) && sealed {
+			m.sealed(a.RecordID)
+		}
+		return sealed, err
+	}
+	m.m.auditEvent(a.AnswerAudit.Event)
+	if sealed {
+		m.sealed(a.RecordID)
+		m.m.auditEvent(a.SealAudit.Event)
+	}
+	return sealed, nil
+}
+
+// sealed counts the staged bytes of a record that was just sealed.
+func (m *meteredStore) sealed(recordID string) {
+	if size, ok := m.staged.LoadAndDelete(recordID); ok {
+		m.m.bytesSealed.Add(float64(size.(int64)))
+	}
 }

@@ -71,7 +71,7 @@ func TestMetricsAfterSealAndOpen(t *testing.T) {
 	moved(`assent_http_requests_total{method="GET",route="/v1/sessions/:sid/content",status="200"}`, 1)
 	moved(`assent_http_requests_total{method="GET",route="/v1/records/:rid",status="401"}`, 1)
 	moved(`assent_audit_events_total{event="record_sealed"}`, 1)
-	// The owner node answers and seals in one store call (AnswerAndSeal).
+	// On a single node the seal is one combined store call.
 	if after[`assent_store_operations_total{op="AnswerAndSeal",result="ok"}`] != 1 ||
 		after[`assent_store_operation_duration_seconds_count{op="AnswerAndSeal"}`] != 1 {
 		t.Error("the store's AnswerAndSeal was not counted and timed once")

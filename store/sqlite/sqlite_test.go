@@ -247,6 +247,11 @@ func TestQueryPlans(t *testing.T) {
 	openTest(t, dir, Options{})
 	db := rawDB(t, dir)
 	for q := range queries {
+		// Listing every client (assent admin client list) reads the whole,
+		// small, table by definition.
+		if strings.HasPrefix(q, "SELECT "+clientColumns+" FROM clients ORDER BY") {
+			continue
+		}
 		args := make([]any, strings.Count(q, "?"))
 		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {
