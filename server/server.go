@@ -42,6 +42,12 @@ type Deps struct {
 	Rand io.Reader
 	// Logger receives the server's logs (slog.Default() if nil).
 	Logger *slog.Logger
+	// NoConsentBaseline, for benchmarks only, adds the route
+	// BaselineUploadPath: an upload sealed at once under a key the server
+	// holds, with no device, to measure what consent costs. The benchmark's
+	// server child sets it; `assent serve` never does, and no Config field
+	// or flag reaches it.
+	NoConsentBaseline bool
 }
 
 // Server is one Assent API node. Its methods are safe for concurrent use.
@@ -67,6 +73,7 @@ type Server struct {
 	polls      *pollCounter    // long polls open, by client id
 	uploads    *keyLock        // records being uploaded on this node
 	nonces     *nonceCache     // device nonces, with Config.SingleNode; else in the store
+	baseline   *baselineKeys   // with Deps.NoConsentBaseline
 	pushCtx    context.Context // ends at Close, cutting pushes in flight short
 	pushCancel context.CancelFunc
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
@@ -126,6 +133,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if deps.NoConsentBaseline {
+		var err error
+		if s.baseline, err = newBaselineKeys(s.rand); err != nil {
+			return nil, err
+		}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
