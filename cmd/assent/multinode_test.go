@@ -130,7 +130,7 @@ func concurrentAnswers(t *testing.T, ph *phone, tp *thirdParty, a, b *assentNode
 }
 
 // TestMultiNodeMongoDB runs the same hand-off with both nodes on a MongoDB
-// store (FerretDB over the wire protocol, in this process) and GridFS for
+// store (FerretDB over the wire protocol, in a child process) and GridFS for
 // the ciphertext, configured as the issue names it: --store mongodb with
 // --mongodb-uri, or $ASSENT_MONGODB_URI. FerretDB answers the queries but
 // its conditional updates are not atomic (DESIGN.md, Storage), so no race
@@ -142,7 +142,7 @@ func TestMultiNodeMongoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	fdb, err := ferrettest.Start(dir, nil)
+	fdb, err := ferrettest.StartProcess(dir)
 	if err != nil {
 		t.Skipf("FerretDB cannot run here (environment): %v", err)
 	}
