@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/store"
 )
 
@@ -124,6 +125,22 @@ func (c *apiClient) upload(ctx context.Context, rid string, content io.Reader, s
 	}
 	err = c.call(ctx, http.MethodPut, "/v1/records/"+rid+"/content", content, size, http.StatusAccepted, &out)
 	return out.RequestID, err
+}
+
+// uploadBaseline uploads content to record rid on the no-consent baseline
+// route, which seals it before answering.
+func (c *apiClient) uploadBaseline(ctx context.Context, rid string, content io.Reader, size int64) error {
+	var out struct {
+		State string `json:"state"`
+	}
+	path := strings.Replace(server.BaselineUploadPath, ":rid", rid, 1)
+	if err := c.call(ctx, http.MethodPut, path, content, size, http.StatusOK, &out); err != nil {
+		return err
+	}
+	if out.State != store.RecordSealed {
+		return fmt.Errorf("baseline upload of %s: record is %s", rid, out.State)
+	}
+	return nil
 }
 
 // awaitRecord long-polls record rid until it leaves pending_approval, and

@@ -76,8 +76,10 @@ func testConfig(dataDir string) server.Config {
 		UserRate:           -1,
 		RequesterRate:      -1,
 		UserRequesterRate:  -1,
+		EnrollRate:         -1,
+		CreateRate:         -1,
 		MaxPendingPerUser:  64,
-		// The per-requester cap stays below the per-user one (Validate).
+		// The per-requester cap stays below the per-user one, as by default.
 		MaxPendingPerRequester: 63,
 		ShutdownTimeout:        5 * time.Second,
 		LogFormat:              server.LogText,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -154,6 +155,12 @@ func TestMultiNodeMongoDB(t *testing.T) {
 	// ciphertext must go where every node reads it.
 	tmp := t.TempDir()
 	key := filepath.Join(tmp, "master.key")
+	// With a shared store no node makes the key: the operator does.
+	keyBytes := make([]byte, 32)
+	rand.Read(keyBytes)
+	if err := os.WriteFile(key, keyBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	dataA, dataB := filepath.Join(tmp, "host-a"), filepath.Join(tmp, "host-b")
 	a := startNode(t, "node-a", []string{"ASSENT_MONGODB_URI=" + uri, "ASSENT_MONGODB_DATABASE=assent_mn"},
 		"--store", "mongodb", "--data-dir", dataA, "--master-key", key)

@@ -44,8 +44,9 @@ const EventRequest = "request"
 var (
 	// ErrConfig is returned by NewHub and NewWebhook for an invalid option.
 	ErrConfig = errors.New("push: invalid configuration")
-	// ErrClosed is returned by Hub.Serve and Hub.Notify after Hub.Close.
-	ErrClosed = errors.New("push: hub closed")
+	// ErrClosed is returned by Hub.Serve and Hub.Notify after Hub.Close,
+	// and by Webhook.Notify after Webhook.Close.
+	ErrClosed = errors.New("push: closed")
 	// ErrTooManySubscribers is returned by Hub.Serve past the per-user or
 	// the total cap of streams; the server answers 429.
 	ErrTooManySubscribers = errors.New("push: too many event subscribers")
