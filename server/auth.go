@@ -123,13 +123,10 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return storeFail(err, "device")
 		}
 		// The state is read from the store on every call, so a revoked or
-		// suspended device is refused at once, by every node.
-		if dev.State == store.DeviceRecoveryPending {
-			if _, err := s.ripeRecovery(ctx, dev); err != nil {
-				return err
-			}
-		}
-		if dev.State != store.DeviceActive {
+		// suspended device is refused at once, by every node. A recovery
+		// past its waiting time becomes active on the device's first call,
+		// but only once that call's signature verifies.
+		if dev.State != store.DeviceActive && dev.State != store.DeviceRecoveryPending {
 			return errAuth
 		}
 		if r.ContentLength > maxJSONBody {
@@ -158,6 +155,14 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if err != nil {
 			return storeFail(err, "nonce")
+		}
+		if dev.State == store.DeviceRecoveryPending {
+			if _, err := s.ripeRecovery(ctx, dev); err != nil {
+				return err
+			}
+			if dev.State != store.DeviceActive {
+				return errAuth
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		c.Set(ctxDevice, dev)

@@ -111,7 +111,9 @@ func (s *Server) deviceRequest(c *echo.Context) (*store.Request, error) {
 	if err != nil {
 		return nil, storeFail(err, "request")
 	}
-	if q.UserID != authDevice(c).UserID {
+	// A request is addressed to the user's key: a device of another key
+	// (one enrolled before keys were pinned) does not see it.
+	if dev := authDevice(c); q.UserID != dev.UserID || q.DeviceKeyID != dev.KeyID {
 		return nil, fail(errNotFound, "request not found")
 	}
 	return q, nil
@@ -166,9 +168,6 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	}
 	dev := authDevice(c)
 	now := s.now()
-	if dev.KeyID != q.DeviceKeyID {
-		return fail(errForbidden, "the request is for another device key")
-	}
 	switch {
 	case q.State == store.RequestExpired || (q.State == store.RequestPending && !now.Before(q.ExpiresAt)):
 		return fail(errExpired, "the request has expired")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -62,14 +63,19 @@ func (s *Server) userDevices(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The scope is checked before the store is read, so that a client
+	// without it cannot learn which user ids exist.
+	admin, access := hasScope(c, ScopeUsersAdmin), hasScope(c, ScopeRecordsAccess)
+	if !admin && !access {
+		return fail(errForbidden, "only the creating client with users:admin or a client with records:access may list the user's devices")
+	}
 	ctx := c.Request().Context()
 	u, err := s.store.GetUser(ctx, uid)
 	if err != nil {
 		return storeFail(err, "user")
 	}
-	own := hasScope(c, ScopeUsersAdmin) && u.ClientID == authClient(c).ID
-	if !own && !hasScope(c, ScopeRecordsAccess) {
-		return fail(errForbidden, "only the creating client with users:admin or a client with records:access may list the user's devices")
+	if !access && u.ClientID != authClient(c).ID {
+		return fail(errForbidden, "the user belongs to another client")
 	}
 	devs, err := s.store.UserDevices(ctx, uid)
 	if err != nil {
@@ -122,7 +128,10 @@ func (s *Server) suspendDevice(c *echo.Context) error {
 // which must be within MaxClockSkew of now, and its signature (401 if it
 // does not verify under the calling device's key).
 func (s *Server) revokeDevice(c *echo.Context) error {
-	caller := authDevice(c)
+	caller, err := s.keyHolder(c)
+	if err != nil {
+		return err
+	}
 	d, err := s.userDevice(c, caller.UserID)
 	if err != nil {
 		return err
@@ -159,7 +168,10 @@ func (s *Server) revokeDevice(c *echo.Context) error {
 // device of the user: a recovery enrollment still pending is cancelled and
 // never becomes active.
 func (s *Server) cancelDevice(c *echo.Context) error {
-	caller := authDevice(c)
+	caller, err := s.keyHolder(c)
+	if err != nil {
+		return err
+	}
 	d, err := s.userDevice(c, caller.UserID)
 	if err != nil {
 		return err
@@ -225,4 +237,24 @@ func (s *Server) ripeRecovery(ctx context.Context, d *store.Device) (bool, error
 	d.State = store.DeviceActive
 	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, Via: viaRecovery, State: store.DeviceActive})
 	return true, nil
+}
+
+// keyHolder returns the calling device if it holds its user's pinned key:
+// only such a device may change the user's device set (a device enrolled
+// with another key before keys were pinned may not).
+func (s *Server) keyHolder(c *echo.Context) (*store.Device, error) {
+	caller := authDevice(c)
+	ctx := c.Request().Context()
+	u, err := s.store.GetUser(ctx, caller.UserID)
+	if err != nil {
+		return nil, storeFail(err, "user")
+	}
+	pkD, err := s.pinnedKey(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(pkD, caller.OPRFPublicKey) {
+		return nil, fail(errForbidden, "only a device holding the user's device key may change the user's devices")
+	}
+	return caller, nil
 }

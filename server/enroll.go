@@ -295,20 +295,29 @@ const RecoveryDelay = 24 * time.Hour
 var errKeyRefused = fail(errKeyMismatch, "the device's key is not the user's device key; add a device by transfer from an existing device, or recover with the user's recovery kit")
 
 // pinnedKey returns the user's pinned pkD, or nil if none is pinned. A user
-// stored before keys were pinned, who has active devices, gets the key of
-// the oldest one pinned now.
+// stored before keys were pinned gets the key of its oldest device that was
+// ever confirmed pinned now, whatever that device's state: were only active
+// devices counted, the creating client could suspend them all and then
+// enroll a key of its own.
 func (s *Server) pinnedKey(ctx context.Context, u *store.User) ([]byte, error) {
 	if u.DeviceKeyID != "" {
 		return u.DevicePublicKey, nil
 	}
-	active, err := s.store.ActiveDevices(ctx, u.ID)
+	devs, err := s.store.UserDevices(ctx, u.ID)
 	if err != nil {
 		return nil, storeFail(err, "device")
 	}
-	if len(active) == 0 {
+	var first *store.Device
+	for _, d := range devs {
+		if !d.ActivatedAt.IsZero() {
+			first = d
+			break
+		}
+	}
+	if first == nil {
 		return nil, nil
 	}
-	err = s.store.PinUserKey(ctx, u.ID, active[0].OPRFPublicKey, active[0].KeyID)
+	err = s.store.PinUserKey(ctx, u.ID, first.OPRFPublicKey, first.KeyID)
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return nil, storeFail(err, "user")
 	}

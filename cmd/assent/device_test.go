@@ -217,7 +217,7 @@ func TestDeviceCLI(t *testing.T) {
 		t.Errorf("verify with the phone's key: %v\n%s", err, vout.String())
 	}
 	vout.Reset()
-	if err := runVerify(ctx, []string{"--server", e.url, sealed}, &vout, &vout); err != nil || !strings.Contains(vout.String(), "NOT CHECKED") {
+	if err := runVerify(ctx, []string{"--server", e.url, sealed}, &vout, &vout); !errors.Is(err, errUserKeyUnchecked) || !strings.Contains(vout.String(), "NOT CHECKED") {
 		t.Errorf("verify without a key: %v\n%s", err, vout.String())
 	}
 	vout.Reset()

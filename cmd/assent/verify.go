@@ -24,6 +24,11 @@ const envAPIKey = "ASSENT_API_KEY"
 // the message names what failed.
 var errVerifyFailed = errors.New("verification failed")
 
+// errUserKeyUnchecked: every check passed but the user's key came from the
+// server, whose word proves nothing, so the answer is not a yes (exit
+// status non-zero: a script that reads only the status is not fooled).
+var errUserKeyUnchecked = errors.New("verification incomplete: the user's key was not checked (pass --user-key)")
+
 // runVerify fetches a record and its user's device list and checks them
 // offline (package internal/verify), printing what it checked and what it
 // does not prove. The user's key comes from the person (--user-key, as
@@ -78,5 +83,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintln(stdout, "Not proven: when the statement was signed; that the device was not revoked then; that the server")
 	fmt.Fprintln(stdout, "shows everyone the same device list (no outside witness of the audit chain yet).")
+	if !r.UserKeyChecked {
+		return errUserKeyUnchecked
+	}
 	return nil
 }
