@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/server"
-	"github.com/assent-dev/assent/store/blobdir"
-	"github.com/assent-dev/assent/store/sqlite"
 	"github.com/assent-dev/assent/threshold"
 )
 
@@ -115,13 +113,9 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // serve` does, its writes metered, and returns it with the function that
 // closes what it runs on.
 func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*meteredStore, *server.Server, func() error, error) {
-	st, err := sqlite.Open(ctx, cfg.DataDir)
+	st, blobs, err := openStores(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	blobs, err := blobdir.Open(cfg.BlobDir)
-	if err != nil {
-		return nil, nil, nil, errors.Join(err, st.Close())
 	}
 	mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
 	if err != nil {
