@@ -51,18 +51,21 @@ var (
 	ErrNotFound         = &Error{Status: http.StatusNotFound, Code: "not_found"}
 	ErrMethodNotAllowed = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed"}
 	ErrConflict         = &Error{Status: http.StatusConflict, Code: "conflict"}
-	ErrExpired          = &Error{Status: http.StatusGone, Code: "expired"}
-	ErrGone             = &Error{Status: http.StatusGone, Code: "gone"}
-	ErrTooLarge         = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large"}
-	ErrRateLimited      = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited"}
-	ErrInternal         = &Error{Status: http.StatusInternalServerError, Code: "internal"}
-	ErrUnavailable      = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable"}
+	// ErrDeviceKeyMismatch: enroll/confirm of a device whose oprf_public_key
+	// is not the user's pinned pkD (DESIGN.md, "The user's device set").
+	ErrDeviceKeyMismatch = &Error{Status: http.StatusConflict, Code: "device_key_mismatch"}
+	ErrExpired           = &Error{Status: http.StatusGone, Code: "expired"}
+	ErrGone              = &Error{Status: http.StatusGone, Code: "gone"}
+	ErrTooLarge          = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large"}
+	ErrRateLimited       = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited"}
+	ErrInternal          = &Error{Status: http.StatusInternalServerError, Code: "internal"}
+	ErrUnavailable       = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable"}
 )
 
 // Errors lists every error value, for documentation and tests.
 var Errors = []*Error{
 	ErrBadRequest, ErrInvalidID, ErrBadProof, ErrUnauthenticated, ErrForbidden,
-	ErrNotFound, ErrMethodNotAllowed, ErrConflict, ErrExpired, ErrGone,
+	ErrNotFound, ErrMethodNotAllowed, ErrConflict, ErrDeviceKeyMismatch, ErrExpired, ErrGone,
 	ErrTooLarge, ErrRateLimited, ErrInternal, ErrUnavailable,
 }
 

@@ -68,11 +68,15 @@ type Pending struct {
 	MatchCode string    `json:"match_code,omitempty"`
 }
 
-// Approval is what the device signed for a sealed record.
+// Approval is what the device signed for a sealed record, with the
+// evaluation and proof it answered with (checkable against the user's pkD;
+// absent on records sealed before they were kept).
 type Approval struct {
-	DeviceID  string `json:"device_id"`
-	Statement []byte `json:"statement"`
-	Signature []byte `json:"signature"`
+	DeviceID          string   `json:"device_id"`
+	Statement         []byte   `json:"statement"`
+	Signature         []byte   `json:"signature"`
+	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
+	Proof             []byte   `json:"proof,omitempty"`
 }
 
 // Record is the answer of GET /v1/records/{rid}. Size and ContentSHA256 are

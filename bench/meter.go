@@ -157,3 +157,15 @@ func (m *meteredStore) RememberNonce(ctx context.Context, deviceID, nonce string
 func (m *meteredStore) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
 	return write(m, func() (*store.AuditEntry, error) { return m.Store.AppendAudit(ctx, e) })
 }
+
+func (m *meteredStore) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
+	return write0(m, func() error { return m.Store.CreateRecordAudited(ctx, r, e) })
+}
+
+func (m *meteredStore) StageAndAsk(ctx context.Context, recordID string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
+	return write0(m, func() error { return m.Store.StageAndAsk(ctx, recordID, s, q, e) })
+}
+
+func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
+	return write(m, func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
+}

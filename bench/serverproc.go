@@ -41,6 +41,8 @@ func benchServerConfig(maxUpload int64, maxPending int) server.Config {
 	cfg.UserRate, cfg.RequesterRate, cfg.UserRequesterRate = -1, -1, -1
 	cfg.MaxPendingPerUser = max(maxPending, cfg.MaxPendingPerUser)
 	cfg.MaxPendingPerRequester = cfg.MaxPendingPerUser
+	cfg.EnrollRate, cfg.CreateRate = -1, -1
+	cfg.MaxLongPollsPerClient = 1 << 20
 	cfg.MaxUploadSize = max(maxUpload, cfg.MaxUploadSize)
 	cfg.ApprovalTTL = time.Hour
 	cfg.LogLevel = "warn"

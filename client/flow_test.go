@@ -149,7 +149,21 @@ func TestFlow(t *testing.T) {
 	s, err = c.Session(ctx, s.SessionID, 0)
 	check(t, err)
 
+	// The document is served as it is embedded.
+	resp, err := (&http.Client{Transport: w.rec}).Get(w.node.URL + api.PathOpenAPI)
+	check(t, err)
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(served, api.OpenAPIJSON) {
+		t.Fatalf("GET %s: %d, %d bytes", api.PathOpenAPI, resp.StatusCode, len(served))
+	}
+
 	checkGoldens(t, w.rec.exchanges())
+	// Every request and answer of the flow, the device's included, matched
+	// the OpenAPI document.
+	w.val.checkClean(t, "createUser", "findUser", "getUser", "newEnrollment", "userAudit", "createRecord", "uploadContent",
+		"getRecord", "requestAccess", "getSession", "downloadContent", "openapi",
+		"enroll", "confirmEnrollment", "deviceEvents", "getDeviceRequest", "answerRequest")
 }
 
 func checkGoldens(t *testing.T, xs []exchange) {

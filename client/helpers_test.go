@@ -25,6 +25,7 @@ type world struct {
 	node *e2e.Node
 	key  string
 	rec  *recorder
+	val  *validator
 	c    *client.Client
 }
 
@@ -40,6 +41,7 @@ func startWorld(tb testing.TB, dir string) *world {
 		AnswerPollInterval: 50 * time.Millisecond,
 		UserRate:           -1,
 		RequesterRate:      -1,
+		UserRequesterRate:  -1,
 		ShutdownTimeout:    5 * time.Second,
 		LogFormat:          server.LogText,
 	}
@@ -48,7 +50,8 @@ func startWorld(tb testing.TB, dir string) *world {
 	ctx := context.Background()
 	key, _, err := server.CreateClient(ctx, n.Store, rand.Reader, time.Now(), "Clinic", server.AllScopes)
 	check(tb, err)
-	w := &world{node: n, key: key, rec: &recorder{next: http.DefaultTransport}}
+	w := &world{node: n, key: key, val: newValidator(tb, http.DefaultTransport)}
+	w.rec = &recorder{next: w.val}
 	w.c, err = client.New(n.URL, w.key, &client.Options{HTTPClient: &http.Client{Transport: w.rec}})
 	check(tb, err)
 	return w
@@ -59,7 +62,8 @@ func (w *world) enroll(tb testing.TB, dir, code string) (stop func()) {
 	approve := func(context.Context, *device.Prompt) (device.Decision, error) { return device.Approve, nil }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := e2e.EnrollDevice(ctx, w.node.URL, code, "phone", filepath.Join(dir, "ledger"), approve, device.AgentOptions{})
+	d, err := e2e.EnrollDeviceWith(ctx, w.node.URL, code, "phone", filepath.Join(dir, "ledger"), approve, device.AgentOptions{},
+		device.ClientOptions{HTTPClient: &http.Client{Transport: w.val}})
 	check(tb, err)
 	return func() { _ = d.Close() }
 }

@@ -75,3 +75,12 @@ func (c *Client) Devices(ctx context.Context, uid string) (json.RawMessage, erro
 	}
 	return out, nil
 }
+
+// SuspendDevice suspends an active device of the user
+// (DELETE /v1/users/{uid}/devices/{device_id}, users:admin, the creating
+// client): its signed calls are refused at once, and only a device's signed
+// statement brings it back. Errors: api.ErrNotFound, api.ErrConflict (not
+// active), api.ErrForbidden.
+func (c *Client) SuspendDevice(ctx context.Context, uid, deviceID string) error {
+	return c.call(ctx, http.MethodDelete, api.UserDevicesPath(uid)+"/"+url.PathEscape(deviceID), nil, http.StatusOK, nil)
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/strictjson"
 	"github.com/assent-dev/assent/threshold"
 )
 
@@ -264,7 +265,7 @@ func readAPIError(resp *http.Response) error {
 	e := &APIError{Status: resp.StatusCode}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorSize))
 	var b apiErrorBody
-	if json.Unmarshal(data, &b) == nil && validCode(b.Error.Code) {
+	if decodeJSON(data, &b) == nil && validCode(b.Error.Code) {
 		e.Code, e.Message = b.Error.Code, b.Error.Message
 	}
 	return e
@@ -284,17 +285,12 @@ func validCode(s string) bool {
 	return true
 }
 
-// decodeJSON decodes exactly one JSON value into v; unknown fields are
-// allowed (the server may add some), trailing data is not.
+// decodeJSON decodes exactly one JSON value into v by strictjson: unknown
+// fields are allowed (the server may add some); duplicate keys, keys in
+// another case than v's, invalid UTF-8 and trailing data are not, so that
+// a hostile server cannot show the device one thing and its logs another.
 func decodeJSON(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
+	return strictjson.Decode(data, v, strictjson.Options{AllowUnknownFields: true})
 }
 
 // PendingRequests lists the requests the server has pending for this

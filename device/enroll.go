@@ -37,7 +37,7 @@ type EnrollOptions struct {
 // steps: it makes a signing key (and a device share unless o.OPRFKey is
 // set), registers their public halves (POST /v1/device/enroll), evaluates
 // the server's check element with info threshold.EnrollCheckInfo(user,
-// device) and signs threshold.EnrollStatement, and confirms
+// device, signing key) and signs threshold.EnrollStatement, and confirms
 // (POST /v1/device/enroll/confirm). It returns the active identity, which the
 // caller owns (Destroy when done).
 //
@@ -79,7 +79,9 @@ func (c *Client) Enroll(ctx context.Context, code string, o EnrollOptions) (*Ide
 	}
 	id.DeviceID, id.UserID = reg.DeviceID, reg.UserID
 
-	info, err := threshold.EnrollCheckInfo(id.UserID, id.DeviceID)
+	// The info names this device's own signing key, so that the proof
+	// endorses it and no key the server might pair it with.
+	info, err := threshold.EnrollCheckInfo(id.UserID, id.DeviceID, signPub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
@@ -103,12 +105,21 @@ func (c *Client) Enroll(ctx context.Context, code string, o EnrollOptions) (*Ide
 	if err != nil {
 		return nil, fmt.Errorf("device: confirming enrollment: %w", err)
 	}
-	if conf.DeviceID != id.DeviceID || conf.UserID != id.UserID || conf.State != "active" {
+	if conf.DeviceID != id.DeviceID || conf.UserID != id.UserID || (conf.State != StateActive && conf.State != StateRecoveryPending) {
 		return nil, fmt.Errorf("%w: confirmation names another device or state", ErrProtocol)
 	}
+	id.State = conf.State
 	ok = true
 	return id, nil
 }
+
+// Device states an enrollment ends in: active, or, for a recovery while
+// another device of the user is active, pending for 24 hours during which
+// any active device may cancel it (DESIGN.md, "Recovery").
+const (
+	StateActive          = "active"
+	StateRecoveryPending = "recovery_pending"
+)
 
 // newIdentity makes the keys of a device about to enroll; the ids are filled
 // in by the server's answer.

@@ -1,7 +1,6 @@
 package device
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/internal/securefile"
+	"github.com/assent-dev/assent/internal/strictjson"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -89,6 +89,10 @@ type Identity struct {
 	DeviceKeyID string // threshold.DeviceKeyID of OPRFKey's public key
 	OPRFKey     *oprf.PrivateKey
 	SigningKey  ed25519.PrivateKey
+	// State is the device state the enrollment ended in (StateActive or
+	// StateRecoveryPending); not kept in the keystore: the server's answer
+	// to each call tells.
+	State string
 }
 
 // SigningPublicKey returns the public half of the signing key.
@@ -314,18 +318,10 @@ func unmarshalIdentity(plain []byte) (*Identity, error) {
 	return id, nil
 }
 
-// decodeStrict decodes exactly one JSON value into v, refusing unknown
-// fields and trailing data.
+// decodeStrict decodes exactly one JSON value into v by strictjson,
+// refusing unknown fields too.
 func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data")
-	}
-	return nil
+	return strictjson.Decode(data, v, strictjson.Options{})
 }
 
 // readPrivateFile reads a regular file of at most max bytes that only its

@@ -70,9 +70,12 @@ func testConfig(dataDir string) server.Config {
 		AnswerPollInterval: 50 * time.Millisecond,
 		UserRate:           -1,
 		RequesterRate:      -1,
+		UserRequesterRate:  -1,
 		MaxPendingPerUser:  64,
-		ShutdownTimeout:    5 * time.Second,
-		LogFormat:          server.LogText,
+		// The per-requester cap stays below the per-user one (Validate).
+		MaxPendingPerRequester: 63,
+		ShutdownTimeout:        5 * time.Second,
+		LogFormat:              server.LogText,
 	}
 }
 

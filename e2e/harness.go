@@ -185,20 +185,26 @@ type Device struct {
 // the fallback) and returns once the event stream is connected; o.Notify,
 // if set, is told everything as well.
 func EnrollDevice(ctx context.Context, serverURL, code, name, ledgerPath string, policy device.Policy, o device.AgentOptions) (_ *Device, err error) {
+	return EnrollDeviceWith(ctx, serverURL, code, name, ledgerPath, policy, o, device.ClientOptions{})
+}
+
+// EnrollDeviceWith is EnrollDevice with the device's client options (an
+// HTTP client that checks every exchange, say).
+func EnrollDeviceWith(ctx context.Context, serverURL, code, name, ledgerPath string, policy device.Policy, o device.AgentOptions, co device.ClientOptions) (_ *Device, err error) {
 	d := &Device{}
 	defer func() {
 		if err != nil {
 			d.Close()
 		}
 	}()
-	anon, err := device.NewClient(serverURL, nil, device.ClientOptions{})
+	anon, err := device.NewClient(serverURL, nil, co)
 	if err != nil {
 		return nil, err
 	}
 	if d.Identity, err = anon.Enroll(ctx, code, device.EnrollOptions{Name: name}); err != nil {
 		return nil, err
 	}
-	if d.Client, err = device.NewClient(serverURL, d.Identity, device.ClientOptions{}); err != nil {
+	if d.Client, err = device.NewClient(serverURL, d.Identity, co); err != nil {
 		return nil, err
 	}
 	if d.Ledger, err = device.OpenLedger(ledgerPath); err != nil {

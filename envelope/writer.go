@@ -3,7 +3,6 @@ package envelope
 import (
 	"crypto/cipher"
 	cryptorand "crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"hash"
 	"io"
@@ -11,20 +10,31 @@ import (
 	"github.com/assent-dev/assent/internal/secret"
 )
 
-// Writer seals a plaintext stream into an envelope. It buffers at most one
-// chunk: a full chunk is sealed and written once the next byte arrives (or
+// Writer seals a plaintext stream into an envelope. It fills one chunk at a
+// time: a full chunk is sealed and written once the next byte arrives (or
 // with the final flag by Close), so that the final chunk is known when it is
-// sealed. A Writer is not safe for concurrent use.
+// sealed. While a chunk is sealed, a second goroutine hashes the same chunk
+// buffer, so that sealing runs at the speed of the slower of SHA-256 and
+// AES-GCM rather than of their sum; the Writer owns two plaintext chunk
+// buffers and one sealed chunk buffer, whatever the size of the record.
+// A Writer is not safe for concurrent use.
 type Writer struct {
 	dst    io.Writer
 	aead   cipher.AEAD
 	header [HeaderSize]byte
 	nonce  streamNonce
-	// buf holds the plaintext of the current chunk in buf[:n]; its capacity
-	// leaves room for the tag so that the chunk is sealed in place.
-	buf  []byte
-	n    int
+	// buf holds the plaintext of the current chunk in buf[:n]; it is one
+	// of the ring's buffers, which the hasher may read once handed over.
+	buf []byte
+	n   int
+	// ring holds every plaintext buffer the Writer has made, to be
+	// cleared when it stops; the second is made with the hasher.
+	ring [ringSize][]byte
+	// out receives the sealed chunk: sealing cannot be done in place
+	// while the hasher still reads the plaintext.
+	out  []byte
 	hash hash.Hash
+	hs   *hasher // nil until the second chunk
 	size int64
 	sum  []byte
 	err  error // sticky: the first write error, or ErrClosed
@@ -57,8 +67,10 @@ func NewWriter(dst io.Writer, dek []byte, rand io.Reader) (*Writer, error) {
 		return nil, err
 	}
 	w.aead = aead
-	w.buf = make([]byte, 0, encChunkSize)[:ChunkSize]
-	w.hash = sha256.New()
+	w.ring[0] = make([]byte, ChunkSize)
+	w.buf = w.ring[0]
+	w.out = make([]byte, 0, encChunkSize)
+	w.hash = newHash()
 	return w, nil
 }
 
@@ -78,7 +90,6 @@ func (w *Writer) Write(p []byte) (int, error) {
 			}
 		}
 		k := copy(w.buf[w.n:ChunkSize], p)
-		w.hash.Write(p[:k])
 		w.n += k
 		w.size += int64(k)
 		taken += k
@@ -96,6 +107,9 @@ func (w *Writer) Close() error {
 	}
 	if err := w.flush(true); err != nil {
 		return err
+	}
+	if w.hs != nil {
+		w.hs.close()
 	}
 	w.sum = w.hash.Sum(nil)
 	w.stop(ErrClosed)
@@ -115,14 +129,30 @@ func (w *Writer) Sum() []byte {
 // Size returns the number of plaintext bytes taken in so far.
 func (w *Writer) Size() int64 { return w.size }
 
-// flush seals buf[:n] in place and writes it. A non-final chunk must leave a
-// counter for the chunk that follows it.
+// flush hands buf[:n] to the hasher, seals it into out and writes it; a
+// non-final chunk then takes the next free buffer of the ring. A final chunk
+// of a record that never filled a chunk before is hashed inline: a small
+// record starts no goroutine. A non-final chunk must leave a counter for the
+// chunk that follows it.
 func (w *Writer) flush(last bool) error {
+	plain := w.buf[:w.n]
+	switch {
+	case w.hs != nil:
+		w.hs.work <- plain
+	case last:
+		w.hash.Write(plain)
+	default:
+		w.hs = startHasher(w)
+		for i := 1; i < ringSize; i++ {
+			w.ring[i] = make([]byte, ChunkSize)
+			w.hs.free <- w.ring[i]
+		}
+		w.hs.work <- plain
+	}
 	if last {
 		w.nonce.setLast()
 	}
-	chunk := w.aead.Seal(w.buf[:0], w.nonce[:], w.buf[:w.n], w.header[:])
-	w.n = 0
+	chunk := w.aead.Seal(w.out[:0], w.nonce[:], plain, w.header[:])
 	if !last && !w.nonce.next() {
 		w.stop(ErrTooLong)
 		return ErrTooLong
@@ -131,14 +161,24 @@ func (w *Writer) flush(last bool) error {
 		w.stop(err)
 		return err
 	}
+	if !last {
+		w.buf = <-w.hs.free
+		w.n = 0
+	}
 	return nil
 }
 
-// stop makes err sticky and drops the key schedule and the buffered plaintext.
+// stop makes err sticky, waits for the hasher to let go of the buffers, and
+// drops the key schedule and the buffered plaintext.
 func (w *Writer) stop(err error) {
 	w.err = err
 	w.aead = nil
-	secret.Clear(w.buf[:cap(w.buf)])
+	if w.hs != nil {
+		w.hs.close()
+	}
+	for _, b := range w.ring {
+		secret.Clear(b)
+	}
 	w.n = 0
 }
 

@@ -136,7 +136,7 @@ func (s *Server) getSession(c *echo.Context) error {
 		return err
 	}
 	load := func(ctx context.Context) (*store.Session, error) { return s.store.GetSession(ctx, sess.ID) }
-	sess, err = longPoll(c.Request().Context(), s, sess.ID, wait, load, func(x *store.Session) string { return x.State })
+	sess, err = longPoll(c.Request().Context(), s, sess.RequesterID, sess.ID, wait, load, func(x *store.Session) string { return x.State })
 	if err != nil {
 		return storeFail(err, "session")
 	}

@@ -15,8 +15,15 @@ import (
 	"github.com/assent-dev/assent/threshold"
 )
 
+// TestDeviceAuth runs the device authentication checks with the replay
+// cache in the store (nodes sharing it) and in memory (Config.SingleNode).
 func TestDeviceAuth(t *testing.T) {
-	e := newEnv(t, nil)
+	t.Run("shared store", func(t *testing.T) { testDeviceAuth(t, false) })
+	t.Run("single node", func(t *testing.T) { testDeviceAuth(t, true) })
+}
+
+func testDeviceAuth(t *testing.T, single bool) {
+	e := newEnv(t, func(c *Config) { c.SingleNode = single })
 	d := e.userWithDevice(t)
 	const target = "/v1/device/requests?state=pending"
 	now := e.clock.Now()
@@ -191,9 +198,12 @@ func TestAnswerBadPaths(t *testing.T) {
 	t.Run("device with another key", func(t *testing.T) {
 		var code wireUser
 		e.do(http.MethodPost, "/v1/users/"+d.userID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &code)
+		// A fresh key is refused at confirmation, and never answers.
 		second := newDeviceKeys(t, e)
-		second.enroll(t, code.EnrollmentCode)
-		second.post(t, q.RequestID, second.answerBody(t, q, threshold.DecisionApprove)).wantError(t, http.StatusForbidden, "forbidden")
+		en := second.register(t, code.EnrollmentCode)
+		e.do(http.MethodPost, "/v1/device/enroll/confirm", "", second.confirmBody(t, en)).
+			wantError(t, http.StatusConflict, "device_key_mismatch")
+		second.post(t, q.RequestID, second.answerBody(t, q, threshold.DecisionApprove)).wantError(t, http.StatusUnauthorized, "unauthenticated")
 		stillPending(t)
 	})
 	t.Run("malformed id", func(t *testing.T) {

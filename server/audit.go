@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,21 +20,10 @@ const actorServer = "server"
 // has already happened, so a failing store is logged, not returned: the
 // caller's answer stays true.
 func (s *Server) audit(ctx context.Context, userID, event, actor, subject string, details any) {
-	var b []byte
-	if details != nil {
-		var err error
-		if b, err = json.Marshal(details); err != nil {
-			s.log.Error("audit details do not encode", "event", event, "error", err)
-			return
-		}
-	}
-	e := &store.AuditEntry{
-		UserID:  userID,
-		Event:   event,
-		Actor:   actor,
-		Subject: subject,
-		Details: b,
-		At:      s.now(),
+	e, err := s.auditEntry(userID, event, actor, subject, details)
+	if err != nil {
+		s.log.Error("audit details do not encode", "event", event, "error", err)
+		return
 	}
 	// The event happened whether or not the caller is still there.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -41,6 +31,30 @@ func (s *Server) audit(ctx context.Context, userID, event, actor, subject string
 	if _, err := s.store.AppendAudit(ctx, e); err != nil {
 		s.log.Error("audit entry not written", "user_id", userID, "event", event, "subject", subject, "error", err)
 	}
+}
+
+// auditEntry returns the entry of an event that happens now, for audit or
+// for a combined store call that appends it with the state change.
+func (s *Server) auditEntry(userID, event, actor, subject string, details any) (*store.AuditEntry, error) {
+	var b []byte
+	if details != nil {
+		var err error
+		if b, err = json.Marshal(details); err != nil {
+			return nil, err
+		}
+	}
+	return &store.AuditEntry{UserID: userID, Event: event, Actor: actor, Subject: subject, Details: b, At: s.now()}, nil
+}
+
+// auditLost logs a combined call's audit entry that could not be appended
+// after its change (store.ErrAuditNotWritten), as audit logs a failed
+// append, and reports whether err was that (and so the change is made).
+func (s *Server) auditLost(err error, userID, subject string) bool {
+	if !errors.Is(err, store.ErrAuditNotWritten) {
+		return false
+	}
+	s.log.Error("audit entry not written", "user_id", userID, "subject", subject, "error", err)
+	return true
 }
 
 // Details of audit events, as canonical JSON (fields in this order).
@@ -57,6 +71,11 @@ type (
 	}
 	deviceDetails struct {
 		DeviceKeyID string `json:"device_key_id"`
+		// Via is "recovery" for a device enrolled with the pinned key
+		// while it was pinned (from a recovery kit), State the state it
+		// entered (active or recovery_pending).
+		Via   string `json:"via,omitempty"`
+		State string `json:"state,omitempty"`
 	}
 	deliveryDetails struct {
 		RecordID      string `json:"record_id"`

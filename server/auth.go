@@ -122,6 +122,13 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return storeFail(err, "device")
 		}
+		// The state is read from the store on every call, so a revoked or
+		// suspended device is refused at once, by every node.
+		if dev.State == store.DeviceRecoveryPending {
+			if _, err := s.ripeRecovery(ctx, dev); err != nil {
+				return err
+			}
+		}
 		if dev.State != store.DeviceActive {
 			return errAuth
 		}
@@ -138,7 +145,14 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// Only a verified call may spend a nonce, or anyone could burn the
 		// nonces a device is about to use.
-		err = s.store.RememberNonce(ctx, deviceID, nonce, nonceExpiry(now, sent), now)
+		if s.nonces != nil {
+			err = nil
+			if !s.nonces.remember(deviceID, nonce, nonceExpiry(now, sent), now) {
+				err = store.ErrConflict
+			}
+		} else {
+			err = s.store.RememberNonce(ctx, deviceID, nonce, nonceExpiry(now, sent), now)
+		}
 		if errors.Is(err, store.ErrConflict) {
 			return errAuth
 		}

@@ -172,7 +172,7 @@ func TestEnrollment(t *testing.T) {
 
 	// An evaluation by another key does not prove possession of pkD.
 	impostor := newDeviceKeys(t, e)
-	info, _ := threshold.EnrollCheckInfo(en.UserID, en.DeviceID)
+	info, _ := threshold.EnrollCheckInfo(en.UserID, en.DeviceID, d.signPub())
 	ev, pr, err := impostor.kD.EvaluatePOPRF(rand.Reader, en.BlindedElements, info)
 	if err != nil {
 		t.Fatal(err)
@@ -244,8 +244,8 @@ func TestEnrollStoreBlip(t *testing.T) {
 	d := newDeviceKeys(t, e)
 	outage.fails.Store(1)
 	d.enroll(t, u.EnrollmentCode)
-	var again wireUser
-	e.do(http.MethodPost, "/v1/users/"+u.UserID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &again)
+	// Another user, since a second device of u with a fresh key is refused.
+	again := e.newUser(t)
 	outage.lostReply.Store(true)
 	newDeviceKeys(t, e).enroll(t, again.EnrollmentCode)
 

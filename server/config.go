@@ -49,6 +49,10 @@ type Config struct {
 	// Listen is the TCP address to serve on (-listen, ASSENT_LISTEN;
 	// default "127.0.0.1:8080").
 	Listen string
+	// MetricsListen is the TCP address of the Prometheus metrics listener
+	// (-metrics-listen, ASSENT_METRICS_LISTEN; empty: none). assent serve
+	// serves Server.MetricsHandler there, apart from the API. Wiring.
+	MetricsListen string
 	// DataDir holds the SQLite database, the blob directory and the master
 	// key (-data-dir, ASSENT_DATA_DIR; default "./assent-data"). Wiring.
 	DataDir string
@@ -94,6 +98,13 @@ type Config struct {
 	// pending, so two live nodes of one id end each other's requests. A
 	// node restarted under its id ends at once what its earlier run left.
 	NodeID string
+	// SingleNode says that this node is the only one using its store
+	// (-single-node, ASSENT_SINGLE_NODE): the replay cache of device
+	// signatures is then kept in memory rather than written to the store
+	// on every signed device call (DESIGN.md, "Scale-out"). Never set it
+	// for nodes that share a store: a nonce spent on one node would be
+	// accepted again by another.
+	SingleNode bool
 
 	// ApprovalTTL is how long a device request waits for an answer
 	// (-approval-ttl, ASSENT_APPROVAL_TTL; default 10m; 1s to
@@ -147,6 +158,34 @@ type Config struct {
 	UserRequesterRate  float64
 	UserRequesterBurst int
 
+	// EnrollRate and EnrollBurst limit the enrollment calls
+	// (/v1/device/enroll and /v1/device/enroll/confirm, which need no
+	// credential but the code or signature in their body) per client
+	// address, before any store call (-enroll-rate, ASSENT_ENROLL_RATE,
+	// default 1 per second; -enroll-burst, ASSENT_ENROLL_BURST, default
+	// 20). An IPv6 address counts by its /64. Behind a proxy every client
+	// has the proxy's address. A negative rate disables the limit.
+	EnrollRate  float64
+	EnrollBurst int
+	// CreateRate and CreateBurst limit record creation per third party
+	// (-create-rate, ASSENT_CREATE_RATE, default 10 per second;
+	// -create-burst, ASSENT_CREATE_BURST, default 100): a record awaiting
+	// its upload is kept for UploadDeadline. A negative rate disables it.
+	CreateRate  float64
+	CreateBurst int
+	// UploadMinBytes and UploadWindow are the slowest upload kept: at least
+	// UploadMinBytes of the body in every UploadWindow (-upload-min-bytes,
+	// ASSENT_UPLOAD_MIN_BYTES, default 64 KiB; -upload-window,
+	// ASSENT_UPLOAD_WINDOW, default 30s). A slower upload is cut off (400)
+	// and its data key cleared, so that no client holds a goroutine, a
+	// buffer and a key by trickling bytes.
+	UploadMinBytes int64
+	UploadWindow   time.Duration
+	// MaxLongPollsPerClient caps the long polls (?wait=S) one third party
+	// has open on this node at once; past it the answer is 429
+	// (-max-long-polls, ASSENT_MAX_LONG_POLLS; default 32).
+	MaxLongPollsPerClient int
+
 	// WebhookURL, if set, receives a signed POST {"request_id"} for every
 	// request (-webhook-url, ASSENT_WEBHOOK_URL). Wiring.
 	WebhookURL string
@@ -173,6 +212,15 @@ type Config struct {
 	// the users with an event stream here, to push those another node made
 	// (default 1s). Each tick lists at most 256 users, round-robin.
 	PushPollInterval time.Duration
+	// LongPollInterval is how often a long poll rereads the store, to see
+	// changes made by other nodes; changes made on this node wake it at
+	// once (default 2s).
+	LongPollInterval time.Duration
+	// DrainTimeout bounds how long a graceful shutdown waits for the
+	// answers already received to be processed (sealing, opening), after
+	// the listener has closed and before the pending secrets are cleared
+	// (-drain-timeout, ASSENT_DRAIN_TIMEOUT; default 10s).
+	DrainTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown: in-flight requests get
 	// this long to finish (-shutdown-timeout, ASSENT_SHUTDOWN_TIMEOUT;
 	// default 15s).
@@ -181,8 +229,8 @@ type Config struct {
 	// counted from the end of its headers (which ReadHeaderTimeout, 10s,
 	// bounds): a client cannot hold a connection and a handler by sending
 	// its body slowly (-read-timeout, ASSENT_READ_TIMEOUT; default 30s). A
-	// record upload has an idle deadline instead, renewed before each read
-	// (a minute), so that a large upload on a slow link works. Requests
+	// record upload has a minimum rate instead (UploadMinBytes per
+	// UploadWindow), so that a large upload on a slow link works. Requests
 	// without a body (long polls, event streams) are not affected.
 	ReadTimeout time.Duration
 }
@@ -214,6 +262,15 @@ func DefaultConfig() Config {
 		AnswerPollInterval:     250 * time.Millisecond,
 		PushPollInterval:       time.Second,
 		ShutdownTimeout:        15 * time.Second,
+		EnrollRate:             1,
+		EnrollBurst:            20,
+		CreateRate:             10,
+		CreateBurst:            100,
+		UploadMinBytes:         64 << 10,
+		UploadWindow:           30 * time.Second,
+		MaxLongPollsPerClient:  32,
+		LongPollInterval:       2 * time.Second,
+		DrainTimeout:           10 * time.Second,
 		ReadTimeout:            30 * time.Second,
 	}
 }
@@ -246,6 +303,15 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.AnswerPollInterval, d.AnswerPollInterval)
 	orDefault(&c.PushPollInterval, d.PushPollInterval)
 	orDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
+	orDefault(&c.EnrollRate, d.EnrollRate)
+	orDefault(&c.EnrollBurst, d.EnrollBurst)
+	orDefault(&c.CreateRate, d.CreateRate)
+	orDefault(&c.CreateBurst, d.CreateBurst)
+	orDefault(&c.UploadMinBytes, d.UploadMinBytes)
+	orDefault(&c.UploadWindow, d.UploadWindow)
+	orDefault(&c.MaxLongPollsPerClient, d.MaxLongPollsPerClient)
+	orDefault(&c.LongPollInterval, d.LongPollInterval)
+	orDefault(&c.DrainTimeout, d.DrainTimeout)
 	orDefault(&c.ReadTimeout, d.ReadTimeout)
 	orDefault(&c.DownloadsPerSession, d.DownloadsPerSession)
 	orDefault(&c.MaxUploadSize, d.MaxUploadSize)
@@ -288,12 +354,17 @@ func (c Config) Validate() error {
 		return bad("upload cap %d is not positive", c.MaxUploadSize)
 	case c.UploadDeadline < time.Minute:
 		return bad("upload deadline %s is under a minute", c.UploadDeadline)
-	case c.UserBurst < 1 || c.RequesterBurst < 1 || c.UserRequesterBurst < 1:
+	case c.UserBurst < 1 || c.RequesterBurst < 1 || c.UserRequesterBurst < 1 || c.EnrollBurst < 1 || c.CreateBurst < 1:
 		return bad("rate limit bursts must be at least 1")
 	case c.MaxPendingPerUser < 1 || c.MaxPendingPerRequester < 1:
 		return bad("pending request caps %d and %d must be positive", c.MaxPendingPerUser, c.MaxPendingPerRequester)
-	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.PushPollInterval <= 0 || c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0:
+	case c.SweepInterval <= 0 || c.AnswerPollInterval <= 0 || c.PushPollInterval <= 0 || c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0 ||
+		c.UploadWindow <= 0 || c.LongPollInterval <= 0 || c.DrainTimeout <= 0:
 		return bad("intervals and timeouts must be positive")
+	case c.UploadMinBytes < 1:
+		return bad("upload minimum %d bytes per window is not positive", c.UploadMinBytes)
+	case c.MaxLongPollsPerClient < 1:
+		return bad("long poll cap %d is not positive", c.MaxLongPollsPerClient)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return bad("TLS needs both a certificate and a key")
 	case c.NodeID == "" || len(c.NodeID) > 64:

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -81,7 +82,11 @@ func (s *Server) listDeviceRequests(c *echo.Context) error {
 	}
 	out := deviceRequestListJSON{Requests: make([]deviceRequestJSON, 0, len(reqs))}
 	for _, q := range reqs {
-		out.Requests = append(out.Requests, s.requestView(q))
+		// Requests are addressed to the user's key: a device of another
+		// key (one enrolled before keys were pinned) never sees them.
+		if q.DeviceKeyID == dev.KeyID {
+			out.Requests = append(out.Requests, s.requestView(q))
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -214,21 +219,35 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		AnsweredAt:        now,
 	}
 	ctx := c.Request().Context()
-	err = s.store.AnswerRequest(ctx, q.ID, answer, now)
-	if err != nil && p != nil {
-		s.pending.unclaim(q.ID, p)
-	}
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		return fail(errConflict, "the request is already answered")
-	case err != nil:
-		return storeFail(err, "request")
-	}
 	event, state := store.EventApproved, store.RequestApproved
 	if in.Decision == threshold.DecisionDeny {
 		event, state = store.EventDenied, store.RequestDenied
 	}
-	s.audit(ctx, q.UserID, event, dev.ID, q.ID, approvalDetails{DeviceID: dev.ID, Statement: stmt, Signature: in.Signature})
+	details := approvalDetails{DeviceID: dev.ID, Statement: stmt, Signature: in.Signature}
+	if p != nil && q.Kind == threshold.KindCreate && q.OwnerNode == s.cfg.NodeID {
+		done, err := s.answerAndSeal(ctx, q, p, yD, answer, details, now)
+		if err != nil {
+			s.pending.unclaim(q.ID, p)
+			return s.answerFail(ctx, q.ID, err)
+		}
+		if done {
+			return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
+		}
+		// Stored but not sealed: processed below, the usual way.
+		q.State, q.Answer = state, &answer
+		if err := s.processClaimed(ctx, q, p, yD); err != nil {
+			requestLogger(c, s.log).Warn("processing the answer failed; will retry", "request_id", q.ID, "error", err)
+		}
+		return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
+	}
+	err = s.store.AnswerRequest(ctx, q.ID, answer, now)
+	if err != nil && p != nil {
+		s.pending.unclaim(q.ID, p)
+	}
+	if err != nil {
+		return s.answerFail(ctx, q.ID, err)
+	}
+	s.audit(ctx, q.UserID, event, dev.ID, q.ID, details)
 	q.State, q.Answer = state, &answer
 	if q.OwnerNode == s.cfg.NodeID {
 		// The poller retries whatever fails here.
@@ -245,6 +264,70 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		s.pending.wait(ctx, q.ID, inlineWait)
 	}
 	return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
+}
+
+// answerFail is the answer to a device whose answer could not be stored.
+// A request that left pending while its answer was being checked was either
+// answered by another device or expired by the sweeper; the device is told
+// which.
+func (s *Server) answerFail(ctx context.Context, requestID string, err error) error {
+	if errors.Is(err, store.ErrExpired) {
+		return fail(errExpired, "the request has expired")
+	}
+	if errors.Is(err, store.ErrConflict) {
+		if q, gerr := s.store.GetRequest(ctx, requestID); gerr == nil && q.State == store.RequestExpired {
+			return fail(errExpired, "the request has expired")
+		}
+		return fail(errConflict, "the request is already answered")
+	}
+	return storeFail(err, "request")
+}
+
+// answerAndSeal is the path of an approved create whose secrets p this
+// node holds: the record's key is wrapped and its blob committed first, so
+// that the answer, the seal, the processed mark and both audit entries are
+// one store call (store.AnswerAndSeal). done reports the record sealed
+// and q's secrets dropped; false with a nil error means the answer is
+// stored but the record was not sealed (or the key could not be wrapped
+// here): the caller processes it the usual way, still holding p. An error
+// means the answer was not stored.
+func (s *Server) answerAndSeal(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte,
+	answer store.Answer, details approvalDetails, now time.Time) (done bool, err error) {
+	wrapped, err := s.wrapRecordKey(ctx, q, p, yD)
+	if err == nil {
+		err = s.commit(ctx, q.RecordID)
+	}
+	if err != nil {
+		// The usual path meets the same failure and ends the record, or
+		// (a store failure) retries.
+		if err := s.store.AnswerRequest(ctx, q.ID, answer, now); err != nil {
+			return false, err
+		}
+		s.audit(ctx, q.UserID, store.EventApproved, details.DeviceID, q.ID, details)
+		return false, nil
+	}
+	answered, err := s.auditEntry(q.UserID, store.EventApproved, details.DeviceID, q.ID, details)
+	if err != nil {
+		return false, err
+	}
+	sealedAt := s.now()
+	sealed, err := s.auditEntry(q.UserID, store.EventRecordSealed, actorServer, q.RecordID, requestDetails{RecordID: q.RecordID, RequestID: q.ID})
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.store.AnswerAndSeal(ctx, &store.SealingAnswer{
+		RequestID: q.ID, Answer: answer, AnswerAudit: answered,
+		RecordID: q.RecordID, Seal: store.Seal{WrappedDEK: wrapped, Approval: keptApproval(&answer), SealedAt: sealedAt}, SealAudit: sealed,
+	}, now)
+	if err != nil && !s.auditLost(err, q.UserID, q.ID) {
+		return false, err
+	}
+	if !ok {
+		return false, nil
+	}
+	s.pending.finish(q.ID, p)
+	s.changes.changed(q.RecordID)
+	return true, nil
 }
 
 // deviceEvents: GET /v1/device/events, Server-Sent Events of the device's

@@ -55,6 +55,9 @@ type deviceStateJSON struct {
 // it. Storing the device is therefore retried through a brief outage; past
 // that the answer is 503 saying a new code is needed.
 func (s *Server) enroll(c *echo.Context) error {
+	if err := s.enrollAllowed(c); err != nil {
+		return err
+	}
 	var in enrollJSON
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -72,6 +75,12 @@ func (s *Server) enroll(c *echo.Context) error {
 	if !ok {
 		return errAuth
 	}
+	sum := sha256Sum([]byte(code))
+	// A read first (on a read connection): an unknown, used or expired
+	// code costs neither a blinding nor the store's writer.
+	if err := s.checkCode(c.Request().Context(), sum); err != nil {
+		return err
+	}
 	deviceID, err := ids.New(ids.Device, s.rand)
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)
@@ -83,7 +92,6 @@ func (s *Server) enroll(c *echo.Context) error {
 	// From the spending of the code on, a client gone away must not leave
 	// the code spent and the device unstored.
 	ctx := context.WithoutCancel(c.Request().Context())
-	sum := sha256Sum([]byte(code))
 	enr, err := s.store.UseEnrollment(ctx, sum, s.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -111,6 +119,33 @@ func (s *Server) enroll(c *echo.Context) error {
 		return failCause(errUnavailable, "the device could not be registered and the enrollment code is spent; ask for a new enrollment code", err)
 	}
 	return c.JSON(http.StatusCreated, enrollReplyJSON{DeviceID: deviceID, UserID: enr.UserID, BlindedElements: blinded})
+}
+
+// enrollAllowed applies the per-address rate of the enrollment calls,
+// which carry no credential but what their body holds: it runs before the
+// body is read and before any store call.
+func (s *Server) enrollAllowed(c *echo.Context) error {
+	if ok, wait := s.enrolls.allow(clientAddr(c.Request()), s.clock()); !ok {
+		return &apiError{kind: errRateLimited, msg: "too many enrollment calls from this address; slow down: past enroll-rate, enroll-burst", retryAfter: wait}
+	}
+	return nil
+}
+
+// checkCode reads the enrollment code of hash sum without spending it: 401
+// if unknown, 410 if used or expired. UseEnrollment stays the arbiter.
+func (s *Server) checkCode(ctx context.Context, sum []byte) error {
+	enr, err := s.store.GetEnrollment(ctx, sum)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errAuth
+	case err != nil:
+		return storeFail(err, "enrollment")
+	case !enr.UsedAt.IsZero():
+		return fail(errGone, "enrollment code already used")
+	case !s.now().Before(enr.ExpiresAt):
+		return fail(errExpired, "enrollment code expired")
+	}
+	return nil
 }
 
 // createDeviceBackoff are the waits before each retry of storing an
@@ -160,6 +195,9 @@ func (s *Server) checkElements() ([][]byte, error) {
 // then is the device active. A pending device must be confirmed within
 // EnrollmentTTL.
 func (s *Server) confirmEnrollment(c *echo.Context) error {
+	if err := s.enrollAllowed(c); err != nil {
+		return err
+	}
 	var in confirmJSON
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -188,19 +226,96 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 	if !s.now().Before(d.CreatedAt.Add(EnrollmentTTL)) {
 		return fail(errExpired, "enrollment not confirmed in time; enroll again with a new code")
 	}
-	info, err := threshold.EnrollCheckInfo(d.UserID, d.ID)
+	u, err := s.store.GetUser(ctx, d.UserID)
+	if err != nil {
+		return storeFail(err, "user")
+	}
+	pinned, err := s.pinnedKey(ctx, u)
+	if err != nil {
+		return err
+	}
+	if pinned != nil && !bytes.Equal(pinned, d.OPRFPublicKey) {
+		return errKeyRefused
+	}
+	info, err := threshold.EnrollCheckInfo(d.UserID, d.ID, d.SigningPublicKey)
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)
 	}
 	if err := verifyProof(d.OPRFPublicKey, info, d.CheckBlinded, in.EvaluatedElements, in.Proof); err != nil {
 		return err
 	}
+	if pinned == nil {
+		// The first device to be confirmed pins the user's key (trust on
+		// first use); a racer that pinned first with another key wins.
+		err := s.store.PinUserKey(ctx, u.ID, d.OPRFPublicKey, d.KeyID)
+		if errors.Is(err, store.ErrConflict) {
+			if u, err = s.store.GetUser(ctx, u.ID); err != nil {
+				return storeFail(err, "user")
+			}
+			if !bytes.Equal(u.DevicePublicKey, d.OPRFPublicKey) {
+				return errKeyRefused
+			}
+			pinned = u.DevicePublicKey
+		} else if err != nil {
+			return storeFail(err, "user")
+		}
+	}
+	// A device that enrolls with the key already pinned holds kD from a
+	// recovery kit (an added device goes through the transfer instead):
+	// while another device is active it waits RecoveryDelay, for those
+	// devices to see it and cancel it.
+	details := deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceActive}
+	if pinned != nil {
+		details.Via = viaRecovery
+		active, err := s.store.ActiveDevices(ctx, d.UserID)
+		if err != nil {
+			return storeFail(err, "device")
+		}
+		if len(active) > 0 {
+			details.State = store.DeviceRecoveryPending
+		}
+	}
 	ev := store.DeviceEvidence{EnrollSignature: in.Signature, EvaluatedElements: in.EvaluatedElements, Proof: in.Proof}
-	if err := s.store.ConfirmDevice(ctx, d.ID, store.DeviceActive, ev, s.now()); err != nil {
+	if err := s.store.ConfirmDevice(ctx, d.ID, details.State, ev, s.now()); err != nil {
 		return storeFail(err, "device")
 	}
-	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID})
-	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceActive})
+	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, details)
+	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: details.State})
+}
+
+// viaRecovery is the "via" of a device_enrolled event of a recovery.
+const viaRecovery = "recovery"
+
+// RecoveryDelay is how long a recovery enrollment stays recovery_pending
+// while another device of the user is active (DESIGN.md, "Recovery").
+const RecoveryDelay = 24 * time.Hour
+
+// errKeyRefused: a device whose key is not the user's pinned key. The code
+// it enrolled with is spent and nothing else changes.
+var errKeyRefused = fail(errKeyMismatch, "the device's key is not the user's device key; add a device by transfer from an existing device, or recover with the user's recovery kit")
+
+// pinnedKey returns the user's pinned pkD, or nil if none is pinned. A user
+// stored before keys were pinned, who has active devices, gets the key of
+// the oldest one pinned now.
+func (s *Server) pinnedKey(ctx context.Context, u *store.User) ([]byte, error) {
+	if u.DeviceKeyID != "" {
+		return u.DevicePublicKey, nil
+	}
+	active, err := s.store.ActiveDevices(ctx, u.ID)
+	if err != nil {
+		return nil, storeFail(err, "device")
+	}
+	if len(active) == 0 {
+		return nil, nil
+	}
+	err = s.store.PinUserKey(ctx, u.ID, active[0].OPRFPublicKey, active[0].KeyID)
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return nil, storeFail(err, "user")
+	}
+	if u, err = s.store.GetUser(ctx, u.ID); err != nil {
+		return nil, storeFail(err, "user")
+	}
+	return u.DevicePublicKey, nil
 }
 
 // verifyProof checks a device's POPRF evaluation of blinded under info with

@@ -75,6 +75,8 @@ func testConfig() Config {
 		UserRate:           -1,
 		RequesterRate:      -1,
 		UserRequesterRate:  -1,
+		EnrollRate:         -1,
+		CreateRate:         -1,
 		// Tests of the per-requester cap set their own.
 		MaxPendingPerRequester: 16,
 		ShutdownTimeout:        5 * time.Second,

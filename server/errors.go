@@ -25,6 +25,7 @@ var (
 	errNotFound         = api.ErrNotFound
 	errMethodNotAllowed = api.ErrMethodNotAllowed
 	errConflict         = api.ErrConflict
+	errKeyMismatch      = api.ErrDeviceKeyMismatch
 	errExpired          = api.ErrExpired
 	errGone             = api.ErrGone
 	errTooLarge         = api.ErrTooLarge
@@ -77,7 +78,10 @@ func failCause(kind *api.Error, msg string, cause error) error {
 // storeFail maps a store error about the object named what ("record",
 // "session", ...) to its API failure.
 func storeFail(err error, what string) error {
+	var ae *apiError
 	switch {
+	case errors.As(err, &ae):
+		return err // classified already
 	case errors.Is(err, store.ErrNotFound):
 		return failCause(errNotFound, what+" not found", err)
 	case errors.Is(err, store.ErrConflict):

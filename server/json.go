@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/strictjson"
 )
 
 // maxJSONBody caps every JSON request body (and the body of any signed
@@ -19,23 +20,20 @@ import (
 const maxJSONBody = 64 << 10
 
 // decodeJSON strictly decodes the request's JSON body into v: at most
-// maxJSONBody bytes (413), one object, no unknown field and nothing after it
-// but white space (400).
+// maxJSONBody bytes (413), one object, no unknown field, no key twice, no
+// key in another case than v's schema, and nothing after it but white
+// space (400), by strictjson.
 func decodeJSON(c *echo.Context, v any) error {
 	r := c.Request()
 	if r.ContentLength > maxJSONBody {
 		return fail(errTooLarge, "request body over "+strconv.Itoa(maxJSONBody)+" bytes")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxJSONBody))
+	if err != nil {
 		return jsonFail(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return jsonFail(err)
-		}
-		return fail(errBadRequest, "unexpected data after the JSON object")
+	if err := strictjson.Decode(data, v, strictjson.Options{}); err != nil {
+		return jsonFail(err)
 	}
 	return nil
 }
@@ -53,14 +51,16 @@ func jsonFail(err error) error {
 		return fail(errBadRequest, "request body is empty; a JSON object is expected")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &syn):
 		return failCause(errBadRequest, "request body is not valid JSON", err)
+	case errors.Is(err, strictjson.ErrTrailing):
+		return fail(errBadRequest, "unexpected data after the JSON object")
 	case errors.As(err, &typ):
 		if typ.Field != "" {
 			return failCause(errBadRequest, "field "+strconv.Quote(typ.Field)+" has the wrong type", err)
 		}
 		return failCause(errBadRequest, "request body must be a JSON object", err)
 	}
-	// Unknown fields and other decoding errors: encoding/json's text names
-	// the field, which the client sent itself.
+	// Duplicate or differently cased keys, unknown fields, bad UTF-8:
+	// the text names the key, which the client sent itself.
 	return failCause(errBadRequest, "invalid request body: "+err.Error(), err)
 }
 

@@ -199,17 +199,7 @@ func (s *Server) recordKEK(ctx context.Context, q *store.Request, p *pendingSecr
 // KEK, commit the blob, then seal the record (conditional). If the record
 // can no longer be sealed (expired meanwhile), the committed blob goes.
 func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
-	kek, err := s.recordKEK(ctx, q, p, p.input, yD)
-	if err != nil {
-		return err
-	}
-	ad, err := threshold.WrapAD(q.UserID, q.RecordID, q.Record.ContentSHA256, uint64(q.Record.Size))
-	if err != nil {
-		secret.Clear(kek)
-		return err
-	}
-	wrapped, err := threshold.WrapDEK(s.rand, kek, p.dek, ad)
-	secret.Clear(kek)
+	wrapped, err := s.wrapRecordKey(ctx, q, p, yD)
 	if err != nil {
 		return err
 	}
@@ -222,7 +212,7 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 		return err
 	}
 	now := s.now()
-	err = s.store.SealRecord(ctx, q.RecordID, store.Seal{WrappedDEK: wrapped, Approval: q.Answer.Approval, SealedAt: now}, now)
+	err = s.store.SealRecord(ctx, q.RecordID, store.Seal{WrappedDEK: wrapped, Approval: keptApproval(q.Answer), SealedAt: now}, now)
 	switch {
 	case err == nil:
 		s.audit(ctx, q.UserID, store.EventRecordSealed, actorServer, q.RecordID, requestDetails{RecordID: q.RecordID, RequestID: q.ID})
@@ -239,6 +229,21 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 		return nil
 	}
 	return err
+}
+
+// wrapRecordKey wraps the data key of q's record, with the secrets p and
+// yD as processClaimed, under the record's KEK.
+func (s *Server) wrapRecordKey(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) ([]byte, error) {
+	kek, err := s.recordKEK(ctx, q, p, p.input, yD)
+	if err != nil {
+		return nil, err
+	}
+	defer secret.Clear(kek)
+	ad, err := threshold.WrapAD(q.UserID, q.RecordID, q.Record.ContentSHA256, uint64(q.Record.Size))
+	if err != nil {
+		return nil, err
+	}
+	return threshold.WrapDEK(s.rand, kek, p.dek, ad)
 }
 
 // commit commits the staged blob name; a blob committed by an earlier try
@@ -285,7 +290,7 @@ func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	err = s.store.OpenSession(ctx, q.SessionID, store.SessionOpening{
 		ExpiresAt: expires,
 		Downloads: s.cfg.DownloadsPerSession,
-		Approval:  q.Answer.Approval,
+		Approval:  keptApproval(q.Answer),
 		OpenedAt:  now,
 	}, now)
 	switch {
@@ -349,4 +354,13 @@ func (s *Server) endSession(ctx context.Context, userID, sessionID, to string) {
 	}
 	s.audit(ctx, userID, event, actorServer, sessionID, nil)
 	s.changes.changed(sessionID)
+}
+
+// keptApproval is the approval a sealed record or an open session keeps:
+// what the device signed, with the evaluation and proof it answered with,
+// so that anyone can check the proof against the user's pkD.
+func keptApproval(a *store.Answer) store.Approval {
+	k := a.Approval
+	k.EvaluatedElements, k.Proof = a.EvaluatedElements, a.Proof
+	return k
 }

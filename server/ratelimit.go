@@ -2,6 +2,9 @@ package server
 
 import (
 	"math"
+	"net"
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -54,9 +57,9 @@ const (
 func (l *limiter) allow(userID, requesterID string, now time.Time) (ok bool, limit string, wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	pb := l.refill(l.pairs, userID+"\x00"+requesterID, l.pair, now)
-	ub := l.refill(l.users, userID, l.user, now)
-	rb := l.refill(l.requesters, requesterID, l.req, now)
+	pb := refill(l.pairs, userID+"\x00"+requesterID, l.pair, now)
+	ub := refill(l.users, userID, l.user, now)
+	rb := refill(l.requesters, requesterID, l.req, now)
 	for _, c := range []struct {
 		b     *bucket
 		spec  rateSpec
@@ -75,7 +78,7 @@ func (l *limiter) allow(userID, requesterID string, now time.Time) (ok bool, lim
 }
 
 // refill returns key's bucket brought up to now, or nil when spec is off.
-func (l *limiter) refill(m map[string]*bucket, key string, spec rateSpec, now time.Time) *bucket {
+func refill(m map[string]*bucket, key string, spec rateSpec, now time.Time) *bucket {
 	if spec.rate < 0 {
 		return nil
 	}
@@ -106,14 +109,78 @@ func tokenWait(b *bucket, spec rateSpec) time.Duration {
 func (l *limiter) prune(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, set := range []struct {
-		m    map[string]*bucket
-		spec rateSpec
-	}{{l.users, l.user}, {l.requesters, l.req}, {l.pairs, l.pair}} {
-		for k, b := range set.m {
-			if b.tokens+now.Sub(b.last).Seconds()*set.spec.rate >= float64(set.spec.burst) {
-				delete(set.m, k)
-			}
+	pruneFull(l.users, l.user, now)
+	pruneFull(l.requesters, l.req, now)
+	pruneFull(l.pairs, l.pair, now)
+}
+
+func pruneFull(m map[string]*bucket, spec rateSpec, now time.Time) {
+	for k, b := range m {
+		if b.tokens+now.Sub(b.last).Seconds()*spec.rate >= float64(spec.burst) {
+			delete(m, k)
 		}
 	}
+}
+
+// maxKeyedBuckets bounds a keyedLimiter's memory: past it, calls from new
+// keys are refused until prune frees buckets (full again: callers that
+// went quiet).
+const maxKeyedBuckets = 1 << 16
+
+// keyedLimiter is one token bucket per key (a client address, a client id).
+type keyedLimiter struct {
+	mu   sync.Mutex
+	spec rateSpec
+	m    map[string]*bucket
+}
+
+func newKeyedLimiter(spec rateSpec) *keyedLimiter {
+	return &keyedLimiter{spec: spec, m: make(map[string]*bucket)}
+}
+
+// allow takes a token from key's bucket, or says how long to wait.
+func (k *keyedLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.spec.rate < 0 {
+		return true, 0
+	}
+	if k.m[key] == nil && len(k.m) >= maxKeyedBuckets {
+		return false, time.Minute
+	}
+	b := refill(k.m, key, k.spec, now)
+	if w := tokenWait(b, k.spec); w > 0 {
+		return false, w
+	}
+	b.tokens--
+	return true, 0
+}
+
+// prune forgets the buckets that are full at now.
+func (k *keyedLimiter) prune(now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	pruneFull(k.m, k.spec, now)
+}
+
+// clientAddr is the key of an unauthenticated caller: its IP address as
+// the connection shows it (never a forwarding header, which the caller
+// writes), an IPv6 address cut to its /64, which one host usually holds
+// whole.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
 }

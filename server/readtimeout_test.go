@@ -101,8 +101,8 @@ func TestSlowBodyCut(t *testing.T) {
 	}
 	res.Body.Close()
 
-	// An upload pausing longer than the read timeout (but not idle for
-	// uploadIdleTimeout) goes through.
+	// An upload pausing longer than the read timeout (but keeping to the
+	// minimum rate of its window) goes through.
 	pr, pw := io.Pipe()
 	go func() {
 		pw.Write(bytes.Repeat([]byte("a"), 1000))

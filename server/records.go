@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -47,9 +48,11 @@ type pendingJSON struct {
 }
 
 type approvalJSON struct {
-	DeviceID  string `json:"device_id"`
-	Statement []byte `json:"statement"`
-	Signature []byte `json:"signature"`
+	DeviceID          string   `json:"device_id"`
+	Statement         []byte   `json:"statement"`
+	Signature         []byte   `json:"signature"`
+	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
+	Proof             []byte   `json:"proof,omitempty"`
 }
 
 type recordJSON struct {
@@ -87,6 +90,10 @@ func (s *Server) createRecord(c *echo.Context) error {
 	if _, _, err := mime.ParseMediaType(in.ContentType); err != nil {
 		return fail(errBadRequest, "content_type is not a media type")
 	}
+	cl := authClient(c)
+	if ok, wait := s.creates.allow(cl.ID, s.clock()); !ok {
+		return &apiError{kind: errRateLimited, msg: "too many records created; slow down: past create-rate, create-burst", retryAfter: wait}
+	}
 	ctx := c.Request().Context()
 	if _, err := s.store.GetUser(ctx, uid); err != nil {
 		return storeFail(err, "user")
@@ -96,7 +103,6 @@ func (s *Server) createRecord(c *echo.Context) error {
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)
 	}
-	cl := authClient(c)
 	rec := &store.Record{
 		ID:          rid,
 		UserID:      uid,
@@ -107,10 +113,13 @@ func (s *Server) createRecord(c *echo.Context) error {
 		State:       store.RecordAwaitingUpload,
 		CreatedAt:   now,
 	}
-	if err := s.store.CreateRecord(ctx, rec); err != nil {
+	entry, err := s.auditEntry(uid, store.EventRecordCreated, cl.ID, rid, nil)
+	if err != nil {
+		return failCause(errInternal, msgInternal, err)
+	}
+	if err := s.store.CreateRecordAudited(ctx, rec, entry); err != nil && !s.auditLost(err, uid, rid) {
 		return storeFail(err, "record")
 	}
-	s.audit(ctx, uid, store.EventRecordCreated, cl.ID, rid, nil)
 	return c.JSON(http.StatusCreated, recordStateJSON{RecordID: rid, State: rec.State})
 }
 
@@ -178,7 +187,17 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	now := s.now()
 	expires := now.Add(s.cfg.ApprovalTTL)
 	p.expires = expires.Add(processingGrace)
-	err = s.store.StageRecord(ctx, rid, store.Staging{
+	rec.Size, rec.ContentSHA256 = up.size, up.sum
+	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
+	entry, err := s.auditEntry(rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
+	if err != nil {
+		return abandon(failCause(errInternal, msgInternal, err))
+	}
+	// Staging the record, storing its request and auditing the request are
+	// one store call. The secrets are in place before the request exists,
+	// so that any answer to it finds them.
+	s.pending.put(reqID, p)
+	err = s.store.StageAndAsk(ctx, rid, store.Staging{
 		Size:          up.size,
 		ContentSHA256: up.sum,
 		BlobName:      rid,
@@ -186,17 +205,12 @@ func (s *Server) uploadContent(c *echo.Context) error {
 		DeviceKeyID:   dev.KeyID,
 		RequestID:     reqID,
 		ExpiresAt:     p.expires,
-	})
-	if err != nil {
-		return abandon(storeFail(err, "record"))
+	}, q, entry)
+	if err != nil && !s.auditLost(err, rec.UserID, reqID) {
+		s.pending.drop(reqID)
+		s.deleteBlob(ctx, rid)
+		return storeFail(err, "record")
 	}
-	rec.Size, rec.ContentSHA256 = up.size, up.sum
-	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
-	if err := s.ask(ctx, q, p); err != nil {
-		s.endRecord(ctx, rid, store.RecordExpired)
-		return storeFail(err, "request")
-	}
-	s.audit(ctx, rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
 	s.changes.changed(rid)
 	s.notify(rec.UserID, reqID)
 	return c.JSON(http.StatusAccepted, pendingJSON{
@@ -252,24 +266,31 @@ type bodyError struct{ err error }
 func (e bodyError) Error() string { return e.err.Error() }
 func (e bodyError) Unwrap() error { return e.err }
 
-// uploadIdleTimeout is how long an upload may send nothing before the
-// server gives up on it. An upload has no overall read timeout (its first
-// read replaces Config.ReadTimeout's deadline), so that large uploads on
-// slow links work.
-const uploadIdleTimeout = time.Minute
-
-// bodyReader reads an upload, renewing the connection's read deadline
-// before each read and marking its errors as the client's.
+// bodyReader reads an upload under a minimum rate: each window of
+// Config.UploadWindow must bring Config.UploadMinBytes (the connection's
+// read deadline is the window's end, and a window starts once the last one
+// brought its share). Its errors are marked as the client's. An upload has
+// no overall read timeout (the first read replaces Config.ReadTimeout's
+// deadline), so that large uploads on slow links work, but one that
+// trickles is cut off.
 type bodyReader struct {
-	r  io.Reader
-	rc *http.ResponseController
+	r        io.Reader
+	rc       *http.ResponseController
+	minBytes int64
+	window   time.Duration
+	got      int64     // bytes read in the current window
+	until    time.Time // the current window's end
 }
 
-func (b bodyReader) Read(p []byte) (int, error) {
-	// A writer that cannot set deadlines (a test recorder) just goes
-	// without.
-	_ = b.rc.SetReadDeadline(time.Now().Add(uploadIdleTimeout))
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.until.IsZero() || b.got >= b.minBytes {
+		b.got, b.until = 0, time.Now().Add(b.window)
+		// A writer that cannot set deadlines (a test recorder) just goes
+		// without.
+		_ = b.rc.SetReadDeadline(b.until)
+	}
 	n, err := b.r.Read(p)
+	b.got += int64(n)
 	if err != nil && err != io.EOF {
 		err = bodyError{err}
 	}
@@ -334,9 +355,11 @@ func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte)
 	if err != nil {
 		return nil, writeFail(err)
 	}
-	body := bodyReader{
-		r:  http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize),
-		rc: http.NewResponseController(c.Response()),
+	body := &bodyReader{
+		r:        http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadSize),
+		rc:       http.NewResponseController(c.Response()),
+		minBytes: s.cfg.UploadMinBytes,
+		window:   s.cfg.UploadWindow,
 	}
 	if _, err := io.Copy(w, body); err != nil {
 		var mbe *http.MaxBytesError
@@ -344,6 +367,8 @@ func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte)
 		switch {
 		case errors.As(err, &mbe):
 			return nil, fail(errTooLarge, "content over the upload cap of "+strconv.FormatInt(s.cfg.MaxUploadSize, 10)+" bytes")
+		case errors.As(err, &be) && errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, failCause(errBadRequest, "the upload was too slow: under upload-min-bytes per upload-window", err)
 		case errors.As(err, &be):
 			return nil, failCause(errBadRequest, "the upload was interrupted", err)
 		}
@@ -376,22 +401,35 @@ func (s *Server) deleteBlob(ctx context.Context, name string) {
 	}
 }
 
-// deviceFor returns the user's newest active device, holding key keyID if
-// one is given; 409 if there is none.
+// deviceFor returns an active device of the user holding key keyID, or,
+// with keyID empty, the user's pinned key: requests are addressed to the
+// user's key, which every active device of the user holds, and never to a
+// device of another key. 409 if there is none.
 func (s *Server) deviceFor(ctx context.Context, userID, keyID string) (*store.Device, error) {
+	if keyID == "" {
+		u, err := s.store.GetUser(ctx, userID)
+		if err != nil {
+			return nil, storeFail(err, "user")
+		}
+		pinned, err := s.pinnedKey(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if pinned == nil {
+			return nil, fail(errConflict, "user has no active device")
+		}
+		keyID = threshold.DeviceKeyID(pinned)
+	}
 	devs, err := s.store.ActiveDevices(ctx, userID)
 	if err != nil {
 		return nil, storeFail(err, "device")
 	}
-	for i := len(devs) - 1; i >= 0; i-- {
-		if keyID == "" || devs[i].KeyID == keyID {
-			return devs[i], nil
+	for _, d := range devs {
+		if d.KeyID == keyID {
+			return d, nil
 		}
 	}
-	if keyID == "" {
-		return nil, fail(errConflict, "user has no active device")
-	}
-	return nil, fail(errConflict, "user has no active device holding the key the record was sealed with")
+	return nil, fail(errConflict, "user has no active device holding the user's device key")
 }
 
 // admit applies the limits on requests that reach a device: the caps of
@@ -491,7 +529,7 @@ func (s *Server) getRecord(c *echo.Context) error {
 	if rec.ClientID != authClient(c).ID && !hasScope(c, ScopeRecordsAccess) {
 		return fail(errForbidden, "only the creating client or a client with records:access may read the record")
 	}
-	rec, err = longPoll(ctx, s, rid, wait, load, func(r *store.Record) string { return r.State })
+	rec, err = longPoll(ctx, s, authClient(c).ID, rid, wait, load, func(r *store.Record) string { return r.State })
 	if err != nil {
 		return storeFail(err, "record")
 	}
@@ -517,6 +555,7 @@ func recordView(rec *store.Record) recordJSON {
 		out.SealedAt = &sealed
 		out.Approval = &approvalJSON{
 			DeviceID: rec.Approval.DeviceID, Statement: rec.Approval.Statement, Signature: rec.Approval.Signature,
+			EvaluatedElements: rec.Approval.EvaluatedElements, Proof: rec.Approval.Proof,
 		}
 	}
 	return out

@@ -29,12 +29,15 @@ func (s *Server) routes() []route {
 	return []route{
 		{http.MethodGet, "/healthz", authOpen, "", s.healthz},
 		{http.MethodGet, "/readyz", authOpen, "", s.readyz},
+		{http.MethodGet, "/v1/openapi.json", authOpen, "", s.openAPI},
 
 		{http.MethodPost, "/v1/users", authKey, ScopeUsersAdmin, s.createUser},
 		{http.MethodGet, "/v1/users", authKey, ScopeUsersAdmin, s.findUser}, // ?external_id=
 		{http.MethodGet, "/v1/users/:uid", authKey, ScopeUsersAdmin, s.getUser},
 		{http.MethodPost, "/v1/users/:uid/enrollment", authKey, ScopeUsersAdmin, s.newEnrollment},
 		{http.MethodGet, "/v1/users/:uid/audit", authKey, ScopeUsersAdmin, s.userAudit},
+		{http.MethodGet, "/v1/users/:uid/devices", authKey, "", s.userDevices}, // users:admin (creator) or records:access
+		{http.MethodDelete, "/v1/users/:uid/devices/:device_id", authKey, ScopeUsersAdmin, s.suspendDevice},
 		{http.MethodPost, "/v1/users/:uid/records", authKey, ScopeRecordsWrite, s.createRecord},
 		{http.MethodPut, "/v1/records/:rid/content", authKey, ScopeRecordsWrite, s.uploadContent},
 		{http.MethodGet, "/v1/records/:rid", authKey, "", s.getRecord}, // creator or records:access
@@ -49,6 +52,8 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/v1/device/requests/:id/response", authSigned, "", s.answerRequest},
 		{http.MethodGet, "/v1/device/events", authSigned, "", s.deviceEvents},
 		{http.MethodGet, "/v1/device/audit", authSigned, "", s.deviceAudit},
+		{http.MethodPost, "/v1/device/devices/:device_id/revoke", authSigned, "", s.revokeDevice},
+		{http.MethodPost, "/v1/device/devices/:device_id/cancel", authSigned, "", s.cancelDevice},
 	}
 }
 

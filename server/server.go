@@ -55,12 +55,17 @@ type Server struct {
 	rand      io.Reader
 	log       *slog.Logger
 	echo      *echo.Echo
+	metrics   *metrics
 
 	pending    *pendingTable   // secrets of pending requests, by request id
 	keys       *sessionKeys    // data keys of open sessions, by session id
 	changes    *changeNotifier // wakes long polls, by record or session id
 	limits     *limiter
+	enrolls    *keyedLimiter   // enrollment calls, by client address
+	creates    *keyedLimiter   // record creations, by client id
+	polls      *pollCounter    // long polls open, by client id
 	uploads    *keyLock        // records being uploaded on this node
+	nonces     *nonceCache     // device nonces, with Config.SingleNode; else in the store
 	pushCtx    context.Context // ends at Close, cutting pushes in flight short
 	pushCancel context.CancelFunc
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
@@ -110,6 +115,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		notifySem: make(chan struct{}, maxNotifyInFlight),
 		closing:   make(chan struct{}),
 	}
+	if cfg.SingleNode {
+		s.nonces = newNonceCache()
+	}
 	s.pushCtx, s.pushCancel = context.WithCancel(context.Background())
 	if s.clock == nil {
 		s.clock = time.Now
@@ -127,16 +135,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 		s.hub = hub
 	}
+	s.metrics = newMetrics(s)
+	s.store = &meteredStore{Store: s.store, m: s.metrics}
+	s.notifiers = s.metrics.meterNotifiers(s.notifiers)
 	s.limits = newLimiter(
 		rateSpec{cfg.UserRate, cfg.UserBurst},
 		rateSpec{cfg.RequesterRate, cfg.RequesterBurst},
 		rateSpec{cfg.UserRequesterRate, cfg.UserRequesterBurst},
 	)
+	s.enrolls = newKeyedLimiter(rateSpec{cfg.EnrollRate, cfg.EnrollBurst})
+	s.creates = newKeyedLimiter(rateSpec{cfg.CreateRate, cfg.CreateBurst})
+	s.polls = newPollCounter(cfg.MaxLongPollsPerClient)
 	s.echo = echo.NewWithConfig(echo.Config{
 		Logger:           s.log,
 		HTTPErrorHandler: s.handleError,
 	})
-	s.echo.Use(s.requestLog)
+	s.echo.Use(s.requestLog, s.metrics.middleware)
 	for _, rt := range s.routes() {
 		s.echo.Add(rt.method, rt.path, rt.handler, s.routeAuth(rt)...)
 	}

@@ -53,6 +53,8 @@ func (s *Server) sweep(ctx context.Context) error {
 	s.pending.expire(now)
 	s.keys.expire(now)
 	s.limits.prune(s.clock())
+	s.enrolls.prune(s.clock())
+	s.creates.prune(s.clock())
 	errs = append(errs, s.sweepStaged(ctx))
 	return errors.Join(errs...)
 }

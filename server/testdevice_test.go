@@ -45,9 +45,11 @@ type (
 		ExpiresAt time.Time `json:"expires_at"`
 	}
 	wireApproval struct {
-		DeviceID  string `json:"device_id"`
-		Statement []byte `json:"statement"`
-		Signature []byte `json:"signature"`
+		DeviceID          string   `json:"device_id"`
+		Statement         []byte   `json:"statement"`
+		Signature         []byte   `json:"signature"`
+		EvaluatedElements [][]byte `json:"evaluated_elements"`
+		Proof             []byte   `json:"proof"`
 	}
 	wireRecord struct {
 		RecordID      string        `json:"record_id"`
@@ -152,7 +154,7 @@ func (d *testDevice) startEnroll(code string) *resp {
 // confirmBody is a correct confirmation of the enrollment check.
 func (d *testDevice) confirmBody(t testing.TB, en wireEnroll) map[string]any {
 	t.Helper()
-	info, err := threshold.EnrollCheckInfo(en.UserID, en.DeviceID)
+	info, err := threshold.EnrollCheckInfo(en.UserID, en.DeviceID, d.signPub())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,14 +177,29 @@ func (d *testDevice) confirmBody(t testing.TB, en wireEnroll) map[string]any {
 // enroll enrolls d with code and confirms it.
 func (d *testDevice) enroll(t testing.TB, code string) {
 	t.Helper()
-	var en wireEnroll
-	d.startEnroll(code).want(t, http.StatusCreated).decode(t, &en)
+	d.enrollAs(t, code, "active")
+}
+
+// enrollAs enrolls d with code and confirms it, the confirmation ending in
+// state.
+func (d *testDevice) enrollAs(t testing.TB, code, state string) {
+	t.Helper()
+	en := d.register(t, code)
 	var st wireDeviceState
 	d.env.do(http.MethodPost, "/v1/device/enroll/confirm", "", d.confirmBody(t, en)).want(t, http.StatusOK).decode(t, &st)
-	if st.State != "active" || st.DeviceID != en.DeviceID || st.UserID != en.UserID {
-		t.Fatalf("confirmation %+v", st)
+	if st.State != state || st.DeviceID != en.DeviceID || st.UserID != en.UserID {
+		t.Fatalf("confirmation %+v, want state %s", st, state)
 	}
+}
+
+// register sends POST /v1/device/enroll with code, wants 201 and keeps the
+// ids it gets.
+func (d *testDevice) register(t testing.TB, code string) wireEnroll {
+	t.Helper()
+	var en wireEnroll
+	d.startEnroll(code).want(t, http.StatusCreated).decode(t, &en)
 	d.id, d.userID = en.DeviceID, en.UserID
+	return en
 }
 
 // signed builds a device call with explicit timestamp and nonce.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 
 // changeNotifier wakes the long polls (?wait=S) of this node when a record
 // or session they watch changes here. Changes made by other nodes are seen
-// by polling the store (longPollInterval).
+// by polling the store (Config.LongPollInterval).
 type changeNotifier struct {
 	mu       sync.Mutex
 	watchers map[string]map[chan struct{}]struct{}
@@ -58,15 +59,14 @@ func (n *changeNotifier) changed(ids ...string) {
 // which it waits for the device.
 const pendingApproval = store.RecordPendingApproval
 
-// longPollInterval is how often a long poll rereads the store, to see
-// changes made by other nodes.
-const longPollInterval = 500 * time.Millisecond
-
 // longPoll loads an object and, while it is pending approval (the state in
 // which it waits for the device) and wait has not passed, waits for its
-// state to change; it returns the last load. It stops early when ctx ends
-// or the server shuts down.
-func longPoll[T any](ctx context.Context, s *Server, id string, wait time.Duration,
+// state to change; it returns the last load. A change on this node wakes
+// it at once; the store is reread every LongPollInterval for changes made
+// by other nodes. It stops early when ctx ends or the server shuts down.
+// A client may hold MaxLongPollsPerClient waits at once on this node; past
+// that the answer is 429.
+func longPoll[T any](ctx context.Context, s *Server, clientID, id string, wait time.Duration,
 	load func(context.Context) (T, error), state func(T) string) (T, error) {
 	ch, stop := s.changes.watch(id)
 	defer stop()
@@ -74,10 +74,16 @@ func longPoll[T any](ctx context.Context, s *Server, id string, wait time.Durati
 	if err != nil || wait <= 0 || state(obj) != pendingApproval {
 		return obj, err
 	}
+	if !s.polls.enter(clientID) {
+		var zero T
+		return zero, &apiError{kind: errRateLimited, retryAfter: time.Second,
+			msg: "too many long polls open for this client (max-long-polls " + strconv.Itoa(s.cfg.MaxLongPollsPerClient) + ")"}
+	}
+	defer s.polls.leave(clientID)
 	start := state(obj)
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	tick := time.NewTicker(longPollInterval)
+	tick := time.NewTicker(s.cfg.LongPollInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -101,4 +107,42 @@ func longPoll[T any](ctx context.Context, s *Server, id string, wait time.Durati
 			return obj, nil
 		}
 	}
+}
+
+// pollCounter counts the long polls each client has open on this node.
+type pollCounter struct {
+	mu  sync.Mutex
+	max int
+	n   map[string]int
+}
+
+func newPollCounter(max int) *pollCounter {
+	return &pollCounter{max: max, n: make(map[string]int)}
+}
+
+// enter takes one of clientID's long polls, or reports false at the cap.
+func (p *pollCounter) enter(clientID string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[clientID] >= p.max {
+		return false
+	}
+	p.n[clientID]++
+	return true
+}
+
+// leave gives back one of clientID's long polls.
+func (p *pollCounter) leave(clientID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[clientID]--; p.n[clientID] <= 0 {
+		delete(p.n, clientID)
+	}
+}
+
+// count is how many long polls clientID has open.
+func (p *pollCounter) count(clientID string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[clientID]
 }

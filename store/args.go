@@ -142,3 +142,37 @@ func MergeRecordsToExpire(pending, awaiting []*Record, now, uploadDeadline time.
 	}
 	return out
 }
+
+// CheckCreateRecordAudited checks the arguments of CreateRecordAudited.
+func CheckCreateRecordAudited(r *Record, e *AuditEntry) error {
+	return first(CheckNewRecord(r), CheckAuditEntry(e))
+}
+
+// CheckStageAndAsk checks the arguments of StageAndAsk: those of
+// StageRecord, CreateRequest and AppendAudit, and that q asks about
+// recordID with the request id staged.
+func CheckStageAndAsk(recordID string, s *Staging, q *Request, e *AuditEntry) error {
+	if err := first(CheckStageRecord(recordID, s), CheckNewRequest(q), CheckAuditEntry(e)); err != nil {
+		return err
+	}
+	if q.RecordID != recordID || q.ID != s.RequestID {
+		return invalid("request %s for record %s is not the one staged (%s for %s)", q.ID, q.RecordID, s.RequestID, recordID)
+	}
+	return nil
+}
+
+// CheckAnswerAndSeal checks the arguments of AnswerAndSeal: those of
+// AnswerRequest, SealRecord and AppendAudit, and that the answer approves.
+func CheckAnswerAndSeal(a *SealingAnswer, now time.Time) error {
+	if a == nil {
+		return invalid("no sealing answer")
+	}
+	if err := first(CheckAnswerRequest(a.RequestID, &a.Answer, now), CheckSealRecord(a.RecordID, &a.Seal, now),
+		CheckAuditEntry(a.AnswerAudit), CheckAuditEntry(a.SealAudit)); err != nil {
+		return err
+	}
+	if a.Answer.Decision != DecisionApprove {
+		return invalid("a sealing answer must approve, not %q", a.Answer.Decision)
+	}
+	return nil
+}

@@ -25,6 +25,11 @@ const (
 	EventSessionDenied     = "session_denied"
 	EventSessionExpired    = "session_expired"
 	EventContentDelivered  = "content_delivered"
+	// The device set's events (DESIGN.md, "The user's device set").
+	EventDeviceRevoked     = "device_revoked"
+	EventDeviceSuspended   = "device_suspended"
+	EventDeviceReactivated = "device_reactivated"
+	EventDeviceCancelled   = "device_cancelled"
 )
 
 // LabelAudit separates audit entry hashes from every other hash in Assent.

@@ -32,6 +32,14 @@ var (
 	// ErrUnavailable: the storage itself failed (I/O error, disk full, read-only
 	// file, database unreachable). The call may succeed later.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrAuditNotWritten: a combined call (CreateRecordAudited, StageAndAsk,
+	// AnswerAndSeal) made its state change, but its audit entries could not
+	// be appended. Only a store that cannot make both in one transaction
+	// (MongoDB, which uses no multi-document transactions) returns it; it is
+	// the one error after which a method has changed something. The caller
+	// treats the change as made, as it treats an AppendAudit that fails
+	// after a change.
+	ErrAuditNotWritten = errors.New("store: state changed, audit entry not written")
 )
 
 // Record states (DESIGN.md: awaiting_upload -> pending_approval -> sealed |
@@ -290,6 +298,19 @@ type Session struct {
 	OpenedAt      time.Time
 }
 
+// SealingAnswer is what AnswerAndSeal writes: a device's approval of a
+// create request and the seal it allows, with their audit entries.
+type SealingAnswer struct {
+	RequestID string
+	Answer    Answer // Decision must be "approve"
+	// AnswerAudit (the approved event) is appended once the answer is
+	// stored, SealAudit (record_sealed) once the record is sealed.
+	AnswerAudit *AuditEntry
+	RecordID    string
+	Seal        Seal
+	SealAudit   *AuditEntry
+}
+
 // SessionOpening is what OpenSession writes.
 type SessionOpening struct {
 	ExpiresAt time.Time
@@ -438,6 +459,35 @@ type Store interface {
 	// SessionsToExpire lists up to limit sessions pending approval or open
 	// with ExpiresAt <= now, oldest first.
 	SessionsToExpire(ctx context.Context, now time.Time, limit int) ([]*Session, error)
+
+	// Combined calls: the writes of one step of sealing a record, in one
+	// call, so that the step costs one round trip and, in SQLite and
+	// PostgreSQL, one transaction. Each is exactly the listed methods in
+	// order, with their argument checks and errors, and changes nothing when
+	// it fails, except for ErrAuditNotWritten. Audit entries are appended as
+	// by AppendAudit.
+
+	// CreateRecordAudited is CreateRecord(r), then AppendAudit(e) (the
+	// record_created event).
+	CreateRecordAudited(ctx context.Context, r *Record, e *AuditEntry) error
+	// StageAndAsk is StageRecord(recordID, s) (awaiting_upload ->
+	// pending_approval), CreateRequest(q) (the create request, pending)
+	// and AppendAudit(e) (approval_requested): ErrConflict if the record is
+	// not awaiting upload or the request id exists, ErrNotFound if there is
+	// no such record. A store without multi-document transactions inserts
+	// q first and expires it again if the record cannot be staged.
+	StageAndAsk(ctx context.Context, recordID string, s Staging, q *Request, e *AuditEntry) error
+	// AnswerAndSeal stores an approval and seals the record it approves,
+	// for the node that holds the request's secrets and has already used
+	// the answer to wrap the record's key: AnswerRequest(a.RequestID,
+	// a.Answer, now) and AppendAudit(a.AnswerAudit); then SealRecord
+	// (a.RecordID, a.Seal, now), MarkProcessed(a.RequestID) and
+	// AppendAudit(a.SealAudit). The answer's errors are AnswerRequest's
+	// (then nothing changed). If the record cannot be sealed (no longer
+	// pending approval, or expired), the answer stays stored and
+	// unprocessed, as after AnswerRequest, and sealed is false with a nil
+	// error: the caller processes the answer the usual way.
+	AnswerAndSeal(ctx context.Context, a *SealingAnswer, now time.Time) (sealed bool, err error)
 
 	// RememberNonce records a device request nonce until expires:
 	// ErrConflict if the same (deviceID, nonce) is remembered and has not

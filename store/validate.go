@@ -523,6 +523,7 @@ var auditEvents = map[string]bool{
 	EventRecordSealed: true, EventRecordRejected: true, EventRecordExpired: true,
 	EventAccessRequested: true, EventSessionOpened: true, EventSessionDenied: true,
 	EventSessionExpired: true, EventContentDelivered: true,
+	EventDeviceRevoked: true, EventDeviceSuspended: true, EventDeviceReactivated: true, EventDeviceCancelled: true,
 }
 
 // CheckAuditEntry checks the argument of AppendAudit: the fields the caller

@@ -42,11 +42,11 @@ func TestRecordInfo(t *testing.T) {
 		t.Fatalf("RecordInfo = %q, want %q", got, want)
 	}
 
-	got, err = EnrollCheckInfo("usr_1", "dev_22")
+	got, err = EnrollCheckInfo("usr_1", "dev_22", bytes.Repeat([]byte{'k'}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "assent/enroll-check/v1\x00\x05usr_1\x00\x06dev_22"; string(got) != want {
+	if want := "assent/enroll-check/v2\x00\x05usr_1\x00\x06dev_22\x00\x20" + strings.Repeat("k", 32); string(got) != want {
 		t.Fatalf("EnrollCheckInfo = %q, want %q", got, want)
 	}
 
@@ -64,7 +64,7 @@ func TestInfoTooLong(t *testing.T) {
 	if _, err := RecordInfo(long, "r"); !errors.Is(err, ErrTooLong) {
 		t.Errorf("RecordInfo with a 65536-byte user id: %v, want ErrTooLong", err)
 	}
-	if _, err := EnrollCheckInfo("u", long); !errors.Is(err, ErrTooLong) {
+	if _, err := EnrollCheckInfo("u", long, make([]byte, 32)); !errors.Is(err, ErrTooLong) {
 		t.Errorf("EnrollCheckInfo with a 65536-byte device id: %v, want ErrTooLong", err)
 	}
 	// Each field fits, but the info as a whole is over the oprf cap.

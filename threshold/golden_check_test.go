@@ -6,8 +6,10 @@ import (
 	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/binary"
 	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/cloudflare/circl/group"
@@ -117,7 +119,7 @@ func TestGoldenIndependently(t *testing.T) {
 	}
 
 	e := g.Enroll
-	einfo := lpHand(lpHand([]byte(LabelEnrollCheck), []byte(g.UserID)), []byte(g.DeviceID))
+	einfo := lpHand(lpHand(lpHand([]byte("assent/enroll-check/v2"), []byte(g.UserID)), []byte(g.DeviceID)), g.SigningPublicKey)
 	if !bytes.Equal(einfo, e.Info) {
 		t.Errorf("enroll info %x, want %x", e.Info, einfo)
 	}
@@ -144,6 +146,27 @@ func TestGoldenIndependently(t *testing.T) {
 	}
 	if share := gcmOpen(t, w.MasterKey, w.Wrapped, wad); !bytes.Equal(share, g.ServerShare) {
 		t.Errorf("share wrap opens to %x, want the server share", share)
+	}
+
+	d := g.DeviceSet
+	rv := lpHand(lpHand(append([]byte("assent/revoke-device/v1"), 0), []byte(g.UserID)), []byte(d.RevokeDeviceID))
+	rv = binary.BigEndian.AppendUint64(rv, uint64(d.RevokeAt))
+	if !bytes.Equal(rv, d.Revoke) || !ed25519.Verify(pub, rv, d.RevokeSignature) {
+		t.Errorf("revoke statement %x or its signature is wrong, want %x", d.Revoke, rv)
+	}
+	th := sha256.Sum256(d.TransferPublicKey)
+	addSt := append([]byte("assent/add-device/v1"), 0)
+	for _, f := range [][]byte{[]byte(d.AddRequestID), []byte(g.UserID), []byte(d.NewDeviceID), d.NewSigningKey, th[:],
+		[]byte(g.DeviceID), []byte(g.DeviceKeyID), []byte(d.AddDecision)} {
+		addSt = lpHand(addSt, f)
+	}
+	addSt = binary.BigEndian.AppendUint64(addSt, uint64(d.AddExpiresAt))
+	if !bytes.Equal(addSt, d.AddDevice) || !bytes.Equal(addSt, d.HPKEInfo) || !ed25519.Verify(pub, addSt, d.AddSignature) {
+		t.Errorf("add_device statement %x, HPKE info or signature is wrong, want %x", d.AddDevice, addSt)
+	}
+	pairing := "assent-pair:v1:" + d.NewDeviceID + ":" + strings.TrimRight(base32.StdEncoding.EncodeToString(d.TransferPublicKey), "=")
+	if pairing != d.PairingString {
+		t.Errorf("pairing string %q, want %q", d.PairingString, pairing)
 	}
 }
 

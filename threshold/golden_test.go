@@ -67,6 +67,29 @@ type golden struct {
 	DeviceAuth goldenDeviceAuth `json:"device_auth"`
 	ShareWrap  goldenShareWrap  `json:"share_wrap"`
 	Recovery   goldenRecovery   `json:"recovery"`
+	DeviceSet  goldenDeviceSet  `json:"device_set"`
+}
+
+// goldenDeviceSet holds the byte strings of the user's device set
+// (DESIGN.md): a revocation statement, an add_device statement (which is
+// also the HPKE info of the transfer bundle), and the pairing string. All
+// are signed with signing_seed.
+type goldenDeviceSet struct {
+	RevokeDeviceID    string   `json:"revoke_device_id"`
+	RevokeAt          int64    `json:"revoke_at_unix"`
+	Revoke            hexBytes `json:"revoke_statement"`
+	RevokeSignature   hexBytes `json:"revoke_signature"`
+	AddRequestID      string   `json:"add_request_id"`
+	NewDeviceID       string   `json:"new_device_id"`
+	NewSigningKey     hexBytes `json:"new_signing_public_key"`
+	TransferPublicKey hexBytes `json:"transfer_public_key"`
+	TransferKeyHash   hexBytes `json:"transfer_key_hash"`
+	AddDecision       string   `json:"add_decision"`
+	AddExpiresAt      int64    `json:"add_expires_at_unix"`
+	AddDevice         hexBytes `json:"add_device_statement"`
+	AddSignature      hexBytes `json:"add_device_signature"`
+	HPKEInfo          hexBytes `json:"hpke_info"`
+	PairingString     string   `json:"pairing_string"`
 }
 
 type goldenStatement struct {
@@ -220,7 +243,7 @@ func makeGolden(t *testing.T) *golden {
 
 	e := &g.Enroll
 	e.Input, e.Blind, e.ProofScalar = random(32), scalar(), scalar()
-	e.Info, err = EnrollCheckInfo(g.UserID, g.DeviceID)
+	e.Info, err = EnrollCheckInfo(g.UserID, g.DeviceID, g.SigningPublicKey)
 	check(err)
 	e.run(t, kD)
 	e.Statement, err = EnrollStatement(g.UserID, g.DeviceID, g.DevicePublicKey, g.SigningPublicKey, [][]byte{e.BlindedElement})
@@ -242,6 +265,26 @@ func makeGolden(t *testing.T) *golden {
 	check(err)
 	w.Wrapped, err = m.WrapShare(bytes.NewReader(w.Nonce), g.UserID, w.Version, kS)
 	check(err)
+
+	d := &g.DeviceSet
+	d.RevokeDeviceID, d.RevokeAt = "dev_goldenvectorsrevoked0000", 1700000400
+	d.Revoke, err = RevokeStatement(g.UserID, d.RevokeDeviceID, time.Unix(d.RevokeAt, 0))
+	check(err)
+	d.RevokeSignature = Sign(sk, d.Revoke)
+	d.AddRequestID, d.NewDeviceID = "req_goldenvectorsadddevice00", "dev_goldenvectorsnewdevice00"
+	d.NewSigningKey = hexBytes(ed25519.NewKeyFromSeed(random(ed25519.SeedSize)).Public().(ed25519.PublicKey))
+	d.TransferPublicKey = random(32)
+	th := sha256.Sum256(d.TransferPublicKey)
+	d.TransferKeyHash, d.AddDecision, d.AddExpiresAt = th[:], DecisionApprove, 1700000500
+	add := AddDeviceStatement{
+		RequestID: d.AddRequestID, UserID: g.UserID, NewDeviceID: d.NewDeviceID, SigningPublicKey: d.NewSigningKey,
+		TransferKeyHash: d.TransferKeyHash, SenderDeviceID: g.DeviceID, DeviceKeyID: g.DeviceKeyID,
+		Decision: d.AddDecision, ExpiresAt: time.Unix(d.AddExpiresAt, 0),
+	}
+	d.AddDevice, err = add.Marshal()
+	check(err)
+	d.AddSignature, d.HPKEInfo = Sign(sk, d.AddDevice), d.AddDevice
+	d.PairingString = PairingString(d.NewDeviceID, d.TransferPublicKey)
 	return g
 }
 
@@ -254,7 +297,7 @@ func (g *golden) statement() Statement {
 	}
 }
 
-func readGolden(t *testing.T) *golden {
+func readGolden(t testing.TB) *golden {
 	t.Helper()
 	b, err := os.ReadFile(goldenPath)
 	if err != nil {

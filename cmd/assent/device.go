@@ -25,7 +25,7 @@ import (
 )
 
 func init() {
-	register("device", "the device agent (enroll, run, ledger, audit, recovery-kit, recover)", runDevice)
+	register("device", "the device agent (enroll, run, ledger, audit, recovery-kit, recover, status, revoke, cancel)", runDevice)
 }
 
 // Environment variables of `assent device`.
@@ -52,6 +52,9 @@ var deviceCommands = map[string]command{
 	"audit":        {"fetch and verify the user's audit chain on the server", deviceAudit},
 	"recovery-kit": {"print a t-of-n recovery kit of the device share", deviceRecoveryKit},
 	"recover":      {"rebuild the device share from recovery shares on standard input", deviceRecover},
+	"status":       {"print this device's ids and the user's key fingerprint (for assent verify --user-key)", deviceStatus},
+	"revoke":       {"revoke a device of the user (this one or another): revoke DEVICE_ID", deviceRevoke},
+	"cancel":       {"cancel a pending recovery enrollment of the user: cancel DEVICE_ID", deviceCancel},
 }
 
 func deviceUsage(w io.Writer) {
@@ -283,10 +286,14 @@ func enrollDevice(ctx context.Context, sf *storeFlags, serverURL, code, name str
 			fmt.Fprintf(stderr, "The keystore %s was kept: the server may have activated the device.\n", path)
 			fmt.Fprintf(stderr, "If `assent device run` fails to authenticate, move it away and enroll with a new code.\n")
 		}
-		return err
+		return enrollError(err)
 	}
 	defer id.Destroy()
-	fmt.Fprintf(stdout, "Enrolled device %s for user %s (device key id %s).\n", id.DeviceID, id.UserID, id.DeviceKeyID)
+	fmt.Fprintf(stdout, "Enrolled device %s for user %s (device key id %s).\n", id.DeviceID, id.UserID, threshold.FormatKeyID(id.DeviceKeyID))
+	if id.State == device.StateRecoveryPending {
+		fmt.Fprintf(stdout, "This is a recovery while another device of the user is active: it becomes active in 24 hours\n")
+		fmt.Fprintf(stdout, "unless an active device cancels it (assent device cancel %s).\n", id.DeviceID)
+	}
 	fmt.Fprintf(stdout, "Keystore: %s\n", path)
 	fmt.Fprintf(stdout, "Next: make a recovery kit (assent device recovery-kit --threshold 2 --shares 3),\n")
 	fmt.Fprintf(stdout, "then answer requests with `assent device run`.\n")

@@ -164,12 +164,30 @@ func TestDeviceCLI(t *testing.T) {
 	common := []string{"--keystore", ks, "--passphrase-file", e.pass}
 
 	user := e.newUser()
+	// A wrong code says so and what to do, and leaves no keystore.
+	_, _, err := e.device(ctx, "", append([]string{"enroll", "--server", e.url, "--code", "AAAAA-BBBBB-CCCCC-DDDDD"}, common...)...)
+	if !errors.Is(err, errEnrollmentCode) || !strings.Contains(err.Error(), "new code") {
+		t.Fatalf("enroll with a wrong code: %v", err)
+	}
+	if _, err := os.Stat(ks); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused code left a keystore: %v", err)
+	}
 	out, _, err := e.device(ctx, "", append([]string{"enroll", "--server", e.url, "--code", user.EnrollmentCode, "--name", "phone"}, common...)...)
 	if err != nil || !strings.Contains(out, "Enrolled device dev_") {
 		t.Fatalf("enroll: %v\n%s", err, out)
 	}
+	phoneID := regexp.MustCompile(`Enrolled device (dev_\S+)`).FindStringSubmatch(out)[1]
+	status, _, err := e.device(ctx, "", append([]string{"status"}, common...)...)
+	if err != nil || !regexp.MustCompile(`User key: [0-9a-f]{4}( [0-9a-f]{4}){7}\n`).MatchString(status) {
+		t.Fatalf("status does not print the grouped user key: %v\n%s", err, status)
+	}
 	if fi, err := os.Stat(ks); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("keystore: %v %v", fi, err)
+	}
+	// The same code again, for another keystore: used already.
+	_, _, err = e.device(ctx, "", "enroll", "--server", e.url, "--code", user.EnrollmentCode, "--keystore", filepath.Join(e.dir, "second.key"), "--passphrase-file", e.pass)
+	if !errors.Is(err, errEnrollmentCode) || !strings.Contains(err.Error(), "used already") {
+		t.Fatalf("enroll with a used code: %v", err)
 	}
 	if _, _, err := e.device(ctx, "", append([]string{"enroll", "--server", e.url, "--code", "AAAAA-BBBBB-CCCCC-DDDDD"}, common...)...); err == nil ||
 		!strings.Contains(err.Error(), "keystore exists") {
@@ -187,6 +205,25 @@ func TestDeviceCLI(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "WARNING: --auto-approve") {
 		t.Errorf("no warning for --auto-approve:\n%s", stderr.String())
+	}
+
+	// assent verify: the key from the phone passes, another fails, none is
+	// said to be unchecked.
+	keyLine := regexp.MustCompile(`User key: (.+)\n`).FindStringSubmatch(status)
+	t.Setenv(envAPIKey, e.key)
+	var vout bytes.Buffer
+	if err := runVerify(ctx, []string{"--server", e.url, "--user-key", keyLine[1], sealed}, &vout, &vout); err != nil ||
+		!strings.Contains(vout.String(), "the one given") || !strings.Contains(vout.String(), "Not proven") {
+		t.Errorf("verify with the phone's key: %v\n%s", err, vout.String())
+	}
+	vout.Reset()
+	if err := runVerify(ctx, []string{"--server", e.url, sealed}, &vout, &vout); err != nil || !strings.Contains(vout.String(), "NOT CHECKED") {
+		t.Errorf("verify without a key: %v\n%s", err, vout.String())
+	}
+	vout.Reset()
+	if err := runVerify(ctx, []string{"--server", e.url, "--user-key", strings.Repeat("0", 32), sealed}, &vout, &vout); !errors.Is(err, errVerifyFailed) ||
+		!strings.Contains(vout.String(), "FAILED: verify: the user's key is not the one given") {
+		t.Errorf("verify with a wrong key: %v\n%s", err, vout.String())
 	}
 
 	// Interactive: the prompt shows the record; "n" denies.
@@ -250,8 +287,10 @@ func TestDeviceCLI(t *testing.T) {
 		t.Errorf("recover with another device's kit: %v", err)
 	}
 
-	// The phone is lost: a new device enrolled with the rebuilt share opens
-	// the record sealed by the old one.
+	// The phone is lost: the user's third party suspends it, and a new
+	// device enrolled with the rebuilt share (active at once, as no other
+	// device is) opens the record sealed by the old one.
+	e.api(http.MethodDelete, "/v1/users/"+user.UserID+"/devices/"+phoneID, nil, http.StatusOK, nil)
 	var again cliIDs
 	e.api(http.MethodPost, "/v1/users/"+user.UserID+"/enrollment", nil, http.StatusCreated, &again)
 	newKS := filepath.Join(e.dir, "new-phone", "device.key")
@@ -277,6 +316,13 @@ func TestDeviceCLI(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Errorf("run: %v", err)
+	}
+	out, _, err = e.device(ctx, "", append([]string{"revoke", phoneID}, newCommon...)...)
+	if err != nil || !strings.Contains(out, "Revoked device "+phoneID) {
+		t.Errorf("revoke the lost phone: %v\n%s", err, out)
+	}
+	if _, _, err := e.device(ctx, "", append([]string{"audit"}, common...)...); err == nil {
+		t.Error("the revoked phone still reads the audit chain")
 	}
 
 	// A wrong passphrase is said plainly.

@@ -302,9 +302,11 @@ type apiIDs struct {
 	cliIDs
 	DownloadsLeft int `json:"downloads_left"`
 	Approval      *struct {
-		DeviceID  string `json:"device_id"`
-		Statement []byte `json:"statement"`
-		Signature []byte `json:"signature"`
+		DeviceID          string   `json:"device_id"`
+		Statement         []byte   `json:"statement"`
+		Signature         []byte   `json:"signature"`
+		EvaluatedElements [][]byte `json:"evaluated_elements"`
+		Proof             []byte   `json:"proof"`
 	} `json:"approval"`
 }
 

@@ -87,15 +87,28 @@ func (e *envFlags) integer(p *int, name, env, usage string) {
 	e.fs.IntVar(p, name, *p, usage+" ($"+env+")")
 }
 
-func (e *envFlags) int64(p *int64, name, env, usage string) {
+// size defines a byte-size flag: a whole number with an optional unit
+// (256MiB, 1GiB, 1000000; see byteSize).
+func (e *envFlags) size(p *int64, name, env, usage string) {
 	if v, ok := e.lookup(env); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
+		var b byteSize
+		if err := b.Set(v); err != nil {
+			e.badEnv(env, v, err)
+		}
+		*p = int64(b)
+	}
+	e.fs.Var((*byteSize)(p), name, usage+" ($"+env+")")
+}
+
+func (e *envFlags) boolean(p *bool, name, env, usage string) {
+	if v, ok := e.lookup(env); ok {
+		b, err := strconv.ParseBool(v)
 		if err != nil {
 			e.badEnv(env, v, err)
 		}
-		*p = n
+		*p = b
 	}
-	e.fs.Int64Var(p, name, *p, usage+" ($"+env+")")
+	e.fs.BoolVar(p, name, *p, usage+" ($"+env+")")
 }
 
 func (e *envFlags) float(p *float64, name, env, usage string) {
@@ -150,6 +163,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs := newFlagSet("serve", stderr)
 	e := &envFlags{fs: fs}
 	e.str(&cfg.Listen, "listen", "ASSENT_LISTEN", "TCP `address` to listen on")
+	e.str(&cfg.MetricsListen, "metrics-listen", "ASSENT_METRICS_LISTEN", "TCP `address` of a Prometheus /metrics listener (default: none)")
 	backendFlags(e, &cfg)
 	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, gridfs (store mongodb; its default there) or postgres (store postgres; its default there)")
 	e.str(&cfg.BlobDir, "blob-dir", "ASSENT_BLOB_DIR", "blob `directory` (default <data-dir>/blobs)")
@@ -158,10 +172,11 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.str(&cfg.TLSKey, "tls-key", "ASSENT_TLS_KEY", "TLS private key PEM `file`")
 	e.str(&cfg.PublicURL, "public-url", "ASSENT_PUBLIC_URL", "`URL` clients and devices use to reach this server")
 	e.str(&cfg.NodeID, "node-id", "ASSENT_NODE_ID", "name of this API node: unique among the nodes sharing a store, and kept across its restarts")
+	e.boolean(&cfg.SingleNode, "single-node", "ASSENT_SINGLE_NODE", "this node is the only one using its store: keep device nonces in memory (never with nodes sharing a store)")
 	e.duration(&cfg.ApprovalTTL, "approval-ttl", "ASSENT_APPROVAL_TTL", "how long a request waits for the device")
 	e.duration(&cfg.SessionTTL, "session-ttl", "ASSENT_SESSION_TTL", "how long an approved access session stays open")
 	e.integer(&cfg.DownloadsPerSession, "downloads", "ASSENT_DOWNLOADS", "downloads per access session")
-	e.int64(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in `bytes`")
+	e.size(&cfg.MaxUploadSize, "max-upload", "ASSENT_MAX_UPLOAD", "upload cap in bytes, or a `size` with a unit: 256MiB, 1GiB")
 	e.duration(&cfg.UploadDeadline, "upload-deadline", "ASSENT_UPLOAD_DEADLINE", "how long a record may wait for its upload")
 	e.float(&cfg.UserRate, "user-rate", "ASSENT_USER_RATE", "device requests per second per user (negative: no limit)")
 	e.integer(&cfg.UserBurst, "user-burst", "ASSENT_USER_BURST", "burst of device requests per user")
@@ -171,6 +186,13 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.integer(&cfg.MaxPendingPerRequester, "max-pending-per-requester", "ASSENT_MAX_PENDING_PER_REQUESTER", "cap on one third party's requests waiting for one user's device (below -max-pending)")
 	e.float(&cfg.UserRequesterRate, "user-requester-rate", "ASSENT_USER_REQUESTER_RATE", "device requests per second per (user, third party) (below -user-rate; negative: no limit)")
 	e.integer(&cfg.UserRequesterBurst, "user-requester-burst", "ASSENT_USER_REQUESTER_BURST", "burst of device requests per (user, third party) (below -user-burst)")
+	e.float(&cfg.EnrollRate, "enroll-rate", "ASSENT_ENROLL_RATE", "enrollment calls per second per client address (negative: no limit)")
+	e.integer(&cfg.EnrollBurst, "enroll-burst", "ASSENT_ENROLL_BURST", "burst of enrollment calls per client address")
+	e.float(&cfg.CreateRate, "create-rate", "ASSENT_CREATE_RATE", "records created per second per third party (negative: no limit)")
+	e.integer(&cfg.CreateBurst, "create-burst", "ASSENT_CREATE_BURST", "burst of records created per third party")
+	e.size(&cfg.UploadMinBytes, "upload-min-bytes", "ASSENT_UPLOAD_MIN_BYTES", "`size` an upload must bring in every -upload-window, or be cut off")
+	e.duration(&cfg.UploadWindow, "upload-window", "ASSENT_UPLOAD_WINDOW", "window of the upload minimum rate")
+	e.integer(&cfg.MaxLongPollsPerClient, "max-long-polls", "ASSENT_MAX_LONG_POLLS", "cap on one third party's concurrent long polls (?wait=) on this node")
 	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
 	e.secretStr(&cfg.WebhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
 	var webhookSecretFile string
@@ -178,8 +200,9 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
 	e.str(&cfg.LogLevel, "log-level", "ASSENT_LOG_LEVEL", "log level: debug, info, warn or error")
 	e.duration(&cfg.SweepInterval, "sweep-interval", "ASSENT_SWEEP_INTERVAL", "how often expired requests, records and sessions are ended")
+	e.duration(&cfg.DrainTimeout, "drain-timeout", "ASSENT_DRAIN_TIMEOUT", "how long shutdown waits for answers already received to be processed")
 	e.duration(&cfg.ShutdownTimeout, "shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long in-flight requests get at shutdown")
-	e.duration(&cfg.ReadTimeout, "read-timeout", "ASSENT_READ_TIMEOUT", "how long a request body may take to arrive (uploads: idle time between reads, a minute)")
+	e.duration(&cfg.ReadTimeout, "read-timeout", "ASSENT_READ_TIMEOUT", "how long a request body may take to arrive (uploads: see -upload-min-bytes)")
 	if e.err != nil {
 		return cfg, e.err
 	}
@@ -376,6 +399,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		stop, err := serveMetrics(cfg.MetricsListen, srv.MetricsHandler(), stdout, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	url := cfg.PublicURL
 	if url == "" {

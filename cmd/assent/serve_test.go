@@ -174,3 +174,95 @@ func TestAdminUsage(t *testing.T) {
 		t.Errorf("missing data directory: %v", err)
 	}
 }
+
+// TestServeMetrics: --metrics-listen serves the metrics on their own
+// listener, not on the API's; /healthz names the version.
+func TestServeMetrics(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"-listen", "127.0.0.1:0", "-metrics-listen", "127.0.0.1:0", "-data-dir", dir}, pw, io.Discard)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	br := bufio.NewReader(pr)
+	var metricsURL, apiURL string
+	for metricsURL == "" || apiURL == "" {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("start lines: %v", err)
+		}
+		if u, ok := strings.CutPrefix(line, "assent: metrics on "); ok {
+			metricsURL = strings.TrimSpace(u)
+		}
+		if u, ok := strings.CutPrefix(line, "assent: serving on "); ok {
+			apiURL = strings.Fields(u)[0]
+		}
+	}
+	go io.Copy(io.Discard, br)
+	res, err := http.Get(apiURL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), `"version":"`) {
+		t.Errorf("healthz %s has no version", body)
+	}
+	res, err = http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `assent_http_requests_total{method="GET",route="/healthz",status="200"} 1`) {
+		t.Fatalf("metrics %d:\n%.2000s", res.StatusCode, body)
+	}
+	if res, err := http.Get(apiURL + "/metrics"); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the API listener serves /metrics: %v %v", res, err)
+	}
+}
+
+func TestServeSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{"256MiB": 256 << 20, "1GiB": 1 << 30, "1000": 1000, "10MB": 10e6} {
+		cfg, err := serveConfig([]string{"-max-upload", in}, io.Discard)
+		if err != nil || cfg.MaxUploadSize != want {
+			t.Errorf("-max-upload %s: %d, %v; want %d", in, cfg.MaxUploadSize, err, want)
+		}
+	}
+	var help bytes.Buffer
+	serveConfig([]string{"-h"}, &help)
+	if !strings.Contains(help.String(), "(default 256MiB)") {
+		t.Errorf("-h does not show the default upload cap with its unit:\n%s", help.String())
+	}
+	t.Setenv("ASSENT_MAX_UPLOAD", "2MiB")
+	if cfg, err := serveConfig(nil, io.Discard); err != nil || cfg.MaxUploadSize != 2<<20 {
+		t.Errorf("$ASSENT_MAX_UPLOAD=2MiB: %d, %v", cfg.MaxUploadSize, err)
+	}
+	for _, bad := range []string{"256 MeB", "-1", "0", "1.5GiB", "MiB"} {
+		if _, err := serveConfig([]string{"-max-upload", bad}, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("-max-upload %q: %v, want a usage error", bad, err)
+		}
+	}
+	// A mistyped flag: the error and one line, not the whole list.
+	var errOut bytes.Buffer
+	if code := run([]string{"serve", "-lisen", ":1"}, io.Discard, &errOut); code != 2 || strings.Count(errOut.String(), "\n") != 1 ||
+		!strings.Contains(errOut.String(), "-lisen") || !strings.Contains(errOut.String(), "assent serve -h") {
+		t.Errorf("mistyped flag: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"--version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "assent ") {
+		t.Fatalf("--version: %d %q", code, out.String())
+	}
+	if err := runVersion(t.Context(), []string{"extra"}, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+		t.Fatalf("version extra: %v", err)
+	}
+}

@@ -11,7 +11,7 @@ import (
 )
 
 // AppendAudit implements store.Store. The previous entry is read and the new
-// one inserted in one BEGIN IMMEDIATE transaction, so appends from any number
+// one inserted in one savepoint of the writer's BEGIN IMMEDIATE transaction, so appends from any number
 // of processes are serialized by SQLite's write lock; the primary key
 // (user_id, seq) would refuse a second entry with the same number anyway.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
@@ -19,45 +19,35 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.Au
 		return nil, err
 	}
 	var n *store.AuditEntry
-	err := s.write(ctx, "append audit", func(ctx context.Context, p *pool) error {
-		// Prepared before the transaction takes the pool's one connection;
-		// the transaction then reuses them on it.
-		last, err := p.stmt(ctx, `SELECT seq, hash FROM audit WHERE user_id = ? ORDER BY seq DESC LIMIT 1`)
-		if err != nil {
-			return err
-		}
-		insert, err := p.stmt(ctx,
-			`INSERT INTO audit (user_id, seq, event, actor, subject, details, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		tx, err := p.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		last, insert = tx.StmtContext(ctx, last), tx.StmtContext(ctx, insert)
-		prev := &store.AuditEntry{UserID: e.UserID}
-		err = last.QueryRowContext(ctx, e.UserID).Scan(&prev.Seq, &prev.Hash)
-		if errors.Is(err, sql.ErrNoRows) {
-			prev, err = nil, nil
-		}
-		if err != nil {
-			return err
-		}
-		if n, err = store.NextAuditEntry(prev, e); err != nil {
-			return err
-		}
-		if _, err := insert.ExecContext(ctx,
-			n.UserID, n.Seq, n.Event, n.Actor, n.Subject, bytesArg(n.Details), n.At.Unix(), n.PrevHash, n.Hash); err != nil {
-			return err
-		}
-		return tx.Commit()
+	err := s.write(ctx, "append audit", func(ctx context.Context, c *wconn) (err error) {
+		n, err = appendAudit(ctx, c, e)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return n, nil
+}
+
+// appendAudit is AppendAudit's statements, on the writer's transaction.
+func appendAudit(ctx context.Context, c *wconn, e *store.AuditEntry) (*store.AuditEntry, error) {
+	prev := &store.AuditEntry{UserID: e.UserID}
+	err := c.queryRow(ctx, func(r scanner) error { return r.Scan(&prev.Seq, &prev.Hash) },
+		`SELECT seq, hash FROM audit WHERE user_id = ? ORDER BY seq DESC LIMIT 1`, e.UserID)
+	if errors.Is(err, sql.ErrNoRows) {
+		prev, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := store.NextAuditEntry(prev, e)
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.exec(ctx,
+		`INSERT INTO audit (user_id, seq, event, actor, subject, details, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.UserID, n.Seq, n.Event, n.Actor, n.Subject, bytesArg(n.Details), n.At.Unix(), n.PrevHash, n.Hash)
+	return n, err
 }
 
 // AuditEntries implements store.Store.

@@ -16,8 +16,8 @@ type scanner interface{ Scan(dest ...any) error }
 
 // exec runs one write statement.
 func (s *Store) exec(ctx context.Context, op, query string, args ...any) error {
-	return s.write(ctx, op, func(ctx context.Context, p *pool) error {
-		_, err := p.exec(ctx, query, args...)
+	return s.write(ctx, op, func(ctx context.Context, c *wconn) error {
+		_, err := c.exec(ctx, query, args...)
 		return err
 	})
 }
@@ -27,8 +27,8 @@ func (s *Store) exec(ctx context.Context, op, query string, args ...any) error {
 // the caller read the row to say why.
 func (s *Store) update(ctx context.Context, op, query string, args ...any) (bool, error) {
 	var n int64
-	err := s.write(ctx, op, func(ctx context.Context, p *pool) error {
-		r, err := p.exec(ctx, query, args...)
+	err := s.write(ctx, op, func(ctx context.Context, c *wconn) error {
+		r, err := c.exec(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -36,6 +36,24 @@ func (s *Store) update(ctx context.Context, op, query string, args ...any) (bool
 		return err
 	})
 	return n > 0, err
+}
+
+// errUnchanged is what a conditional update inside a write call returns
+// when it changed no row; the method then reads the row to say why
+// (whyNot). As an error it also rolls the call's savepoint back.
+var errUnchanged = errors.New("sqlite: conditional update changed nothing")
+
+// changed turns the result of a conditional update into errUnchanged when
+// it changed no row.
+func changed(r sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := r.RowsAffected()
+	if err == nil && n == 0 {
+		err = errUnchanged
+	}
+	return err
 }
 
 // get reads one row: ErrNotFound when there is none.

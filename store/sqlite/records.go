@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/assent-dev/assent/internal/ids"
@@ -40,10 +41,15 @@ func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
 	if err := store.CheckNewRecord(r); err != nil {
 		return err
 	}
-	return s.exec(ctx, "create record",
+	return s.write(ctx, "create record", func(ctx context.Context, c *wconn) error { return insertRecord(ctx, c, r) })
+}
+
+func insertRecord(ctx context.Context, c *wconn, r *store.Record) error {
+	_, err := c.exec(ctx,
 		`INSERT INTO records (id, user_id, client_id, title, content_type, purpose, state, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, 'awaiting_upload', ?)`,
 		r.ID, r.UserID, r.ClientID, r.Title, r.ContentType, r.Purpose, timeArg(r.CreatedAt))
+	return err
 }
 
 // GetRecord implements store.Store.
@@ -63,15 +69,20 @@ func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) er
 		return err
 	}
 	const op = "stage record"
-	ok, err := s.update(ctx, op,
-		`UPDATE records SET state = 'pending_approval', size = ?, content_sha256 = ?, blob_name = ?, input = ?,
-			device_key_id = ?, request_id = ?, expires_at = ?
-		WHERE id = ? AND state = 'awaiting_upload'`,
-		st.Size, st.ContentSHA256, st.BlobName, st.Input, st.DeviceKeyID, st.RequestID, timeArg(st.ExpiresAt), id)
-	if err != nil || ok {
+	err := s.write(ctx, op, func(ctx context.Context, c *wconn) error { return stageRecord(ctx, c, id, &st) })
+	if !errors.Is(err, errUnchanged) {
 		return err
 	}
 	return s.whyNot(ctx, op, "records", id, time.Time{}, store.RecordAwaitingUpload)
+}
+
+// stageRecord is StageRecord's update: errUnchanged if it changed nothing.
+func stageRecord(ctx context.Context, c *wconn, id string, st *store.Staging) error {
+	return changed(c.exec(ctx,
+		`UPDATE records SET state = 'pending_approval', size = ?, content_sha256 = ?, blob_name = ?, input = ?,
+			device_key_id = ?, request_id = ?, expires_at = ?
+		WHERE id = ? AND state = 'awaiting_upload'`,
+		st.Size, st.ContentSHA256, st.BlobName, st.Input, st.DeviceKeyID, st.RequestID, timeArg(st.ExpiresAt), id))
 }
 
 // SealRecord implements store.Store.
@@ -80,17 +91,22 @@ func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now 
 		return err
 	}
 	const op = "seal record"
-	ok, err := s.update(ctx, op,
+	err := s.write(ctx, op, func(ctx context.Context, c *wconn) error { return sealRecord(ctx, c, id, &seal, now) })
+	if !errors.Is(err, errUnchanged) {
+		return err
+	}
+	return s.whyNot(ctx, op, "records", id, now, store.RecordPendingApproval)
+}
+
+// sealRecord is SealRecord's update: errUnchanged if it changed nothing.
+func sealRecord(ctx context.Context, c *wconn, id string, seal *store.Seal, now time.Time) error {
+	return changed(c.exec(ctx,
 		`UPDATE records SET state = 'sealed', wrapped_dek = ?, approval_device_id = ?, approval_statement = ?,
 			approval_signature = ?, sealed_at = ?, approval_evaluated = ?, approval_proof = ?
 		WHERE id = ? AND state = 'pending_approval' AND expires_at > ?`,
 		seal.WrappedDEK, seal.Approval.DeviceID, seal.Approval.Statement, seal.Approval.Signature, timeArg(seal.SealedAt),
 		listArg(seal.Approval.EvaluatedElements), bytesArg(seal.Approval.Proof),
-		id, timeArg(now))
-	if err != nil || ok {
-		return err
-	}
-	return s.whyNot(ctx, op, "records", id, now, store.RecordPendingApproval)
+		id, timeArg(now)))
 }
 
 // EndRecord implements store.Store.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/assent-dev/assent/internal/ids"
@@ -57,7 +58,11 @@ func (s *Store) CreateRequest(ctx context.Context, q *store.Request) error {
 	if err := store.CheckNewRequest(q); err != nil {
 		return err
 	}
-	return s.exec(ctx, "create request",
+	return s.write(ctx, "create request", func(ctx context.Context, c *wconn) error { return insertRequest(ctx, c, q) })
+}
+
+func insertRequest(ctx context.Context, c *wconn, q *store.Request) error {
+	_, err := c.exec(ctx,
 		`INSERT INTO requests (id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
 			purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
 			created_at, expires_at, owner_node)
@@ -65,6 +70,7 @@ func (s *Store) CreateRequest(ctx context.Context, q *store.Request) error {
 		q.ID, q.Kind, q.UserID, q.RecordID, q.SessionID, q.DeviceKeyID, q.Requester.ID, q.Requester.Name,
 		q.Purpose, q.Record.Title, q.Record.ContentType, q.Record.Size, bytesArg(q.Record.ContentSHA256), listArg(q.BlindedElements),
 		timeArg(q.CreatedAt), timeArg(q.ExpiresAt), q.OwnerNode)
+	return err
 }
 
 // GetRequest implements store.Store.
@@ -105,16 +111,22 @@ func (s *Store) AnswerRequest(ctx context.Context, id string, a store.Answer, no
 		return err
 	}
 	const op = "answer request"
-	ok, err := s.update(ctx, op,
+	err := s.write(ctx, op, func(ctx context.Context, c *wconn) error { return answerRequest(ctx, c, id, &a, now) })
+	if !errors.Is(err, errUnchanged) {
+		return err
+	}
+	return s.whyNot(ctx, op, "requests", id, now, store.RequestPending)
+}
+
+// answerRequest is AnswerRequest's update: errUnchanged if it changed
+// nothing.
+func answerRequest(ctx context.Context, c *wconn, id string, a *store.Answer, now time.Time) error {
+	return changed(c.exec(ctx,
 		`UPDATE requests SET state = ?, answer_decision = ?, answer_evaluated = ?, answer_proof = ?, answer_device_id = ?,
 			answer_statement = ?, answer_signature = ?, answered_at = ?
 		WHERE id = ? AND state = 'pending' AND expires_at > ?`,
 		store.AnswerState(a.Decision), a.Decision, listArg(a.EvaluatedElements), bytesArg(a.Proof), a.Approval.DeviceID,
-		a.Approval.Statement, a.Approval.Signature, timeArg(a.AnsweredAt), id, timeArg(now))
-	if err != nil || ok {
-		return err
-	}
-	return s.whyNot(ctx, op, "requests", id, now, store.RequestPending)
+		a.Approval.Statement, a.Approval.Signature, timeArg(a.AnsweredAt), id, timeArg(now)))
 }
 
 // ExpireRequest implements store.Store.

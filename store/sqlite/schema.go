@@ -205,8 +205,14 @@ func SchemaVersion() int { return len(migrations) }
 // migrate brings the schema to SchemaVersion inside one write transaction,
 // so that processes opening the file at the same time migrate it once.
 func (s *Store) migrate(ctx context.Context) error {
-	return s.write(ctx, "open", func(ctx context.Context, p *pool) error {
-		tx, err := p.db.BeginTx(ctx, nil)
+	// Before the writer goroutine starts, so the writer pool's connection
+	// is free for this transaction.
+	return s.use(ctx, s.writer, "open", func() error { return s.retryBusy(func() error { return s.migrateTx(ctx) }) })
+}
+
+func (s *Store) migrateTx(ctx context.Context) error {
+	{
+		tx, err := s.writer.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -247,5 +253,5 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 		return tx.Commit()
-	})
+	}
 }

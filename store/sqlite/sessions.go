@@ -94,8 +94,8 @@ func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int,
 	}
 	const op = "use download"
 	left := 0
-	err := s.write(ctx, op, func(ctx context.Context, p *pool) error {
-		return p.queryRow(ctx, func(r scanner) error { return r.Scan(&left) },
+	err := s.write(ctx, op, func(ctx context.Context, c *wconn) error {
+		return c.queryRow(ctx, func(r scanner) error { return r.Scan(&left) },
 			`UPDATE sessions SET downloads_left = downloads_left - 1,
 				state = CASE WHEN downloads_left = 1 THEN 'consumed' ELSE state END
 			WHERE id = ? AND state = 'open' AND downloads_left > 0 AND expires_at > ?

@@ -16,7 +16,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,6 +38,12 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Readers is the number of read connections; 4 when zero.
 	Readers int
+	// BatchSize is the most write calls one commit carries (group commit,
+	// see write); 64 when zero.
+	BatchSize int
+	// QueueSize is the most write calls that wait for the writer; a caller
+	// past it waits to queue (back-pressure). 256 when zero.
+	QueueSize int
 	// SyncNormal commits without syncing the WAL to disk (SQLite's
 	// synchronous=NORMAL). A power loss or kernel crash may then undo the
 	// last commits (it never corrupts the file); a process crash loses
@@ -51,9 +56,18 @@ type Options struct {
 type Store struct {
 	path   string
 	file   os.FileInfo // the database file as opened, to notice it being removed or replaced
-	writer *pool       // one connection, BEGIN IMMEDIATE
+	writer *pool       // one connection, held by the writer goroutine
 	reader *pool       // read-only connections
 	closed atomic.Bool
+
+	// The writer goroutine (batch.go) takes calls from queue until quit
+	// is closed, then closes writerDone.
+	queue        chan *call
+	quit         chan struct{}
+	writerDone   chan struct{}
+	batchSize    int
+	beforeCommit func() error // a test's failure, injected before COMMIT
+	wc           atomic.Pointer[wconn]
 
 	busyTimeout time.Duration
 	writes      atomic.Uint64 // counts nonce inserts, to purge expired nonces now and then
@@ -80,11 +94,21 @@ func OpenOptions(ctx context.Context, dir string, opts Options) (*Store, error) 
 	if opts.Readers <= 0 {
 		opts.Readers = 4
 	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 64
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 256
+	}
 	path, fi, err := createFile(dir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: path, file: fi, busyTimeout: opts.BusyTimeout}
+	s := &Store{
+		path: path, file: fi, busyTimeout: opts.BusyTimeout,
+		queue: make(chan *call, opts.QueueSize), quit: make(chan struct{}), writerDone: make(chan struct{}),
+		batchSize: opts.BatchSize,
+	}
 	syncMode := "FULL"
 	if opts.SyncNormal {
 		syncMode = "NORMAL"
@@ -105,9 +129,11 @@ func OpenOptions(ctx context.Context, dir string, opts Options) (*Store, error) 
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
+		close(s.writerDone)
 		s.Close()
 		return nil, err
 	}
+	go s.runWriter()
 	return s, nil
 }
 
@@ -152,6 +178,8 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	close(s.quit)
+	<-s.writerDone
 	return errors.Join(s.writer.close(), s.reader.close())
 }
 
@@ -175,30 +203,6 @@ func (s *Store) checkFile() error {
 		return fmt.Errorf("%w: database file %s was replaced after the store opened it; restart to open the new one", store.ErrUnavailable, s.path)
 	}
 	return nil
-}
-
-// write runs f on the writer pool. f runs without the caller's
-// cancellation, so that a method reporting an error has changed nothing: a
-// statement interrupted after its commit would otherwise report failure.
-//
-// While another process holds the write lock, f fails with SQLITE_BUSY
-// before doing anything, and is tried again after a short pause, for up to
-// the busy timeout. SQLite's own busy handler sleeps 1, 2, 5, 10, ... ms,
-// which under contention lets one process starve the other for tens of ms.
-func (s *Store) write(ctx context.Context, op string, f func(ctx context.Context, p *pool) error) error {
-	return s.use(ctx, s.writer, op, func() error {
-		wctx := context.WithoutCancel(ctx)
-		deadline := time.Now().Add(s.busyTimeout)
-		pause := 20 * time.Microsecond
-		for {
-			err := f(wctx, s.writer)
-			if !isBusy(err) || time.Now().After(deadline) {
-				return err
-			}
-			time.Sleep(pause/2 + rand.N(pause))
-			pause = min(2*pause, 2*time.Millisecond)
-		}
-	})
 }
 
 // isBusy reports SQLITE_BUSY: the write lock is held by another connection.

@@ -233,10 +233,11 @@ func TestQueryPlans(t *testing.T) {
 	}, storetest.Options{Trials: 1, Racers: 2})
 	queries := map[string]bool{}
 	for _, s := range stores {
-		for _, p := range []*pool{s.writer, s.reader} {
-			for q := range p.stmts {
-				queries[q] = true
-			}
+		for q := range s.reader.stmts {
+			queries[q] = true
+		}
+		for _, q := range s.writerStatements() {
+			queries[q] = true
 		}
 	}
 	if len(queries) < 30 {
@@ -246,6 +247,11 @@ func TestQueryPlans(t *testing.T) {
 	openTest(t, dir, Options{})
 	db := rawDB(t, dir)
 	for q := range queries {
+		// Listing every client (assent admin client list) reads the whole,
+		// small, table by definition.
+		if strings.HasPrefix(q, "SELECT "+clientColumns+" FROM clients ORDER BY") {
+			continue
+		}
 		args := make([]any, strings.Count(q, "?"))
 		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {

@@ -79,8 +79,8 @@ func (s *Store) UseEnrollment(ctx context.Context, codeHash []byte, now time.Tim
 	e := &store.Enrollment{CodeHash: append([]byte(nil), codeHash...)}
 	var expires, used sql.NullInt64
 	scan := func(r scanner) error { return r.Scan(&e.UserID, &expires, &used) }
-	err := s.write(ctx, op, func(ctx context.Context, p *pool) error {
-		return p.queryRow(ctx, scan,
+	err := s.write(ctx, op, func(ctx context.Context, c *wconn) error {
+		return c.queryRow(ctx, scan,
 			`UPDATE enrollments SET used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?
 			RETURNING user_id, expires_at, used_at`, timeArg(now), codeHash, timeArg(now))
 	})

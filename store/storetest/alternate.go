@@ -254,3 +254,15 @@ func (a *alternateBlobs) Delete(ctx context.Context, name string) error {
 func (a *alternateBlobs) StagedBefore(ctx context.Context, t time.Time) ([]string, error) {
 	return a.next().StagedBefore(ctx, t)
 }
+
+func (a *alternate) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
+	return a.next().CreateRecordAudited(ctx, r, e)
+}
+
+func (a *alternate) StageAndAsk(ctx context.Context, recordID string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
+	return a.next().StageAndAsk(ctx, recordID, s, q, e)
+}
+
+func (a *alternate) AnswerAndSeal(ctx context.Context, x *store.SealingAnswer, now time.Time) (bool, error) {
+	return a.next().AnswerAndSeal(ctx, x, now)
+}

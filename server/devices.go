@@ -1,0 +1,228 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// The user's device set (DESIGN.md): who may change a device's state, and
+// the evidence anyone can check.
+
+// deviceEvidenceJSON binds a device's signing key to the user's pkD: its
+// enrollment statement (rebuilt from the device's keys and check), the
+// signature over it, and the enrollment check's blinded and evaluated
+// elements and v2 proof. An added device also carries the add_device
+// statement and signature of the device that approved it.
+type deviceEvidenceJSON struct {
+	EnrollStatement   []byte   `json:"enroll_statement"`
+	EnrollSignature   []byte   `json:"enroll_signature"`
+	BlindedElements   [][]byte `json:"blinded_elements"`
+	EvaluatedElements [][]byte `json:"evaluated_elements"`
+	Proof             []byte   `json:"proof"`
+	AddStatement      []byte   `json:"add_statement,omitempty"`
+	AddSignature      []byte   `json:"add_signature,omitempty"`
+}
+
+type deviceJSON struct {
+	DeviceID         string              `json:"device_id"`
+	Name             string              `json:"name"`
+	State            string              `json:"state"`
+	OPRFPublicKey    []byte              `json:"oprf_public_key"`
+	SigningPublicKey []byte              `json:"signing_public_key"`
+	EnrolledAt       time.Time           `json:"enrolled_at"`
+	Evidence         *deviceEvidenceJSON `json:"evidence"`
+}
+
+type deviceListJSON struct {
+	UserKeyID string       `json:"user_key_id"`
+	Devices   []deviceJSON `json:"devices"`
+}
+
+// revokeJSON is the body of POST /v1/device/devices/{id}/revoke: the time
+// signed in the revocation statement and the signature over it.
+type revokeJSON struct {
+	At        time.Time `json:"at"`
+	Signature []byte    `json:"signature"`
+}
+
+// userDevices: GET /v1/users/{uid}/devices, for the creating client with
+// users:admin or any client with records:access (which reads records, and
+// so must be able to check who approved them). Devices that never
+// confirmed their enrollment carry no evidence.
+func (s *Server) userDevices(c *echo.Context) error {
+	uid, err := pathID(c, "uid", ids.User)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	u, err := s.store.GetUser(ctx, uid)
+	if err != nil {
+		return storeFail(err, "user")
+	}
+	own := hasScope(c, ScopeUsersAdmin) && u.ClientID == authClient(c).ID
+	if !own && !hasScope(c, ScopeRecordsAccess) {
+		return fail(errForbidden, "only the creating client with users:admin or a client with records:access may list the user's devices")
+	}
+	devs, err := s.store.UserDevices(ctx, uid)
+	if err != nil {
+		return storeFail(err, "device")
+	}
+	out := deviceListJSON{UserKeyID: u.DeviceKeyID, Devices: make([]deviceJSON, 0, len(devs))}
+	for _, d := range devs {
+		v := deviceJSON{
+			DeviceID: d.ID, Name: d.Name, State: d.State, OPRFPublicKey: d.OPRFPublicKey,
+			SigningPublicKey: d.SigningPublicKey, EnrolledAt: wire(d.CreatedAt),
+		}
+		if ev := d.Evidence; ev.EnrollSignature != nil {
+			stmt, err := threshold.EnrollStatement(d.UserID, d.ID, d.OPRFPublicKey, d.SigningPublicKey, d.CheckBlinded)
+			if err != nil {
+				return failCause(errInternal, msgInternal, err)
+			}
+			v.Evidence = &deviceEvidenceJSON{
+				EnrollStatement: stmt, EnrollSignature: ev.EnrollSignature, BlindedElements: d.CheckBlinded,
+				EvaluatedElements: ev.EvaluatedElements, Proof: ev.Proof, AddStatement: ev.AddStatement, AddSignature: ev.AddSignature,
+			}
+		}
+		out.Devices = append(out.Devices, v)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// suspendDevice: DELETE /v1/users/{uid}/devices/{device_id}, by the
+// creating client with users:admin. An active device becomes suspended: its
+// signed calls are refused at once; suspension never unpins pkD.
+func (s *Server) suspendDevice(c *echo.Context) error {
+	u, err := s.ownUser(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.userDevice(c, u.ID)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := s.moveDevice(ctx, d, store.DeviceActive, store.DeviceSuspended); err != nil {
+		return err
+	}
+	s.audit(ctx, u.ID, store.EventDeviceSuspended, authClient(c).ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceSuspended})
+	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: u.ID, State: store.DeviceSuspended})
+}
+
+// revokeDevice: POST /v1/device/devices/{device_id}/revoke, by an active
+// device of the user, for itself or another of the user's devices (active
+// or suspended). The body carries the signed revocation statement's time,
+// which must be within MaxClockSkew of now, and its signature (401 if it
+// does not verify under the calling device's key).
+func (s *Server) revokeDevice(c *echo.Context) error {
+	caller := authDevice(c)
+	d, err := s.userDevice(c, caller.UserID)
+	if err != nil {
+		return err
+	}
+	var in revokeJSON
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	now := s.now()
+	if skew := now.Sub(in.At); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return fail(errBadRequest, "the revocation's time is not now")
+	}
+	stmt, err := threshold.RevokeStatement(d.UserID, d.ID, in.At)
+	if err != nil {
+		return failCause(errBadRequest, "malformed revocation", err)
+	}
+	if threshold.Verify(caller.SigningPublicKey, stmt, in.Signature) != nil {
+		return errAuth
+	}
+	ctx := c.Request().Context()
+	from := d.State
+	if from != store.DeviceActive && from != store.DeviceSuspended {
+		return fail(errConflict, "the device is "+from+"; only an active or suspended device can be revoked")
+	}
+	if err := s.moveDevice(ctx, d, from, store.DeviceRevoked); err != nil {
+		return err
+	}
+	s.audit(ctx, d.UserID, store.EventDeviceRevoked, caller.ID, d.ID,
+		approvalDetails{DeviceID: caller.ID, Statement: stmt, Signature: in.Signature})
+	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceRevoked})
+}
+
+// cancelDevice: POST /v1/device/devices/{device_id}/cancel, by an active
+// device of the user: a recovery enrollment still pending is cancelled and
+// never becomes active.
+func (s *Server) cancelDevice(c *echo.Context) error {
+	caller := authDevice(c)
+	d, err := s.userDevice(c, caller.UserID)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := s.moveDevice(ctx, d, store.DeviceRecoveryPending, store.DeviceCancelled); err != nil {
+		return err
+	}
+	s.audit(ctx, d.UserID, store.EventDeviceCancelled, caller.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceCancelled})
+	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceCancelled})
+}
+
+// userDevice loads the device of path parameter device_id, which must be
+// one of user userID's (404 otherwise).
+func (s *Server) userDevice(c *echo.Context, userID string) (*store.Device, error) {
+	id, err := pathID(c, "device_id", ids.Device)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.store.GetDevice(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != userID) {
+		return nil, fail(errNotFound, "device not found")
+	}
+	if err != nil {
+		return nil, storeFail(err, "device")
+	}
+	return d, nil
+}
+
+// moveDevice moves d from -> to in one conditional update; 409 if d is not
+// (or no longer) in from.
+func (s *Server) moveDevice(ctx context.Context, d *store.Device, from, to string) error {
+	if d.State != from {
+		return fail(errConflict, "the device is "+d.State+", not "+from)
+	}
+	err := s.store.SetDeviceState(ctx, d.ID, from, to, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		return fail(errConflict, "the device changed state meanwhile")
+	}
+	if err != nil {
+		return storeFail(err, "device")
+	}
+	d.State = to
+	return nil
+}
+
+// ripeRecovery activates a recovery enrollment whose RecoveryDelay has
+// passed without an active device cancelling it; it reports whether d is
+// now active. It runs on the device's own signed call, so no sweeper is
+// needed: the recovered device is active from its first call after the
+// delay.
+func (s *Server) ripeRecovery(ctx context.Context, d *store.Device) (bool, error) {
+	if d.State != store.DeviceRecoveryPending || s.now().Before(d.StateAt.Add(RecoveryDelay)) {
+		return false, nil
+	}
+	err := s.store.SetDeviceState(ctx, d.ID, store.DeviceRecoveryPending, store.DeviceActive, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		return false, nil // cancelled meanwhile
+	}
+	if err != nil {
+		return false, storeFail(err, "device")
+	}
+	d.State = store.DeviceActive
+	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, Via: viaRecovery, State: store.DeviceActive})
+	return true, nil
+}

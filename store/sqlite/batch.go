@@ -1,0 +1,281 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/assent-dev/assent/store"
+)
+
+// Group commit. Every write method hands its statements, as a function of
+// one connection, to the Store's one writer goroutine. The writer takes the
+// calls that queued while its previous commit was in flight, up to
+// Options.BatchSize, and runs them in one BEGIN IMMEDIATE transaction, each
+// inside its own SAVEPOINT: a call that fails (a lost race, a constraint)
+// is rolled back to its savepoint and fails alone, the others go on. One
+// COMMIT, one fsync of the WAL with synchronous=FULL, then makes the whole
+// batch durable, and only then does any caller get its result. Under load
+// the cost of a commit is shared by the calls of a batch; a lone call costs
+// what it cost before (one transaction, one fsync).
+//
+// A storage failure (an I/O error, a full disk, a read-only or lost file,
+// the write lock held by another process past the busy timeout) while the
+// batch runs or commits rolls the whole batch back and fails every call of
+// it with that error: nothing of the batch is visible, and each caller's
+// "an error changed nothing" holds.
+//
+// Cancellation: a call whose context is done before the writer reaches it
+// is withdrawn (it fails with the context's error and changes nothing).
+// Once the writer has run a call's statements, its caller waits for the
+// batch's commit whatever its context says, and gets the true outcome:
+// success only once the change is durable, an error only if it was not
+// made. So a cancelled caller may still see success; a request it started
+// stays done, as with any statement that reached the database.
+
+// call is one write method's work, waiting for the writer.
+type call struct {
+	ctx  context.Context
+	f    func(ctx context.Context, c *wconn) error
+	done chan error // buffered: the writer never waits for the caller
+}
+
+// wconn is the writer's connection, with its statements prepared once.
+type wconn struct {
+	conn  *sql.Conn
+	mu    sync.Mutex // only for statements(), read by tests while the writer runs
+	stmts map[string]*sql.Stmt
+}
+
+func (c *wconn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := c.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+// writerStatements lists the statements the writer has prepared on its
+// current connection.
+func (s *Store) writerStatements() []string {
+	c := s.wc.Load()
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Collect(maps.Keys(c.stmts))
+}
+
+func (c *wconn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow scans the first row of query with scan; sql.ErrNoRows if none.
+func (c *wconn) queryRow(ctx context.Context, scan func(scanner) error, query string, args ...any) error {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return scan(st.QueryRowContext(ctx, args...))
+}
+
+// control runs a transaction control statement (never prepared: SQLite
+// would keep a prepared ROLLBACK TO busy).
+func (c *wconn) control(query string) error {
+	_, err := c.conn.ExecContext(context.Background(), query)
+	return err
+}
+
+func (c *wconn) close() {
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.conn.Close()
+}
+
+// write runs f in the next batch of the writer and returns its outcome
+// once the batch is committed (see the group commit notes above). Errors
+// are mapped and wrapped as by every method (use).
+func (s *Store) write(ctx context.Context, op string, f func(ctx context.Context, c *wconn) error) error {
+	return s.use(ctx, s.writer, op, func() error {
+		x := &call{ctx: ctx, f: f, done: make(chan error, 1)}
+		select {
+		case s.queue <- x:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.writerDone:
+			return fmt.Errorf("%w: store closed", store.ErrUnavailable)
+		}
+		select {
+		case err := <-x.done:
+			return err
+		case <-s.writerDone:
+			// The writer may have answered just before it stopped.
+			select {
+			case err := <-x.done:
+				return err
+			default:
+				return fmt.Errorf("%w: store closed", store.ErrUnavailable)
+			}
+		}
+	})
+}
+
+// runWriter is the writer goroutine: it runs batches until quit.
+func (s *Store) runWriter() {
+	defer close(s.writerDone)
+	var c *wconn
+	defer func() {
+		if c != nil {
+			c.close()
+		}
+	}()
+	batch := make([]*call, 0, s.batchSize)
+	for {
+		select {
+		case x := <-s.queue:
+			batch = append(batch[:0], x)
+		case <-s.quit:
+			return
+		}
+	fill:
+		for len(batch) < s.batchSize {
+			select {
+			case x := <-s.queue:
+				batch = append(batch, x)
+			default:
+				break fill
+			}
+		}
+		c = s.runBatch(c, batch)
+		clear(batch)
+	}
+}
+
+// runBatch runs and commits one batch on c (opening a connection if c is
+// nil), answers every call, and returns the connection to use next (nil
+// after a failure of the file or the connection).
+func (s *Store) runBatch(c *wconn, batch []*call) *wconn {
+	errs := make([]error, len(batch))
+	failAll := func(err error) {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	c, err := s.begin(c)
+	if err == nil {
+		err = s.runCalls(c, batch, errs)
+	}
+	if err == nil && s.beforeCommit != nil {
+		err = s.beforeCommit()
+	}
+	if err == nil {
+		err = c.control("COMMIT")
+	}
+	if err != nil {
+		if c != nil {
+			_ = c.control("ROLLBACK") // fails harmlessly when SQLite rolled back already
+		}
+		failAll(err)
+		if _, broken := mapErr(err); broken && c != nil {
+			c.close()
+			c = nil
+			s.writer.reset()
+		}
+	}
+	for i, x := range batch {
+		x.done <- errs[i]
+	}
+	return c
+}
+
+// begin opens a connection if needed and starts the batch's transaction.
+func (s *Store) begin(c *wconn) (*wconn, error) {
+	if err := s.checkFile(); err != nil {
+		return c, err
+	}
+	if c == nil {
+		conn, err := s.writer.db.Conn(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		c = &wconn{conn: conn, stmts: map[string]*sql.Stmt{}}
+		s.wc.Store(c)
+	}
+	return c, s.retryBusy(func() error { return c.control("BEGIN IMMEDIATE") })
+}
+
+// runCalls runs each call in its own savepoint, recording a call's own
+// failure in errs. It returns a storage failure, after which the batch
+// must be rolled back as a whole.
+func (s *Store) runCalls(c *wconn, batch []*call, errs []error) error {
+	for i, x := range batch {
+		if err := x.ctx.Err(); err != nil {
+			errs[i] = err // withdrawn before it ran
+			continue
+		}
+		if err := c.control("SAVEPOINT call"); err != nil {
+			return err
+		}
+		err := x.f(context.WithoutCancel(x.ctx), c)
+		if err == nil {
+			if err := c.control("RELEASE call"); err != nil {
+				return err
+			}
+			continue
+		}
+		if isOutage(err) {
+			return err
+		}
+		errs[i] = err
+		if err := c.control("ROLLBACK TO call"); err != nil {
+			return err
+		}
+		if err := c.control("RELEASE call"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isOutage reports an error of the storage rather than of one call: it
+// fails the whole batch.
+func isOutage(err error) bool {
+	m, broken := mapErr(err)
+	return broken || errors.Is(m, store.ErrUnavailable)
+}
+
+// retryBusy runs f until it succeeds or fails otherwise than with
+// SQLITE_BUSY, for up to the busy timeout. While another process holds the
+// write lock, SQLite's own busy handler would sleep 1, 2, 5, 10, ... ms,
+// which under contention lets one process starve the other for tens of ms;
+// this waits in short, jittered, growing pauses instead.
+func (s *Store) retryBusy(f func() error) error {
+	deadline := time.Now().Add(s.busyTimeout)
+	pause := 20 * time.Microsecond
+	for {
+		err := f()
+		if !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pause/2 + rand.N(pause))
+		pause = min(2*pause, 2*time.Millisecond)
+	}
+}

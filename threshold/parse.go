@@ -1,0 +1,105 @@
+package threshold
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// ParseStatement decodes approval statement bytes (Statement.Marshal's
+// layout) back into a Statement, for a verifier that holds only the signed
+// bytes. It is strict: the label, every length prefix, the blinded
+// elements' 32-byte size and the end must be exact, and the result must
+// re-marshal to the same bytes (so one statement has one encoding). Errors
+// wrap ErrStatement.
+func ParseStatement(b []byte) (*Statement, error) {
+	d := decoder{buf: b}
+	d.label(LabelApproval)
+	d.byte0()
+	s := &Statement{
+		RequestID: string(d.lp()),
+		Kind:      string(d.lp()),
+		UserID:    string(d.lp()),
+		RecordID:  string(d.lp()),
+		Decision:  string(d.lp()),
+	}
+	if digest := d.lp(); len(digest) > 0 {
+		s.ContentSHA256 = bytes.Clone(digest)
+	}
+	s.RequesterID = string(d.lp())
+	s.Purpose = string(d.lp())
+	blinded := d.lp()
+	at := d.u64()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.buf) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the statement", ErrStatement, len(d.buf))
+	}
+	if len(blinded)%elementSize != 0 {
+		return nil, fmt.Errorf("%w: blinded elements are %d bytes, not a multiple of %d", ErrStatement, len(blinded), elementSize)
+	}
+	for i := 0; i < len(blinded); i += elementSize {
+		s.BlindedElements = append(s.BlindedElements, bytes.Clone(blinded[i:i+elementSize]))
+	}
+	if at > 1<<62 {
+		return nil, fmt.Errorf("%w: expiry out of range", ErrStatement)
+	}
+	s.ExpiresAt = time.Unix(int64(at), 0).UTC()
+	again, err := s.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("%w: the statement does not re-encode to itself", ErrStatement)
+	}
+	return s, nil
+}
+
+// decoder reads the fields encoder writes, keeping the first error.
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) take(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.buf) < n {
+		d.err = fmt.Errorf("%w: truncated at the %s", ErrStatement, what)
+		return nil
+	}
+	out := d.buf[:n]
+	d.buf = d.buf[n:]
+	return out
+}
+
+func (d *decoder) label(l string) {
+	if got := d.take(len(l), "label"); d.err == nil && string(got) != l {
+		d.err = fmt.Errorf("%w: not an %s statement", ErrStatement, l)
+	}
+}
+
+func (d *decoder) byte0() {
+	if got := d.take(1, "separator"); d.err == nil && got[0] != 0 {
+		d.err = fmt.Errorf("%w: no 0x00 after the label", ErrStatement)
+	}
+}
+
+func (d *decoder) lp() []byte {
+	n := d.take(2, "length prefix")
+	if d.err != nil {
+		return nil
+	}
+	return d.take(int(binary.BigEndian.Uint16(n)), "field")
+}
+
+func (d *decoder) u64() uint64 {
+	b := d.take(8, "time")
+	if d.err != nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
