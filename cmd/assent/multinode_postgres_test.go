@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/store/postgres/pgtest"
 	"github.com/assent-dev/assent/threshold"
@@ -85,6 +86,22 @@ func TestMultiNodePostgres(t *testing.T) {
 			store.EventRecordRejected + " " + up.RecordID: 1,
 			store.EventRecordSealed + " " + up.RecordID:   0,
 		}, a.url, b.url)
+	})
+
+	t.Run("revoked device refused by both", func(t *testing.T) {
+		ph := ph.on(t)
+		// The phone revokes itself through node-a; node-b, reading the same
+		// database, refuses its signed calls at once too.
+		if err := ph.client(a.url, ph.id).Revoke(t.Context(), ph.id.DeviceID); err != nil {
+			t.Fatalf("revoke through node-a: %v", err)
+		}
+		for _, n := range []*assentNode{a, b} {
+			_, err := ph.client(n.url, ph.id).PendingRequests(t.Context())
+			var ae *device.APIError
+			if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+				t.Errorf("signed call of the revoked device through %s: %v, want 401", n.id, err)
+			}
+		}
 	})
 
 	for _, dir := range []string{dataA, dataB} {
