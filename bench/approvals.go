@@ -72,7 +72,8 @@ func (b *runner) runApprovals(ctx context.Context) (err error) {
 		Value: micros(create.server), Unit: UnitMicros, Baseline: micros(b.sums.create),
 		BaselineName: "sum of primitives: verify + finalize + OPRF + KEK wrap",
 		Note:         fmt.Sprintf("whole server, %.1f store writes each", create.writes)})
-	row.goal("<= 1.2x", row.Ratio, 1.2, true)
+	// Issue 13's goal; 1.2x stays the aim of the earlier one.
+	row.goal("<= 2x (aim 1.2x)", row.Ratio, 2, true)
 
 	b.prog.set("part 2/6 approvals: asking to open %d records", n)
 	reqs = reqs[:0]
@@ -182,7 +183,7 @@ func (b *runner) timeAnswers(ctx context.Context, srv *serverProc, dev *simDevic
 	if err != nil {
 		return answerCost{}, err
 	}
-	w0, _, err := srv.storeStats()
+	m0, err := srv.storeStats()
 	if err != nil {
 		return answerCost{}, err
 	}
@@ -204,11 +205,11 @@ func (b *runner) timeAnswers(ctx context.Context, srv *serverProc, dev *simDevic
 	if err != nil {
 		return answerCost{}, err
 	}
-	w1, _, err := srv.storeStats()
+	m1, err := srv.storeStats()
 	if err != nil {
 		return answerCost{}, err
 	}
 	n := len(reqs)
 	return answerCost{server: (s1 - s0) / time.Duration(n), device: (d1 - d0) / time.Duration(n),
-		writes: float64(w1-w0) / float64(n)}, nil
+		writes: float64(m1.writes-m0.writes) / float64(n)}, nil
 }

@@ -123,7 +123,7 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("row %s: value %v against baseline %v, want both measured", id, r.Value, r.Baseline)
 		}
 	}
-	for _, op := range []string{"seal", "open"} {
+	for _, op := range []string{"seal", "baseline", "open"} {
 		for _, c := range []int{1, 2} {
 			p := func(q int) float64 { return res.Row(fmt.Sprintf("e2e/%s-latency/c%d/p%d", op, c, q)).Value }
 			if !(p(50) <= p(95) && p(95) <= p(99)) {
@@ -131,8 +131,16 @@ func TestRunTiny(t *testing.T) {
 			}
 		}
 	}
-	if len(res.Latencies) != 4 || len(res.Throughput) != 4 {
-		t.Errorf("%d latency series and %d throughput points, want 4 and 4", len(res.Latencies), len(res.Throughput))
+	// Sealing, the no-consent baseline and opening, at two concurrencies.
+	if len(res.Latencies) != 6 || len(res.Throughput) != 6 {
+		t.Errorf("%d latency series and %d throughput points, want 6 and 6", len(res.Latencies), len(res.Throughput))
+	}
+	for _, c := range []int{1, 2} {
+		for _, id := range []string{"e2e/baseline-rate/c%d", "e2e/seal-vs-baseline/c%d", "e2e/seal-fsyncs/c%d"} {
+			if res.Row(fmt.Sprintf(id, c)) == nil {
+				t.Errorf("no row "+id, c)
+			}
+		}
 	}
 	if !strings.Contains(progress.String(), "part 5/6") || !strings.Contains(progress.String(), "\r") {
 		t.Errorf("progress line missing or not rewritten in place: %.200q", progress.String())

@@ -38,8 +38,9 @@ const childConfig = "bench-server.json"
 //	heap                 "ok <bytes>": live heap after a garbage collection
 //	rss                  "ok <VmRSS> <VmHWM>" in bytes (Linux)
 //	reset-peak           "ok": resets VmHWM (Linux)
-//	store                "ok <writes> <ns>": store writes so far, and how long
-//	                     the store's write path has been busy (meteredStore)
+//	store                "ok <writes> <ns> <commits>": store writes so far, how
+//	                     long the store's write path has been busy
+//	                     (meteredStore), and the SQLite commits (fsyncs)
 //	profile-start <file> "ok": starts a CPU profile
 //	profile-stop         "ok": stops and writes it
 //
@@ -69,7 +70,7 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 
-	meter, srv, closeDeps, err := newChildServer(ctx, cfg, stderr)
+	meter, commits, srv, closeDeps, err := newChildServer(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	go func() { served <- srv.Serve(ctx, ln) }()
 
 	fmt.Fprintln(stdout, "ready http://"+ln.Addr().String())
-	c := &child{meter: meter}
+	c := &child{meter: meter, commits: commits}
 	defer c.stopProfile()
 	commands := make(chan struct{})
 	go func() {
@@ -110,16 +111,18 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 // newChildServer builds the server of cfg on the embedded store, as `assent
-// serve` does, its writes metered, and returns it with the function that
-// closes what it runs on.
-func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*meteredStore, *server.Server, func() error, error) {
+// serve` does, its writes metered, and returns it with the store's commit
+// counter (SQLite's; zero on PostgreSQL) and the function that closes what
+// it runs on. Only here is the no-consent baseline route
+// (Deps.NoConsentBaseline) turned on.
+func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*meteredStore, func() uint64, *server.Server, func() error, error) {
 	st, blobs, err := openStores(ctx, cfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
 	if err != nil {
-		return nil, nil, nil, errors.Join(err, blobs.Close(), st.Close())
+		return nil, nil, nil, nil, errors.Join(err, blobs.Close(), st.Close())
 	}
 	closeDeps := func() error {
 		mk.Destroy()
@@ -128,17 +131,22 @@ func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*me
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by Validate
 	meter := &meteredStore{Store: st}
-	srv, err := server.New(cfg, server.Deps{Store: meter, Blobs: blobs, MasterKey: mk,
+	srv, err := server.New(cfg, server.Deps{Store: meter, Blobs: blobs, MasterKey: mk, NoConsentBaseline: true,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))})
 	if err != nil {
-		return nil, nil, nil, errors.Join(err, closeDeps())
+		return nil, nil, nil, nil, errors.Join(err, closeDeps())
 	}
-	return meter, srv, closeDeps, nil
+	commits := func() uint64 { return 0 }
+	if c, ok := st.(interface{ Commits() uint64 }); ok {
+		commits = c.Commits
+	}
+	return meter, commits, srv, closeDeps, nil
 }
 
 // child is the state of ServeChild's command loop.
 type child struct {
 	meter   *meteredStore
+	commits func() uint64
 	mu      sync.Mutex
 	profile *os.File // the CPU profile being written
 }
@@ -186,7 +194,7 @@ func (c *child) command(line string) string {
 		return answer(cur, peak)
 	case "store":
 		writes, busy := c.meter.stats()
-		return answer(writes, int64(busy))
+		return answer(writes, int64(busy), c.commits())
 	case "reset-peak":
 		if err := resetPeakRSS(); err != nil {
 			return "err " + err.Error()

@@ -116,6 +116,9 @@ func (b *runner) endToEnd(ctx context.Context, st string) (err error) {
 		if err != nil {
 			return err
 		}
+		if err := b.baselinePhase(ctx, api, devs[:c]); err != nil {
+			return err
+		}
 		if err := b.openPhase(ctx, api, devs[:c], sealed); err != nil {
 			return err
 		}
@@ -192,7 +195,7 @@ func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient,
 	if err != nil {
 		return nil, err
 	}
-	writes0, busy0, err := srv.storeStats()
+	m0, err := srv.storeStats()
 	if err != nil {
 		return nil, err
 	}
@@ -222,13 +225,14 @@ func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient,
 	if err != nil {
 		return nil, err
 	}
-	writes1, busy1, err := srv.storeStats()
+	m1, err := srv.storeStats()
 	if err != nil {
 		return nil, err
 	}
 	use := sealCPU{c: c, server: (cpu1 - cpu0).Seconds() / elapsed.Seconds(), harness: (self1 - self0).Seconds() / elapsed.Seconds(),
-		storeBusy: 100 * (busy1 - busy0).Seconds() / elapsed.Seconds()}
+		storeBusy: 100 * (m1.busy - m0.busy).Seconds() / elapsed.Seconds()}
 	op, on, busyNote := "seal", "", "share of the wall time with a store write in progress; SQLite has one writer"
+	sqliteStore := st == "" && (len(b.cfg.Stores) == 0 || b.cfg.Stores[0] == StoreSQLite)
 	if st != "" {
 		op, on = "seal-"+st, " on "+storeNames[st]
 		busyNote = "share of the wall time with at least one store write in progress; " + storeNames[st] + " has many writers"
@@ -245,12 +249,80 @@ func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient,
 		Value: use.harness, Unit: UnitCores, Note: "simulated devices and third parties, this process"})
 	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-store-writes/c%d", op, c), Part: PartEndToEnd,
 		Name:  fmt.Sprintf("store writes per sealed record%s, concurrency %d", on, c),
-		Value: float64(writes1-writes0) / float64(len(lat)), Unit: UnitWrites,
-		Note: "Store calls that write, nonces of the signed device calls included"})
+		Value: float64(m1.writes-m0.writes) / float64(len(lat)), Unit: UnitWrites,
+		Note: "Store calls that write (a single node: device nonces in memory)"})
+	if sqliteStore {
+		// The commit counter is SQLite's; PostgreSQL's commits are its own.
+		fsyncs := b.res.add(Row{ID: fmt.Sprintf("e2e/seal-fsyncs/c%d", c), Part: PartEndToEnd,
+			Name:  fmt.Sprintf("fsyncs per sealed record, concurrency %d", c),
+			Value: float64(m1.commits-m0.commits) / float64(len(lat)), Unit: UnitFsyncs,
+			Note: "SQLite commits with changes (synchronous=FULL: one WAL fsync each) per sealed record; group commit shares them"})
+		if c == goalConcurrency {
+			fsyncs.goal("<= 0.5", fsyncs.Value, 0.5, true)
+		}
+	}
 	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-store-busy/c%d", op, c), Part: PartEndToEnd,
 		Name:  fmt.Sprintf("store write path busy while sealing%s, concurrency %d", on, c),
 		Value: use.storeBusy, Unit: UnitPercent, Note: busyNote})
 	return sealed, nil
+}
+
+// goalConcurrency is the concurrency the sealing goals are set at.
+const goalConcurrency = 64
+
+// baselinePhase measures the no-consent baseline right after sealPhase at
+// the same concurrency, on the same server, HTTP path, envelope and store:
+// records created and uploaded alike, but sealed by the server alone under
+// a key it holds (server.BaselineUploadPath, on in the bench child only).
+// It adds the baseline's rates and, next to them, Assent's as ratios.
+func (b *runner) baselinePhase(ctx context.Context, api *apiClient, devs []*simDevice) error {
+	c := len(devs)
+	lat, elapsed, err := b.phase(ctx, c, "sealed without consent", func(ctx context.Context, w, i int) (time.Duration, error) {
+		rid, err := api.createRecord(ctx, devs[w].userID)
+		if err != nil {
+			return 0, err
+		}
+		t0 := time.Now()
+		err = api.uploadBaseline(ctx, rid, newContent(b.cfg.RecordSize, uint64(i)), b.cfg.RecordSize)
+		return time.Since(t0), err
+	})
+	if err != nil {
+		return err
+	}
+	b.addRates("baseline", "records sealed without consent (no device; key wrapped under a server key)",
+		fmt.Sprintf("%s records, upload start to sealed", sizeName(b.cfg.RecordSize)), c, lat, elapsed)
+	rate := b.res.Row(fmt.Sprintf("e2e/seal-rate/c%d", c))
+	base := b.res.Row(fmt.Sprintf("e2e/baseline-rate/c%d", c))
+	if rate == nil || base == nil {
+		return nil
+	}
+	// Goals go on the rows found before any row is added (add may move them).
+	if c == goalConcurrency && b.cfg.RecordSize == 4<<10 {
+		rate.goal(">= 600/s", rate.Value, 600, false)
+	}
+	ratios := []Row{{ID: fmt.Sprintf("e2e/seal-vs-baseline/c%d", c), Part: PartEndToEnd,
+		Name:  fmt.Sprintf("records sealed per second with consent, concurrency %d", c),
+		Value: rate.Value, Unit: UnitPerSecond, Baseline: base.Value, BaselineName: "no-consent baseline, same run"}}
+	for _, p := range percentiles {
+		id := fmt.Sprintf("latency/c%d/p%.0f", c, p)
+		lr, lb := b.res.Row("e2e/seal-"+id), b.res.Row("e2e/baseline-"+id)
+		if lr == nil || lb == nil {
+			continue
+		}
+		if c == goalConcurrency && p == 99 {
+			lr.goal("< 100 ms", lr.Value, 100, true)
+		}
+		ratios = append(ratios, Row{ID: "e2e/seal-vs-baseline-" + id, Part: PartEndToEnd,
+			Name:  fmt.Sprintf("seal latency p%.0f with consent, concurrency %d", p, c),
+			Value: lr.Value, Unit: UnitMillis, Baseline: lb.Value, BaselineName: "no-consent baseline, same run"})
+	}
+	for i, r := range ratios {
+		row := b.res.add(r)
+		if i == 0 && c == goalConcurrency {
+			row.goal(">= 0.5x", row.Ratio, 0.5, false)
+		}
+	}
+	return nil
 }
 
 // openPhase runs len(devs) workers for PhaseDuration, each asking to open

@@ -21,6 +21,7 @@ const (
 	UnitPercent    = "%"
 	UnitMillisEach = "ms/record"
 	UnitWrites     = "writes"
+	UnitFsyncs     = "fsyncs"
 )
 
 // Results is everything one run measured. It round-trips through JSON

@@ -47,6 +47,9 @@ func benchServerConfig(maxUpload int64, maxPending int) server.Config {
 	cfg.ApprovalTTL = time.Hour
 	cfg.LogLevel = "warn"
 	cfg.LogFormat = server.LogText
+	// One node on its own store, as `assent serve -single-node`: device
+	// nonces stay in memory.
+	cfg.SingleNode = true
 	return cfg
 }
 
@@ -181,14 +184,20 @@ func (p *serverProc) rss() (cur, peak uint64, err error) {
 	return v[0], v[1], nil
 }
 
-// storeStats is the number of store writes the server has made and how long
-// its write path has been busy.
-func (p *serverProc) storeStats() (writes uint64, busy time.Duration, err error) {
-	v, err := p.numbers("store", 2)
+// storeMeter is what the server's store has done so far: its write calls,
+// how long its write path has been busy, and its commits (each one fsync).
+type storeMeter struct {
+	writes, commits uint64
+	busy            time.Duration
+}
+
+// storeStats reads the server's store meter.
+func (p *serverProc) storeStats() (storeMeter, error) {
+	v, err := p.numbers("store", 3)
 	if err != nil {
-		return 0, 0, err
+		return storeMeter{}, err
 	}
-	return v[0], time.Duration(v[1]), nil
+	return storeMeter{writes: v[0], busy: time.Duration(v[1]), commits: v[2]}, nil
 }
 
 func (p *serverProc) resetPeak() error {
@@ -255,5 +264,5 @@ func (p *serverProc) thirdParty(ctx context.Context) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{base: p.url, key: key, hc: newHTTPClient()}, nil
+	return newAPIClient(p.url, key)
 }

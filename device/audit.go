@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/audit"
 )
 
 // maxAuditEntries bounds how much of a chain Audit will hold.
@@ -14,15 +14,15 @@ const maxAuditEntries = 1 << 20
 
 // Audit fetches the whole audit chain of the device's user
 // (GET /v1/device/audit?after=N, page by page) and verifies it with
-// store.VerifyChain: every entry from 1 on, linked and hashed, all of this
+// audit.VerifyChain: every entry from 1 on, linked and hashed, all of this
 // user. A chain that does not verify, or pages that do not continue each
-// other, give ErrProtocol (wrapping store.ErrChainBroken for a broken
+// other, give ErrProtocol (wrapping audit.ErrChainBroken for a broken
 // chain).
-func (c *Client) Audit(ctx context.Context) ([]*store.AuditEntry, error) {
+func (c *Client) Audit(ctx context.Context) ([]*audit.Entry, error) {
 	if c.id == nil {
 		return nil, ErrNotEnrolled
 	}
-	var all []*store.AuditEntry
+	var all []*audit.Entry
 	for {
 		after := int64(len(all))
 		var page auditList
@@ -47,7 +47,7 @@ func (c *Client) Audit(ctx context.Context) ([]*store.AuditEntry, error) {
 	if len(all) > 0 && all[0].UserID != c.id.UserID {
 		return nil, fmt.Errorf("%w: audit chain of another user", ErrProtocol)
 	}
-	if err := store.VerifyChain(all); err != nil {
+	if err := audit.VerifyChain(all); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	return all, nil

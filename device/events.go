@@ -9,7 +9,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/assent-dev/assent/server/push"
+	"github.com/assent-dev/assent/api"
+	"github.com/assent-dev/assent/internal/sse"
 )
 
 // DefaultEventIdleTimeout is how long the event stream may stay silent
@@ -54,11 +55,11 @@ func (c *Client) Events(ctx context.Context, idle time.Duration, connected func(
 	timer := time.AfterFunc(idle, func() { cancel(errStreamIdle) })
 	defer timer.Stop()
 	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
-	err = push.ReadEvents(body, func(event string, data []byte) error {
-		if event != push.EventRequest {
+	err = sse.Read(body, func(event string, data []byte) error {
+		if event != api.SSEEventRequest {
 			return nil // a later server may send other events
 		}
-		id, err := push.DecodePayload(data)
+		id, err := api.DecodePushPayload(data)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrProtocol, err)
 		}

@@ -3,7 +3,7 @@ package device
 import (
 	"time"
 
-	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/audit"
 )
 
 // Requester names the third party that asks, as the server describes it.
@@ -85,7 +85,7 @@ type confirmResult struct {
 }
 
 type auditList struct {
-	Entries []*store.AuditEntry `json:"entries"`
+	Entries []*audit.Entry `json:"entries"`
 }
 
 type apiErrorBody struct {

@@ -5,8 +5,10 @@
 // and its Nonce-Reuse Misuse-Resistance"), over AES-256-GCM.
 //
 // A record's plaintext is sealed under a 32-byte data key (DEK) by a [Writer]
-// and opened by a [Reader]. Both hold one chunk in memory, whatever the size
-// of the record.
+// and opened by a [Reader]. The Reader holds one chunk in memory and the
+// Writer three (two plaintext chunks, which a second goroutine hashes while
+// the Writer seals them, and one sealed chunk), whatever the size of the
+// record.
 //
 // # Format (version 1)
 //

@@ -81,8 +81,11 @@ type Config struct {
 	// <DataDir>/blobs). Wiring.
 	BlobDir string
 	// MasterKeyPath is the 32-byte master key file that wraps the users'
-	// server shares, made with mode 0600 on first start (-master-key,
-	// ASSENT_MASTER_KEY; default <DataDir>/master.key). Wiring.
+	// server shares (-master-key, ASSENT_MASTER_KEY; default
+	// <DataDir>/master.key). With the embedded store it is made with mode
+	// 0600 on first start; with a shared store (SharedStore) it must exist.
+	// Its id is pinned in the store at first start, and a node with another
+	// key refuses to start. Wiring.
 	MasterKeyPath string
 	// TLSCert and TLSKey are PEM files; with both set the server speaks
 	// HTTPS only (-tls-cert, ASSENT_TLS_CERT, -tls-key, ASSENT_TLS_KEY).
@@ -194,7 +197,9 @@ type Config struct {
 	// ASSENT_WEBHOOK_SECRET_FILE; preferred) or ASSENT_WEBHOOK_SECRET;
 	// also -webhook-secret, which other users of the machine can see in the
 	// process list. Wiring.
-	WebhookSecret string
+	// It is held as bytes, as every secret, never in JSON; clear it when
+	// the webhook is made.
+	WebhookSecret []byte `json:"-"`
 
 	// LogFormat is "json" (default) or "text" (-log-format,
 	// ASSENT_LOG_FORMAT); LogLevel is debug, info (default), warn or error
@@ -234,6 +239,14 @@ type Config struct {
 	// without a body (long polls, event streams) are not affected.
 	ReadTimeout time.Duration
 }
+
+// SharedStore reports whether the store may be shared by nodes on several
+// hosts: every store but the embedded SQLite file. With a shared store a
+// node never makes the master key (a node that made its own would wrap the
+// shares of the users it creates under a key the other nodes lack), so
+// the key file must be given (-master-key). A new store kind is shared
+// unless it is added here as embedded.
+func (c Config) SharedStore() bool { return c.Store != StoreSQLite }
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
@@ -385,7 +398,7 @@ func (c Config) Validate() error {
 		return bad("blob store %q needs store %q", BlobsPostgres, StorePostgres)
 	case c.LogFormat != LogJSON && c.LogFormat != LogText:
 		return bad("log format %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)
-	case (c.WebhookURL == "") != (c.WebhookSecret == ""):
+	case (c.WebhookURL == "") != (len(c.WebhookSecret) == 0):
 		return bad("a webhook needs both a URL and a secret")
 	}
 	var level slog.Level

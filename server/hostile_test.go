@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/threshold"
 )
 
 // countingStore counts the enrollment and record reads and writes that
@@ -224,4 +226,27 @@ func TestStrictJSONBodies(t *testing.T) {
 	}
 	// The same body with one spelling of each key is taken.
 	e.do(http.MethodPost, "/v1/users", e.admin, `{"external_id":"a","display_name":"Ada"}`).want(t, http.StatusCreated)
+}
+
+// TestMasterKeyPinned: the first start pins the master key's id in the
+// store; a node started on that store with another key refuses to start,
+// and the right key starts again.
+func TestMasterKeyPinned(t *testing.T) {
+	e := newEnv(t, nil)
+	other, err := threshold.NewMasterKey(bytes.Repeat([]byte{9}, threshold.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Destroy()
+	srv, err := New(e.cfg, Deps{Store: e.st, Blobs: e.blobs, MasterKey: other, Clock: e.clock.Now, Logger: e.srv.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	err = srv.Start(t.Context())
+	if !errors.Is(err, ErrMasterKeyMismatch) || !strings.Contains(err.Error(), other.ID()) || !strings.Contains(err.Error(), e.mk.ID()) {
+		t.Fatalf("Start with another key: %v", err)
+	}
+	e.restart() // the right key
+	e.newUser(t)
 }

@@ -17,6 +17,13 @@ import (
 // the test's clean-up stops it and checks that result if the test did not.
 func serveNode(t *testing.T, e *testEnv, mutate func(*Config)) (addr string, stop context.CancelFunc, served <-chan error) {
 	t.Helper()
+	_, addr, stop, served = serveNodeServer(t, e, mutate)
+	return addr, stop, served
+}
+
+// serveNodeServer is serveNode, also returning the node's Server.
+func serveNodeServer(t *testing.T, e *testEnv, mutate func(*Config)) (srv *Server, addr string, stop context.CancelFunc, served <-chan error) {
+	t.Helper()
 	cfg := e.cfg
 	cfg.NodeID = "node-2"
 	if mutate != nil {
@@ -42,7 +49,7 @@ func serveNode(t *testing.T, e *testEnv, mutate func(*Config)) (addr string, sto
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return ln.Addr().String(), cancel, result
+	return srv, ln.Addr().String(), cancel, result
 }
 
 // slowBody sends a request head announcing a body of 1000 bytes and only

@@ -130,25 +130,11 @@ func (s *Server) createRecord(c *echo.Context) error {
 // so the client may retry. Then the record waits for the device: its data
 // key and blinds stay in this node's memory.
 func (s *Server) uploadContent(c *echo.Context) error {
-	rid, err := pathRecordID(c, "rid")
+	rec, err := s.uploadTarget(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	cl := authClient(c)
-	rec, err := s.store.GetRecord(ctx, rid)
-	if err != nil {
-		return storeFail(err, "record")
-	}
-	if rec.ClientID != cl.ID {
-		return fail(errForbidden, "only the client that created the record may upload its content")
-	}
-	if rec.State != store.RecordAwaitingUpload {
-		return fail(errConflict, "record is "+rec.State+"; its content is uploaded only once")
-	}
-	if c.Request().ContentLength > s.cfg.MaxUploadSize {
-		return fail(errTooLarge, "content over the upload cap of "+strconv.FormatInt(s.cfg.MaxUploadSize, 10)+" bytes")
-	}
+	rid, ctx, cl := rec.ID, c.Request().Context(), authClient(c)
 	if !s.uploads.tryLock(rid) {
 		return fail(errConflict, "an upload of this record is in progress")
 	}
@@ -216,6 +202,33 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	return c.JSON(http.StatusAccepted, pendingJSON{
 		RecordID: rid, State: store.RecordPendingApproval, RequestID: reqID, ExpiresAt: expires,
 	})
+}
+
+// uploadTarget returns the record of an upload's path, once the caller may
+// upload its content.
+func (s *Server) uploadTarget(c *echo.Context) (*store.Record, error) {
+	rid, err := pathRecordID(c, "rid")
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.store.GetRecord(c.Request().Context(), rid)
+	if err != nil {
+		return nil, storeFail(err, "record")
+	}
+	if rec.ClientID != authClient(c).ID {
+		return nil, fail(errForbidden, "only the client that created the record may upload its content")
+	}
+	switch rec.State {
+	case store.RecordAwaitingUpload:
+	case store.RecordExpired, store.RecordRejected:
+		return nil, fail(errConflict, "record is "+rec.State+" and cannot be used again (a restart of the server, or the device's silence, ends a record waiting for approval): create a new record and upload to it")
+	default:
+		return nil, fail(errConflict, "record is "+rec.State+"; its content is uploaded only once")
+	}
+	if c.Request().ContentLength > s.cfg.MaxUploadSize {
+		return nil, fail(errTooLarge, "content over the upload cap of "+strconv.FormatInt(s.cfg.MaxUploadSize, 10)+" bytes")
+	}
+	return rec, nil
 }
 
 // newRequest returns a pending request of this node to dev, the device of

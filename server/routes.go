@@ -26,7 +26,7 @@ type route struct {
 
 // routes is DESIGN.md's endpoint table.
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{http.MethodGet, "/healthz", authOpen, "", s.healthz},
 		{http.MethodGet, "/readyz", authOpen, "", s.readyz},
 		{http.MethodGet, "/v1/openapi.json", authOpen, "", s.openAPI},
@@ -55,6 +55,10 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/v1/device/devices/:device_id/revoke", authSigned, "", s.revokeDevice},
 		{http.MethodPost, "/v1/device/devices/:device_id/cancel", authSigned, "", s.cancelDevice},
 	}
+	if s.baseline != nil {
+		rs = append(rs, route{http.MethodPut, BaselineUploadPath, authKey, ScopeRecordsWrite, s.baselineUpload})
+	}
+	return rs
 }
 
 // routeAuth returns the middleware a route's auth kind requires.

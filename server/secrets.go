@@ -190,18 +190,31 @@ func (t *pendingTable) len() int {
 	return len(t.m)
 }
 
-// clearAll drops every entry (see drop) and returns how many there were.
-func (t *pendingTable) clearAll() int {
+// clearAll drops every entry (see drop) and returns the request ids of
+// those that were live (not doomed already).
+func (t *pendingTable) clearAll() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
+	var ids []string
 	for id, p := range t.m {
 		if !p.doomed {
-			n++
+			ids = append(ids, id)
 		}
 		t.dropLocked(id, p)
 	}
-	return n
+	return ids
+}
+
+// anyBusy reports whether an answer is being processed with secrets here.
+func (t *pendingTable) anyBusy() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.m {
+		if p.busy {
+			return true
+		}
+	}
+	return false
 }
 
 // sessionKey is the data key of an open session. Downloads in progress hold

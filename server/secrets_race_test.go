@@ -35,8 +35,8 @@ func TestDropClaimedSecrets(t *testing.T) {
 			}
 			tab.drop("req")
 			tab.expire(time.Now().Add(time.Hour))
-			if n := tab.clearAll(); n != 0 {
-				t.Errorf("clearAll counted %d live entries, want 0 (the one left is doomed)", n)
+			if ids := tab.clearAll(); len(ids) != 0 {
+				t.Errorf("clearAll counted %d live entries, want 0 (the one left is doomed)", len(ids))
 			}
 			if !bytes.Equal(p.dek, dek) || p.blinding == nil || len(p.blinding.Elements()) != 1 {
 				t.Fatal("dropping claimed secrets cleared them under their claimant")

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,12 @@ type Deps struct {
 	Rand io.Reader
 	// Logger receives the server's logs (slog.Default() if nil).
 	Logger *slog.Logger
+	// NoConsentBaseline, for benchmarks only, adds the route
+	// BaselineUploadPath: an upload sealed at once under a key the server
+	// holds, with no device, to measure what consent costs. The benchmark's
+	// server child sets it; `assent serve` never does, and no Config field
+	// or flag reaches it.
+	NoConsentBaseline bool
 }
 
 // Server is one Assent API node. Its methods are safe for concurrent use.
@@ -66,12 +73,14 @@ type Server struct {
 	polls      *pollCounter    // long polls open, by client id
 	uploads    *keyLock        // records being uploaded on this node
 	nonces     *nonceCache     // device nonces, with Config.SingleNode; else in the store
+	baseline   *baselineKeys   // with Deps.NoConsentBaseline
 	pushCtx    context.Context // ends at Close, cutting pushes in flight short
 	pushCancel context.CancelFunc
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
 	notifyWG   sync.WaitGroup
 	notifySem  chan struct{}
-	panics     atomic.Int64 // recovered panics of background work
+	panics     atomic.Int64  // recovered panics of background work
+	certs      *certReloader // nil without TLS
 
 	startOnce   sync.Once
 	startErr    error
@@ -124,6 +133,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if deps.NoConsentBaseline {
+		var err error
+		if s.baseline, err = newBaselineKeys(s.rand); err != nil {
+			return nil, err
+		}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -184,12 +199,18 @@ func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 // now is the clock's time on the wire's whole-second UTC grid.
 func (s *Server) now() time.Time { return wire(s.clock()) }
 
-// Start expires what an earlier run of this node left pending (its secrets
-// died with it; staged blobs are deleted) and starts the sweeper, the
-// answer poller and the push relay. It runs once; later calls return the
-// first result. It fails only if the store fails while reclaiming.
+// Start checks the master key against the store's (ErrMasterKeyMismatch;
+// the first start of a store pins it), expires what an earlier run of this
+// node left pending (its secrets died with it; staged blobs are deleted),
+// and starts the sweeper, the answer poller and the push relay. It runs
+// once; later calls return the first result. It fails for another master
+// key, or if the store fails.
 func (s *Server) Start(ctx context.Context) error {
 	s.startOnce.Do(func() {
+		if err := s.checkMasterKey(ctx); err != nil {
+			s.startErr = err
+			return
+		}
 		if err := s.reclaim(ctx); err != nil {
 			s.startErr = err
 			return
@@ -201,6 +222,24 @@ func (s *Server) Start(ctx context.Context) error {
 		s.loop(bg, s.cfg.PushPollInterval, "push relay", newRelay(s).tick)
 	})
 	return s.startErr
+}
+
+// ErrMasterKeyMismatch is returned by Start when the store's shares are
+// wrapped under another master key than this node's.
+var ErrMasterKeyMismatch = errors.New("server: the master key is not the one this store's shares are wrapped with")
+
+// checkMasterKey pins this node's master key id in the store on the first
+// start of a store, and otherwise checks that it is the pinned one.
+func (s *Server) checkMasterKey(ctx context.Context) error {
+	id := s.master.ID()
+	pinned, err := s.store.PinMasterKeyID(ctx, id)
+	if err != nil {
+		return fmt.Errorf("server: recording the master key id: %w", err)
+	}
+	if pinned != id {
+		return fmt.Errorf("%w: this node's key has id %s, the store's %s; start with the key the other nodes use (-master-key)", ErrMasterKeyMismatch, id, pinned)
+	}
+	return nil
 }
 
 // loop runs fn every interval until ctx ends.
@@ -259,10 +298,38 @@ func (s *Server) Close() error {
 		// any more, so notifyWG only goes down from here.
 		s.pushCancel()
 		s.notifyWG.Wait()
-		s.pending.clearAll()
+		if ended := s.endPending(); len(ended) > 0 {
+			s.log.Warn("shutdown ended pending requests: their secrets live in this process only", "ended", len(ended))
+		} else {
+			s.log.Info("shutdown: no pending request ended")
+		}
 		s.keys.clearAll()
 	})
 	return nil
+}
+
+// endPendingTimeout bounds how long Close spends expiring in the store
+// the requests whose secrets it clears; what it leaves, the next start of
+// this node (or the sweeper of another) expires.
+const endPendingTimeout = 5 * time.Second
+
+// endPending clears every pending secret and expires the requests they
+// belonged to, so that their clients learn at once (a record expires and
+// its staged blob goes; a session expires). It returns their ids.
+func (s *Server) endPending() []string {
+	ids := s.pending.clearAll()
+	ctx, cancel := context.WithTimeout(context.Background(), endPendingTimeout)
+	defer cancel()
+	for _, id := range ids {
+		q, err := s.store.GetRequest(ctx, id)
+		if err != nil || q.State != store.RequestPending {
+			continue
+		}
+		if err := s.expireRequest(ctx, q); err != nil {
+			s.log.Debug("expiring a pending request at shutdown failed; the next start expires it", "request_id", id, "error", err)
+		}
+	}
+	return ids
 }
 
 // endStreams ends event streams and long polls, which never end by
@@ -305,10 +372,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	if s.cfg.TLSCert != "" {
+		certs, err := newCertReloader(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		s.certs = certs
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+	} else if !loopback(ln.Addr()) {
+		s.log.Warn("serving plain HTTP on a non-loopback address: API keys, enrollment codes and record content cross the network in clear; use --tls-cert and --tls-key, or a TLS proxy in front", "listen", ln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() {
-		if s.cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		if s.certs != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -330,5 +408,48 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = serveErr
 	}
+	s.drain(context.WithoutCancel(ctx))
 	return err
+}
+
+// loopback reports whether addr is a loopback TCP address (or not TCP: a
+// Unix socket or a test listener).
+func loopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return true
+	}
+	return tcp.IP.IsLoopback()
+}
+
+// drainPoll is how often drain looks for answers left to process.
+const drainPoll = 50 * time.Millisecond
+
+// drain waits, at most DrainTimeout, for the answers already received to
+// be processed: those being processed here, and those that reached other
+// nodes and wait in the store for this one. New requests no longer arrive
+// (the listener is closed), so this ends. What is left when it returns
+// loses its secrets in Close.
+func (s *Server) drain(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	start := time.Now()
+	for {
+		answered, err := s.store.AnsweredRequests(ctx, s.cfg.NodeID, maxAnswerBatch)
+		if err == nil && len(answered) == 0 && !s.pending.anyBusy() {
+			if n := time.Since(start); n > drainPoll {
+				s.log.Info("answers in flight processed", "took_ms", n.Milliseconds())
+			}
+			return
+		}
+		if err == nil {
+			_ = s.guard("drain", func() error { return s.pollAnswers(ctx) })
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Warn("drain timed out; answers still in flight are lost", "drain_timeout", s.cfg.DrainTimeout.String())
+			return
+		case <-time.After(drainPoll):
+		}
+	}
 }

@@ -118,6 +118,14 @@ func (s *Server) sweepStaged(ctx context.Context) error {
 // their secrets died with that run, so they can never be acted on. Their
 // records expire and staged blobs go; their sessions expire.
 func (s *Server) reclaim(ctx context.Context) error {
+	ended := 0
+	defer func() {
+		if ended > 0 {
+			s.log.Warn("start ended the pending requests an earlier run of this node left: their secrets died with it", "ended", ended)
+		} else {
+			s.log.Info("start: no pending request of an earlier run to end")
+		}
+	}()
 	for {
 		reqs, err := s.store.PendingOwnedBy(ctx, s.cfg.NodeID, sweepBatch)
 		if err != nil {
@@ -131,6 +139,7 @@ func (s *Server) reclaim(ctx context.Context) error {
 			if err := s.expireRequest(ctx, q); err != nil {
 				return fmt.Errorf("server: reclaiming requests of an earlier run: %w", err)
 			}
+			ended++
 			progress = true
 		}
 		if len(reqs) < sweepBatch || !progress {

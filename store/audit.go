@@ -1,12 +1,9 @@
 package store
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"time"
+
+	"github.com/assent-dev/assent/audit"
 )
 
 // Audit events of DESIGN.md.
@@ -32,87 +29,26 @@ const (
 	EventDeviceCancelled   = "device_cancelled"
 )
 
+// The chain format is package audit's; these names keep the store's API.
+
 // LabelAudit separates audit entry hashes from every other hash in Assent.
-const LabelAudit = "assent/audit/v1"
+const LabelAudit = audit.Label
 
 // ErrChainBroken is returned by VerifyChain for a removed, edited, reordered
 // or inserted entry.
-var ErrChainBroken = errors.New("store: audit chain broken")
+var ErrChainBroken = audit.ErrChainBroken
 
-// AuditEntry is one entry of a user's append-only audit chain. Its JSON form
-// is the wire form of GET /v1/users/{uid}/audit and GET /v1/device/audit
-// (docs/wire.md): byte fields in base64, At in RFC 3339.
-type AuditEntry struct {
-	UserID  string `json:"user_id"`
-	Seq     int64  `json:"seq"` // 1, 2, 3, ... per user
-	Event   string `json:"event"`
-	Actor   string `json:"actor"`   // client id, device id or "server"
-	Subject string `json:"subject"` // record, session or request id the event is about; may be empty
-	// Details is event-specific canonical JSON (for approved/denied: the
-	// statement and signature); may be empty.
-	Details  []byte    `json:"details"`
-	At       time.Time `json:"at"`        // whole seconds, UTC
-	PrevHash []byte    `json:"prev_hash"` // Hash of entry Seq-1; 32 zero bytes for Seq 1
-	Hash     []byte    `json:"hash"`
-}
+// AuditEntry is one entry of a user's append-only audit chain (audit.Entry).
+type AuditEntry = audit.Entry
 
-// AuditHash computes an entry's hash from its fields and PrevHash:
-//
-//	SHA-256("assent/audit/v1" || 0x00 || prev_hash (32) || u64be(seq) ||
-//	        lp(user_id) || lp(event) || lp(actor) || lp(subject) ||
-//	        u32be(len(details)) || details || u64be(at unix seconds))
-//
-// where lp(s) = u16be(len(s)) || s. Fields too long for their length prefix
-// give ErrInvalid.
+// AuditHash is audit.Hash, its errors wrapping ErrInvalid as well.
 func AuditHash(e *AuditEntry) ([]byte, error) {
-	if len(e.PrevHash) != sha256.Size || e.Seq < 1 || e.At.Unix() < 0 {
-		return nil, fmt.Errorf("%w: audit entry needs a 32-byte previous hash, a positive sequence number and a time after 1970", ErrInvalid)
+	h, err := audit.Hash(e)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	h := sha256.New()
-	h.Write([]byte(LabelAudit))
-	h.Write([]byte{0})
-	h.Write(e.PrevHash)
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(e.Seq))
-	h.Write(n[:])
-	for _, s := range []string{e.UserID, e.Event, e.Actor, e.Subject} {
-		if len(s) > 0xffff {
-			return nil, fmt.Errorf("%w: audit field of %d bytes", ErrInvalid, len(s))
-		}
-		h.Write([]byte{byte(len(s) >> 8), byte(len(s))})
-		h.Write([]byte(s))
-	}
-	if uint64(len(e.Details)) > 0xffffffff {
-		return nil, fmt.Errorf("%w: audit details of %d bytes", ErrInvalid, len(e.Details))
-	}
-	binary.BigEndian.PutUint32(n[:4], uint32(len(e.Details)))
-	h.Write(n[:4])
-	h.Write(e.Details)
-	binary.BigEndian.PutUint64(n[:], uint64(e.At.Unix()))
-	h.Write(n[:])
-	return h.Sum(nil), nil
+	return h, nil
 }
 
-// VerifyChain checks that entries are the complete chain of one user from
-// Seq 1, each linked to the one before and each hash recomputed. It returns
-// an error wrapping ErrChainBroken naming the first bad entry.
-func VerifyChain(entries []*AuditEntry) error {
-	prev := make([]byte, sha256.Size)
-	for i, e := range entries {
-		if e.Seq != int64(i+1) {
-			return fmt.Errorf("%w: entry %d has sequence number %d", ErrChainBroken, i+1, e.Seq)
-		}
-		if i > 0 && e.UserID != entries[0].UserID {
-			return fmt.Errorf("%w: entry %d belongs to another user", ErrChainBroken, e.Seq)
-		}
-		if !bytes.Equal(e.PrevHash, prev) {
-			return fmt.Errorf("%w: entry %d does not follow entry %d", ErrChainBroken, e.Seq, e.Seq-1)
-		}
-		h, err := AuditHash(e)
-		if err != nil || !bytes.Equal(h, e.Hash) {
-			return fmt.Errorf("%w: entry %d does not match its hash", ErrChainBroken, e.Seq)
-		}
-		prev = e.Hash
-	}
-	return nil
-}
+// VerifyChain is audit.VerifyChain.
+func VerifyChain(entries []*AuditEntry) error { return audit.VerifyChain(entries) }

@@ -1,7 +1,10 @@
 package threshold
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -165,6 +168,23 @@ func (m *MasterKey) UnwrapShare(userID string, version uint32, wrapped []byte) (
 		return nil, ErrUnwrap
 	}
 	return k, nil
+}
+
+// LabelMasterKeyID is the HMAC-SHA256 message of the master key's id.
+const LabelMasterKeyID = "assent/master-key-id/v1"
+
+// ID returns the key's id: hex of the first 16 bytes of
+// HMAC-SHA256(key, LabelMasterKeyID). It is a fingerprint, not a secret
+// (the HMAC of a fixed message under a 256-bit random key tells nothing of
+// the key), for a store to record which key wraps its shares and refuse
+// another. It returns "" once the key is destroyed.
+func (m *MasterKey) ID() string {
+	if len(m.key) != KeySize {
+		return ""
+	}
+	mac := hmac.New(sha256.New, m.key)
+	mac.Write([]byte(LabelMasterKeyID))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // Destroy clears the key; the MasterKey is unusable afterwards. It must not

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -129,7 +130,7 @@ func concurrentAnswers(t *testing.T, ph *phone, tp *thirdParty, a, b *assentNode
 }
 
 // TestMultiNodeMongoDB runs the same hand-off with both nodes on a MongoDB
-// store (FerretDB over the wire protocol, in this process) and GridFS for
+// store (FerretDB over the wire protocol, in a child process) and GridFS for
 // the ciphertext, configured as the issue names it: --store mongodb with
 // --mongodb-uri, or $ASSENT_MONGODB_URI. FerretDB answers the queries but
 // its conditional updates are not atomic (DESIGN.md, Storage), so no race
@@ -141,7 +142,7 @@ func TestMultiNodeMongoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	fdb, err := ferrettest.Start(dir, nil)
+	fdb, err := ferrettest.StartProcess(dir)
 	if err != nil {
 		t.Skipf("FerretDB cannot run here (environment): %v", err)
 	}
@@ -154,6 +155,12 @@ func TestMultiNodeMongoDB(t *testing.T) {
 	// ciphertext must go where every node reads it.
 	tmp := t.TempDir()
 	key := filepath.Join(tmp, "master.key")
+	// With a shared store no node makes the key: the operator does.
+	keyBytes := make([]byte, 32)
+	rand.Read(keyBytes)
+	if err := os.WriteFile(key, keyBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	dataA, dataB := filepath.Join(tmp, "host-a"), filepath.Join(tmp, "host-b")
 	a := startNode(t, "node-a", []string{"ASSENT_MONGODB_URI=" + uri, "ASSENT_MONGODB_DATABASE=assent_mn"},
 		"--store", "mongodb", "--data-dir", dataA, "--master-key", key)

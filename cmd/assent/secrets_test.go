@@ -33,24 +33,24 @@ func TestWebhookSecretSources(t *testing.T) {
 
 	unset()
 	cfg, err := serveConfig(append(url, "-webhook-secret-file", file), io.Discard)
-	if err != nil || cfg.WebhookSecret != secret {
+	if err != nil || string(cfg.WebhookSecret) != secret {
 		t.Fatalf("-webhook-secret-file: %q, %v", cfg.WebhookSecret, err)
 	}
 	t.Setenv("ASSENT_WEBHOOK_SECRET_FILE", file)
-	if cfg, err = serveConfig(url, io.Discard); err != nil || cfg.WebhookSecret != secret {
+	if cfg, err = serveConfig(url, io.Discard); err != nil || string(cfg.WebhookSecret) != secret {
 		t.Fatalf("$ASSENT_WEBHOOK_SECRET_FILE: %q, %v", cfg.WebhookSecret, err)
 	}
 	// A flag wins over the other source's variable.
 	t.Setenv("ASSENT_WEBHOOK_SECRET_FILE", empty)
-	if cfg, err = serveConfig(append(url, "-webhook-secret", fromEnv), io.Discard); err != nil || cfg.WebhookSecret != fromEnv {
+	if cfg, err = serveConfig(append(url, "-webhook-secret", fromEnv), io.Discard); err != nil || string(cfg.WebhookSecret) != fromEnv {
 		t.Fatalf("-webhook-secret over $ASSENT_WEBHOOK_SECRET_FILE: %q, %v", cfg.WebhookSecret, err)
 	}
 	unset()
 	t.Setenv("ASSENT_WEBHOOK_SECRET", fromEnv)
-	if cfg, err = serveConfig(append(url, "-webhook-secret-file", file), io.Discard); err != nil || cfg.WebhookSecret != secret {
+	if cfg, err = serveConfig(append(url, "-webhook-secret-file", file), io.Discard); err != nil || string(cfg.WebhookSecret) != secret {
 		t.Fatalf("-webhook-secret-file over $ASSENT_WEBHOOK_SECRET: %q, %v", cfg.WebhookSecret, err)
 	}
-	if cfg, err = serveConfig(url, io.Discard); err != nil || cfg.WebhookSecret != fromEnv {
+	if cfg, err = serveConfig(url, io.Discard); err != nil || string(cfg.WebhookSecret) != fromEnv {
 		t.Fatalf("$ASSENT_WEBHOOK_SECRET: %q, %v", cfg.WebhookSecret, err)
 	}
 

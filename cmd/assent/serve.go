@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/assent-dev/assent/internal/secret"
@@ -167,7 +169,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	backendFlags(e, &cfg)
 	e.str(&cfg.Blobs, "blobs", "ASSENT_BLOBS", "blob store: dir, gridfs (store mongodb; its default there) or postgres (store postgres; its default there)")
 	e.str(&cfg.BlobDir, "blob-dir", "ASSENT_BLOB_DIR", "blob `directory` (default <data-dir>/blobs)")
-	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start with store sqlite and mongodb, never with postgres (default <data-dir>/master.key)")
+	e.str(&cfg.MasterKeyPath, "master-key", "ASSENT_MASTER_KEY", "master key `file`, made on first start with store sqlite only (default <data-dir>/master.key)")
 	e.str(&cfg.TLSCert, "tls-cert", "ASSENT_TLS_CERT", "TLS certificate PEM `file` (with -tls-key: serve HTTPS)")
 	e.str(&cfg.TLSKey, "tls-key", "ASSENT_TLS_KEY", "TLS private key PEM `file`")
 	e.str(&cfg.PublicURL, "public-url", "ASSENT_PUBLIC_URL", "`URL` clients and devices use to reach this server")
@@ -194,7 +196,10 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.duration(&cfg.UploadWindow, "upload-window", "ASSENT_UPLOAD_WINDOW", "window of the upload minimum rate")
 	e.integer(&cfg.MaxLongPollsPerClient, "max-long-polls", "ASSENT_MAX_LONG_POLLS", "cap on one third party's concurrent long polls (?wait=) on this node")
 	e.str(&cfg.WebhookURL, "webhook-url", "ASSENT_WEBHOOK_URL", "push relay `URL` receiving signed {request_id} POSTs")
-	e.secretStr(&cfg.WebhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
+	// A flag or variable value is a string already (the flag package and
+	// the environment hold it so); it becomes bytes at once.
+	var webhookSecret string
+	e.secretStr(&webhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
 	var webhookSecretFile string
 	e.str(&webhookSecretFile, "webhook-secret-file", "ASSENT_WEBHOOK_SECRET_FILE", "read the webhook's HMAC-SHA256 key from `file` (first line; preferred)")
 	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
@@ -211,6 +216,9 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if webhookSecret != "" {
+		cfg.WebhookSecret = []byte(webhookSecret)
 	}
 	if err := resolveWebhookSecret(e, &cfg, webhookSecretFile); err != nil {
 		return cfg, err
@@ -260,7 +268,8 @@ func resolveWebhookSecret(e *envFlags, cfg *server.Config, file string) error {
 		secret.Clear(data)
 		return fmt.Errorf("%w: webhook secret file %s is empty", errUsage, file)
 	}
-	cfg.WebhookSecret = string(line)
+	secret.Clear(cfg.WebhookSecret)
+	cfg.WebhookSecret = bytes.Clone(line)
 	secret.Clear(data)
 	return nil
 }
@@ -331,17 +340,40 @@ func openStores(ctx context.Context, cfg server.Config) (store.Store, store.Blob
 	return st, blobs, nil
 }
 
-// errNoMasterKey: a shared store's node found no master key file, and does
-// not make one.
-var errNoMasterKey = errors.New("no master key")
+// reloadOnHangup reloads the TLS certificate on each SIGHUP (a renewed
+// certificate is taken without a restart, so no pending request loses its
+// secrets); without TLS a SIGHUP is logged and ignored rather than ending
+// the process. It returns what stops listening.
+func reloadOnHangup(ctx context.Context, srv *server.Server, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the TLS certificate")
+				_ = srv.ReloadTLS() // logs its own failure; the certificate in use stays
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
+}
 
-// loadMasterKey loads the master key cfg names. With the PostgreSQL store,
-// whose nodes run on several hosts, it is never made: a node making its
-// own key would wrap new users' shares under a key its peers lack (they
-// could not serve those users), so the operator makes the key once and
-// copies it to every node.
+// loadMasterKey loads the master key, making it on the first start of an
+// embedded store only: with a shared store (MongoDB, and any store but
+// SQLite) a node that made its own key would wrap its users' shares under
+// a key the other nodes lack, so the file must exist.
 func loadMasterKey(cfg server.Config) (*threshold.MasterKey, error) {
-	if cfg.Store != server.StorePostgres {
+	if !cfg.SharedStore() {
 		mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
 		if err != nil {
 			return nil, fmt.Errorf("loading the master key: %w", err)
@@ -350,9 +382,10 @@ func loadMasterKey(cfg server.Config) (*threshold.MasterKey, error) {
 	}
 	mk, err := threshold.LoadMasterKey(cfg.MasterKeyPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s does not exist; with a shared store (%s) every node must hold the same key, "+
-			"so it is never made on start: make 32 random bytes once (umask 077; head -c 32 /dev/urandom > %s), copy the file to every node and pass -master-key",
-			errNoMasterKey, cfg.MasterKeyPath, cfg.Store, cfg.MasterKeyPath)
+		return nil, fmt.Errorf("%w: %s does not exist; with a shared store (--store %s) every node must hold the same key, "+
+			"so it is never made on start: give the key the other nodes use with --master-key (or $ASSENT_MASTER_KEY), or for a new deployment "+
+			"make 32 random bytes once (umask 077; head -c 32 /dev/urandom > %s) and copy the file to every node",
+			errUsage, cfg.MasterKeyPath, cfg.Store, cfg.MasterKeyPath)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loading the master key: %w", err)
@@ -380,10 +413,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var notifiers []push.Notifier
 	if cfg.WebhookURL != "" {
-		wh, err := push.NewWebhook(cfg.WebhookURL, []byte(cfg.WebhookSecret), nil)
+		wh, err := push.NewWebhook(cfg.WebhookURL, cfg.WebhookSecret, nil)
+		secret.Clear(cfg.WebhookSecret) // the webhook holds its own copy
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+		defer wh.Close()
 		notifiers = append(notifiers, wh)
 	}
 	srv, err := server.New(cfg, server.Deps{
@@ -416,6 +451,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		url = scheme + "://" + ln.Addr().String()
 	}
+	stopHangup := reloadOnHangup(ctx, srv, log)
+	defer stopHangup()
 	fmt.Fprintf(stdout, "assent: serving on %s (data in %s)\n", url, cfg.DataDir)
 	log.Info("serving", "url", url, "node_id", cfg.NodeID, "store", cfg.Store)
 	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {

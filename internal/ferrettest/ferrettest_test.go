@@ -15,42 +15,20 @@ import (
 
 func TestStartRefusesLongSocketPath(t *testing.T) {
 	dir := filepath.Join(os.TempDir(), strings.Repeat("d", 120))
-	if _, err := Start(dir, nil); err == nil {
-		t.Fatal("Start with a socket path over the limit succeeded")
+	if _, err := StartProcess(dir); err == nil {
+		t.Fatal("StartProcess with a socket path over the limit succeeded")
 	}
-}
-
-func TestMain(m *testing.M) {
-	ServeIfChild()
-	os.Exit(m.Run())
-}
-
-// server is what Server and Process have in common.
-type server interface {
-	URI() string
-	Stop()
-	Restart() error
 }
 
 // TestStopRestart: data written before a Stop is there after Restart, on
-// the same URI, and the server refuses connections while stopped; both in
-// this process and in a child.
+// the same URI, and the server refuses connections while stopped.
 func TestStopRestart(t *testing.T) {
-	for name, start := range map[string]func(dir string) (server, error){
-		"Server":  func(dir string) (server, error) { return Start(dir, nil) },
-		"Process": func(dir string) (server, error) { return StartProcess(dir) },
-	} {
-		t.Run(name, func(t *testing.T) { testStopRestart(t, start) })
-	}
-}
-
-func testStopRestart(t *testing.T, start func(dir string) (server, error)) {
 	dir, err := os.MkdirTemp("", "ferrettest-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	srv, err := start(dir)
+	srv, err := StartProcess(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

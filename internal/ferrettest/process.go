@@ -14,39 +14,14 @@ import (
 	"time"
 )
 
-// childEnv names the directory a child process serves; it is set only in
-// the environment of a process started by StartProcess.
-const childEnv = "ASSENT_FERRETTEST_CHILD_DIR"
-
-// readyLine is what a child prints once its socket accepts connections.
+// readyLine is what the child prints once its socket accepts connections.
 const readyLine = "ferrettest: ready"
 
 // startTimeout bounds how long StartProcess waits for the child.
 const startTimeout = 60 * time.Second
 
-// ServeIfChild must be the first call of a TestMain that uses StartProcess.
-// In a process started by StartProcess it runs FerretDB until its standard
-// input closes (the parent stopped it, or died) and exits; in any other
-// process it returns at once.
-func ServeIfChild() {
-	dir := os.Getenv(childEnv)
-	if dir == "" {
-		return
-	}
-	srv, err := Start(dir, nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Println(readyLine)
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	srv.Stop()
-	os.Exit(0)
-}
-
-// Process is FerretDB in a child process: the test binary run again, whose
-// TestMain calls ServeIfChild, or, when the test binary is built with the
-// race detector, the command ./server built without it. Out of process, the
+// Process is FerretDB in a child process: the command of the nested module
+// internal/ferretdb, built without the race detector. Out of process, the
 // database's own memory and goroutines stay out of what the tests measure
 // (heap bounds, the race detector), and Stop is a crash rather than a polite
 // shutdown.
@@ -79,7 +54,7 @@ func StartProcess(dir string) (*Process, error) {
 
 // URI is the MongoDB connection string of the server (no database).
 func (p *Process) URI() string {
-	return (&Server{socket: filepath.Join(p.dir, "ferretdb.sock")}).URI()
+	return socketURI(p.dir)
 }
 
 // Restart starts a stopped server again on the same socket and data. It
@@ -90,8 +65,7 @@ func (p *Process) Restart() error {
 	if p.cmd != nil {
 		return errors.New("ferrettest: server is running")
 	}
-	cmd := exec.Command(p.exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+p.dir)
+	cmd := exec.Command(p.exe, p.dir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -154,32 +128,32 @@ func (p *Process) Stop() {
 	p.cmd, p.stdin, p.done = nil, nil, nil
 }
 
-// serverPackage is the command a race-enabled test binary runs instead of
-// itself.
-const serverPackage = "github.com/assent-dev/assent/internal/ferrettest/server"
-
-// serverExecutable returns the program to run as the child: the test binary
-// itself, unless it is built with the race detector; then the server
-// command, built into dir by the go command that runs the tests (go test
-// puts it first in PATH; the build cache makes it quick after the first
-// time). If that build fails, the test binary is used all the same, slowly.
+// serverExecutable builds the command of the nested module internal/ferretdb
+// into dir with the go command that runs the tests (go test puts it first in
+// PATH; the build cache makes it quick after the first time), without the
+// race detector: FerretDB instrumented by it runs ten times slower, and it is
+// not the code under test. The nested module keeps FerretDB's dependencies
+// out of Assent's go.mod.
 func serverExecutable(dir string) (string, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("ferrettest: %w", err)
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("ferrettest: the Assent module is not found from %s (run the tests inside it): %v", cwd(), err)
 	}
-	if !raceEnabled {
-		return self, nil
-	}
+	src := filepath.Join(filepath.Dir(gomod), "internal", "ferretdb")
 	exe := filepath.Join(dir, "ferretdb-server")
-	cmd := exec.Command("go", "build", "-o", exe, serverPackage)
-	cmd.Env = append(os.Environ(), "GOFLAGS="+withoutRace(os.Getenv("GOFLAGS")))
+	cmd := exec.Command("go", "build", "-o", exe, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOFLAGS="+withoutRace(os.Getenv("GOFLAGS")), "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "ferrettest: building %s without the race detector failed (%v: %s); running FerretDB race-instrumented, slowly\n",
-			serverPackage, err, bytes.TrimSpace(out))
-		return self, nil
+		return "", fmt.Errorf("ferrettest: building %s: %v: %s", src, err, bytes.TrimSpace(out))
 	}
 	return exe, nil
+}
+
+func cwd() string {
+	d, _ := os.Getwd()
+	return d
 }
 
 // withoutRace drops -race from a GOFLAGS value.

@@ -18,6 +18,7 @@ import (
 	"fmt"
 
 	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/sse"
 )
 
 // Notifier tells the devices of a user that request requestID waits for them.
@@ -43,8 +44,9 @@ const EventRequest = "request"
 var (
 	// ErrConfig is returned by NewHub and NewWebhook for an invalid option.
 	ErrConfig = errors.New("push: invalid configuration")
-	// ErrClosed is returned by Hub.Serve and Hub.Notify after Hub.Close.
-	ErrClosed = errors.New("push: hub closed")
+	// ErrClosed is returned by Hub.Serve and Hub.Notify after Hub.Close,
+	// and by Webhook.Notify after Webhook.Close.
+	ErrClosed = errors.New("push: closed")
 	// ErrTooManySubscribers is returned by Hub.Serve past the per-user or
 	// the total cap of streams; the server answers 429.
 	ErrTooManySubscribers = errors.New("push: too many event subscribers")
@@ -66,12 +68,10 @@ var (
 	// ErrPayload is returned by DecodePayload for anything but exactly
 	// {"request_id":"<request id>"}.
 	ErrPayload = errors.New("push: malformed payload")
-	// ErrStreamTooLong is returned by ReadEvents for a line or an event
-	// longer than MaxLineSize.
-	ErrStreamTooLong = errors.New("push: event stream line or event too long")
-	// ErrStreamMalformed is returned by ReadEvents for a stream that is not
-	// UTF-8 text with LF or CRLF line ends.
-	ErrStreamMalformed = errors.New("push: malformed event stream")
+	// ErrStreamTooLong and ErrStreamMalformed are ReadEvents' errors
+	// (internal/sse).
+	ErrStreamTooLong   = sse.ErrTooLong
+	ErrStreamMalformed = sse.ErrMalformed
 )
 
 // payload is the whole of what leaves the server in a push, as SSE data and

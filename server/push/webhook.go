@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
+
+	"github.com/assent-dev/assent/internal/secret"
 )
 
 // Defaults of a Webhook, changed with WithRetry and WithAttemptTimeout.
@@ -39,7 +42,8 @@ const (
 // A Webhook is safe for concurrent use.
 type Webhook struct {
 	url      string
-	secret   []byte
+	mu       sync.RWMutex // guards secret against Close
+	secret   []byte       // nil once closed
 	client   *http.Client
 	attempts int
 	backoff  time.Duration
@@ -136,6 +140,17 @@ func (w *Webhook) Notify(ctx context.Context, _, requestID string) error {
 	}
 }
 
+// Close clears the webhook's copy of the secret; later Notify calls fail
+// with ErrClosed. It waits for signatures being computed and is
+// idempotent.
+func (w *Webhook) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	secret.Clear(w.secret)
+	w.secret = nil
+	return nil
+}
+
 // post makes one attempt and reports whether a failure may be retried.
 func (w *Webhook) post(ctx context.Context, body []byte) (retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
@@ -145,7 +160,14 @@ func (w *Webhook) post(ctx context.Context, body []byte) (retry bool, err error)
 		return false, fmt.Errorf("push: webhook: building request: %w", unwrapURLError(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, signatureHeader(w.secret, w.now(), body))
+	w.mu.RLock()
+	if w.secret == nil {
+		w.mu.RUnlock()
+		return false, ErrClosed
+	}
+	sig := signatureHeader(w.secret, w.now(), body)
+	w.mu.RUnlock()
+	req.Header.Set(SignatureHeader, sig)
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return true, fmt.Errorf("push: webhook: %w", unwrapURLError(err))

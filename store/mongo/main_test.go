@@ -17,8 +17,8 @@ import (
 
 // The engine every test of this package runs against: a real MongoDB when
 // ASSENT_TEST_MONGODB_URI is set, else one embedded FerretDB per test
-// binary, run in a child process (the test binary again, or under -race
-// ferrettest's server command built without it) so that its memory and
+// binary, run in a child process (the nested module internal/ferretdb,
+// built without the race detector) so that its memory and
 // goroutines stay out of what the tests measure. Each test gets a database
 // of its own.
 var engine struct {
@@ -40,7 +40,6 @@ func raceSkip() string {
 }
 
 func TestMain(m *testing.M) {
-	ferrettest.ServeIfChild()
 	os.Exit(run(m))
 }
 

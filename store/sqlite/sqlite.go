@@ -6,9 +6,10 @@
 // is one conditional UPDATE whose WHERE clause holds the state it starts
 // from, so SQLite's single writer lock makes exactly one of any number of
 // racers win, in one process or many. Each Store sends its writes through one
-// connection (SQLite admits one writer at a time anyway), so racers in one
-// process queue in Go rather than in SQLite's busy handler; reads use a pool
-// of read-only connections.
+// connection held by one writer goroutine (SQLite admits one writer at a
+// time anyway), so racers in one process queue in Go rather than in SQLite's
+// busy handler, and the writes that queue during a commit share the next one
+// (group commit, batch.go); reads use a pool of read-only connections.
 package sqlite
 
 import (
@@ -68,6 +69,7 @@ type Store struct {
 	batchSize    int
 	beforeCommit func() error // a test's failure, injected before COMMIT
 	wc           atomic.Pointer[wconn]
+	commits      atomic.Uint64 // batches committed with at least one change
 
 	busyTimeout time.Duration
 	writes      atomic.Uint64 // counts nonce inserts, to purge expired nonces now and then

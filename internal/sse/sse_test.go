@@ -1,4 +1,4 @@
-package push
+package sse
 
 import (
 	"bytes"
@@ -15,14 +15,14 @@ type event struct{ Type, Data string }
 
 func readAll(r io.Reader) ([]event, error) {
 	var got []event
-	err := ReadEvents(r, func(typ string, data []byte) error {
+	err := Read(r, func(typ string, data []byte) error {
 		got = append(got, event{typ, string(data)})
 		return nil
 	})
 	return got, err
 }
 
-func TestReadEvents(t *testing.T) {
+func TestRead(t *testing.T) {
 	cases := []struct {
 		name, in string
 		want     []event
@@ -67,19 +67,19 @@ func TestReadEvents(t *testing.T) {
 	}
 }
 
-func TestReadEventsRejects(t *testing.T) {
+func TestReadRejects(t *testing.T) {
 	long := strings.Repeat("a", MaxLineSize+1)
 	cases := []struct {
 		name, in string
 		want     error
 	}{
-		{"lone CR", "data: a\rdata: b\n\n", ErrStreamMalformed},
-		{"CR line ends", "data: a\r\r\n", ErrStreamMalformed},
-		{"invalid UTF-8", "data: \xff\n\n", ErrStreamMalformed},
-		{"invalid UTF-8 in a comment", ": \xc3\x28\n\n", ErrStreamMalformed},
-		{"line too long", "data:" + long + "\n\n", ErrStreamTooLong},
-		{"line too long without an end", ":" + long, ErrStreamTooLong},
-		{"data too long over many lines", strings.Repeat("data: "+strings.Repeat("a", 1000)+"\n", MaxLineSize/1000+1) + "\n", ErrStreamTooLong},
+		{"lone CR", "data: a\rdata: b\n\n", ErrMalformed},
+		{"CR line ends", "data: a\r\r\n", ErrMalformed},
+		{"invalid UTF-8", "data: \xff\n\n", ErrMalformed},
+		{"invalid UTF-8 in a comment", ": \xc3\x28\n\n", ErrMalformed},
+		{"line too long", "data:" + long + "\n\n", ErrTooLong},
+		{"line too long without an end", ":" + long, ErrTooLong},
+		{"data too long over many lines", strings.Repeat("data: "+strings.Repeat("a", 1000)+"\n", MaxLineSize/1000+1) + "\n", ErrTooLong},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -94,7 +94,7 @@ func TestReadEventsRejects(t *testing.T) {
 	}
 }
 
-func TestReadEventsLimits(t *testing.T) {
+func TestReadLimits(t *testing.T) {
 	// A line of exactly MaxLineSize bytes, CRLF ended, and data of exactly
 	// MaxLineSize bytes over two lines, are fine.
 	line := "data:" + strings.Repeat("a", MaxLineSize-len("data:"))
@@ -119,17 +119,17 @@ func (e endless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestReadEventsBoundedOnEndlessLine(t *testing.T) {
+func TestReadBoundedOnEndlessLine(t *testing.T) {
 	// Never buffering more than a line is what lets this return at all.
-	if _, err := readAll(endless('a')); !errors.Is(err, ErrStreamTooLong) {
-		t.Fatalf("err = %v, want ErrStreamTooLong", err)
+	if _, err := readAll(endless('a')); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("err = %v, want ErrTooLong", err)
 	}
 }
 
-func TestReadEventsStopsOnErrors(t *testing.T) {
+func TestReadStopsOnErrors(t *testing.T) {
 	stop := errors.New("stop")
 	calls := 0
-	err := ReadEvents(strings.NewReader("data: a\n\ndata: b\n\n"), func(string, []byte) error {
+	err := Read(strings.NewReader("data: a\n\ndata: b\n\n"), func(string, []byte) error {
 		calls++
 		return stop
 	})
@@ -146,7 +146,7 @@ func TestReadEventsStopsOnErrors(t *testing.T) {
 }
 
 // encodeEvent writes ev the way a server would, for the round trip of
-// FuzzReadEvents.
+// FuzzRead.
 func encodeEvent(ev event) string {
 	var b strings.Builder
 	b.WriteString("event: " + ev.Type + "\n")
@@ -157,7 +157,7 @@ func encodeEvent(ev event) string {
 	return b.String()
 }
 
-func FuzzReadEvents(f *testing.F) {
+func FuzzRead(f *testing.F) {
 	f.Add([]byte("event: request\ndata: {\"request_id\":\"req_aaaaaaaaaaaaaaaaaaaaaaaaaa\"}\n\n: keepalive\n\n"))
 	f.Add([]byte("data: YHOO\ndata: +2\ndata: 10\n\n"))
 	f.Add([]byte(": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n"))
@@ -167,7 +167,7 @@ func FuzzReadEvents(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got, err := readAll(bytes.NewReader(in))
 		if err != nil {
-			if !errors.Is(err, ErrStreamMalformed) && !errors.Is(err, ErrStreamTooLong) {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLong) {
 				t.Fatalf("unexpected error class: %v", err)
 			}
 			return
