@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/server"
-	"github.com/assent-dev/assent/store/blobdir"
-	"github.com/assent-dev/assent/store/sqlite"
 	"github.com/assent-dev/assent/threshold"
 )
 
@@ -114,16 +112,13 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // newChildServer builds the server of cfg on the embedded store, as `assent
 // serve` does, its writes metered, and returns it with the store's commit
-// counter and the function that closes what it runs on. Only here is the
-// no-consent baseline route (Deps.NoConsentBaseline) turned on.
+// counter (SQLite's; zero on PostgreSQL) and the function that closes what
+// it runs on. Only here is the no-consent baseline route
+// (Deps.NoConsentBaseline) turned on.
 func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*meteredStore, func() uint64, *server.Server, func() error, error) {
-	st, err := sqlite.Open(ctx, cfg.DataDir)
+	st, blobs, err := openStores(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, nil, err
-	}
-	blobs, err := blobdir.Open(cfg.BlobDir)
-	if err != nil {
-		return nil, nil, nil, nil, errors.Join(err, st.Close())
 	}
 	mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
 	if err != nil {
@@ -141,7 +136,11 @@ func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*me
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, closeDeps())
 	}
-	return meter, st.Commits, srv, closeDeps, nil
+	commits := func() uint64 { return 0 }
+	if c, ok := st.(interface{ Commits() uint64 }); ok {
+		commits = c.Commits
+	}
+	return meter, commits, srv, closeDeps, nil
 }
 
 // child is the state of ServeChild's command loop.

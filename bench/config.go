@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/assent-dev/assent/server"
 )
 
 // ErrConfig is returned by Run for a configuration it cannot run.
@@ -76,7 +78,25 @@ type Config struct {
 	// WorkDir is where temporary data goes (os.TempDir() when empty); a
 	// full run needs a few GiB there.
 	WorkDir string
+
+	// Stores lists the stores part 4 runs on (StoreSQLite when empty):
+	// the first gets the whole part, each other one its sealing rates at
+	// every concurrency, in the same run, next to the first's. The other
+	// parts run on SQLite.
+	Stores []string
+	// PostgresURL is the PostgreSQL server of StorePostgres; each run
+	// makes a schema of its own there and drops it at the end.
+	PostgresURL string
 }
+
+// Stores of Config.Stores.
+const (
+	StoreSQLite   = server.StoreSQLite
+	StorePostgres = server.StorePostgres
+)
+
+// storeNames are the stores as the table names them.
+var storeNames = map[string]string{StoreSQLite: "SQLite", StorePostgres: "PostgreSQL"}
 
 // QuickConfig is a run of under two minutes on a small machine.
 func QuickConfig() Config {
@@ -182,6 +202,14 @@ func (c *Config) validate() error {
 		if c.GrowthSamples <= 0 || c.Pending <= 0 || !slices.IsSorted(c.GrowthSizes) {
 			return fmt.Errorf("%w: part 5 needs GrowthSamples, Pending and growing GrowthSizes", ErrConfig)
 		}
+	}
+	for i, st := range c.Stores {
+		if storeNames[st] == "" || slices.Index(c.Stores, st) != i {
+			return fmt.Errorf("%w: store %.20q is not sqlite or postgres, or is given twice", ErrConfig, st)
+		}
+	}
+	if slices.Contains(c.Stores, StorePostgres) != (c.PostgresURL != "") {
+		return fmt.Errorf("%w: the postgres store needs PostgresURL, and PostgresURL the postgres store", ErrConfig)
 	}
 	if c.has(PartAge) && c.AgeSize <= 0 {
 		return fmt.Errorf("%w: AgeSize must be positive", ErrConfig)

@@ -21,17 +21,74 @@ var percentiles = []float64{50, 95, 99}
 // Config.OutDir, the server's CPU profile of the sealing and opening runs
 // goes to cpu.pprof there.
 func (b *runner) runEndToEnd(ctx context.Context) (err error) {
+	stores := b.cfg.Stores
+	if len(stores) == 0 {
+		stores = []string{StoreSQLite}
+	}
+	if err := b.endToEnd(ctx, stores[0]); err != nil {
+		return err
+	}
+	for _, st := range stores[1:] {
+		if err := b.sealRates(ctx, st); err != nil {
+			return fmt.Errorf("%s: %w", storeNames[st], err)
+		}
+	}
+	return nil
+}
+
+// serverNote says how the end-to-end server of store st runs.
+var serverNote = map[string]string{
+	StoreSQLite:   "SQLite (synchronous=FULL) and a blob directory",
+	StorePostgres: "PostgreSQL (a schema of its own on the given server, synchronous_commit on) with its chunk-row blobs",
+}
+
+// sealRates runs the sealing phases alone at every concurrency on store st,
+// beside the first store's: their rows carry the store's name.
+func (b *runner) sealRates(ctx context.Context, st string) (err error) {
+	cfg := benchServerConfig(0, 16)
+	drop, err := b.storeConfig(ctx, &cfg, st)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, drop()) }()
+	srv, api, err := b.startWithClient(ctx, "e2e-"+st, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, srv.stop()) }()
+	b.res.Meta.Server += "; rows naming " + storeNames[st] + ": the same on " + serverNote[st]
+	devs, err := b.newUserDevices(ctx, api, "part 4/6 end to end on "+storeNames[st], slices.Max(b.cfg.Concurrency), srv.dataDir, true)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeAll(devs)) }()
+	for _, c := range b.cfg.Concurrency {
+		if _, err := b.sealPhase(ctx, srv, api, devs[:c], st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endToEnd is the whole of part 4 on store st.
+func (b *runner) endToEnd(ctx context.Context, st string) (err error) {
 	maxC := slices.Max(b.cfg.Concurrency)
 	var maxT int64
 	if len(b.cfg.Transfers) > 0 {
 		maxT = slices.Max(b.cfg.Transfers)
 	}
-	srv, api, err := b.startWithClient(ctx, "e2e", benchServerConfig(maxT, 16))
+	cfg := benchServerConfig(maxT, 16)
+	drop, err := b.storeConfig(ctx, &cfg, st)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, drop()) }()
+	srv, api, err := b.startWithClient(ctx, "e2e", cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, srv.stop()) }()
-	b.res.Meta.Server = "a child process running server.New on SQLite (synchronous=FULL) and a blob directory on loopback HTTP; " +
+	b.res.Meta.Server = "a child process running server.New on " + serverNote[st] + " on loopback HTTP; " +
 		"its CPU time and peak RSS (VmHWM) are its own; simulated devices (device.Agent, approving at once) and third parties run in the parent"
 	devs, err := b.newUserDevices(ctx, api, "part 4/6 end to end", maxC, srv.dataDir, true)
 	if err != nil {
@@ -55,7 +112,7 @@ func (b *runner) runEndToEnd(ctx context.Context) (err error) {
 		}
 	}
 	for _, c := range b.cfg.Concurrency {
-		sealed, err := b.sealPhase(ctx, srv, api, devs[:c])
+		sealed, err := b.sealPhase(ctx, srv, api, devs[:c], "")
 		if err != nil {
 			return err
 		}
@@ -124,8 +181,10 @@ func (b *runner) storeBound() {
 
 // sealPhase runs len(devs) third-party workers for PhaseDuration, each
 // sealing records of its own user one after the other, and returns the
-// records each sealed.
-func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient, devs []*simDevice) ([][]string, error) {
+// records each sealed. st is empty for the first store of the run, else the
+// store whose name the rows carry (and which leaves the store-bound figure
+// to the first).
+func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient, devs []*simDevice, st string) ([][]string, error) {
 	c := len(devs)
 	sealed := make([][]string, c)
 	cpu0, err := srv.cpu()
@@ -170,31 +229,41 @@ func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient,
 	if err != nil {
 		return nil, err
 	}
-	b.sealCPU = sealCPU{c: c, server: (cpu1 - cpu0).Seconds() / elapsed.Seconds(), harness: (self1 - self0).Seconds() / elapsed.Seconds(),
+	use := sealCPU{c: c, server: (cpu1 - cpu0).Seconds() / elapsed.Seconds(), harness: (self1 - self0).Seconds() / elapsed.Seconds(),
 		storeBusy: 100 * (m1.busy - m0.busy).Seconds() / elapsed.Seconds()}
-	b.addRates("seal", "records sealed", fmt.Sprintf("%s records, upload start to sealed", sizeName(b.cfg.RecordSize)), c, lat, elapsed)
-	b.res.add(Row{ID: fmt.Sprintf("e2e/seal-server-cpu/c%d", c), Part: PartEndToEnd,
-		Name:  fmt.Sprintf("server CPU in use while sealing, concurrency %d", c),
-		Value: b.sealCPU.server, Unit: UnitCores,
+	op, on, busyNote := "seal", "", "share of the wall time with a store write in progress; SQLite has one writer"
+	sqliteStore := st == "" && (len(b.cfg.Stores) == 0 || b.cfg.Stores[0] == StoreSQLite)
+	if st != "" {
+		op, on = "seal-"+st, " on "+storeNames[st]
+		busyNote = "share of the wall time with at least one store write in progress; " + storeNames[st] + " has many writers"
+	} else {
+		b.sealCPU = use
+	}
+	b.addRates(op, "records sealed"+on, fmt.Sprintf("%s records, upload start to sealed", sizeName(b.cfg.RecordSize)), c, lat, elapsed)
+	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-server-cpu/c%d", op, c), Part: PartEndToEnd,
+		Name:  fmt.Sprintf("server CPU in use while sealing%s, concurrency %d", on, c),
+		Value: use.server, Unit: UnitCores,
 		Note: "server CPU time / wall time; the rest of the wall time the server waits (fsync, device, clients)"})
-	b.res.add(Row{ID: fmt.Sprintf("e2e/seal-harness-cpu/c%d", c), Part: PartEndToEnd,
-		Name:  fmt.Sprintf("harness CPU in use while sealing, concurrency %d", c),
-		Value: b.sealCPU.harness, Unit: UnitCores, Note: "simulated devices and third parties, this process"})
-	b.res.add(Row{ID: fmt.Sprintf("e2e/seal-store-writes/c%d", c), Part: PartEndToEnd,
-		Name:  fmt.Sprintf("store writes per sealed record, concurrency %d", c),
+	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-harness-cpu/c%d", op, c), Part: PartEndToEnd,
+		Name:  fmt.Sprintf("harness CPU in use while sealing%s, concurrency %d", on, c),
+		Value: use.harness, Unit: UnitCores, Note: "simulated devices and third parties, this process"})
+	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-store-writes/c%d", op, c), Part: PartEndToEnd,
+		Name:  fmt.Sprintf("store writes per sealed record%s, concurrency %d", on, c),
 		Value: float64(m1.writes-m0.writes) / float64(len(lat)), Unit: UnitWrites,
 		Note: "Store calls that write (a single node: device nonces in memory)"})
-	fsyncs := b.res.add(Row{ID: fmt.Sprintf("e2e/seal-fsyncs/c%d", c), Part: PartEndToEnd,
-		Name:  fmt.Sprintf("fsyncs per sealed record, concurrency %d", c),
-		Value: float64(m1.commits-m0.commits) / float64(len(lat)), Unit: UnitFsyncs,
-		Note: "SQLite commits with changes (synchronous=FULL: one WAL fsync each) per sealed record; group commit shares them"})
-	if c == goalConcurrency {
-		fsyncs.goal("<= 0.5", fsyncs.Value, 0.5, true)
+	if sqliteStore {
+		// The commit counter is SQLite's; PostgreSQL's commits are its own.
+		fsyncs := b.res.add(Row{ID: fmt.Sprintf("e2e/seal-fsyncs/c%d", c), Part: PartEndToEnd,
+			Name:  fmt.Sprintf("fsyncs per sealed record, concurrency %d", c),
+			Value: float64(m1.commits-m0.commits) / float64(len(lat)), Unit: UnitFsyncs,
+			Note: "SQLite commits with changes (synchronous=FULL: one WAL fsync each) per sealed record; group commit shares them"})
+		if c == goalConcurrency {
+			fsyncs.goal("<= 0.5", fsyncs.Value, 0.5, true)
+		}
 	}
-	b.res.add(Row{ID: fmt.Sprintf("e2e/seal-store-busy/c%d", c), Part: PartEndToEnd,
-		Name:  fmt.Sprintf("store write path busy while sealing, concurrency %d", c),
-		Value: b.sealCPU.storeBusy, Unit: UnitPercent,
-		Note: "share of the wall time with a store write in progress; SQLite has one writer"})
+	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-store-busy/c%d", op, c), Part: PartEndToEnd,
+		Name:  fmt.Sprintf("store write path busy while sealing%s, concurrency %d", on, c),
+		Value: use.storeBusy, Unit: UnitPercent, Note: busyNote})
 	return sealed, nil
 }
 

@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/server"
-	"github.com/assent-dev/assent/store/sqlite"
 )
 
 // serverProc is a server child process (ServeChild) and the control
 // channel to it.
 type serverProc struct {
 	url     string
+	cfg     server.Config // as the child runs it
 	dataDir string
 	logPath string
 	cmd     *exec.Cmd
@@ -87,7 +87,7 @@ func (b *runner) startServer(ctx context.Context, name string, cfg server.Config
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the server: %w", err)
 	}
-	p := &serverProc{dataDir: dir, logPath: logPath, cmd: cmd, stdin: stdin,
+	p := &serverProc{cfg: cfg, dataDir: dir, logPath: logPath, cmd: cmd, stdin: stdin,
 		lines: bufio.NewScanner(stdout), exited: make(chan struct{})}
 	ready := make(chan error, 1)
 	go func() {
@@ -252,10 +252,13 @@ func (b *runner) startWithClient(ctx context.Context, name string, cfg server.Co
 // (as `assent admin client create` does, beside the running server) and
 // returns its client.
 func (p *serverProc) thirdParty(ctx context.Context) (*apiClient, error) {
-	st, err := sqlite.Open(ctx, p.dataDir)
+	cfg := p.cfg
+	cfg.DataDir = p.dataDir
+	st, blobs, err := openStores(ctx, cfg.WithDefaults())
 	if err != nil {
 		return nil, err
 	}
+	defer blobs.Close()
 	defer st.Close()
 	key, _, err := server.CreateClient(ctx, st, rand.Reader, time.Now(), "Bench Clinic", server.AllScopes)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/assent-dev/assent/bench"
 )
@@ -27,8 +29,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	parts := fs.String("parts", "", "comma-separated `list` of the parts to run, 1 to 6 (default all)")
 	work := fs.String("work-dir", "", "`directory` for temporary data; a full run needs a few GiB (default the system's)")
 	noProgress := fs.Bool("no-progress", false, "do not print the progress line on stderr")
+	stores := fs.String("store", "sqlite", "comma-separated `list` of the stores part 4 runs on: sqlite, postgres, or both (the first runs the whole part, the others its sealing rates beside it)")
+	var pgURL string
+	e := &envFlags{fs: fs}
+	e.secretStr(&pgURL, "postgres-url", "ASSENT_POSTGRES_URL", "PostgreSQL `URL` of store postgres (the run makes a schema there and drops it)")
+	if e.err != nil {
+		return e.err
+	}
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: assent bench [-quick] [-out DIR] [-parts 1,2,...]")
+		fmt.Fprintln(stderr, "usage: assent bench [-quick] [-out DIR] [-parts 1,2,...] [-store sqlite,postgres -postgres-url URL]")
 		fmt.Fprintln(stderr, "\nMeasures: 1 primitives, 2 protocol CPU per approval, 3 envelope against AES-GCM,")
 		fmt.Fprintln(stderr, "4 end to end on loopback, 5 store growth and pending memory, 6 age. Prints a markdown table.")
 		fmt.Fprintln(stderr)
@@ -50,6 +59,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("%w: -parts: %v", errUsage, err)
 		}
 		cfg.Parts = p
+	}
+	cfg.Stores = strings.Split(*stores, ",")
+	if slices.Contains(cfg.Stores, bench.StorePostgres) {
+		if pgURL == "" {
+			return fmt.Errorf("%w: -store postgres needs -postgres-url or $ASSENT_POSTGRES_URL", errUsage)
+		}
+		cfg.PostgresURL = pgURL
 	}
 	exe, err := os.Executable()
 	if err != nil {

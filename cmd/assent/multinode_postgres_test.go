@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/store/postgres/pgtest"
 	"github.com/assent-dev/assent/threshold"
@@ -87,6 +90,22 @@ func TestMultiNodePostgres(t *testing.T) {
 		}, a.url, b.url)
 	})
 
+	t.Run("revoked device refused by both", func(t *testing.T) {
+		ph := ph.on(t)
+		// The phone revokes itself through node-a; node-b, reading the same
+		// database, refuses its signed calls at once too.
+		if err := ph.client(a.url, ph.id).Revoke(t.Context(), ph.id.DeviceID); err != nil {
+			t.Fatalf("revoke through node-a: %v", err)
+		}
+		for _, n := range []*assentNode{a, b} {
+			_, err := ph.client(n.url, ph.id).PendingRequests(t.Context())
+			var ae *device.APIError
+			if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+				t.Errorf("signed call of the revoked device through %s: %v, want 401", n.id, err)
+			}
+		}
+	})
+
 	for _, dir := range []string{dataA, dataB} {
 		if entries, err := os.ReadDir(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a node on PostgreSQL wrote to its data directory (%v, %v): no SQLite file, no blob directory expected", entries, err)
@@ -149,5 +168,50 @@ func TestServePostgresOutage(t *testing.T) {
 	got := tp.do(http.MethodGet, a.url+"/v1/sessions/"+acc.SessionID+"/content", nil)
 	if !bytes.Equal(got.want(t, http.StatusOK), content) {
 		t.Fatalf("content after the outage differs: %q", got.body)
+	}
+}
+
+// TestServePostgresFlags: the PostgreSQL URL answers to -postgres-url and
+// $ASSENT_POSTGRES_URL (a flag over the variable), the blob store defaults
+// to PostgreSQL's, a wrong pairing is a usage error, and the URL is never
+// echoed.
+func TestServePostgresFlags(t *testing.T) {
+	const url = "postgres://assent:s3cret@db.example/assent"
+	for _, env := range []string{"ASSENT_STORE_URI", "ASSENT_MONGODB_URI", "ASSENT_POSTGRES_URL", "ASSENT_STORE", "ASSENT_BLOBS"} {
+		t.Setenv(env, "")
+		os.Unsetenv(env)
+	}
+	cfg, err := serveConfig([]string{"--store", "postgres", "--postgres-url", url}, io.Discard)
+	if err != nil || cfg.StoreURI != url || cfg.Blobs != server.BlobsPostgres {
+		t.Fatalf("flags: %v %q blobs %q", err, cfg.StoreURI, cfg.Blobs)
+	}
+	t.Setenv("ASSENT_POSTGRES_URL", url)
+	cfg, err = serveConfig([]string{"--store", "postgres", "--blobs", "dir"}, io.Discard)
+	if err != nil || cfg.StoreURI != url || cfg.Blobs != server.BlobsDir {
+		t.Fatalf("environment and -blobs dir: %v %q %q", err, cfg.StoreURI, cfg.Blobs)
+	}
+	cfg, err = serveConfig([]string{"--store", "postgres", "--postgres-url", "postgres://other/db"}, io.Discard)
+	if err != nil || cfg.StoreURI != "postgres://other/db" {
+		t.Fatalf("a flag must win over the variable: %v %q", err, cfg.StoreURI)
+	}
+	for _, args := range [][]string{
+		nil, // a URL, but the SQLite store
+		{"--store", "postgres", "--blobs", "gridfs"},
+		{"--store", "sqlite", "--blobs", "postgres"},
+	} {
+		if _, err := serveConfig(args, io.Discard); !errors.Is(err, errUsage) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("serve %q: %v, want a usage error without the URL", args, err)
+		}
+	}
+	os.Unsetenv("ASSENT_POSTGRES_URL")
+	if _, err := serveConfig([]string{"--store", "postgres"}, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("--store postgres without a URL: %v, want a usage error", err)
+	}
+	var help bytes.Buffer
+	serveConfig([]string{"-h"}, &help)
+	for _, want := range []string{"-postgres-url", "$ASSENT_POSTGRES_URL", "postgres"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("serve -h does not mention %s", want)
+		}
 	}
 }

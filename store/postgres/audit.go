@@ -16,6 +16,11 @@ import (
 // the next sequence number.
 const appendTries = 64
 
+// errAuditRace: another append took the sequence number first (the insert
+// met the primary key); the append, or the transaction holding it, is
+// tried again.
+var errAuditRace = errors.New("postgres: audit sequence number taken")
+
 // AppendAudit implements store.Store: read the user's last entry, insert
 // the next under the primary key (user_id, seq); a racer that took the
 // number first makes the insert fail with a unique violation, and the loser
@@ -24,32 +29,57 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.Au
 	if err := store.CheckAuditEntry(e); err != nil {
 		return nil, err
 	}
-	const op = "append audit"
+	var n *store.AuditEntry
+	err := s.retryAudit(ctx, func() error {
+		var err error
+		n, err = appendAudit(ctx, s, e)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// retryAudit runs f again, after a short random pause, while it fails with
+// errAuditRace.
+func (s *Store) retryAudit(ctx context.Context, f func() error) error {
 	for try := 0; ; try++ {
-		prev := &store.AuditEntry{UserID: e.UserID}
-		err := s.get(ctx, op, func(r pgx.Row) error { return r.Scan(&prev.Seq, &prev.Hash) },
-			`SELECT seq, hash FROM audit WHERE user_id = $1 ORDER BY seq DESC LIMIT 1`, e.UserID)
-		if errors.Is(err, store.ErrNotFound) {
-			prev, err = nil, nil
+		err := f()
+		if !errors.Is(err, errAuditRace) {
+			return err
 		}
-		if err != nil {
-			return nil, err
-		}
-		n, err := store.NextAuditEntry(prev, e)
-		if err != nil {
-			return nil, err
-		}
-		err = s.exec(ctx, op,
-			`INSERT INTO audit (user_id, seq, event, actor, subject, details, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			n.UserID, n.Seq, n.Event, n.Actor, n.Subject, bytesArg(n.Details), n.At.Unix(), n.PrevHash, n.Hash)
-		if err == nil {
-			return n, nil
-		}
-		if !errors.Is(err, store.ErrConflict) || try == appendTries {
-			return nil, err
+		if try == appendTries || ctx.Err() != nil {
+			return fmt.Errorf("postgres: append audit: %w: %d appends in a row lost the race for the next number", store.ErrUnavailable, try+1)
 		}
 		time.Sleep(time.Duration(rand.N(200*(try+1))) * time.Microsecond)
 	}
+}
+
+// appendAudit appends e through q: the store (each statement on its own)
+// or a transaction (see combined.go).
+func appendAudit(ctx context.Context, q querier, e *store.AuditEntry) (*store.AuditEntry, error) {
+	const op = "append audit"
+	prev := &store.AuditEntry{UserID: e.UserID}
+	err := q.get(ctx, op, func(r pgx.Row) error { return r.Scan(&prev.Seq, &prev.Hash) },
+		`SELECT seq, hash FROM audit WHERE user_id = $1 ORDER BY seq DESC LIMIT 1`, e.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		prev, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := store.NextAuditEntry(prev, e)
+	if err != nil {
+		return nil, err
+	}
+	err = q.exec(ctx, op,
+		`INSERT INTO audit (user_id, seq, event, actor, subject, details, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		n.UserID, n.Seq, n.Event, n.Actor, n.Subject, bytesArg(n.Details), n.At.Unix(), n.PrevHash, n.Hash)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, errAuditRace
+	}
+	return n, err
 }
 
 // AuditEntries implements store.Store.

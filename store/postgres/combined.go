@@ -2,27 +2,139 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/assent-dev/assent/store"
 )
 
-// The combined calls of store.Store, for now as their methods one after the
-// other (store.SequentialStageAndAsk and the others say how, and what a
-// failure half-way leaves), so that the store implements the interface;
-// each is to become one transaction here, all or nothing.
+// The combined calls of store.Store: each runs its statements in one READ
+// COMMITTED transaction, so either all of them are committed or none (this
+// store never returns ErrAuditNotWritten). Each transition in them is the
+// same conditional UPDATE as the single method's; a transaction whose audit
+// insert lost the race for the sequence number is rolled back and run
+// again from the start.
+
+// querier runs the statements of one step: the Store itself (each
+// statement on its own, as a read or a write) or a transaction.
+type querier interface {
+	get(ctx context.Context, op string, scan func(pgx.Row) error, query string, args ...any) error
+	exec(ctx context.Context, op, query string, args ...any) error
+}
+
+// txQuerier runs statements in tx.
+type txQuerier struct{ tx pgx.Tx }
+
+func (q txQuerier) get(ctx context.Context, _ string, scan func(pgx.Row) error, query string, args ...any) error {
+	return mapErr(scan(q.tx.QueryRow(ctx, query, args...)))
+}
+
+func (q txQuerier) exec(ctx context.Context, _ string, query string, args ...any) error {
+	_, err := q.tx.Exec(ctx, query, args...)
+	return mapErr(err)
+}
+
+// changed runs a conditional statement that returns a row when it changed
+// one: errUnchanged when it did not.
+func (q txQuerier) changed(ctx context.Context, query string, args ...any) error {
+	var id string
+	err := q.tx.QueryRow(ctx, query, args...).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errUnchanged
+	}
+	return mapErr(err)
+}
+
+// errUnchanged: a conditional statement of a transaction matched no row.
+var errUnchanged = errors.New("postgres: conditional statement changed nothing")
+
+// inTx runs f in one transaction, as a write (without the caller's
+// cancellation, bounded), trying it again when its audit append lost a
+// race.
+func (s *Store) inTx(ctx context.Context, op string, f func(ctx context.Context, q txQuerier) error) error {
+	return s.retryAudit(ctx, func() error {
+		return s.write(ctx, op, func(ctx context.Context) error {
+			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return f(ctx, txQuerier{tx}) })
+		})
+	})
+}
 
 // CreateRecordAudited implements store.Store.
 func (s *Store) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
-	return store.SequentialCreateRecordAudited(ctx, s, r, e)
+	if err := store.CheckCreateRecordAudited(r, e); err != nil {
+		return err
+	}
+	return s.inTx(ctx, "create record audited", func(ctx context.Context, q txQuerier) error {
+		if err := q.exec(ctx, "", insertRecord, insertRecordArgs(r)...); err != nil {
+			return err
+		}
+		_, err := appendAudit(ctx, q, e)
+		return err
+	})
 }
 
 // StageAndAsk implements store.Store.
-func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Staging, q *store.Request, e *store.AuditEntry) error {
-	return store.SequentialStageAndAsk(ctx, s, recordID, st, q, e)
+func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Staging, r *store.Request, e *store.AuditEntry) error {
+	if err := store.CheckStageAndAsk(recordID, &st, r, e); err != nil {
+		return err
+	}
+	const op = "stage and ask"
+	err := s.inTx(ctx, op, func(ctx context.Context, q txQuerier) error {
+		if err := q.changed(ctx, stageRecord, stageRecordArgs(recordID, &st)...); err != nil {
+			return err
+		}
+		if err := q.exec(ctx, "", insertRequest, insertRequestArgs(r)...); err != nil {
+			return err
+		}
+		_, err := appendAudit(ctx, q, e)
+		return err
+	})
+	if !errors.Is(err, errUnchanged) {
+		return err
+	}
+	return s.whyNot(ctx, op, "records", recordID, time.Time{}, store.RecordAwaitingUpload)
 }
 
-// AnswerAndSeal implements store.Store.
+// AnswerAndSeal implements store.Store. A record that cannot be sealed
+// (its UPDATE matches nothing) leaves the answer and its audit entry to be
+// committed, as the contract asks.
 func (s *Store) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
-	return store.SequentialAnswerAndSeal(ctx, s, a, now)
+	if err := store.CheckAnswerAndSeal(a, now); err != nil {
+		return false, err
+	}
+	const op = "answer and seal"
+	sealed := false
+	err := s.inTx(ctx, op, func(ctx context.Context, q txQuerier) error {
+		sealed = false
+		if err := q.changed(ctx, answerRequest, answerRequestArgs(a.RequestID, &a.Answer, now)...); err != nil {
+			return err
+		}
+		if _, err := appendAudit(ctx, q, a.AnswerAudit); err != nil {
+			return err
+		}
+		err := q.changed(ctx, sealRecord, sealRecordArgs(a.RecordID, &a.Seal, now)...)
+		if errors.Is(err, errUnchanged) {
+			return nil // answered, left for the usual processing
+		}
+		if err != nil {
+			return err
+		}
+		if err := q.changed(ctx, markProcessed, a.RequestID); err != nil {
+			return err
+		}
+		if _, err := appendAudit(ctx, q, a.SealAudit); err != nil {
+			return err
+		}
+		sealed = true
+		return nil
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return false, s.whyNot(ctx, op, "requests", a.RequestID, now, store.RequestPending)
+	case err != nil:
+		return false, err
+	}
+	return sealed, nil
 }

@@ -12,9 +12,11 @@
 // locked by another waits for it, then re-checks its WHERE clause against
 // the row the winner left, so exactly one of any number of racers changes
 // the row; only when a statement changed nothing is the row read again to
-// tell ErrNotFound, ErrConflict and ErrExpired apart. No method opens a
-// multi-statement transaction except the schema migration, and none needs
-// SERIALIZABLE. Audit appends read the user's last entry and insert the
+// tell ErrNotFound, ErrConflict and ErrExpired apart. Only the schema
+// migration and the combined calls (CreateRecordAudited, StageAndAsk,
+// AnswerAndSeal, whose several writes must be all or nothing) open a
+// transaction, READ COMMITTED as well; none needs SERIALIZABLE, since each
+// transition in them is the same conditional UPDATE. Audit appends read the user's last entry and insert the
 // next one under the primary key (user_id, seq); a loser of a race gets a
 // unique violation and retries, so the chain never forks. Replayed nonces
 // are refused by INSERT ... ON CONFLICT DO UPDATE ... WHERE the entry has

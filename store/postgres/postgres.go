@@ -197,7 +197,7 @@ func retryable(err error) bool {
 func isStoreErr(err error) bool {
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExpired) ||
 		errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrUnavailable) || errors.Is(err, pgx.ErrNoRows) ||
-		errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrNotAssent)
+		errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrNotAssent) || errors.Is(err, errUnchanged) || errors.Is(err, errAuditRace)
 }
 
 // SQLSTATE classes and codes that mapErr tells apart.

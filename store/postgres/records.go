@@ -39,10 +39,14 @@ func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
 	if err := store.CheckNewRecord(r); err != nil {
 		return err
 	}
-	return s.exec(ctx, "create record",
-		`INSERT INTO records (id, user_id, client_id, title, content_type, purpose, state, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 'awaiting_upload', $7)`,
-		r.ID, r.UserID, r.ClientID, r.Title, r.ContentType, r.Purpose, timeArg(r.CreatedAt))
+	return s.exec(ctx, "create record", insertRecord, insertRecordArgs(r)...)
+}
+
+const insertRecord = `INSERT INTO records (id, user_id, client_id, title, content_type, purpose, state, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, 'awaiting_upload', $7)`
+
+func insertRecordArgs(r *store.Record) []any {
+	return []any{r.ID, r.UserID, r.ClientID, r.Title, r.ContentType, r.Purpose, timeArg(r.CreatedAt)}
 }
 
 // GetRecord implements store.Store.
@@ -63,15 +67,19 @@ func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) er
 	}
 	const op = "stage record"
 	var got string
-	ok, err := s.update(ctx, op,
-		`UPDATE records SET state = 'pending_approval', size = $2, content_sha256 = $3, blob_name = $4, input = $5,
-			device_key_id = $6, request_id = $7, expires_at = $8
-		WHERE id = $1 AND state = 'awaiting_upload' RETURNING id`,
-		[]any{id, st.Size, st.ContentSHA256, st.BlobName, st.Input, st.DeviceKeyID, st.RequestID, timeArg(st.ExpiresAt)}, &got)
+	ok, err := s.update(ctx, op, stageRecord, stageRecordArgs(id, &st), &got)
 	if err != nil || ok {
 		return err
 	}
 	return s.whyNot(ctx, op, "records", id, time.Time{}, store.RecordAwaitingUpload)
+}
+
+const stageRecord = `UPDATE records SET state = 'pending_approval', size = $2, content_sha256 = $3, blob_name = $4, input = $5,
+		device_key_id = $6, request_id = $7, expires_at = $8
+	WHERE id = $1 AND state = 'awaiting_upload' RETURNING id`
+
+func stageRecordArgs(id string, st *store.Staging) []any {
+	return []any{id, st.Size, st.ContentSHA256, st.BlobName, st.Input, st.DeviceKeyID, st.RequestID, timeArg(st.ExpiresAt)}
 }
 
 // SealRecord implements store.Store.
@@ -81,16 +89,20 @@ func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now 
 	}
 	const op = "seal record"
 	var got string
-	ok, err := s.update(ctx, op,
-		`UPDATE records SET state = 'sealed', wrapped_dek = $3, approval_device_id = $4, approval_statement = $5,
-			approval_signature = $6, sealed_at = $7, approval_evaluated = $8, approval_proof = $9
-		WHERE id = $1 AND state = 'pending_approval' AND expires_at > $2 RETURNING id`,
-		[]any{id, timeArg(now), seal.WrappedDEK, seal.Approval.DeviceID, seal.Approval.Statement, seal.Approval.Signature,
-			timeArg(seal.SealedAt), listArg(seal.Approval.EvaluatedElements), bytesArg(seal.Approval.Proof)}, &got)
+	ok, err := s.update(ctx, op, sealRecord, sealRecordArgs(id, &seal, now), &got)
 	if err != nil || ok {
 		return err
 	}
 	return s.whyNot(ctx, op, "records", id, now, store.RecordPendingApproval)
+}
+
+const sealRecord = `UPDATE records SET state = 'sealed', wrapped_dek = $3, approval_device_id = $4, approval_statement = $5,
+		approval_signature = $6, sealed_at = $7, approval_evaluated = $8, approval_proof = $9
+	WHERE id = $1 AND state = 'pending_approval' AND expires_at > $2 RETURNING id`
+
+func sealRecordArgs(id string, seal *store.Seal, now time.Time) []any {
+	return []any{id, timeArg(now), seal.WrappedDEK, seal.Approval.DeviceID, seal.Approval.Statement, seal.Approval.Signature,
+		timeArg(seal.SealedAt), listArg(seal.Approval.EvaluatedElements), bytesArg(seal.Approval.Proof)}
 }
 
 // EndRecord implements store.Store.

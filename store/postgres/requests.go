@@ -43,14 +43,18 @@ func (s *Store) CreateRequest(ctx context.Context, q *store.Request) error {
 	if err := store.CheckNewRequest(q); err != nil {
 		return err
 	}
-	return s.exec(ctx, "create request",
-		`INSERT INTO requests (id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
-			purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
-			created_at, expires_at, owner_node)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, $16, $17)`,
-		q.ID, q.Kind, q.UserID, q.RecordID, q.SessionID, q.DeviceKeyID, q.Requester.ID, q.Requester.Name,
+	return s.exec(ctx, "create request", insertRequest, insertRequestArgs(q)...)
+}
+
+const insertRequest = `INSERT INTO requests (id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
+		purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
+		created_at, expires_at, owner_node)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, $16, $17)`
+
+func insertRequestArgs(q *store.Request) []any {
+	return []any{q.ID, q.Kind, q.UserID, q.RecordID, q.SessionID, q.DeviceKeyID, q.Requester.ID, q.Requester.Name,
 		q.Purpose, q.Record.Title, q.Record.ContentType, q.Record.Size, bytesArg(q.Record.ContentSHA256), q.BlindedElements,
-		timeArg(q.CreatedAt), timeArg(q.ExpiresAt), q.OwnerNode)
+		timeArg(q.CreatedAt), timeArg(q.ExpiresAt), q.OwnerNode}
 }
 
 // GetRequest implements store.Store.
@@ -92,16 +96,20 @@ func (s *Store) AnswerRequest(ctx context.Context, id string, a store.Answer, no
 	}
 	const op = "answer request"
 	var got string
-	ok, err := s.update(ctx, op,
-		`UPDATE requests SET state = $3, answer_decision = $4, answer_evaluated = $5, answer_proof = $6, answer_device_id = $7,
-			answer_statement = $8, answer_signature = $9, answered_at = $10
-		WHERE id = $1 AND state = 'pending' AND expires_at > $2 RETURNING id`,
-		[]any{id, timeArg(now), store.AnswerState(a.Decision), a.Decision, listArg(a.EvaluatedElements), bytesArg(a.Proof),
-			a.Approval.DeviceID, a.Approval.Statement, a.Approval.Signature, timeArg(a.AnsweredAt)}, &got)
+	ok, err := s.update(ctx, op, answerRequest, answerRequestArgs(id, &a, now), &got)
 	if err != nil || ok {
 		return err
 	}
 	return s.whyNot(ctx, op, "requests", id, now, store.RequestPending)
+}
+
+const answerRequest = `UPDATE requests SET state = $3, answer_decision = $4, answer_evaluated = $5, answer_proof = $6,
+		answer_device_id = $7, answer_statement = $8, answer_signature = $9, answered_at = $10
+	WHERE id = $1 AND state = 'pending' AND expires_at > $2 RETURNING id`
+
+func answerRequestArgs(id string, a *store.Answer, now time.Time) []any {
+	return []any{id, timeArg(now), store.AnswerState(a.Decision), a.Decision, listArg(a.EvaluatedElements), bytesArg(a.Proof),
+		a.Approval.DeviceID, a.Approval.Statement, a.Approval.Signature, timeArg(a.AnsweredAt)}
 }
 
 // ExpireRequest implements store.Store.
@@ -147,15 +155,16 @@ func (s *Store) MarkProcessed(ctx context.Context, id string) error {
 	}
 	const op = "mark processed"
 	var got string
-	ok, err := s.update(ctx, op,
-		`UPDATE requests SET processed = true WHERE id = $1 AND state IN ('approved', 'denied') AND NOT processed RETURNING id`,
-		[]any{id}, &got)
+	ok, err := s.update(ctx, op, markProcessed, []any{id}, &got)
 	if err != nil || ok {
 		return err
 	}
 	// Processed or never answered: both are conflicts, unless the id is unknown.
 	return s.whyNot(ctx, op, "requests", id, time.Time{})
 }
+
+const markProcessed = `UPDATE requests SET processed = true WHERE id = $1 AND state IN ('approved', 'denied') AND NOT processed
+	RETURNING id`
 
 // PendingOwnedBy implements store.Store.
 func (s *Store) PendingOwnedBy(ctx context.Context, node string, limit int) ([]*store.Request, error) {
