@@ -232,13 +232,16 @@ func (n *meteredNotifier) Notify(ctx context.Context, userID, requestID string) 
 	return err
 }
 
-// meterNotifiers wraps each notifier; its kind is its Go type (webhook).
+// meterNotifiers wraps each notifier; its kind is its Go type (webhook, webpush).
 func (m *metrics) meterNotifiers(ns []push.Notifier) []push.Notifier {
 	out := make([]push.Notifier, len(ns))
 	for i, n := range ns {
 		kind := "other"
-		if _, ok := n.(*push.Webhook); ok {
+		switch n.(type) {
+		case *push.Webhook:
 			kind = "webhook"
+		case *push.WebPush:
+			kind = "webpush"
 		}
 		out[i] = &meteredNotifier{Notifier: n, kind: kind, m: m}
 	}
