@@ -261,5 +261,5 @@ func (p *serverProc) thirdParty(ctx context.Context) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{base: p.url, key: key, hc: newHTTPClient()}, nil
+	return newAPIClient(p.url, key)
 }

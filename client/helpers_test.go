@@ -16,6 +16,7 @@ import (
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/e2e"
+	"github.com/assent-dev/assent/internal/openapicheck"
 	"github.com/assent-dev/assent/server"
 )
 
@@ -25,7 +26,7 @@ type world struct {
 	node *e2e.Node
 	key  string
 	rec  *recorder
-	val  *validator
+	val  *openapicheck.Validator
 	c    *client.Client
 }
 
@@ -50,7 +51,9 @@ func startWorld(tb testing.TB, dir string) *world {
 	ctx := context.Background()
 	key, _, err := server.CreateClient(ctx, n.Store, rand.Reader, time.Now(), "Clinic", server.AllScopes)
 	check(tb, err)
-	w := &world{node: n, key: key, val: newValidator(tb, http.DefaultTransport)}
+	val, err := openapicheck.New(nil)
+	check(tb, err)
+	w := &world{node: n, key: key, val: val}
 	w.rec = &recorder{next: w.val}
 	w.c, err = client.New(n.URL, w.key, &client.Options{HTTPClient: &http.Client{Transport: w.rec}})
 	check(tb, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/internal/openapicheck"
 	"github.com/assent-dev/assent/internal/syncbuf"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/store"
@@ -46,6 +48,9 @@ type env struct {
 	clinic *ThirdParty
 	user   *User
 	dev    *Device
+	// val checks every exchange of the clinic and the device against the
+	// OpenAPI document; the test fails on any mismatch.
+	val *openapicheck.Validator
 
 	mu      sync.Mutex
 	prompts map[string]*device.Prompt // by request id, what the policy saw
@@ -97,8 +102,17 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Logf("server log:\n%s", e.logs.String())
 		}
 	})
-	e.start()
 	var err error
+	if e.val, err = openapicheck.New(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Every env creates a user and enrolls its device through the checker.
+		for _, p := range e.val.Problems("createUser", "enroll", "confirmEnrollment") {
+			t.Errorf("OpenAPI: %s", p)
+		}
+	})
+	e.start()
 	e.clinic, err = NewThirdParty(ctx, e.node, "Clinic", server.AllScopes...)
 	if err != nil {
 		t.Fatalf("registering the clinic: %v", err)
@@ -111,8 +125,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if !o.manual {
 		policy = e.policy
 	}
-	e.dev, err = EnrollDevice(ctx, e.node.URL, e.user.EnrollmentCode, "Pat's phone",
-		filepath.Join(t.TempDir(), "device.ledger"), policy, agentOptions())
+	e.dev, err = EnrollDeviceWith(ctx, e.node.URL, e.user.EnrollmentCode, "Pat's phone",
+		filepath.Join(t.TempDir(), "device.ledger"), policy, agentOptions(), device.ClientOptions{HTTPClient: &http.Client{Transport: e.val}})
 	if err != nil {
 		t.Fatalf("enrolling the device: %v", err)
 	}
@@ -142,6 +156,7 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatalf("starting the server: %v", err)
 	}
+	n.Transport = e.val
 	e.node = n
 	e.cfg.Listen = n.Config.Listen // a restart listens on the same address
 	e.t.Cleanup(func() {

@@ -37,6 +37,9 @@ type Node struct {
 	Blobs  *blobdir.Store
 	Config server.Config // with defaults applied
 	URL    string        // http://127.0.0.1:port
+	// Transport, if set, carries the calls of the third parties that
+	// NewThirdParty makes afterwards (a checking round tripper, say).
+	Transport http.RoundTripper
 
 	master *threshold.MasterKey
 	stop   context.CancelFunc
@@ -127,7 +130,11 @@ func NewThirdParty(ctx context.Context, n *Node, name string, scopes ...string) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(n.URL, key, nil)
+	var opts *client.Options
+	if n.Transport != nil {
+		opts = &client.Options{HTTPClient: &http.Client{Transport: n.Transport}}
+	}
+	c, err := client.New(n.URL, key, opts)
 	if err != nil {
 		return nil, err
 	}
