@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/pushtest"
 	"github.com/assent-dev/assent/server/push"
+	"github.com/assent-dev/assent/store"
 )
 
 // webPushEnv is a server whose Web Push goes to a push service on loopback.
@@ -159,4 +162,33 @@ func TestCheckPushEndpoint(t *testing.T) {
 			t.Errorf("%s with loopback allowed: %v", ok, err)
 		}
 	}
+}
+
+// FuzzCheckPushEndpoint: whatever is accepted is an https URL with a host
+// that is not a private or loopback address (or, with loopback allowed,
+// one on loopback), and nothing panics.
+func FuzzCheckPushEndpoint(f *testing.F) {
+	for _, s := range []string{
+		"https://fcm.googleapis.com/fcm/send/dGVzdA:APA91b", "https://updates.push.services.mozilla.com/wpush/v2/gAAAA",
+		"https://web.push.apple.com/QGx", "http://127.0.0.1:9/push/x", "https://[::ffff:10.0.0.1]/x", "https://localhost./x",
+		"https://0x7f.1/x", "https://2130706433/x", "", "https:", "https:///x", "mailto:a@b",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, s string, loopback bool) {
+		if checkPushEndpoint(s, loopback) != nil {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || u.User != nil || len(s) > store.MaxPushEndpoint {
+			t.Fatalf("accepted %q", s)
+		}
+		if u.Scheme != "https" && !(loopback && u.Scheme == "http") {
+			t.Fatalf("accepted scheme of %q", s)
+		}
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && (ip.Unmap().IsPrivate() || (!loopback && ip.Unmap().IsLoopback())) {
+			t.Fatalf("accepted address of %q", s)
+		}
+	})
 }
