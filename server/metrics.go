@@ -68,7 +68,7 @@ func newMetrics(s *Server) *metrics {
 		Name: "assent_content_delivered_bytes_total", Help: "Plaintext bytes delivered by session downloads.",
 	})
 	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "assent_push_notifications_total", Help: "Notifications handed to a push notifier (webhook, ...), by notifier and result (delivered, failed).",
+		Name: "assent_push_notifications_total", Help: "Notifications handed to a push notifier (webhook, webpush, ...), by notifier and result (delivered, failed).",
 	}, []string{"notifier", "result"})
 	for _, c := range []prometheus.Collector{m.requests, m.latency, m.decisions, m.auditEvents, m.storeOps, m.storeLatency, m.bytesSealed, m.bytesSent, m.pushes} {
 		f(c)

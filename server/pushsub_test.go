@@ -79,6 +79,10 @@ func TestWebPushFlow(t *testing.T) {
 	if n := len(svc.Messages()); n != 2 {
 		t.Fatalf("%d pushes, want 2: none after the 410", n)
 	}
+	// Delivered pushes and the 410 (not a failure) are counted as delivered.
+	waitFor(t, func() bool {
+		return scrape(t, e.srv)[`assent_push_notifications_total{notifier="webpush",result="delivered"}`] == 4
+	}, "the webpush counter at 4")
 	if strings.Contains(e.logs.String(), sub.Endpoint) || strings.Contains(e.logs.String(), "/push/") {
 		t.Fatal("the log holds the endpoint")
 	}

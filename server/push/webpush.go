@@ -16,6 +16,7 @@ import (
 
 	webpush "github.com/SherClockHolmes/webpush-go"
 
+	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/store"
 )
 
@@ -156,14 +157,16 @@ func (w *WebPush) send(ctx context.Context, s *store.PushSubscription, body []by
 		},
 	}
 	// The library takes the keys as strings, which cannot be cleared; they
-	// live for this call only.
+	// live for this call only, and the bytes they come from are cleared.
+	raw := w.vapid.priv.Bytes()
+	defer secret.Clear(raw)
 	resp, err := webpush.SendNotificationWithContext(ctx, body, sub, &webpush.Options{
 		HTTPClient:      w.client,
 		Subscriber:      librarySubscriber(w.subject),
 		TTL:             webPushTTL,
 		Urgency:         webpush.UrgencyHigh,
 		VAPIDPublicKey:  base64.RawURLEncoding.EncodeToString(w.pub),
-		VAPIDPrivateKey: base64.RawURLEncoding.EncodeToString(w.vapid.priv.Bytes()),
+		VAPIDPrivateKey: base64.RawURLEncoding.EncodeToString(raw),
 	})
 	if err != nil {
 		return unwrapURLError(err)
