@@ -215,3 +215,21 @@ type Health struct {
 	Status  string `json:"status"`
 	Version string `json:"version,omitempty"`
 }
+
+// PushSubscription is the body of POST /v1/device/push-subscription: a
+// browser's Web Push subscription (RFC 8030 endpoint; RFC 8291 keys as
+// PushSubscription.getKey gives them, here in standard base64 like every
+// byte field). P256dh is the 65-byte uncompressed P-256 point, Auth the
+// 16-byte authentication secret.
+type PushSubscription struct {
+	Endpoint string `json:"endpoint"`
+	P256dh   []byte `json:"p256dh"`
+	Auth     []byte `json:"auth"`
+}
+
+// PushConfig is the answer of GET and POST /v1/device/push-subscription:
+// the server's VAPID public key (RFC 8292), 65 bytes uncompressed P-256,
+// which the browser takes as applicationServerKey when it subscribes.
+type PushConfig struct {
+	VAPIDPublicKey []byte `json:"vapid_public_key"`
+}

@@ -169,3 +169,11 @@ func (m *meteredStore) StageAndAsk(ctx context.Context, recordID string, s store
 func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
 	return write(m, func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
 }
+
+func (m *meteredStore) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {
+	return write(m, func() (bool, error) { return m.Store.PutPushSubscription(ctx, p) })
+}
+
+func (m *meteredStore) DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error {
+	return write0(m, func() error { return m.Store.DeletePushSubscription(ctx, deviceID, endpoint) })
+}

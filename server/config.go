@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"time"
+
+	"github.com/assent-dev/assent/server/push"
 )
 
 // ErrConfig is returned by New and Config.Validate for a setting out of
@@ -201,6 +203,25 @@ type Config struct {
 	// the webhook is made.
 	WebhookSecret []byte `json:"-"`
 
+	// VAPIDKeyPath is the Web Push application server key (RFC 8292), the
+	// raw 32-byte P-256 private key (-vapid-key, ASSENT_VAPID_KEY; default
+	// <DataDir>/vapid.key). With the embedded store it is made with mode
+	// 0600 on first start; a shared store (SharedStore) never makes it,
+	// since browsers bind subscriptions to one key that every node must
+	// hold: without the file those nodes send no Web Push. A file open to
+	// group or others is refused. Wiring.
+	VAPIDKeyPath string
+	// VAPIDSubject is the VAPID "sub" claim, a mailto: or https: URL by
+	// which push services reach the operator (-vapid-subject,
+	// ASSENT_VAPID_SUBJECT; default PublicURL when it is https, else
+	// DefaultVAPIDSubject).
+	VAPIDSubject string
+	// PushAllowLoopback accepts Web Push endpoints on loopback addresses,
+	// over http too, and lets the server dial them
+	// (-push-allow-loopback, ASSENT_PUSH_ALLOW_LOOPBACK): for tests and
+	// trials only. Otherwise endpoints are https on public addresses.
+	PushAllowLoopback bool
+
 	// LogFormat is "json" (default) or "text" (-log-format,
 	// ASSENT_LOG_FORMAT); LogLevel is debug, info (default), warn or error
 	// (-log-level, ASSENT_LOG_LEVEL). Wiring.
@@ -239,6 +260,11 @@ type Config struct {
 	// without a body (long polls, event streams) are not affected.
 	ReadTimeout time.Duration
 }
+
+// DefaultVAPIDSubject is the VAPID subject when neither -vapid-subject
+// nor an https -public-url gives one. Some push services refuse it; set
+// -vapid-subject in production.
+const DefaultVAPIDSubject = "mailto:assent@localhost"
 
 // SharedStore reports whether the store may be shared by nodes on several
 // hosts: every store but the embedded SQLite file. With a shared store a
@@ -306,6 +332,11 @@ func (c Config) WithDefaults() Config {
 	orDefault(&c.Blobs, BlobsDir)
 	orDefault(&c.BlobDir, filepath.Join(c.DataDir, "blobs"))
 	orDefault(&c.MasterKeyPath, filepath.Join(c.DataDir, "master.key"))
+	orDefault(&c.VAPIDKeyPath, filepath.Join(c.DataDir, "vapid.key"))
+	if u, err := url.Parse(c.PublicURL); c.VAPIDSubject == "" && err == nil && u.Scheme == "https" && u.Host != "" {
+		c.VAPIDSubject = "https://" + u.Host
+	}
+	orDefault(&c.VAPIDSubject, DefaultVAPIDSubject)
 	orDefault(&c.NodeID, d.NodeID)
 	orDefault(&c.LogFormat, d.LogFormat)
 	orDefault(&c.LogLevel, d.LogLevel)
@@ -404,6 +435,9 @@ func (c Config) Validate() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return bad("log level %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.VAPIDSubject != "" && push.CheckVAPIDSubject(c.VAPIDSubject) != nil {
+		return bad("VAPID subject %q is not a mailto: address or an https: URL", c.VAPIDSubject)
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

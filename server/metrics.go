@@ -68,7 +68,7 @@ func newMetrics(s *Server) *metrics {
 		Name: "assent_content_delivered_bytes_total", Help: "Plaintext bytes delivered by session downloads.",
 	})
 	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "assent_push_notifications_total", Help: "Notifications handed to a push notifier (webhook, ...), by notifier and result (delivered, failed).",
+		Name: "assent_push_notifications_total", Help: "Notifications handed to a push notifier (webhook, webpush, ...), by notifier and result (delivered, failed).",
 	}, []string{"notifier", "result"})
 	for _, c := range []prometheus.Collector{m.requests, m.latency, m.decisions, m.auditEvents, m.storeOps, m.storeLatency, m.bytesSealed, m.bytesSent, m.pushes} {
 		f(c)
@@ -232,13 +232,16 @@ func (n *meteredNotifier) Notify(ctx context.Context, userID, requestID string) 
 	return err
 }
 
-// meterNotifiers wraps each notifier; its kind is its Go type (webhook).
+// meterNotifiers wraps each notifier; its kind is its Go type (webhook, webpush).
 func (m *metrics) meterNotifiers(ns []push.Notifier) []push.Notifier {
 	out := make([]push.Notifier, len(ns))
 	for i, n := range ns {
 		kind := "other"
-		if _, ok := n.(*push.Webhook); ok {
+		switch n.(type) {
+		case *push.Webhook:
 			kind = "webhook"
+		case *push.WebPush:
+			kind = "webpush"
 		}
 		out[i] = &meteredNotifier{Notifier: n, kind: kind, m: m}
 	}

@@ -250,3 +250,15 @@ func (m *meteredStore) sealed(recordID string) {
 		m.m.bytesSealed.Add(float64(size.(int64)))
 	}
 }
+
+func (m *meteredStore) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {
+	return meter(m, "PutPushSubscription", func() (bool, error) { return m.Store.PutPushSubscription(ctx, p) })
+}
+
+func (m *meteredStore) PushSubscriptions(ctx context.Context, userID string) ([]*store.PushSubscription, error) {
+	return meter(m, "PushSubscriptions", func() ([]*store.PushSubscription, error) { return m.Store.PushSubscriptions(ctx, userID) })
+}
+
+func (m *meteredStore) DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error {
+	return m.run("DeletePushSubscription", func() error { return m.Store.DeletePushSubscription(ctx, deviceID, endpoint) })
+}

@@ -52,6 +52,8 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/v1/device/requests/:id/response", authSigned, "", s.answerRequest},
 		{http.MethodGet, "/v1/device/events", authSigned, "", s.deviceEvents},
 		{http.MethodGet, "/v1/device/audit", authSigned, "", s.deviceAudit},
+		{http.MethodGet, "/v1/device/push-subscription", authSigned, "", s.pushConfig},
+		{http.MethodPost, "/v1/device/push-subscription", authSigned, "", s.putPushSubscription},
 		{http.MethodPost, "/v1/device/devices/:device_id/revoke", authSigned, "", s.revokeDevice},
 		{http.MethodPost, "/v1/device/devices/:device_id/cancel", authSigned, "", s.cancelDevice},
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,11 @@ type Deps struct {
 	// Notifiers are told of every request besides Hub, each in its own
 	// goroutine with a timeout (a webhook, a push relay).
 	Notifiers []push.Notifier
+	// WebPush, if set, notifies the Web Push subscriptions of the user's
+	// devices besides Notifiers, and its VAPID public key is served on
+	// GET /v1/device/push-subscription; without it the push-subscription
+	// routes answer 404.
+	WebPush *push.WebPush
 	// Clock returns the current time (time.Now if nil). Tests pass one they
 	// control to drive expiry.
 	Clock func() time.Time
@@ -58,6 +64,7 @@ type Server struct {
 	master    *threshold.MasterKey
 	hub       *push.Hub
 	notifiers []push.Notifier
+	webPush   *push.WebPush
 	clock     func() time.Time
 	rand      io.Reader
 	log       *slog.Logger
@@ -114,6 +121,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		master:    deps.MasterKey,
 		hub:       deps.Hub,
 		notifiers: deps.Notifiers,
+		webPush:   deps.WebPush,
 		clock:     deps.Clock,
 		rand:      deps.Rand,
 		log:       deps.Logger,
@@ -152,6 +160,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.metrics = newMetrics(s)
 	s.store = &meteredStore{Store: s.store, m: s.metrics}
+	if s.webPush != nil {
+		s.notifiers = append(slices.Clip(s.notifiers), s.webPush)
+	}
 	s.notifiers = s.metrics.meterNotifiers(s.notifiers)
 	s.limits = newLimiter(
 		rateSpec{cfg.UserRate, cfg.UserBurst},

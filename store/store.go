@@ -504,6 +504,20 @@ type Store interface {
 	// most limit.
 	AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*AuditEntry, error)
 
+	// PutPushSubscription makes p the Web Push subscription of device
+	// p.DeviceID, replacing the one it had, and reports whether anything
+	// changed (false when the device already had exactly p). The caller has
+	// checked that the device is active. ErrConflict if another device
+	// holds p.Endpoint.
+	PutPushSubscription(ctx context.Context, p *PushSubscription) (changed bool, err error)
+	// PushSubscriptions lists the subscriptions of the user's active
+	// devices, in the order of ActiveDevices.
+	PushSubscriptions(ctx context.Context, userID string) ([]*PushSubscription, error)
+	// DeletePushSubscription removes the device's subscription if its
+	// endpoint is endpoint (so that a push service's 410 for a replaced
+	// subscription leaves the new one). ErrNotFound otherwise.
+	DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error
+
 	// PinMasterKeyID records keyID as the id of the master key that wraps
 	// this store's server shares, if none is recorded yet, and returns the
 	// recorded one: keyID on the first call, the first caller's on every

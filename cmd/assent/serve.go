@@ -202,6 +202,9 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.secretStr(&webhookSecret, "webhook-secret", "ASSENT_WEBHOOK_SECRET", "HMAC-SHA256 key of the webhook, at least 32 bytes")
 	var webhookSecretFile string
 	e.str(&webhookSecretFile, "webhook-secret-file", "ASSENT_WEBHOOK_SECRET_FILE", "read the webhook's HMAC-SHA256 key from `file` (first line; preferred)")
+	e.str(&cfg.VAPIDKeyPath, "vapid-key", "ASSENT_VAPID_KEY", "Web Push VAPID key `file` (32-byte P-256 key, mode 0600), made on first start with store sqlite only (default <data-dir>/vapid.key)")
+	e.str(&cfg.VAPIDSubject, "vapid-subject", "ASSENT_VAPID_SUBJECT", "VAPID contact: a mailto: or https: `URL` (default -public-url when https, else "+server.DefaultVAPIDSubject+")")
+	e.boolean(&cfg.PushAllowLoopback, "push-allow-loopback", "ASSENT_PUSH_ALLOW_LOOPBACK", "accept Web Push endpoints on loopback, http too (tests and trials only)")
 	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
 	e.str(&cfg.LogLevel, "log-level", "ASSENT_LOG_LEVEL", "log level: debug, info, warn or error")
 	e.duration(&cfg.SweepInterval, "sweep-interval", "ASSENT_SWEEP_INTERVAL", "how often expired requests, records and sessions are ended")
@@ -393,6 +396,31 @@ func loadMasterKey(cfg server.Config) (*threshold.MasterKey, error) {
 	return mk, nil
 }
 
+// newWebPush loads the VAPID key and makes the Web Push notifier. With the
+// embedded store the key is made on first start, as the master key; a
+// shared store never makes it (browsers bind subscriptions to the key, so
+// every node must hold the same one), and without the file such a node
+// sends no Web Push (nil, logged).
+func newWebPush(cfg server.Config, st push.Subscriptions, log *slog.Logger) (*push.WebPush, error) {
+	load := push.LoadOrCreateVAPIDKey
+	if cfg.SharedStore() {
+		load = push.LoadVAPIDKey
+	}
+	key, err := load(cfg.VAPIDKeyPath)
+	if cfg.SharedStore() && errors.Is(err, fs.ErrNotExist) {
+		log.Warn("no VAPID key file: Web Push is off; give every node the same key with --vapid-key", "path", cfg.VAPIDKeyPath)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	wp, err := push.NewWebPush(st, key, cfg.VAPIDSubject, push.WebPushOptions{AllowLoopback: cfg.PushAllowLoopback})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return wp, nil
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := serveConfig(args, stderr)
 	if err != nil {
@@ -421,11 +449,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer wh.Close()
 		notifiers = append(notifiers, wh)
 	}
+	wp, err := newWebPush(cfg, st, log)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(cfg, server.Deps{
 		Store:     st,
 		Blobs:     blobs,
 		MasterKey: mk,
 		Notifiers: notifiers,
+		WebPush:   wp,
 		Logger:    log,
 	})
 	if err != nil {

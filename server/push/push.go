@@ -1,7 +1,9 @@
 // Package push tells a user's devices that a request waits for them, as the
 // Push section of DESIGN.md describes: a Notifier carries the request id and
 // nothing else, over Server-Sent Events to connected devices (Hub, serving
-// GET /v1/device/events) or a signed webhook to a self-hosted relay (Webhook).
+// GET /v1/device/events), a signed webhook to a self-hosted relay (Webhook),
+// or Web Push to the subscriptions devices register (WebPush, RFC 8030 with
+// RFC 8291 payload encryption and RFC 8292 VAPID).
 //
 // A push is only a hint. The device learns what is asked by fetching the
 // request over its authenticated API, and a device that missed a push finds

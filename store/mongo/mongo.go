@@ -42,6 +42,7 @@ const (
 	collNonces      = "nonces"
 	collAudit       = "audit"
 	collSettings    = "settings"
+	collPush        = "push_subscriptions"
 	blobBucket      = "blobs" // GridFS: blobs.files and blobs.chunks
 )
 

@@ -197,6 +197,16 @@ CREATE TABLE blob_chunks (
 	PRIMARY KEY (blob_id, n)
 );
 `,
+	// 2: the Web Push subscription of each device (DESIGN.md "Push"): one
+	// per device, and an endpoint belongs to one device only.
+	`
+CREATE TABLE push_subscriptions (
+	device_id text PRIMARY KEY,
+	endpoint  text NOT NULL UNIQUE,
+	p256dh    bytea NOT NULL,
+	auth      bytea NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

@@ -197,6 +197,16 @@ CREATE TABLE settings (
 	value TEXT NOT NULL
 );
 `,
+	// 4: the Web Push subscription of each device (DESIGN.md "Push"): one
+	// per device, and an endpoint belongs to one device only.
+	`
+CREATE TABLE push_subscriptions (
+	device_id TEXT PRIMARY KEY,
+	endpoint  TEXT NOT NULL UNIQUE,
+	p256dh    BLOB NOT NULL,
+	auth      BLOB NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

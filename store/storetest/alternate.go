@@ -266,3 +266,15 @@ func (a *alternate) StageAndAsk(ctx context.Context, recordID string, s store.St
 func (a *alternate) AnswerAndSeal(ctx context.Context, x *store.SealingAnswer, now time.Time) (bool, error) {
 	return a.next().AnswerAndSeal(ctx, x, now)
 }
+
+func (a *alternate) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {
+	return a.next().PutPushSubscription(ctx, p)
+}
+
+func (a *alternate) PushSubscriptions(ctx context.Context, userID string) ([]*store.PushSubscription, error) {
+	return a.next().PushSubscriptions(ctx, userID)
+}
+
+func (a *alternate) DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error {
+	return a.next().DeletePushSubscription(ctx, deviceID, endpoint)
+}

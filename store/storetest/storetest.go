@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"CombinedSeal", testCombinedSeal},
 		{"Audit", testAudit},
 		{"MasterKeyID", testMasterKeyID},
+		{"PushSubscriptions", testPushSubscriptions},
 		{"MalformedIDs", testMalformedIDs},
 		{"Oversize", testOversize},
 		{"Context", testContext},
