@@ -148,6 +148,9 @@ func TestFlow(t *testing.T) {
 	}
 	s, err = c.Session(ctx, s.SessionID, 0)
 	check(t, err)
+	if s.State != api.SessionConsumed || s.DownloadsLeft != 0 {
+		t.Fatalf("session after its one download: %s with %d left", s.State, s.DownloadsLeft)
+	}
 
 	// The document is served as it is embedded.
 	resp, err := (&http.Client{Transport: w.rec}).Get(w.node.URL + api.PathOpenAPI)

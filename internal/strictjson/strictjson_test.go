@@ -32,8 +32,9 @@ type body struct {
 	Raw        json.RawMessage   `json:"raw"`
 	Labels     map[string]string `json:"labels"`
 	Untagged   int
-	skipped    int
-	Ignored    string `json:"-"`
+	//lint:ignore U1000 an unexported field, which the decoder must leave alone
+	skipped int
+	Ignored string `json:"-"`
 }
 
 func TestDecode(t *testing.T) {

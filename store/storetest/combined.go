@@ -150,6 +150,9 @@ func testCombinedSeal(t *testing.T, s store.Store) {
 	again := sealingAnswer(t, r, q)
 	sealed, err = s.AnswerAndSeal(ctx, again, t0)
 	want(t, err, store.ErrConflict, "AnswerAndSeal a second time")
+	if sealed {
+		t.Error("a refused AnswerAndSeal said it sealed")
+	}
 	same(t, getRequest(t, s, q.ID).Answer, &a.Answer, "answer after a refused AnswerAndSeal")
 	wantEvents(t, s, r.UserID, events...)
 	_, err = s.AnswerAndSeal(ctx, sealingAnswer(t, r, newRequest(t, store.KindCreate, r.UserID, t0, expires)), t0)
