@@ -86,8 +86,8 @@ type Server struct {
 	notifyMu   sync.Mutex // orders notifyWG.Add (startPush) before closing is closed
 	notifyWG   sync.WaitGroup
 	notifySem  chan struct{}
-	panics     atomic.Int64  // recovered panics of background work
-	certs      *certReloader // nil without TLS
+	panics     atomic.Int64                 // recovered panics of background work
+	certs      atomic.Pointer[certReloader] // nil without TLS; set by Serve, read by ReloadTLS from another goroutine
 
 	startOnce   sync.Once
 	startErr    error
@@ -389,14 +389,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			ln.Close()
 			return err
 		}
-		s.certs = certs
+		s.certs.Store(certs)
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
 	} else if !loopback(ln.Addr()) {
 		s.log.Warn("serving plain HTTP on a non-loopback address: API keys, enrollment codes and record content cross the network in clear; use --tls-cert and --tls-key, or a TLS proxy in front", "listen", ln.Addr().String())
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if s.certs != nil {
+		if s.certs.Load() != nil {
 			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)

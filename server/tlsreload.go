@@ -42,14 +42,15 @@ func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 // untouched. On failure (the error says why) the certificate in use
 // stays. Without TLS it does nothing.
 func (s *Server) ReloadTLS() error {
-	if s.certs == nil {
+	certs := s.certs.Load()
+	if certs == nil {
 		s.log.Info("no TLS certificate to reload: the server speaks plain HTTP")
 		return nil
 	}
-	if err := s.certs.reload(); err != nil {
+	if err := certs.reload(); err != nil {
 		s.log.Error("TLS certificate not reloaded; the one in use stays", "error", err)
 		return err
 	}
-	s.log.Info("TLS certificate reloaded", "cert", s.certs.certFile)
+	s.log.Info("TLS certificate reloaded", "cert", certs.certFile)
 	return nil
 }
