@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
+	"io"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -118,5 +119,35 @@ func TestDeviceListScopeBeforeLookup(t *testing.T) {
 	e.do(http.MethodGet, "/v1/users/"+missing+"/devices", e.reader, nil).wantError(t, http.StatusNotFound, "not_found")
 	for _, uid := range []string{phone.userID, missing} {
 		e.do(http.MethodGet, "/v1/users/"+uid+"/devices", e.writer, nil).wantError(t, http.StatusForbidden, "forbidden")
+	}
+}
+
+// A device's open event stream ends when the device is suspended or
+// revoked: it must stop hearing of its user's requests at once, not at
+// its next reconnect.
+func TestEndedDeviceLosesItsStream(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, end := range []string{"suspend", "revoke"} {
+		d := e.userWithDevice(t)
+		res, err := e.ts.Client().Do(d.signed(t, http.MethodGet, "/v1/device/events", nil, e.clock.Now(), newNonce(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: event stream status %d", end, res.StatusCode)
+		}
+		ended := make(chan error, 1)
+		go func() { _, err := io.Copy(io.Discard, res.Body); ended <- err }()
+		if end == "suspend" {
+			e.do(http.MethodDelete, "/v1/users/"+d.userID+"/devices/"+d.id, e.admin, nil).want(t, http.StatusOK)
+		} else {
+			d.call(t, http.MethodPost, "/v1/device/devices/"+d.id+"/revoke", revokeBody(t, d, d.userID, d.id, e.clock.Now())).want(t, http.StatusOK)
+		}
+		select {
+		case <-ended:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the device's event stream is still open", end)
+		}
+		res.Body.Close()
 	}
 }

@@ -118,6 +118,7 @@ func (s *Server) suspendDevice(c *echo.Context) error {
 	if err := s.moveDevice(ctx, d, store.DeviceActive, store.DeviceSuspended); err != nil {
 		return err
 	}
+	s.hub.EndDevice(d.UserID, d.ID)
 	s.audit(ctx, u.ID, store.EventDeviceSuspended, authClient(c).ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceSuspended})
 	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: u.ID, State: store.DeviceSuspended})
 }
@@ -159,6 +160,7 @@ func (s *Server) revokeDevice(c *echo.Context) error {
 	if err := s.moveDevice(ctx, d, from, store.DeviceRevoked); err != nil {
 		return err
 	}
+	s.hub.EndDevice(d.UserID, d.ID)
 	s.audit(ctx, d.UserID, store.EventDeviceRevoked, caller.ID, d.ID,
 		approvalDetails{DeviceID: caller.ID, Statement: stmt, Signature: in.Signature})
 	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceRevoked})

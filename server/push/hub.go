@@ -132,7 +132,7 @@ func (h *Hub) Notify(_ context.Context, userID, requestID string) error {
 // ErrTooManySubscribers (429); the caller then writes the error response.
 // Every other return comes after the 200 response has started: nil when the
 // client went away or Close ended the stream, ErrSlowSubscriber,
-// ErrReplaced, or a write error.
+// ErrReplaced, ErrDeviceEnded, or a write error.
 //
 // A stream from a device that already has one replaces it (the older one
 // ends with ErrReplaced): a device that reconnects after a network change
@@ -260,6 +260,20 @@ func (h *Hub) endLocked(s *subscriber, reason error) {
 		delete(h.users, s.userID)
 	}
 	h.total--
+}
+
+// EndDevice ends the open streams of device deviceID of user userID, whose
+// Serve returns ErrDeviceEnded: a device that was revoked or suspended must
+// stop hearing of its user's requests at once, not when it reconnects (a
+// new stream is refused by the server's authentication).
+func (h *Hub) EndDevice(userID, deviceID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.users[userID] {
+		if s.deviceID == deviceID {
+			h.endLocked(s, ErrDeviceEnded)
+		}
+	}
 }
 
 // Close ends every stream (their Serve returns nil) and makes later Serve

@@ -572,3 +572,31 @@ func TestHubConnectedUsers(t *testing.T) {
 		t.Fatalf("connected users %v after Close", u)
 	}
 }
+
+// EndDevice ends that device's stream at once, and no other.
+func TestHubEndDevice(t *testing.T) {
+	hs := newHubServer(t, HubOptions{})
+	alice := newID(t, ids.User)
+	phone, tablet := newID(t, ids.Device), newID(t, ids.Device)
+	_, phoneEnd := hs.subscribe(t, t.Context(), alice, phone)
+	tabletEvents, _ := hs.subscribe(t, t.Context(), alice, tablet)
+	hs.hub.EndDevice(alice, phone)
+	if err := hs.served(t, phone); !errors.Is(err, ErrDeviceEnded) {
+		t.Fatalf("ended device's Serve = %v, want ErrDeviceEnded", err)
+	}
+	if err := <-phoneEnd; err != nil {
+		t.Fatalf("ended stream's ReadEvents = %v, want nil at EOF", err)
+	}
+	req := newID(t, ids.Request)
+	if err := hs.hub.Notify(t.Context(), alice, req); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-tabletEvents:
+		if got != req {
+			t.Fatalf("tablet got %q, want %q", got, req)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other device's stream stopped too")
+	}
+}

@@ -61,6 +61,9 @@ var (
 	// ErrReplaced is returned by Hub.Serve when the same device opened a
 	// newer stream.
 	ErrReplaced = errors.New("push: stream replaced by a newer one from the same device")
+	// ErrDeviceEnded is returned by Hub.Serve when the hub ended the stream
+	// of a device that was revoked or suspended (Hub.EndDevice).
+	ErrDeviceEnded = errors.New("push: the device may no longer receive events")
 	// ErrWebhookStatus is returned by Webhook.Notify when the relay answered
 	// with a status other than 2xx; the error names the status.
 	ErrWebhookStatus = errors.New("push: webhook answered with a non-2xx status")
