@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/assent-dev/assent/api"
 )
 
 // Errors returned by every Store and BlobStore implementation, wrapped with
@@ -42,31 +44,34 @@ var (
 	ErrAuditNotWritten = errors.New("store: state changed, audit entry not written")
 )
 
+// The states are the wire contract's (package api), stored as they are
+// sent.
+
 // Record states (DESIGN.md: awaiting_upload -> pending_approval -> sealed |
 // rejected | expired).
 const (
-	RecordAwaitingUpload  = "awaiting_upload"
-	RecordPendingApproval = "pending_approval"
-	RecordSealed          = "sealed"
-	RecordRejected        = "rejected"
-	RecordExpired         = "expired"
+	RecordAwaitingUpload  = api.RecordAwaitingUpload
+	RecordPendingApproval = api.RecordPendingApproval
+	RecordSealed          = api.RecordSealed
+	RecordRejected        = api.RecordRejected
+	RecordExpired         = api.RecordExpired
 )
 
 // Session states (pending_approval -> open -> consumed | denied | expired).
 const (
-	SessionPendingApproval = "pending_approval"
-	SessionOpen            = "open"
-	SessionConsumed        = "consumed"
-	SessionDenied          = "denied"
-	SessionExpired         = "expired"
+	SessionPendingApproval = api.SessionPendingApproval
+	SessionOpen            = api.SessionOpen
+	SessionConsumed        = api.SessionConsumed
+	SessionDenied          = api.SessionDenied
+	SessionExpired         = api.SessionExpired
 )
 
 // Device request states (pending -> approved | denied | expired).
 const (
-	RequestPending  = "pending"
-	RequestApproved = "approved"
-	RequestDenied   = "denied"
-	RequestExpired  = "expired"
+	RequestPending  = api.RequestPending
+	RequestApproved = api.RequestApproved
+	RequestDenied   = api.RequestDenied
+	RequestExpired  = api.RequestExpired
 )
 
 // Device states (DESIGN.md, "The user's device set"): pending -> active ->
@@ -78,13 +83,13 @@ const (
 // Only an active device answers for its user or makes signed calls other
 // than those its state is waiting for.
 const (
-	DevicePending          = "pending"
-	DeviceActive           = "active"
-	DeviceRevoked          = "revoked"
-	DeviceSuspended        = "suspended"
-	DeviceAwaitingTransfer = "awaiting_transfer"
-	DeviceRecoveryPending  = "recovery_pending"
-	DeviceCancelled        = "cancelled"
+	DevicePending          = api.DevicePending
+	DeviceActive           = api.DeviceActive
+	DeviceRevoked          = api.DeviceRevoked
+	DeviceSuspended        = api.DeviceSuspended
+	DeviceAwaitingTransfer = api.DeviceAwaitingTransfer
+	DeviceRecoveryPending  = api.DeviceRecoveryPending
+	DeviceCancelled        = api.DeviceCancelled
 )
 
 // DeviceTransitions lists the moves SetDeviceState makes, from -> allowed
