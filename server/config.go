@@ -221,6 +221,13 @@ type Config struct {
 	// (-push-allow-loopback, ASSENT_PUSH_ALLOW_LOOPBACK): for tests and
 	// trials only. Otherwise endpoints are https on public addresses.
 	PushAllowLoopback bool
+	// AppOrigins are the web origins of the approval app allowed to call
+	// the API from a browser (CORS; -app-origin, repeatable,
+	// ASSENT_APP_ORIGINS comma-separated): each https://host[:port], or
+	// http to a loopback host for trials (CheckAppOrigin). Empty: no
+	// cross-origin call is allowed. The server never serves the app itself
+	// (DESIGN.md "The approval app").
+	AppOrigins []string
 
 	// LogFormat is "json" (default) or "text" (-log-format,
 	// ASSENT_LOG_FORMAT); LogLevel is debug, info (default), warn or error
@@ -431,6 +438,11 @@ func (c Config) Validate() error {
 		return bad("log format %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)
 	case (c.WebhookURL == "") != (len(c.WebhookSecret) == 0):
 		return bad("a webhook needs both a URL and a secret")
+	}
+	for _, o := range c.AppOrigins {
+		if err := CheckAppOrigin(o); err != nil {
+			return err
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {

@@ -176,6 +176,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Logger:           s.log,
 		HTTPErrorHandler: s.handleError,
 	})
+	s.echo.Pre(s.cors)
 	s.echo.Use(s.requestLog, s.metrics.middleware)
 	for _, rt := range s.routes() {
 		s.echo.Add(rt.method, rt.path, rt.handler, s.routeAuth(rt)...)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -205,6 +206,7 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 	e.str(&cfg.VAPIDKeyPath, "vapid-key", "ASSENT_VAPID_KEY", "Web Push VAPID key `file` (32-byte P-256 key, mode 0600), made on first start with store sqlite only (default <data-dir>/vapid.key)")
 	e.str(&cfg.VAPIDSubject, "vapid-subject", "ASSENT_VAPID_SUBJECT", "VAPID contact: a mailto: or https: `URL` (default -public-url when https, else "+server.DefaultVAPIDSubject+")")
 	e.boolean(&cfg.PushAllowLoopback, "push-allow-loopback", "ASSENT_PUSH_ALLOW_LOOPBACK", "accept Web Push endpoints on loopback, http too (tests and trials only)")
+	appOrigins(e, &cfg)
 	e.str(&cfg.LogFormat, "log-format", "ASSENT_LOG_FORMAT", "log format: json or text")
 	e.str(&cfg.LogLevel, "log-level", "ASSENT_LOG_LEVEL", "log level: debug, info, warn or error")
 	e.duration(&cfg.SweepInterval, "sweep-interval", "ASSENT_SWEEP_INTERVAL", "how often expired requests, records and sessions are ended")
@@ -231,6 +233,30 @@ func serveConfig(args []string, stderr io.Writer) (server.Config, error) {
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return cfg, nil
+}
+
+// appOrigins defines -app-origin, repeatable, whose default is
+// $ASSENT_APP_ORIGINS split at commas; any -app-origin replaces the
+// variable's list.
+func appOrigins(e *envFlags, cfg *server.Config) {
+	if v, ok := e.lookup("ASSENT_APP_ORIGINS"); ok {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				cfg.AppOrigins = append(cfg.AppOrigins, o)
+			}
+		}
+	}
+	fromEnv := true
+	e.fs.Func("app-origin", "web `origin` of the approval app allowed to call the API (CORS), e.g. https://app.example; repeatable ($ASSENT_APP_ORIGINS, comma-separated)", func(v string) error {
+		if fromEnv {
+			cfg.AppOrigins, fromEnv = nil, false
+		}
+		if err := server.CheckAppOrigin(v); err != nil {
+			return err
+		}
+		cfg.AppOrigins = append(cfg.AppOrigins, v)
+		return nil
+	})
 }
 
 // resolveWebhookSecret settles where the webhook secret comes from: the
