@@ -1,0 +1,429 @@
+package webapp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/serviceworker"
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"github.com/assent-dev/assent/api"
+	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/e2e"
+	"github.com/assent-dev/assent/server"
+	"github.com/assent-dev/assent/webapp"
+)
+
+const (
+	testPassphrase = "correct horse battery"
+	// browserTimeout bounds the whole browser test.
+	browserTimeout = 6 * time.Minute
+	// stepTimeout bounds each step, so that a failure says where.
+	stepTimeout = time.Minute
+)
+
+// chromium finds Debian's chromium. Under CI it must be there (.ci/run
+// installs it): the test fails loudly instead of skipping.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium on $PATH: the approval app's browser test cannot run (apt-get install chromium)")
+	}
+	t.Skip("no chromium on $PATH (apt-get install chromium); CI=true makes this a failure")
+	return ""
+}
+
+// world is the browser test's loopback world: the API node, the app's
+// origin serving a freshly built bundle, and a third party.
+type world struct {
+	node    *e2e.Node
+	appURL  string
+	bundle  *webapp.Bundle
+	tp      *client.Client
+	userID  string
+	code    string
+	appSrv  *http.Server
+	content []byte
+}
+
+func startWorld(t *testing.T, ctx context.Context) *world {
+	dir := t.TempDir()
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appURL := "http://" + appLn.Addr().String()
+	node, err := e2e.StartNode(server.Config{
+		Listen:             "127.0.0.1:0",
+		DataDir:            filepath.Join(dir, "api"),
+		ApprovalTTL:        10 * time.Minute,
+		SweepInterval:      100 * time.Millisecond,
+		AnswerPollInterval: 50 * time.Millisecond,
+		UserRate:           -1,
+		RequesterRate:      -1,
+		UserRequesterRate:  -1,
+		ShutdownTimeout:    5 * time.Second,
+		LogFormat:          server.LogText,
+		AppOrigins:         []string{appURL},
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = node.Stop() })
+
+	start := time.Now()
+	b, err := webapp.Build(ctx, webapp.BuildOptions{Out: filepath.Join(dir, "bundle"), API: node.URL, SrcDir: ".."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bundle %s built in %s", b.Version, time.Since(start).Round(time.Millisecond))
+	srv := &http.Server{Handler: webapp.Handler(b.Dir, b.CSP, b.Sums), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(appLn) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	key, _, err := server.CreateClient(ctx, node.Store, rand.Reader, time.Now(), "Clinic", server.AllScopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := client.New(node.URL, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := tp.CreateUser(ctx, "patient-17", "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{node: node, appURL: appURL, bundle: b, tp: tp, userID: en.UserID, code: en.EnrollmentCode, appSrv: srv}
+}
+
+// upload creates a record and uploads content; it returns the record id
+// and the device request id.
+func (w *world) upload(t *testing.T, ctx context.Context, title string, content []byte) (string, string) {
+	t.Helper()
+	rec, err := w.tp.CreateRecord(ctx, w.userID, api.CreateRecordRequest{Title: title, ContentType: "text/plain", Purpose: "storage of your scan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := w.tp.Upload(ctx, rec.RecordID, bytes.NewReader(content), int64(len(content)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec.RecordID, p.RequestID
+}
+
+func evalAwait(expr string, out any) chromedp.Action {
+	return chromedp.Evaluate(expr, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) })
+}
+
+func waitBody(attr, value string) chromedp.Action {
+	return chromedp.WaitVisible(fmt.Sprintf(`body[data-%s=%q]`, attr, value), chromedp.ByQuery)
+}
+
+// goTo moves the page to another screen without reloading it.
+func goTo(hash string) chromedp.Action {
+	return chromedp.Evaluate(`location.hash = `+strconvQuote(hash), nil)
+}
+
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
+
+func text(sel string, out *string) chromedp.Action { return chromedp.Text(sel, out, chromedp.ByQuery) }
+
+// TestApprovalAppInChromium runs the approval app in a real headless
+// Chromium against a real API node on loopback: enrollment with a code and
+// a passphrase, a record sealed and an access approved from the page (the
+// third party downloads the plaintext, digest checked), the ledger screen,
+// a Web Push delivered to the service worker that leads the page to the
+// request, a reload that finds the keystore in IndexedDB and asks for the
+// passphrase again, the device.Storage conformance check on IndexedDB, and
+// the service worker refusing to unlock once the served code changes.
+func TestApprovalAppInChromium(t *testing.T) {
+	exe := chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	defer cancel()
+	w := startWorld(t, ctx)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox,
+		chromedp.Flag("headless", "new"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(360, 800),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer bcancel()
+	// The first Run starts the browser, for bctx's lifetime (not a step's).
+	if err := chromedp.Run(bctx); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	var logs bytes.Buffer
+	chromedp.ListenTarget(bctx, func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			for _, a := range e.Args {
+				fmt.Fprintf(&logs, "console.%s: %s\n", e.Type, a.Value)
+			}
+		case *runtime.EventExceptionThrown:
+			fmt.Fprintf(&logs, "exception: %s\n", e.ExceptionDetails.Error())
+		}
+	})
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", logs.String())
+		}
+	}()
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(bctx, stepTimeout)
+		defer scancel()
+		if err := chromedp.Run(sctx, actions...); err != nil {
+			var body string
+			_ = chromedp.Run(bctx, chromedp.Evaluate(`document.body.dataset.state+" "+document.body.dataset.screen+" | "+document.getElementById("status").textContent+" | "+document.getElementById("warnings").textContent`, &body))
+			t.Fatalf("%s: %v (page: %s)", what, err, body)
+		}
+	}
+
+	// Registrations of the service worker, for the push below.
+	regs := make(chan *serviceworker.Registration, 16)
+	chromedp.ListenTarget(bctx, func(ev any) {
+		if e, ok := ev.(*serviceworker.EventWorkerRegistrationUpdated); ok {
+			for _, r := range e.Registrations {
+				if !r.IsDeleted {
+					select {
+					case regs <- r:
+					default:
+					}
+				}
+			}
+		}
+	})
+
+	// Enroll.
+	start := time.Now()
+	run("open the app", chromedp.Navigate(w.appURL), waitBody("state", "enroll"))
+	t.Logf("page load to ready (enroll screen): %s", time.Since(start).Round(time.Millisecond))
+	var readyMs, loadMs string
+	run("timings", chromedp.Evaluate(`document.body.dataset.readyMs`, &readyMs), chromedp.Evaluate(`document.body.dataset.loadMs`, &loadMs))
+	t.Logf("in the page: device.wasm fetched, checked and started in %s ms; page ready in %s ms", loadMs, readyMs)
+	var csp string
+	run("csp", chromedp.Evaluate(`document.querySelector('meta[http-equiv="Content-Security-Policy"]').content`, &csp))
+	if !strings.Contains(csp, "connect-src 'self' "+w.node.URL) || !strings.Contains(csp, "default-src 'none'") {
+		t.Fatalf("CSP %q", csp)
+	}
+	run("grant notifications", browser.GrantPermissions([]browser.PermissionType{browser.PermissionTypeNotifications}).WithOrigin(w.appURL), serviceworker.Enable())
+	var server string
+	run("enroll form", chromedp.Value("#enroll-server", &server, chromedp.ByQuery))
+	if server != w.node.URL {
+		t.Fatalf("enroll form server %q, want %q", server, w.node.URL)
+	}
+	run("enroll",
+		chromedp.SendKeys("#enroll-code", w.code, chromedp.ByQuery),
+		chromedp.SendKeys("#enroll-name", "Ada's phone", chromedp.ByQuery),
+		chromedp.SendKeys("#enroll-pass", testPassphrase, chromedp.ByQuery),
+		chromedp.SendKeys("#enroll-pass2", testPassphrase, chromedp.ByQuery),
+		chromedp.Click("#enroll-submit", chromedp.ByQuery),
+		waitBody("state", "ready"),
+		waitBody("screen", "requests"),
+	)
+	u, err := w.tp.User(ctx, w.userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.State != "active" {
+		t.Fatalf("user state %q after the page enrolled", u.State)
+	}
+
+	// A record, sealed from the page.
+	content := []byte("the scan, as the clinic took it\n")
+	sum := sha256.Sum256(content)
+	rid, reqID := w.upload(t, ctx, "MRI 2026-12-04", content)
+	var ask, fields string
+	run("the request reaches the list and opens",
+		chromedp.WaitVisible(fmt.Sprintf(`li[data-request-id=%q] a`, reqID), chromedp.ByQuery),
+		chromedp.Click(fmt.Sprintf(`li[data-request-id=%q] a`, reqID), chromedp.ByQuery),
+		waitBody("request", "shown"),
+		text("#request-ask", &ask), text("#request-fields", &fields),
+	)
+	for _, want := range []string{"Clinic", "storage of your scan", "MRI 2026-12-04", "text/plain", fmt.Sprintf("%x", sum), rid, reqID} {
+		if !strings.Contains(fields, want) {
+			t.Errorf("request screen lacks %q:\n%s", want, fields)
+		}
+	}
+	var shot []byte
+	run("screenshot", chromedp.FullScreenshot(&shot, 100))
+	shotPath := filepath.Join(t.TempDir(), "approval-app-request.png")
+	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the request screen: %s", shotPath)
+	if p := os.Getenv("ASSENT_SCREENSHOT"); p != "" {
+		_ = os.WriteFile(p, shot, 0o644)
+	}
+	var deviceMs string
+	run("approve the seal", chromedp.Click("#approve", chromedp.ByQuery), waitBody("request", "approved"),
+		chromedp.Evaluate(`document.body.dataset.deviceMs`, &deviceMs))
+	t.Logf("approval in the page: %s ms from the click to the server's answer (evaluation, signature, ledger write in IndexedDB, POST)", deviceMs)
+	rec, err := w.tp.AwaitRecord(ctx, rid)
+	if err != nil || rec.State != api.RecordSealed {
+		t.Fatalf("record after the page approved: %+v, %v", rec, err)
+	}
+
+	// An access, approved from the page; the third party downloads.
+	acc, err := w.tp.RequestAccess(ctx, rid, "second opinion")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	run("the access request", goTo("#/request/"+acc.RequestID), waitBody("request", "shown"), text("#request-ledger", &note))
+	if !strings.Contains(note, "As your ledger knows it") {
+		t.Errorf("access prompt ledger note %q", note)
+	}
+	run("approve the access", chromedp.Click("#approve", chromedp.ByQuery), waitBody("request", "approved"))
+	sess, err := w.tp.AwaitSession(ctx, acc.SessionID)
+	if err != nil || sess.State != api.SessionOpen {
+		t.Fatalf("session after the page approved: %+v, %v", sess, err)
+	}
+	var got bytes.Buffer
+	d, err := w.tp.Download(ctx, acc.SessionID, &got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), content) || !bytes.Equal(d.SHA256, sum[:]) {
+		t.Fatalf("downloaded %q (sha-256 %x), want the content sealed", got.Bytes(), d.SHA256)
+	}
+
+	// The ledger screen lists both answers.
+	var ledger string
+	run("ledger", goTo("#/ledger"), waitBody("ledger", "2"), text("#ledger-list", &ledger))
+	for _, want := range []string{"APPROVE create: MRI 2026-12-04", "APPROVE access: MRI 2026-12-04", "second opinion", "accepted: approved"} {
+		if !strings.Contains(ledger, want) {
+			t.Errorf("ledger screen lacks %q:\n%s", want, ledger)
+		}
+	}
+
+	// Audit findings and devices: one web device, the sole holder.
+	var findings, devices string
+	run("audit", chromedp.Click(`nav a[href="#/audit"]`, chromedp.ByQuery), chromedp.WaitVisible("#finding-list li", chromedp.ByQuery),
+		text("#screen-audit", &findings))
+	if !strings.Contains(findings, "entries verified") || !strings.Contains(findings, "only device holding your device share") {
+		t.Errorf("audit screen:\n%s", findings)
+	}
+	run("devices", chromedp.Click(`nav a[href="#/devices"]`, chromedp.ByQuery), chromedp.WaitVisible("#device-list li strong", chromedp.ByQuery),
+		text("#screen-devices", &devices))
+	if !strings.Contains(devices, "(this device)") || !strings.Contains(devices, "platform: web") {
+		t.Errorf("devices screen:\n%s", devices)
+	}
+
+	// A Web Push reaches the service worker: a notification, and the page
+	// goes to the request; the user denies it and the record is rejected.
+	rid2, req2 := w.upload(t, ctx, "Blood test", []byte("numbers"))
+	var reg *serviceworker.Registration
+	for reg == nil {
+		select {
+		case r := <-regs:
+			if strings.HasPrefix(r.ScopeURL, w.appURL) {
+				reg = r
+			}
+		case <-ctx.Done():
+			t.Fatal("no service worker registration seen")
+		}
+	}
+	run("requests screen", goTo("#/requests"), waitBody("screen", "requests"))
+	var titles []string
+	run("push", serviceworker.DeliverPushMessage(w.appURL, reg.RegistrationID, `{"request_id":"`+req2+`"}`),
+		waitBody("pushed", req2), waitBody("request", "shown"),
+		evalAwait(`navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => n.title + " | " + n.tag))`, &titles))
+	if len(titles) == 0 || !strings.Contains(strings.Join(titles, ","), req2) {
+		t.Errorf("notifications after the push: %q", titles)
+	}
+	run("deny", text("#request-fields", &fields), chromedp.Click("#deny", chromedp.ByQuery), waitBody("request", "denied"))
+	if !strings.Contains(fields, "Blood test") {
+		t.Errorf("pushed request screen:\n%s", fields)
+	}
+	if rec, err := w.tp.AwaitRecord(ctx, rid2); err != nil || rec.State != api.RecordRejected {
+		t.Fatalf("denied record: %+v, %v", rec, err)
+	}
+
+	// Reload: the keystore survives in IndexedDB, the passphrase is asked
+	// again, a wrong one does not open it.
+	var status string
+	run("reload", chromedp.Reload(), waitBody("state", "locked"),
+		chromedp.SendKeys("#unlock-pass", "not the passphrase", chromedp.ByQuery), chromedp.Click("#unlock-submit", chromedp.ByQuery),
+		chromedp.WaitVisible(`#status`, chromedp.ByQuery), chromedp.Poll(`document.getElementById("status").textContent.startsWith("Not unlocked")`, nil),
+		text("#status", &status))
+	if !strings.Contains(status, "wrong passphrase") {
+		t.Errorf("status after a wrong passphrase: %q", status)
+	}
+	run("unlock after reload", chromedp.SendKeys("#unlock-pass", testPassphrase, chromedp.ByQuery), chromedp.Click("#unlock-submit", chromedp.ByQuery),
+		waitBody("state", "ready"), goTo("#/ledger"), waitBody("ledger", "3"))
+
+	// The device.Storage conformance check, on IndexedDB in this browser.
+	var st struct {
+		OK     bool     `json:"ok"`
+		Errors []string `json:"errors"`
+		Ms     int64    `json:"ms"`
+	}
+	run("self-test", evalAwait(`assentDevice.selfTest()`, &st))
+	if !st.OK {
+		t.Fatalf("device.Storage conformance on IndexedDB failed:\n%s", strings.Join(st.Errors, "\n"))
+	}
+	t.Logf("device.Storage conformance check passed on IndexedDB in %d ms", st.Ms)
+
+	passkey(t, bctx)
+
+	// The served code changes without a new version: the service worker's
+	// pins no longer match, and the page refuses to unlock.
+	css := filepath.Join(w.bundle.Dir, webapp.FileCSS)
+	if err := os.WriteFile(css, []byte("body{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warning string
+	var disabled bool
+	run("changed code", chromedp.Reload(), waitBody("state", "locked"),
+		chromedp.WaitVisible("#w-code", chromedp.ByQuery), text("#w-code", &warning),
+		chromedp.Evaluate(`document.getElementById("unlock-submit").disabled`, &disabled))
+	if !strings.Contains(warning, "Unlocking is refused") || !strings.Contains(warning, webapp.FileCSS) || !disabled {
+		t.Fatalf("after the served code changed: warning %q, unlock disabled %v", warning, disabled)
+	}
+}
+
+// passkey reports whether this Chromium's virtual authenticator offers the
+// WebAuthn PRF extension; the app's passkey unlock needs it.
+func passkey(t *testing.T, ctx context.Context) {
+	t.Helper()
+	var id webauthn.AuthenticatorID
+	err := chromedp.Run(ctx, webauthn.Enable(), chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		id, err = webauthn.AddVirtualAuthenticator(&webauthn.VirtualAuthenticatorOptions{
+			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
+			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, HasPrf: true,
+		}).Do(ctx)
+		return err
+	}))
+	if err != nil {
+		t.Logf("passkey unlock: this Chromium's virtual authenticator refused PRF (%v); not run", err)
+		return
+	}
+	t.Logf("passkey unlock: this Chromium's virtual authenticator offers PRF (authenticator %s), but the app has no passkey unlock yet; the passphrase path ran", id)
+	_ = chromedp.Run(ctx, webauthn.RemoveVirtualAuthenticator(id))
+}

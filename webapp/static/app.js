@@ -1,0 +1,381 @@
+// The approval app's page. It draws what the WebAssembly device
+// (globalThis.assentDevice, webapp/wasm) returns and passes the user's input
+// to it; every check, proof, signature and the ledger are the device's.
+// Text from the server is only ever set as textContent, never as HTML.
+"use strict";
+
+const WASM_URL = "device.wasm";
+const WASM_INTEGRITY = "__ASSENT_SRI_WASM__";
+const API_URL = __ASSENT_API__;
+const POLL_MS = 3000;
+
+const $ = (id) => document.getElementById(id);
+const dev = () => globalThis.assentDevice;
+let codeChanged = null; // a plain warning when the served code is not the pinned one
+let pollTimer = null;
+let current = null; // the request on screen
+
+function status(text) { $("status").textContent = text; }
+
+function warn(id, text, level) {
+  let p = $(id);
+  if (!text) { if (p) p.remove(); return; }
+  if (!p) { p = document.createElement("p"); p.id = id; $("warnings").append(p); }
+  p.className = level || "";
+  p.textContent = text;
+}
+
+function show(screen) {
+  for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "screen-" + screen;
+  document.body.dataset.screen = screen;
+  const h = document.querySelector("#screen-" + screen + " h2");
+  if (h) { h.tabIndex = -1; h.focus(); }
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+function field(dl, name, value, cls) {
+  dl.append(el("dt", name), el("dd", value, cls));
+}
+
+function size(n) {
+  if (n < 1024) return n + " bytes";
+  if (n < 1 << 20) return (n / 1024).toFixed(1) + " KiB (" + n + " bytes)";
+  return (n / 1048576).toFixed(1) + " MiB (" + n + " bytes)";
+}
+
+function when(iso) {
+  const d = new Date(iso);
+  const s = Math.round((d - Date.now()) / 1000);
+  return d.toISOString().replace(".000Z", "Z") + (s > 0 ? " (in " + Math.floor(s / 60) + " min " + (s % 60) + " s)" : " (expired)");
+}
+
+// --- start: the device, the service worker and the storage ---
+
+async function loadDevice() {
+  const t0 = performance.now();
+  const go = new Go();
+  const resp = await fetch(WASM_URL, { integrity: WASM_INTEGRITY, cache: "no-store" });
+  if (!resp.ok) throw new Error("the device code did not load (" + resp.status + ")");
+  const { instance } = await WebAssembly.instantiateStreaming(resp, go.importObject);
+  const ready = new Promise((resolve) => { globalThis.assentDeviceReady = resolve; });
+  go.run(instance);
+  await ready;
+  document.body.dataset.loadMs = String(Math.round(performance.now() - t0));
+}
+
+async function serviceWorker() {
+  if (!("serviceWorker" in navigator)) {
+    warn("w-sw", "This browser has no service worker: the app cannot check that its code stays the same, nor be woken by a push.", "warning");
+    return;
+  }
+  const reg = await navigator.serviceWorker.register("sw.js", { scope: "./" });
+  navigator.serviceWorker.addEventListener("message", (ev) => {
+    const m = ev.data || {};
+    if ((m.type === "push" || m.type === "open-request") && /^req_[a-z2-7]{26}$/.test(m.request_id || "")) {
+      document.body.dataset.pushed = m.request_id;
+      location.hash = "#/request/" + m.request_id;
+    }
+  });
+  const changed = await checkCode(reg);
+  reg.addEventListener("updatefound", () => checkCode(reg));
+  return changed;
+}
+
+// checkCode asks the active service worker, which pins the hashes of the
+// bundle it installed, whether what the origin serves now is the same; a
+// waiting worker means a new version the user has not accepted.
+async function checkCode(reg) {
+  const sw = navigator.serviceWorker.controller;
+  let text = null;
+  if (reg.waiting || reg.installing) {
+    if (sw) text = "The app's code on this server changed (a new version). Unlocking is refused until you accept it: check the release notes of the operator of this site first.";
+  }
+  if (sw && !text) {
+    const answer = await new Promise((resolve) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = (ev) => resolve(ev.data);
+      sw.postMessage({ type: "verify" }, [ch.port2]);
+      setTimeout(() => resolve({ error: "the service worker did not answer" }), 10000);
+    });
+    document.body.dataset.version = answer.version || "";
+    if (answer.changed && answer.changed.length) {
+      text = "The code this site serves is not the code this app was installed with (" + answer.changed.join(", ") + " changed without a new version). Unlocking is refused: someone may be trying to take your keys. Do not enter your passphrase.";
+    }
+  }
+  codeChanged = text;
+  warn("w-code", text, "alarm");
+  const accept = $("accept-update");
+  if (text && reg.waiting && !accept) {
+    const b = el("button", "Accept the new version");
+    b.id = "accept-update"; b.type = "button";
+    b.addEventListener("click", () => { reg.waiting.postMessage({ type: "accept" }); setTimeout(() => location.reload(), 500); });
+    $("warnings").append(b);
+  }
+  for (const id of ["unlock-submit", "enroll-submit"]) $(id).disabled = !!text;
+  return text;
+}
+
+async function storage() {
+  if (navigator.storage && navigator.storage.persist) {
+    const persisted = await navigator.storage.persisted() || await navigator.storage.persist();
+    document.body.dataset.persisted = String(persisted);
+    if (!persisted) warn("w-persist", "This browser may clear the app's storage when space runs low; install the app (Add to Home Screen) so that it keeps your device share.", "warning");
+  }
+  const ios = /iPhone|iPad|iPod/.test(navigator.userAgent) || (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
+  const standalone = matchMedia("(display-mode: standalone)").matches || navigator.standalone === true;
+  if (ios && !standalone) {
+    warn("w-ios", "On iPhone and iPad, install this app: tap Share, then Add to Home Screen. Safari deletes a site's storage after 7 days without a visit, which would lose your device share, and only an installed app receives push notifications.", "warning");
+  }
+}
+
+// --- screens ---
+
+async function route() {
+  stopPolling();
+  const st = await dev().state();
+  document.body.dataset.state = st.unlocked ? "ready" : st.enrolled ? "locked" : "enroll";
+  $("nav").hidden = !st.unlocked;
+  if (st.error) status(st.error);
+  if (!st.enrolled) return show("enroll");
+  if (!st.unlocked) { show("unlock"); $("unlock-pass").focus(); return; }
+  const h = location.hash;
+  let m;
+  if ((m = /^#\/request\/(req_[a-z2-7]{26})$/.exec(h))) return showRequest(m[1]);
+  if (h === "#/ledger") return showLedger();
+  if (h === "#/devices") return showDevices(st);
+  if (h === "#/audit") return showAudit();
+  return showRequests();
+}
+
+function stopPolling() { if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; } }
+
+async function showRequests() {
+  show("requests");
+  const list = $("request-list");
+  const draw = async () => {
+    let reqs;
+    try { reqs = await dev().pending(); } catch (e) { status("Could not list the requests: " + e.message); return; }
+    list.replaceChildren();
+    for (const r of reqs) {
+      const li = el("li");
+      li.dataset.requestId = r.request_id;
+      const a = el("a", (r.kind === "create" ? "Seal: " : r.kind === "access" ? "Open: " : "") + (r.record.title || r.request_id));
+      a.href = "#/request/" + r.request_id;
+      li.append(a, el("div", "by " + r.requester + " — " + r.purpose, "note"));
+      if (r.refused) li.append(el("div", "Refused by this device: " + r.refused, "alarm"));
+      list.append(li);
+    }
+    $("no-requests").hidden = reqs.length > 0;
+    document.body.dataset.pending = String(reqs.length);
+  };
+  await draw();
+  const tick = async () => { if (document.body.dataset.screen !== "requests") return; await draw(); pollTimer = setTimeout(tick, POLL_MS); };
+  pollTimer = setTimeout(tick, POLL_MS);
+}
+
+async function showRequest(id) {
+  show("request");
+  current = null;
+  const dl = $("request-fields");
+  dl.replaceChildren();
+  $("request-result").textContent = "";
+  $("request-refused").hidden = true;
+  $("request-ledger").textContent = "";
+  $("request-ask").textContent = "Loading request " + id + "…";
+  $("approve").disabled = $("deny").disabled = true;
+  let p;
+  try { p = await dev().show(id); } catch (e) { $("request-ask").textContent = "Could not load the request: " + e.message; return; }
+  if (p.refused) {
+    $("request-ask").textContent = "This device will not answer request " + id + ".";
+    $("request-refused").textContent = p.refused;
+    $("request-refused").hidden = false;
+    document.body.dataset.request = "refused";
+    return;
+  }
+  current = p;
+  $("request-ask").textContent = p.kind === "create" ? "Seal a new record for you?" : "Let " + p.requester_name + " open a record?";
+  field(dl, "Requester", p.requester_name + " (" + p.requester_id + ")");
+  field(dl, "Purpose", p.purpose);
+  const r = p.kind === "access" && p.unknown_to_ledger ? p.server_record : p.record;
+  field(dl, "Record", r.title);
+  field(dl, "Content type", r.content_type);
+  field(dl, "Size", size(r.size));
+  field(dl, "SHA-256", r.sha256, "mono");
+  field(dl, "Record id", p.record_id, "mono");
+  field(dl, "Expires", when(p.expires_at));
+  field(dl, "Request id", p.request_id, "mono");
+  const note = $("request-ledger");
+  if (p.kind === "create") {
+    note.textContent = "New to your ledger: approving seals exactly this content (its SHA-256 is signed).";
+  } else if (p.unknown_to_ledger) {
+    note.textContent = "NOT IN YOUR LEDGER: this device never approved creating this record, so nothing but the server vouches for what it is.";
+    note.className = "alarm";
+  } else if (p.mismatch) {
+    note.textContent = "WARNING: the server describes this record differently from your ledger (shown: your ledger's).";
+    note.className = "alarm";
+  } else {
+    note.textContent = "As your ledger knows it: you approved sealing this record.";
+    note.className = "note";
+  }
+  $("approve").disabled = $("deny").disabled = false;
+  document.body.dataset.request = "shown";
+}
+
+async function decide(decision) {
+  if (!current) return;
+  const id = current.request_id;
+  $("approve").disabled = $("deny").disabled = true;
+  $("request-result").textContent = decision === "approve" ? "Approving…" : "Denying…";
+  try {
+    const res = await dev().decide(id, decision, "");
+    $("request-result").textContent = (res.decision === "approve" ? "Approved" : "Denied") + ": the server recorded " + res.state + ".";
+    document.body.dataset.request = res.state;
+    document.body.dataset.deviceMs = String(res.device_ms);
+  } catch (e) {
+    $("request-result").textContent = "Not answered: " + e.message;
+    document.body.dataset.request = "error";
+  }
+  current = null;
+}
+
+async function showLedger() {
+  show("ledger");
+  const list = $("ledger-list");
+  list.replaceChildren();
+  let entries;
+  try { entries = await dev().ledger(); } catch (e) { status("Could not read the ledger: " + e.message); return; }
+  for (const e of entries) {
+    const li = el("li");
+    li.dataset.requestId = e.request_id;
+    li.append(el("strong", e.decision.toUpperCase() + " " + e.kind + (e.record ? ": " + e.record.title : "")));
+    li.append(el("div", e.at + " — " + e.requester + " — " + e.purpose, "note"));
+    li.append(el("div", "server: " + e.server));
+    if (e.record) li.append(el("div", "sha-256 " + e.record.sha256, "mono"));
+    list.append(li);
+  }
+  if (!entries.length) list.append(el("li", "No answers yet."));
+  document.body.dataset.ledger = String(entries.length);
+}
+
+async function showDevices(st) {
+  show("devices");
+  $("fingerprint").textContent = st.fingerprint + " (" + st.device_id + ")";
+  const list = $("device-list");
+  list.replaceChildren(el("li", "Checking the audit chain…"));
+  let a;
+  try { a = await dev().audit(); } catch (e) { list.replaceChildren(el("li", "Could not verify the audit chain: " + e.message, "alarm")); return; }
+  list.replaceChildren();
+  for (const d of a.devices) {
+    const li = el("li");
+    li.append(el("strong", d.device_id + (d.this ? " (this device)" : "")));
+    li.append(el("div", "platform: " + d.platform + " — state: " + d.state + " — enrolled " + d.enrolled_at, "note"));
+    if (d.key_id) li.append(el("div", "key " + d.key_id, "mono"));
+    list.append(li);
+  }
+  soleHolder(a);
+}
+
+function soleHolder(a) {
+  warn("w-sole", a.sole_holder ? "This app is the only device holding your device share, and no recovery kit was made here: if this browser's storage is lost, every record sealed for you is lost. Add a second device or make a recovery kit." : "", "warning");
+}
+
+async function showAudit() {
+  show("audit");
+  const list = $("finding-list");
+  list.replaceChildren();
+  $("audit-summary").textContent = "Verifying the audit chain…";
+  let a;
+  try { a = await dev().audit(); } catch (e) { $("audit-summary").textContent = "The audit chain does not verify: " + e.message; return; }
+  $("audit-summary").textContent = a.entries + " entries verified; head: " + a.head + ".";
+  for (const f of a.findings) list.append(el("li", f.text, f.level));
+  soleHolder(a);
+}
+
+// --- push ---
+
+async function subscribePush() {
+  try {
+    const reg = await navigator.serviceWorker.ready;
+    if (!reg.pushManager) return;
+    const cfg = await dev().pushConfig();
+    const key = Uint8Array.from(atob(cfg.vapid_public_key.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+    let sub = await reg.pushManager.getSubscription();
+    if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    await dev().pushSubscribe(JSON.stringify(sub.toJSON()));
+    document.body.dataset.push = "subscribed";
+  } catch (e) {
+    document.body.dataset.push = "unavailable";
+    status("Push notifications are off (" + e.message + "); the app checks for requests while open.");
+  }
+}
+
+// --- wiring ---
+
+function wire() {
+  $("enroll-server").value = API_URL;
+  $("enroll-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (codeChanged) return;
+    const f = ev.target;
+    if (f.passphrase.value !== f.passphrase2.value) { status("The two passphrases differ."); f.passphrase2.focus(); return; }
+    $("enroll-submit").disabled = true;
+    status("Enrolling… (deriving the key from your passphrase takes a few seconds)");
+    try {
+      await dev().enroll(f.server.value.trim(), f.code.value.trim(), f.passphrase.value, f.name.value.trim());
+      f.reset();
+      status("Enrolled.");
+      if (Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
+      subscribePush();
+      location.hash = "#/requests";
+      await route();
+    } catch (e) {
+      status("Enrollment failed: " + e.message);
+    } finally { $("enroll-submit").disabled = !!codeChanged; }
+  });
+  $("unlock-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (codeChanged) { status(codeChanged); return; }
+    const f = ev.target;
+    $("unlock-submit").disabled = true;
+    status("Unlocking…");
+    try {
+      await dev().unlock(f.passphrase.value);
+      f.reset();
+      status("Unlocked.");
+      subscribePush();
+      await route();
+    } catch (e) {
+      f.passphrase.value = "";
+      status("Not unlocked: " + e.message);
+    } finally { $("unlock-submit").disabled = !!codeChanged; }
+  });
+  $("approve").addEventListener("click", () => decide("approve"));
+  $("deny").addEventListener("click", () => decide("deny"));
+  $("refresh").addEventListener("click", () => route());
+  $("lock").addEventListener("click", async () => { await dev().lock(); await route(); });
+  addEventListener("hashchange", () => route());
+}
+
+async function main() {
+  const t0 = performance.now();
+  wire();
+  storage().catch(() => {});
+  try {
+    await Promise.all([loadDevice(), serviceWorker().catch((e) => warn("w-sw", "Service worker: " + e.message, "warning"))]);
+  } catch (e) {
+    $("h-loading").textContent = "The device did not start";
+    status(e.message);
+    document.body.dataset.state = "failed";
+    return;
+  }
+  document.body.dataset.readyMs = String(Math.round(performance.now() - t0));
+  await route();
+}
+
+main();

@@ -1,0 +1,670 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/assent-dev/assent/api"
+	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// dbName is the IndexedDB database of the device, one per app origin.
+const dbName = "assent-device"
+
+// callTimeout bounds a call from the page that is not waiting for the user.
+const callTimeout = time.Minute
+
+// Errors the page shows as they are.
+var (
+	errLocked     = errors.New("the device is locked: unlock it with your passphrase")
+	errEnrolled   = errors.New("this browser holds an enrolled device already")
+	errNotShown   = errors.New("open the request first")
+	errDecision   = errors.New("the decision must be approve or deny")
+	errPassphrase = errors.New("the passphrase must be at least 8 characters")
+)
+
+// app is the device as the page sees it: locked (only the sealed keystore
+// in IndexedDB) or unlocked (identity, ledger and agent in memory).
+type app struct {
+	mu      sync.Mutex
+	st      *IDB
+	client  *device.Client
+	id      *device.Identity
+	ledger  *device.Ledger
+	agent   *device.Agent
+	waits   map[string]*wait
+	started time.Time
+}
+
+// wait is a request the agent is handling while the page shows it: the
+// agent's policy parks on it until the user decides.
+type wait struct {
+	prompt   *device.Prompt
+	shown    chan struct{} // closed once prompt is set
+	decision chan device.Decision
+	done     chan struct{} // closed once the agent returned
+	res      *device.Result
+	err      error
+}
+
+func newApp() *app {
+	return &app{waits: map[string]*wait{}, started: time.Now()}
+}
+
+func (a *app) storage(ctx context.Context) (*IDB, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.st != nil {
+		return a.st, nil
+	}
+	st, err := OpenIDB(ctx, dbName)
+	if err != nil {
+		return nil, err
+	}
+	a.st = st
+	return st, nil
+}
+
+// stateView is what the page needs to pick a screen.
+type stateView struct {
+	Enrolled    bool   `json:"enrolled"`
+	Unlocked    bool   `json:"unlocked"`
+	ServerURL   string `json:"server_url,omitempty"`
+	DeviceID    string `json:"device_id,omitempty"`
+	UserID      string `json:"user_id,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	DeviceState string `json:"device_state,omitempty"`
+	Platform    string `json:"platform"`
+	Error       string `json:"error,omitempty"`
+}
+
+func (a *app) state() stateView {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	v := stateView{Platform: "web"}
+	st, err := a.storage(ctx)
+	if err != nil {
+		v.Error = err.Error()
+		return v
+	}
+	_, err = st.ReadKeystore(ctx)
+	switch {
+	case err == nil:
+		v.Enrolled = true
+	case !errors.Is(err, device.ErrNoKeystore):
+		v.Error = err.Error()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.id != nil {
+		v.Unlocked = true
+		v.ServerURL, v.DeviceID, v.UserID = a.id.ServerURL, a.id.DeviceID, a.id.UserID
+		v.Fingerprint = threshold.FormatKeyID(a.id.DeviceKeyID)
+		v.DeviceState = a.id.State
+	}
+	return v
+}
+
+func clientOptions() device.ClientOptions {
+	return device.ClientOptions{}
+}
+
+func (a *app) enroll(serverURL, code, passphrase, name string) (any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if len(passphrase) < 8 {
+		return nil, errPassphrase
+	}
+	code = strings.TrimSpace(code)
+	if name == "" {
+		name = "approval app (web)"
+	}
+	st, err := a.storage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.ReadKeystore(ctx); err == nil {
+		return nil, errEnrolled
+	}
+	c, err := device.NewClient(serverURL, nil, clientOptions())
+	if err != nil {
+		return nil, err
+	}
+	pass := []byte(passphrase)
+	defer clear(pass)
+	id, err := c.Enroll(ctx, code, device.EnrollOptions{Name: name, Save: func(id *device.Identity) error {
+		return device.CreateKeystoreIn(ctx, st, pass, id, rand.Reader, device.DefaultKDFParams)
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.start(ctx, id); err != nil {
+		id.Destroy()
+		return nil, err
+	}
+	return a.state(), nil
+}
+
+func (a *app) unlock(passphrase string) (any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	st, err := a.storage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pass := []byte(passphrase)
+	defer clear(pass)
+	id, err := device.OpenKeystoreIn(ctx, st, pass)
+	if err != nil {
+		return nil, err
+	}
+	id.State = device.StateActive
+	if err := a.start(ctx, id); err != nil {
+		id.Destroy()
+		return nil, err
+	}
+	return a.state(), nil
+}
+
+// start makes the client, ledger and agent of an unlocked identity.
+func (a *app) start(ctx context.Context, id *device.Identity) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.id != nil {
+		return nil
+	}
+	c, err := device.NewClient(id.ServerURL, id, clientOptions())
+	if err != nil {
+		return err
+	}
+	l, err := device.OpenLedgerIn(ctx, a.st)
+	if err != nil {
+		return err
+	}
+	ag, err := device.NewAgent(c, l, a.policy, device.AgentOptions{})
+	if err != nil {
+		return err
+	}
+	a.client, a.id, a.ledger, a.agent = c, id, l, ag
+	return nil
+}
+
+func (a *app) lock() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.id == nil {
+		return
+	}
+	for _, w := range a.waits {
+		select {
+		case w.decision <- "":
+		default:
+		}
+	}
+	a.id.Destroy()
+	a.id, a.client, a.agent = nil, nil, nil
+	// The ledger stays open on the storage: closing it would close the
+	// storage the locked app still reads. Reopened on unlock.
+	a.ledger = nil
+}
+
+// unlocked returns the parts of an unlocked device.
+func (a *app) unlocked() (*device.Client, *device.Identity, *device.Ledger, *device.Agent, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.id == nil {
+		return nil, nil, nil, nil, errLocked
+	}
+	return a.client, a.id, a.ledger, a.agent, nil
+}
+
+// policy is the agent's Policy: it hands the prompt to the page and waits
+// for the user's decision, or the request's expiry.
+func (a *app) policy(ctx context.Context, p *device.Prompt) (device.Decision, error) {
+	a.mu.Lock()
+	w := a.waits[p.RequestID]
+	a.mu.Unlock()
+	if w == nil {
+		return "", errors.New("no page is showing this request")
+	}
+	w.prompt = p
+	close(w.shown)
+	select {
+	case d := <-w.decision:
+		if d == "" {
+			return "", errLocked
+		}
+		return d, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// recordView is a record for the page, its digest in hex.
+type recordView struct {
+	Title       string `json:"title"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+}
+
+func viewRecord(r device.RecordView) recordView {
+	return recordView{Title: r.Title, ContentType: r.ContentType, Size: r.Size, SHA256: hex.EncodeToString(r.ContentSHA256)}
+}
+
+type summaryView struct {
+	RequestID string     `json:"request_id"`
+	Kind      string     `json:"kind"`
+	Requester string     `json:"requester"`
+	Purpose   string     `json:"purpose"`
+	Record    recordView `json:"record"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	Refused   string     `json:"refused,omitempty"`
+}
+
+// pending lists the pending requests, each checked (a refused one says
+// why, and cannot be approved).
+func (a *app) pending() (any, error) {
+	c, id, l, _, err := a.unlocked()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	reqs, err := c.PendingRequests(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []summaryView{}
+	for _, r := range reqs {
+		if _, _, answered := l.Answer(r.RequestID); answered {
+			continue
+		}
+		s := summaryView{RequestID: r.RequestID, Kind: r.Kind, Requester: r.Requester.Name, Purpose: r.Purpose,
+			Record: viewRecord(r.Record), ExpiresAt: r.ExpiresAt}
+		if err := device.CheckRequest(id, r, time.Now(), device.DefaultMaxLifetime); err != nil {
+			s.Refused = err.Error()
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+type promptView struct {
+	RequestID       string     `json:"request_id"`
+	Kind            string     `json:"kind"`
+	RequesterID     string     `json:"requester_id"`
+	RequesterName   string     `json:"requester_name"`
+	Purpose         string     `json:"purpose"`
+	RecordID        string     `json:"record_id"`
+	Record          recordView `json:"record"`
+	ServerRecord    recordView `json:"server_record"`
+	UnknownToLedger bool       `json:"unknown_to_ledger"`
+	Mismatch        bool       `json:"mismatch"`
+	ExpiresAt       time.Time  `json:"expires_at"`
+	// Text is the prompt as `assent device` prints it, every server string
+	// quoted.
+	Text    string `json:"text"`
+	Refused string `json:"refused,omitempty"`
+}
+
+// show starts handling a request: the agent fetches and checks it and
+// parks on the policy, and show returns the prompt; or, if a check refused
+// it, why.
+func (a *app) show(requestID string) (any, error) {
+	_, _, _, ag, err := a.unlocked()
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	w := a.waits[requestID]
+	if w == nil {
+		w = &wait{shown: make(chan struct{}), decision: make(chan device.Decision, 1), done: make(chan struct{})}
+		a.waits[requestID] = w
+		go func() {
+			w.res, w.err = ag.Handle(context.Background(), requestID)
+			close(w.done)
+		}()
+	}
+	a.mu.Unlock()
+	select {
+	case <-w.shown:
+		return viewPrompt(w.prompt), nil
+	case <-w.done:
+		a.forget(requestID, w)
+		if w.err == nil {
+			return nil, errors.New("the request was answered without asking")
+		}
+		return promptView{RequestID: requestID, Refused: w.err.Error()}, nil
+	case <-time.After(callTimeout):
+		return nil, errors.New("the server did not answer in time")
+	}
+}
+
+func (a *app) forget(id string, w *wait) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.waits[id] == w {
+		delete(a.waits, id)
+	}
+}
+
+func viewPrompt(p *device.Prompt) promptView {
+	var b strings.Builder
+	_ = device.WritePrompt(&b, p, time.Now()) // a strings.Builder never fails
+	return promptView{
+		RequestID: p.RequestID, Kind: p.Kind, RequesterID: p.Requester.ID, RequesterName: p.Requester.Name,
+		Purpose: p.Purpose, RecordID: p.RecordID, Record: viewRecord(p.Record), ServerRecord: viewRecord(p.ServerRecord),
+		UnknownToLedger: p.UnknownToLedger, Mismatch: p.Mismatch, ExpiresAt: p.ExpiresAt, Text: b.String(),
+	}
+}
+
+type resultView struct {
+	RequestID string `json:"request_id"`
+	Decision  string `json:"decision"`
+	State     string `json:"state"`
+	CPUMillis int64  `json:"device_ms"`
+}
+
+// decide hands the user's decision to the agent handling the request and
+// returns what the server made of the answer.
+func (a *app) decide(requestID, decision, matchCode string) (any, error) {
+	_ = matchCode
+	var d device.Decision
+	switch decision {
+	case "approve":
+		d = device.Approve
+	case "deny":
+		d = device.Deny
+	default:
+		return nil, errDecision
+	}
+	a.mu.Lock()
+	w := a.waits[requestID]
+	a.mu.Unlock()
+	if w == nil {
+		return nil, errNotShown
+	}
+	select {
+	case <-w.shown:
+	default:
+		return nil, errNotShown
+	}
+	start := time.Now()
+	select {
+	case w.decision <- d:
+	default:
+		return nil, errors.New("a decision is being sent already")
+	}
+	<-w.done
+	a.forget(requestID, w)
+	if w.err != nil {
+		return nil, w.err
+	}
+	return resultView{RequestID: requestID, Decision: string(w.res.Decision), State: w.res.State,
+		CPUMillis: time.Since(start).Milliseconds()}, nil
+}
+
+type ledgerEntryView struct {
+	Seq       int64       `json:"seq"`
+	At        time.Time   `json:"at"`
+	RequestID string      `json:"request_id"`
+	Kind      string      `json:"kind"`
+	RecordID  string      `json:"record_id"`
+	Record    *recordView `json:"record,omitempty"`
+	Requester string      `json:"requester"`
+	Purpose   string      `json:"purpose"`
+	Decision  string      `json:"decision"`
+	DecidedBy string      `json:"decided_by"`
+	Server    string      `json:"server"`
+}
+
+// ledgerView lists the ledger's answers, newest first, each with what the
+// server said.
+func (a *app) ledgerView() (any, error) {
+	if _, _, _, _, err := a.unlocked(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	entries, err := device.ReadLedgerIn(ctx, a.st)
+	if err != nil {
+		return nil, err
+	}
+	outcomes := map[string]*device.Entry{}
+	for _, e := range entries {
+		if e.Type == device.EntryOutcome {
+			outcomes[e.RequestID] = e
+		}
+	}
+	out := []ledgerEntryView{}
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if e.Type != device.EntryAnswer {
+			continue
+		}
+		v := ledgerEntryView{Seq: e.Seq, At: e.At, RequestID: e.RequestID, Kind: e.Kind, RecordID: e.RecordID,
+			Purpose: e.Purpose, Decision: e.Decision, DecidedBy: e.DecidedBy, Server: "no reply recorded"}
+		if e.Record != nil {
+			r := viewRecord(*e.Record)
+			v.Record = &r
+		}
+		if e.Requester != nil {
+			v.Requester = e.Requester.Name
+		}
+		switch o := outcomes[e.RequestID]; {
+		case o == nil:
+		case o.Outcome == device.OutcomeAccepted:
+			v.Server = "accepted: " + o.State
+		default:
+			v.Server = "refused: " + o.Error
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+type deviceView struct {
+	DeviceID   string    `json:"device_id"`
+	State      string    `json:"state"`
+	KeyID      string    `json:"key_id"`
+	Platform   string    `json:"platform"`
+	EnrolledAt time.Time `json:"enrolled_at"`
+	This       bool      `json:"this"`
+}
+
+type findingView struct {
+	Level string `json:"level"` // "alarm", "warning" or "info"
+	Text  string `json:"text"`
+}
+
+type auditView struct {
+	Entries  int           `json:"entries"`
+	Head     string        `json:"head"`
+	Devices  []deviceView  `json:"devices"`
+	Findings []findingView `json:"findings"`
+	// SoleHolder is set when this device is the user's only active device:
+	// the page warns that losing it loses every record without a
+	// recovery kit.
+	SoleHolder bool `json:"sole_holder"`
+}
+
+// auditDetails is the part of a device event's details the app reads.
+type auditDetails struct {
+	DeviceKeyID string `json:"device_key_id"`
+	State       string `json:"state"`
+	Platform    string `json:"platform"`
+}
+
+// auditView fetches and verifies the user's audit chain and reports what
+// the device finds in it: answers in this device's name that its ledger
+// does not hold, answers of its ledger the chain lacks, the user's device
+// set, pending recoveries and failed number matches.
+func (a *app) auditView() (any, error) {
+	c, id, l, _, err := a.unlocked()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	entries, err := c.Audit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := auditView{Entries: len(entries), Devices: []deviceView{}, Findings: []findingView{}}
+	if n := len(entries); n > 0 {
+		v.Head = fmt.Sprintf("entry %d, hash %x", entries[n-1].Seq, entries[n-1].Hash)
+	}
+	devices := map[string]*deviceView{}
+	var order []string
+	answered := map[string]bool{}
+	for _, e := range entries {
+		var d auditDetails
+		if len(e.Details) > 0 {
+			_ = json.Unmarshal(e.Details, &d) // details are informative here; the chain is verified
+		}
+		switch e.Event {
+		case "device_enrolled":
+			dv := devices[e.Subject]
+			if dv == nil {
+				dv = &deviceView{DeviceID: e.Subject, EnrolledAt: e.At}
+				devices[e.Subject] = dv
+				order = append(order, e.Subject)
+			}
+			dv.State, dv.KeyID, dv.Platform = d.State, d.DeviceKeyID, d.Platform
+		case "device_revoked", "device_suspended", "device_reactivated", "device_cancelled":
+			if dv := devices[e.Subject]; dv != nil && d.State != "" {
+				dv.State = d.State
+			}
+		case "approved", "denied":
+			if e.Actor == id.DeviceID {
+				answered[e.Subject] = true
+				if _, _, ok := l.Answer(e.Subject); !ok {
+					v.Findings = append(v.Findings, findingView{"alarm", fmt.Sprintf(
+						"The audit chain shows an answer (%s) in this device's name to request %s that this device's ledger does not hold: this device's key may be in other hands.", e.Event, e.Subject)})
+				}
+			}
+		case "match_failed":
+			v.Findings = append(v.Findings, findingView{"warning", fmt.Sprintf(
+				"Request %s was denied because the code typed did not match the requester's (%s).", e.Subject, e.At.UTC().Format(time.RFC3339))})
+		}
+	}
+	active := 0
+	for _, did := range order {
+		dv := devices[did]
+		dv.This = did == id.DeviceID
+		if dv.This && dv.Platform == "" {
+			dv.Platform = "web"
+		}
+		if dv.Platform == "" {
+			dv.Platform = "unknown"
+		}
+		switch dv.State {
+		case "active":
+			active++
+			if !dv.This {
+				v.Findings = append(v.Findings, findingView{"info", fmt.Sprintf("Device %s (%s) can also approve your requests.", did, dv.Platform)})
+			}
+		case "recovery_pending":
+			v.Findings = append(v.Findings, findingView{"alarm", fmt.Sprintf(
+				"A recovery enrollment (device %s) is pending: if you did not start it, cancel it now from a device you hold.", did)})
+		}
+		v.Devices = append(v.Devices, *dv)
+	}
+	v.SoleHolder = active <= 1
+	if v.SoleHolder {
+		v.Findings = append(v.Findings, findingView{"warning",
+			"This app is the only device holding your device share: if this browser's storage is lost, every record sealed for you is lost with it. Add a second device, or make a recovery kit with assent device."})
+	}
+	if len(v.Findings) == 0 || (len(v.Findings) == 1 && v.SoleHolder) {
+		v.Findings = append(v.Findings, findingView{"info", fmt.Sprintf("The chain of %d entries verifies, and every answer in this device's name is in its ledger.", len(entries))})
+	}
+	_ = audit.Label
+	return v, nil
+}
+
+type pushConfigView struct {
+	VAPIDPublicKey string `json:"vapid_public_key"` // base64url, unpadded, as PushManager.subscribe takes it
+}
+
+func (a *app) pushConfig() (any, error) {
+	c, _, _, _, err := a.unlocked()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	k, err := c.PushConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pushConfigView{VAPIDPublicKey: base64.RawURLEncoding.EncodeToString(k)}, nil
+}
+
+// browserSubscription is PushSubscription.toJSON().
+type browserSubscription struct {
+	Endpoint string `json:"endpoint"`
+	Keys     struct {
+		P256dh string `json:"p256dh"`
+		Auth   string `json:"auth"`
+	} `json:"keys"`
+}
+
+func (a *app) pushSubscribe(subJSON string) (any, error) {
+	c, _, _, _, err := a.unlocked()
+	if err != nil {
+		return nil, err
+	}
+	var bs browserSubscription
+	if err := json.Unmarshal([]byte(subJSON), &bs); err != nil {
+		return nil, fmt.Errorf("the push subscription is not PushSubscription JSON: %w", err)
+	}
+	p256, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(bs.Keys.P256dh, "="))
+	auth, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(bs.Keys.Auth, "="))
+	if err1 != nil || err2 != nil {
+		return nil, errors.New("the push subscription's keys are not base64url")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if err := c.SubscribePush(ctx, &api.PushSubscription{Endpoint: bs.Endpoint, P256dh: p256, Auth: auth}); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+// revoke revokes a device of the user after checking the passphrase again
+// (the fresh user verification DESIGN.md asks for).
+func (a *app) revoke(deviceID, passphrase string) (any, error) {
+	c, _, _, _, err := a.unlocked()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	pass := []byte(passphrase)
+	defer clear(pass)
+	check, err := device.OpenKeystoreIn(ctx, a.st, pass)
+	if err != nil {
+		return nil, err
+	}
+	check.Destroy()
+	if err := c.Revoke(ctx, deviceID); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+var _ = js.Global

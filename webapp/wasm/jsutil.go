@@ -1,0 +1,127 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"syscall/js"
+)
+
+// promise runs fn in its own goroutine and returns a JavaScript Promise of
+// its result, so that no call from the page ever blocks the event loop:
+// the value is passed to JSON.parse-able JSON, an error rejects with an
+// Error carrying its message (never a secret: the device's errors hold
+// none).
+func promise(fn func() (any, error)) js.Value {
+	var executor js.Func
+	executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		resolve, reject := args[0], args[1]
+		go func() {
+			v, err := safeCall(fn)
+			if err != nil {
+				reject.Invoke(js.Global().Get("Error").New(err.Error()))
+				return
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				reject.Invoke(js.Global().Get("Error").New("encoding the answer: " + err.Error()))
+				return
+			}
+			resolve.Invoke(js.Global().Get("JSON").Call("parse", string(b)))
+		}()
+		return nil
+	})
+	p := js.Global().Get("Promise").New(executor)
+	executor.Release() // the executor ran synchronously inside New
+	return p
+}
+
+// safeCall turns a panic into an error, so that a bug answers the page
+// instead of killing the device.
+func safeCall(fn func() (any, error)) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return fn()
+}
+
+// await waits for a JavaScript promise from a goroutine (never from a
+// callback) and returns its value, or its rejection as an error.
+func await(ctx context.Context, p js.Value) (js.Value, error) {
+	type result struct {
+		v   js.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	ok := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{v: arg0(args)}
+		return nil
+	})
+	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{err: jsError(arg0(args))}
+		return nil
+	})
+	defer ok.Release()
+	defer fail.Release()
+	p.Call("then", ok, fail)
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		return js.Undefined(), ctx.Err()
+	}
+}
+
+func arg0(args []js.Value) js.Value {
+	if len(args) == 0 {
+		return js.Undefined()
+	}
+	return args[0]
+}
+
+// jsError makes an error of a thrown JavaScript value.
+func jsError(v js.Value) error {
+	if v.Type() == js.TypeObject {
+		name, msg := v.Get("name"), v.Get("message")
+		if msg.Type() == js.TypeString {
+			if name.Type() == js.TypeString {
+				return errors.New(name.String() + ": " + msg.String())
+			}
+			return errors.New(msg.String())
+		}
+	}
+	return errors.New(v.String())
+}
+
+// jsBytes copies a Uint8Array (or ArrayBuffer) into Go.
+func jsBytes(v js.Value) ([]byte, error) {
+	if v.InstanceOf(js.Global().Get("ArrayBuffer")) {
+		v = js.Global().Get("Uint8Array").New(v)
+	}
+	if !v.InstanceOf(js.Global().Get("Uint8Array")) {
+		return nil, errors.New("not bytes")
+	}
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b, nil
+}
+
+// toJSBytes copies b into a new Uint8Array.
+func toJSBytes(b []byte) js.Value {
+	a := js.Global().Get("Uint8Array").New(len(b))
+	js.CopyBytesToJS(a, b)
+	return a
+}
+
+// str returns args[i] if it is a string, else "".
+func str(args []js.Value, i int) string {
+	if i < len(args) && args[i].Type() == js.TypeString {
+		return args[i].String()
+	}
+	return ""
+}

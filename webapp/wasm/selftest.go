@@ -1,0 +1,61 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/device/storagetest"
+)
+
+var _ device.Storage = (*IDB)(nil)
+
+type selfTestView struct {
+	OK     bool     `json:"ok"`
+	Errors []string `json:"errors"`
+	Millis int64    `json:"ms"`
+}
+
+// selfTest runs the device.Storage conformance check (device/storagetest)
+// on IndexedDB, in scratch databases that it deletes afterwards; the
+// device's own database is not touched.
+func (a *app) selfTest() (any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var tag [8]byte
+	if _, err := rand.Read(tag[:]); err != nil {
+		return nil, err
+	}
+	prefix := "assent-selftest-" + hex.EncodeToString(tag[:]) + "-"
+	var names []string
+	start := time.Now()
+	err := storagetest.Check(ctx, func(ctx context.Context, name string) (device.Storage, error) {
+		names = append(names, prefix+name)
+		return OpenIDB(ctx, prefix+name)
+	})
+	v := selfTestView{OK: err == nil, Errors: []string{}, Millis: time.Since(start).Milliseconds()}
+	if err != nil {
+		var j interface{ Unwrap() []error }
+		if errors.As(err, &j) {
+			for _, e := range j.Unwrap() {
+				v.Errors = append(v.Errors, e.Error())
+			}
+		} else {
+			v.Errors = append(v.Errors, strings.TrimSpace(err.Error()))
+		}
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			_ = DeleteIDB(ctx, n) // scratch data; a leftover is harmless
+		}
+	}
+	return v, nil
+}
