@@ -156,6 +156,9 @@ func text(sel string, out *string) chromedp.Action { return chromedp.Text(sel, o
 // passphrase again, the device.Storage conformance check on IndexedDB, and
 // the service worker refusing to unlock once the served code changes.
 func TestApprovalAppInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the WebAssembly and drives a browser")
+	}
 	exe := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 	defer cancel()

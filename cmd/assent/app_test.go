@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+)
+
+func TestServeAppOrigins(t *testing.T) {
+	t.Setenv("ASSENT_APP_ORIGINS", "https://a.example, https://b.example")
+	cfg, err := serveConfig(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.AppOrigins, []string{"https://a.example", "https://b.example"}) {
+		t.Fatalf("from the variable: %q", cfg.AppOrigins)
+	}
+	// Flags replace the variable's list, and repeat.
+	cfg, err = serveConfig([]string{"--app-origin", "https://c.example", "--app-origin", "http://127.0.0.1:8081"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.AppOrigins, []string{"https://c.example", "http://127.0.0.1:8081"}) {
+		t.Fatalf("from the flags: %q", cfg.AppOrigins)
+	}
+	for _, bad := range []string{"https://c.example/", "http://c.example", "*", "null"} {
+		if _, err := serveConfig([]string{"--app-origin", bad}, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("--app-origin %q: %v, want a usage error", bad, err)
+		}
+	}
+	t.Setenv("ASSENT_APP_ORIGINS", "https://ok.example,https://bad.example/path")
+	if _, err := serveConfig(nil, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("a bad origin in the variable: %v", err)
+	}
+}
+
+func TestAppUsage(t *testing.T) {
+	for _, args := range [][]string{
+		nil, {"nope"}, {"build"}, {"build", "--out", t.TempDir()}, {"build", "--out", t.TempDir(), "--api", "http://api.example"},
+		{"serve"}, {"serve", "--api", "ftp://x"}, {"build", "--out", "x", "--api", "https://a.example", "extra"},
+	} {
+		var out bytes.Buffer
+		if err := runApp(context.Background(), args, &out, &out); !errors.Is(err, errUsage) {
+			t.Errorf("assent app %q: %v, want a usage error", args, err)
+		}
+	}
+}
