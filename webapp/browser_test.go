@@ -164,11 +164,18 @@ func TestApprovalAppInChromium(t *testing.T) {
 	defer cancel()
 	w := startWorld(t, ctx)
 
+	// The profile is removed by hand: Chromium may still write in it for a
+	// moment after it was told to quit, which t.TempDir's check refuses.
+	profile, err := os.MkdirTemp("", "assent-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(profile)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox,
 		chromedp.Flag("headless", "new"),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(360, 800),
 	)
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
@@ -223,7 +230,8 @@ func TestApprovalAppInChromium(t *testing.T) {
 
 	// Enroll.
 	start := time.Now()
-	run("open the app", chromedp.Navigate(w.appURL), waitBody("state", "enroll"))
+	// A phone's width: 360 CSS pixels.
+	run("open the app", chromedp.EmulateViewport(360, 780), chromedp.Navigate(w.appURL), waitBody("state", "enroll"))
 	t.Logf("page load to ready (enroll screen): %s", time.Since(start).Round(time.Millisecond))
 	var readyMs, loadMs string
 	run("timings", chromedp.Evaluate(`document.body.dataset.readyMs`, &readyMs), chromedp.Evaluate(`document.body.dataset.loadMs`, &loadMs))
@@ -271,6 +279,11 @@ func TestApprovalAppInChromium(t *testing.T) {
 		if !strings.Contains(fields, want) {
 			t.Errorf("request screen lacks %q:\n%s", want, fields)
 		}
+	}
+	var scrollW int
+	run("fits 360 px", chromedp.Evaluate(`document.documentElement.scrollWidth`, &scrollW))
+	if scrollW > 360 {
+		t.Errorf("the request screen is %d px wide on a 360 px screen", scrollW)
 	}
 	var shot []byte
 	run("screenshot", chromedp.FullScreenshot(&shot, 100))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -86,6 +87,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	size := byteSize(demoDefaultSize)
 	fs.Var(&size, "size", "record `size` (B, KiB, MiB, GiB)")
 	keep := fs.Bool("keep", false, "keep the temporary directory (database, blobs, master key, device ledger)")
+	app := fs.Bool("app", false, "use the approval app in a browser as the device: serve it, print its URL and an enrollment code, and wait for you to enroll and approve there")
+	appListen := fs.String("app-listen", "127.0.0.1:8081", "with --app: TCP `address` of the approval app")
+	appDir := fs.String("app-dir", "", "with --app: a bundle `directory` from assent app build (default: build one now from this source tree)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -106,6 +110,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
 	d := &demo{size: int64(size), dir: dir, out: stdout, progress: progressOut(stderr), logs: &demoLog{}, start: time.Now()}
+	if *app {
+		d.app = &demoApp{listen: *appListen, dir: *appDir}
+	}
 	err = d.run(ctx)
 	if err != nil {
 		if tail := d.logs.tail(20); tail != "" {
@@ -127,6 +134,8 @@ type demo struct {
 	logs     *demoLog
 	start    time.Time
 
+	app      *demoApp // set by --app: the device is the approval app in a browser
+
 	mu    sync.Mutex
 	asked map[string]time.Time // when the device was asked, by request id
 }
@@ -146,12 +155,22 @@ func (d *demo) run(ctx context.Context) error {
 		MaxUploadSize: max(d.size, server.DefaultConfig().MaxUploadSize),
 		LogFormat:     server.LogText,
 	}
+	if d.app != nil {
+		if err := d.app.listenApp(); err != nil {
+			return err
+		}
+		defer d.app.close()
+		cfg.AppOrigins = []string{d.app.url}
+	}
 	node, err := e2e.StartNode(cfg, slog.New(slog.NewTextHandler(d.logs, nil)))
 	if err != nil {
 		return fmt.Errorf("starting the server: %w", err)
 	}
 	defer node.Stop()
 	d.step("server listening on %s (SQLite and blobs in %s)", node.URL, cfg.DataDir)
+	if d.app != nil {
+		return d.runApp(ctx, node)
+	}
 
 	clinic, err := e2e.NewThirdParty(ctx, node, "Demo clinic", server.AllScopes...)
 	if err != nil {
@@ -172,7 +191,7 @@ func (d *demo) run(ctx context.Context) error {
 	defer dev.Close()
 	d.step("device %s enrolled in %s; its agent approves every request, listening over SSE", dev.Identity.DeviceID, millis(time.Since(t0)))
 
-	sum, rid, err := d.seal(ctx, clinic, user.UserID, dev)
+	sum, rid, err := d.seal(ctx, clinic, user.UserID, dev.Identity.SigningPublicKey())
 	if err != nil {
 		return err
 	}
@@ -190,7 +209,7 @@ func (d *demo) run(ctx context.Context) error {
 
 // seal creates a record, uploads generated content and waits until the
 // device's approval seals it. It returns the content's SHA-256.
-func (d *demo) seal(ctx context.Context, clinic *e2e.ThirdParty, uid string, dev *e2e.Device) ([]byte, string, error) {
+func (d *demo) seal(ctx context.Context, clinic *e2e.ThirdParty, uid string, signer ed25519.PublicKey) ([]byte, string, error) {
 	rid, err := clinic.CreateRecord(ctx, uid, "Demo record ("+mib(d.size)+")", "application/octet-stream", "demo: keep this record")
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the record: %w", err)
@@ -218,7 +237,7 @@ func (d *demo) seal(ctx context.Context, clinic *e2e.ThirdParty, uid string, dev
 	if r.Size == nil || *r.Size != d.size || !bytes.Equal(r.ContentSHA256, sum) || r.Approval == nil {
 		return nil, "", errors.New("the sealed record does not carry the size and digest of the upload, or lacks its approval")
 	}
-	if err := threshold.Verify(dev.Identity.SigningPublicKey(), r.Approval.Statement, r.Approval.Signature); err != nil {
+	if err := threshold.Verify(signer, r.Approval.Statement, r.Approval.Signature); err != nil {
 		return nil, "", errors.New("the sealed record's approval does not verify under the device's key")
 	}
 	d.step("sealed %s after the upload (the device was asked %s after it, and approved); approval signature verified",
@@ -271,6 +290,9 @@ func (d *demo) approve(_ context.Context, p *device.Prompt) (device.Decision, er
 
 // since says how long after t0 the device was asked about requestID.
 func (d *demo) since(t0 time.Time, requestID string) string {
+	if d.app != nil {
+		return "in the browser"
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t, ok := d.asked[requestID]

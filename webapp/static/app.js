@@ -158,6 +158,8 @@ function stopPolling() { if (pollTimer) { clearTimeout(pollTimer); pollTimer = n
 async function showRequests() {
   show("requests");
   const list = $("request-list");
+  list.replaceChildren();
+  delete document.body.dataset.pending;
   const draw = async () => {
     let reqs;
     try { reqs = await dev().pending(); } catch (e) { status("Could not list the requests: " + e.message); return; }
@@ -182,6 +184,7 @@ async function showRequests() {
 async function showRequest(id) {
   show("request");
   current = null;
+  document.body.dataset.request = "loading";
   const dl = $("request-fields");
   dl.replaceChildren();
   $("request-result").textContent = "";
