@@ -134,7 +134,7 @@ type demo struct {
 	logs     *demoLog
 	start    time.Time
 
-	app      *demoApp // set by --app: the device is the approval app in a browser
+	app *demoApp // set by --app: the device is the approval app in a browser
 
 	mu    sync.Mutex
 	asked map[string]time.Time // when the device was asked, by request id

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-		"os"
+	"os"
 	"os/exec"
 	"regexp"
 	"testing"
