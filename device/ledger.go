@@ -3,6 +3,7 @@ package device
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -89,15 +89,16 @@ type Entry struct {
 	Error   string `json:"error,omitempty"`   // the server's error code
 }
 
-// Ledger is the device's own append-only record of every answer it gave.
-// It is safe for concurrent use; one process at a time may hold it open
-// (OpenLedger locks the file).
+// Ledger is the device's own append-only record of every answer it gave,
+// kept in a Storage. It is safe for concurrent use; one process at a time
+// may hold a ledger open (FileStorage locks the file).
 type Ledger struct {
 	mu       sync.Mutex
-	f        *os.File
+	st       Storage
+	owned    bool // Close closes st (OpenLedger made it)
 	size     int64
 	state    ledgerState
-	broken   error // set when a write may have left the file inconsistent
+	broken   error // set when a write may have left the storage inconsistent
 	repaired bool
 }
 
@@ -121,54 +122,54 @@ func newLedgerState(keep bool) *ledgerState {
 	return s
 }
 
-// OpenLedger opens the ledger at path for appending, creating it (mode 0600,
-// parent directory 0700) if absent, and checks the whole chain. It locks the
-// file against other processes (ErrLedgerLocked). A last line without its
-// newline (left by a crash during a write, before any answer was posted) is
-// cut off, and Repaired reports it. Errors: ErrLedger for a broken chain, a
-// malformed line, a file readable by group or others, or an I/O failure.
+// OpenLedger opens the ledger file at path for appending, creating it (mode
+// 0600, parent directory 0700) if absent, and checks the whole chain, as
+// OpenLedgerIn on a FileStorage holding only that ledger. It locks the file
+// against other processes (ErrLedgerLocked). Errors: ErrLedger for a broken
+// chain, a malformed line, a file readable by group or others, or an I/O
+// failure.
 func OpenLedger(path string) (*Ledger, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	fs := NewFileStorage(FilePaths{Ledger: path})
+	l, err := OpenLedgerIn(context.Background(), fs)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
-	}
-	l := &Ledger{f: f}
-	if err := l.load(path); err != nil {
-		f.Close()
+		fs.Close()
 		return nil, err
+	}
+	l.owned = true
+	return l, nil
+}
+
+// OpenLedgerIn opens the ledger kept in s and checks its whole chain. A last
+// line without its newline (left by a crash during a write, before any
+// answer was posted) is cut off, and Repaired reports it. The caller keeps
+// ownership of s: Close of the ledger does not close it. Errors: ErrLedger
+// for a broken chain, a malformed line or a storage failure;
+// ErrLedgerLocked from a storage another process holds.
+func OpenLedgerIn(ctx context.Context, s Storage) (*Ledger, error) {
+	data, err := s.ReadLedger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxLedgerSize {
+		return nil, fmt.Errorf("%w: ledger of %d bytes is over the limit", ErrLedger, len(data))
+	}
+	st := newLedgerState(false)
+	good, err := st.parse(data)
+	if err != nil {
+		return nil, err
+	}
+	l := &Ledger{st: s, size: good, state: *st}
+	if good != int64(len(data)) {
+		if err := s.TruncateLedger(ctx, good); err != nil {
+			return nil, fmt.Errorf("%w: cutting an incomplete last line: %w", ErrLedger, err)
+		}
+		l.repaired = true
 	}
 	return l, nil
 }
 
-func (l *Ledger) load(path string) error {
-	if err := checkPrivate(l.f, path); err != nil {
-		return err
-	}
-	if err := lockFile(l.f); err != nil {
-		return err
-	}
-	st := newLedgerState(false)
-	good, err := st.read(l.f)
-	if err != nil {
-		return err
-	}
-	if end, err := l.f.Seek(0, io.SeekEnd); err != nil {
-		return fmt.Errorf("%w: %v", ErrLedger, err)
-	} else if end != good {
-		if err := l.f.Truncate(good); err != nil {
-			return fmt.Errorf("%w: cutting an incomplete last line: %v", ErrLedger, err)
-		}
-		if err := l.f.Sync(); err != nil {
-			return fmt.Errorf("%w: %v", ErrLedger, err)
-		}
-		l.repaired = true
-	}
-	l.size, l.state = good, *st
-	return nil
-}
+// Storage returns the storage the ledger is kept in.
+func (l *Ledger) Storage() Storage { return l.st }
 
 // ReadLedger reads and checks the ledger at path without locking it, and
 // returns its entries in order. Errors as OpenLedger; an incomplete last line
@@ -189,6 +190,21 @@ func ReadLedger(path string) ([]*Entry, error) {
 	return st.entries, nil
 }
 
+// ReadLedgerIn reads and checks the ledger kept in s, without repairing
+// it, and returns its entries in order; an incomplete last line is left
+// out. Errors: ErrLedger.
+func ReadLedgerIn(ctx context.Context, s Storage) ([]*Entry, error) {
+	data, err := s.ReadLedger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := newLedgerState(true)
+	if _, err := st.parse(data); err != nil {
+		return nil, err
+	}
+	return st.entries, nil
+}
+
 func checkPrivate(f *os.File, path string) error {
 	fi, err := f.Stat()
 	if err != nil {
@@ -201,6 +217,11 @@ func checkPrivate(f *os.File, path string) error {
 		return fmt.Errorf("%w: %s has mode %04o; it must be private to its owner (chmod 600)", ErrLedger, path, perm)
 	}
 	return nil
+}
+
+// parse is read over bytes held in memory.
+func (s *ledgerState) parse(data []byte) (int64, error) {
+	return s.read(bytes.NewReader(data))
 }
 
 // read checks every complete line of r and returns the offset just past the
@@ -313,12 +334,14 @@ func validRecordID(id string) bool {
 // Repaired reports whether OpenLedger cut off an incomplete last line.
 func (l *Ledger) Repaired() bool { return l.repaired }
 
-// appendEntry writes e as the next line and syncs it. On a write failure the
-// file is cut back to its last good line; if even that fails, or the sync
-// fails, the ledger refuses every later append (ErrLedger), since the file
-// may no longer match what the ledger holds in memory. The entry is indexed
-// only after a durable write, except after a failed sync, when it is indexed
-// anyway so that the request stays claimed.
+// appendEntry writes e as the next line, durably (Storage.AppendLedger). On
+// a failure the entry is forgotten and the storage cut back to the last good
+// line; if even that fails (FileStorage refuses every call after a failed
+// sync), the ledger refuses every later append (ErrLedger), since the
+// storage may no longer match what the ledger holds in memory. Nothing is
+// posted for a failed append, so a line that reached the storage anyway is
+// at worst an answer that the next run finds without an outcome and posts
+// as recorded.
 func (l *Ledger) appendEntry(e *Entry) error {
 	if l.broken != nil {
 		return l.broken
@@ -335,19 +358,16 @@ func (l *Ledger) appendEntry(e *Entry) error {
 		return fmt.Errorf("%w: %v", ErrLedger, err)
 	}
 	sum := sha256.Sum256(line)
-	if _, err := l.f.Write(append(line, '\n')); err != nil {
+	ctx := context.Background()
+	if err := l.st.AppendLedger(ctx, append(line, '\n')); err != nil {
 		l.unindex(e)
-		if terr := l.f.Truncate(l.size); terr != nil {
+		if terr := l.st.TruncateLedger(ctx, l.size); terr != nil {
 			l.broken = fmt.Errorf("%w: a failed write could not be undone: %v", ErrLedger, terr)
 		}
 		return fmt.Errorf("%w: writing: %v", ErrLedger, err)
 	}
 	l.size += int64(len(line)) + 1
 	l.state.seq, l.state.last = e.Seq, sum[:]
-	if err := l.f.Sync(); err != nil {
-		l.broken = fmt.Errorf("%w: syncing failed earlier: %v", ErrLedger, err)
-		return fmt.Errorf("%w: syncing: %v", ErrLedger, err)
-	}
 	return nil
 }
 
@@ -435,13 +455,23 @@ func (l *Ledger) HoldsRecord(recordID string) bool {
 	return l.state.creates[recordID]
 }
 
-// Close releases the file and its lock.
+// Close ends the ledger's use: later appends fail. A ledger from
+// OpenLedger also closes its file (and releases its lock); one from
+// OpenLedgerIn leaves its storage to the caller.
 func (l *Ledger) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.broken = fmt.Errorf("%w: closed", ErrLedger)
-	return l.f.Close()
+	if l.broken != nil && errors.Is(l.broken, errClosed) {
+		return nil
+	}
+	l.broken = fmt.Errorf("%w: %w", ErrLedger, errClosed)
+	if l.owned {
+		return l.st.Close()
+	}
+	return nil
 }
+
+var errClosed = errors.New("closed")
 
 func copyEntry(e *Entry) *Entry {
 	c := *e

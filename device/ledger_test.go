@@ -244,7 +244,7 @@ func TestLedgerWriteFailure(t *testing.T) {
 	if err := l.AppendAnswer(first); err != nil {
 		t.Fatal(err)
 	}
-	l.f.Close() // the storage goes away under the ledger
+	l.st.(*FileStorage).ledger.Close() // the storage goes away under the ledger
 	e := testAnswer(t, threshold.KindCreate, "", threshold.DecisionApprove)
 	if err := l.AppendAnswer(e); !errors.Is(err, ErrLedger) {
 		t.Fatalf("append to a failed file: got %v, want ErrLedger", err)
@@ -287,7 +287,7 @@ func TestLedgerRejectsBadEntries(t *testing.T) {
 		t.Errorf("outcome of an unanswered request: got %v", err)
 	}
 	l.Close()
-	if entries, err := ReadLedger(l.f.Name()); err != nil || len(entries) != 0 {
+	if entries, err := ReadLedger(l.st.(*FileStorage).paths.Ledger); err != nil || len(entries) != 0 {
 		t.Errorf("refused entries reached the file: %d, %v", len(entries), err)
 	}
 }
