@@ -49,6 +49,11 @@ var (
 	// expected to replace (another process pinned one meanwhile); nothing
 	// was changed.
 	ErrHeadConflict = errors.New("device: the pinned audit head changed meanwhile")
+	// ErrHistory: the user's audit chain does not verify, does not extend
+	// the head this device pinned, or contradicts the device's ledger (an
+	// accepted answer missing or altered, a forged signature): the server's
+	// history was broken or rewritten. Nothing is pinned.
+	ErrHistory = errors.New("device: the audit history was broken or rewritten")
 	// ErrNotEmpty: ImportState refuses a storage that holds a ledger line or
 	// a pinned head already.
 	ErrNotEmpty = errors.New("device: the storage already holds a ledger or an audit head")

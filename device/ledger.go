@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +26,11 @@ const (
 	EntryAnswer = "answer"
 	// EntryOutcome is written after the server replied to an answer.
 	EntryOutcome = "outcome"
+	// EntryDevice records another device of the user that this device
+	// verified itself (one it added by transfer, or the sender of its own
+	// transfer): its id and signing key. The audit check (VerifyHistory)
+	// expects its enrollment and takes its signed answers as the user's.
+	EntryDevice = "device"
 )
 
 // Who made a decision (Entry.DecidedBy).
@@ -87,6 +93,10 @@ type Entry struct {
 	Outcome string `json:"outcome,omitempty"` // OutcomeAccepted or OutcomeRejected
 	State   string `json:"state,omitempty"`   // the server's new request state
 	Error   string `json:"error,omitempty"`   // the server's error code
+
+	// Device lines (RequestID is the add_device request, or empty).
+	DeviceID         string `json:"device_id,omitempty"`
+	SigningPublicKey []byte `json:"signing_public_key,omitempty"`
 }
 
 // Ledger is the device's own append-only record of every answer it gave,
@@ -110,12 +120,13 @@ type ledgerState struct {
 	outcomes map[string]*Entry // by request id, the latest
 	records  map[string]*Entry // by record id: the latest approved create
 	creates  map[string]bool   // record ids of every create answered
+	devices  map[string]*Entry // device lines by device id
 	entries  []*Entry          // kept only by ReadLedger
 }
 
 func newLedgerState(keep bool) *ledgerState {
 	s := &ledgerState{last: zeroHash, answers: map[string]*Entry{}, outcomes: map[string]*Entry{},
-		records: map[string]*Entry{}, creates: map[string]bool{}}
+		records: map[string]*Entry{}, creates: map[string]bool{}, devices: map[string]*Entry{}}
 	if keep {
 		s.entries = []*Entry{}
 	}
@@ -276,10 +287,18 @@ func (s *ledgerState) add(line []byte) error {
 
 // index checks an entry's meaning against what came before and records it.
 func (s *ledgerState) index(e *Entry) error {
-	if ids.Check(ids.Request, e.RequestID) != nil {
+	if ids.Check(ids.Request, e.RequestID) != nil && !(e.Type == EntryDevice && e.RequestID == "") {
 		return errors.New("malformed request id")
 	}
 	switch e.Type {
+	case EntryDevice:
+		if ids.Check(ids.Device, e.DeviceID) != nil || len(e.SigningPublicKey) != ed25519.PublicKeySize {
+			return errors.New("device line without a device id and a 32-byte signing key")
+		}
+		if prev := s.devices[e.DeviceID]; prev != nil {
+			return fmt.Errorf("second device line for device %s", e.DeviceID)
+		}
+		s.devices[e.DeviceID] = e
 	case EntryAnswer:
 		if err := checkAnswerEntry(e); err != nil {
 			return err
@@ -385,6 +404,8 @@ func (l *Ledger) unindex(e *Entry) {
 		}
 	case EntryOutcome:
 		delete(s.outcomes, e.RequestID)
+	case EntryDevice:
+		delete(s.devices, e.DeviceID)
 	}
 }
 
@@ -414,6 +435,46 @@ func (l *Ledger) AppendOutcome(requestID, outcome, state, code string, at time.T
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.appendEntry(&Entry{Type: EntryOutcome, At: at.UTC(), RequestID: requestID, Outcome: outcome, State: state, Error: code})
+}
+
+// AppendDevice records device deviceID of the user with its signing key,
+// as verified by this device itself (DESIGN.md, "Adding a device"): the
+// device that joined by a transfer this device approved (requestID its
+// add_device request), or the sender of this device's own transfer
+// (requestID empty). ErrLedger for a malformed id or key, a device already
+// recorded, or a failed write.
+func (l *Ledger) AppendDevice(deviceID string, signingKey ed25519.PublicKey, requestID string, at time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appendEntry(&Entry{Type: EntryDevice, At: at.UTC(), RequestID: requestID, DeviceID: deviceID,
+		SigningPublicKey: bytes.Clone(signingKey)})
+}
+
+// Devices returns the signing keys of the devices the ledger records
+// (AppendDevice), by device id.
+func (l *Ledger) Devices() map[string]ed25519.PublicKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]ed25519.PublicKey, len(l.state.devices))
+	for id, e := range l.state.devices {
+		out[id] = bytes.Clone(e.SigningPublicKey)
+	}
+	return out
+}
+
+// Entries returns copies of every answer line and the latest outcome of
+// each, and every device line, in no particular order: what VerifyHistory
+// compares with the chain.
+func (l *Ledger) Entries() []*Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*Entry, 0, len(l.state.answers)+len(l.state.outcomes)+len(l.state.devices))
+	for _, m := range []map[string]*Entry{l.state.answers, l.state.outcomes, l.state.devices} {
+		for _, e := range m {
+			out = append(out, copyEntry(e))
+		}
+	}
+	return out
 }
 
 // Answer returns a copy of the answer line of requestID and of its latest
@@ -489,5 +550,6 @@ func copyEntry(e *Entry) *Entry {
 		c.Response = &r
 	}
 	c.StatementSHA256 = bytes.Clone(e.StatementSHA256)
+	c.SigningPublicKey = bytes.Clone(e.SigningPublicKey)
 	return &c
 }
