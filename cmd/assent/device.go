@@ -388,7 +388,7 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	switch {
 	case errors.Is(err, device.ErrHistory):
-		return &exitError{code: exitAuditBroken, err: fmt.Errorf("%w\n%s", err, rewrittenAdvice)}
+		return &exitError{code: exitAuditBroken, err: fmt.Errorf("REWRITTEN: %w\n%s", err, rewrittenAdvice)}
 	case err != nil:
 		fmt.Fprintf(stderr, "The audit chain could not be checked (%v); trying again later.\n", err)
 	default:
@@ -618,7 +618,7 @@ func deviceAudit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}()
 	if errors.Is(chainErr, device.ErrHistory) {
-		return &exitError{code: exitAuditBroken, err: fmt.Errorf("%w\n%s", chainErr, rewrittenAdvice)}
+		return &exitError{code: exitAuditBroken, err: fmt.Errorf("REWRITTEN: %w\n%s", chainErr, rewrittenAdvice)}
 	}
 	return chainErr
 }
