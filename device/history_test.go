@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/device"
@@ -275,23 +276,7 @@ func TestHistoryReportsUnexpectedDevices(t *testing.T) {
 	if _, err := w.agent.VerifyHistory(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	code, err := e.admin.NewEnrollment(e.ctx, id.UserID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	share, err := oprf.ParsePrivateKey(id.OPRFKey.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := device.NewClient(e.url(), nil, device.ClientOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := c.Enroll(e.ctx, code.EnrollmentCode, device.EnrollOptions{Name: "not mine", OPRFKey: share})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Destroy()
+	other := e.enrollKitHolder(id)
 	if other.State != device.StateRecoveryPending {
 		t.Fatalf("the second device is %s, want a pending recovery", other.State)
 	}
@@ -313,6 +298,27 @@ func TestHistoryReportsUnexpectedDevices(t *testing.T) {
 	if h, err := device.VerifyHistory(e.ctx, w.client, w.st, w.ledger.Entries(), device.HistoryOptions{All: true}); err != nil || findingOf(h, device.FindingDeviceEnrolled) == nil {
 		t.Errorf("with All the enrollment is reported again: %v, %v", err, findings(h))
 	}
+}
+
+// enrollKitHolder enrolls a second device with id's key, as a holder of
+// its recovery kit would: a recovery, pending while id is active.
+func (e *serverEnv) enrollKitHolder(id *device.Identity) *device.Identity {
+	e.t.Helper()
+	code, err := e.admin.NewEnrollment(e.ctx, id.UserID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	share, err := oprf.ParsePrivateKey(id.OPRFKey.Bytes())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer share.Destroy()
+	other, err := e.client(nil, device.ClientOptions{}).Enroll(e.ctx, code.EnrollmentCode, device.EnrollOptions{Name: "kit holder", OPRFKey: share})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(other.Destroy)
+	return other
 }
 
 func findingOf(h *device.History, kind string) *device.Finding {
@@ -341,4 +347,51 @@ func findings(h *device.History) []string {
 		out = append(out, f.String())
 	}
 	return out
+}
+
+// TestRunWatchesHistory: with AuditInterval the agent checks the chain when
+// it starts and again later, and tells a new enrollment as a finding.
+func TestRunWatchesHistory(t *testing.T) {
+	e := newServerEnv(t, nil)
+	id := e.enroll()
+	st := device.NewFileStorage(device.DefaultFilePaths(filepath.Join(t.TempDir(), "device.key")))
+	defer st.Close()
+	l, err := device.OpenLedgerIn(e.ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan device.Finding, 16)
+	a, err := device.NewAgent(e.client(id, device.ClientOptions{}), l, (&prompts{decide: approveAll}).policy, device.AgentOptions{
+		AuditInterval: 50 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		Notify: func(n device.Notice) {
+			if n.Kind == device.NoticeFinding {
+				found <- *n.Finding
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	deadline := time.After(20 * time.Second)
+	for pinned(t, st) == nil {
+		select {
+		case <-deadline:
+			t.Fatal("Run did not pin a head at start")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	other := e.enrollKitHolder(id)
+	select {
+	case f := <-found:
+		if f.Kind != device.FindingDeviceEnrolled || f.DeviceID != other.DeviceID {
+			t.Errorf("finding %v, want the enrollment of %s", f, other.DeviceID)
+		}
+	case <-deadline:
+		t.Fatal("no finding for the new enrollment")
+	}
 }
