@@ -260,11 +260,12 @@ func (a *Agent) HandleRequest(ctx context.Context, req *Request) (*Result, error
 // VerifyHistory runs the package's VerifyHistory for the agent's device,
 // with the ledger's storage and lines, and keeps the approved creates it
 // found, so that a create of one of them is refused as not new and an
-// access to one is shown as known from the chain. It keeps them also when
-// the error is ErrHistory (the chain's records are no less taken).
+// access to one is shown as known from the chain. It takes them also from
+// a chain refused for contradicting the ledger (its records are no less
+// taken), but keeps the ones it had when the chain was not read through.
 func (a *Agent) VerifyHistory(ctx context.Context) (*History, error) {
 	h, err := VerifyHistory(ctx, a.client, a.ledger.Storage(), a.ledger.Entries(), a.o.History)
-	if h != nil {
+	if h != nil && (err == nil || len(h.Records) > 0) {
 		a.mu.Lock()
 		a.chain = h.Records
 		a.mu.Unlock()

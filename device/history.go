@@ -205,6 +205,9 @@ func CheckHistory(id *Identity, chain []*audit.Entry, pinned *AuditHead, ledger 
 	}
 	h := &History{Previous: pinned, Chain: chain, Records: map[string]*ChainRecord{}}
 	if pinned != nil {
+		if err := pinned.check(); err != nil {
+			return nil, err
+		}
 		if int64(len(chain)) < pinned.Seq {
 			return h, fmt.Errorf("%w: the chain has %d entries, but this device verified one up to entry %d before (%s): entries were removed",
 				ErrHistory, len(chain), pinned.Seq, pinned)
@@ -327,7 +330,7 @@ func (w *watcher) answer(h *History, e *audit.Entry) {
 	if mine, ok := w.answers[st.RequestID]; ok {
 		w.seen[st.RequestID] = true
 		sum := sha256.Sum256(d.Statement)
-		if !bytes.Equal(sum[:], mine.StatementSHA256) || !bytes.Equal(d.Signature, mine.Response.Signature) || mine.Decision != decision {
+		if mine.Response == nil || !bytes.Equal(sum[:], mine.StatementSHA256) || !bytes.Equal(d.Signature, mine.Response.Signature) || mine.Decision != decision {
 			w.breaks(h, e, Finding{Kind: FindingAnswerAltered, RequestID: st.RequestID, RecordID: st.RecordID, DeviceID: d.DeviceID,
 				Detail: fmt.Sprintf("the chain holds the answer to %.60q with another statement, signature or decision than the ledger", st.RequestID)})
 			return

@@ -284,3 +284,47 @@ func TestAgentUsesChainRecords(t *testing.T) {
 		t.Errorf("access with another digest than the chain's: %+v", p)
 	}
 }
+
+// FuzzCheckHistory feeds server-made entries (event, actor, subject and
+// details as the server chose them) to the history check, seeded with a
+// real approval: never a panic, only ErrHistory as an error, and breakage
+// findings only with it.
+func FuzzCheckHistory(f *testing.F) {
+	self := newIdentity(f, "https://assent.example")
+	st := &threshold.Statement{RequestID: mustID(f, ids.Request), Kind: threshold.KindAccess, UserID: self.UserID,
+		RecordID: "0190f5b2-7c3a-7000-8000-000000000000", Decision: threshold.DecisionApprove, RequesterID: mustID(f, ids.Client),
+		BlindedElements: [][]byte{blindedElement(f)}, ExpiresAt: ledgerTime}
+	msg, err := st.Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	d, _ := json.Marshal(approvalDetails{DeviceID: self.DeviceID, Statement: msg, Signature: threshold.Sign(self.SigningKey, msg)})
+	f.Add(api.AuditApproved, self.DeviceID, st.RequestID, d)
+	f.Add(api.AuditDenied, "dev_x", st.RequestID, d)
+	f.Add(api.AuditDeviceEnrolled, "dev_x", "dev_x", []byte(`{"device_key_id":"ab"}`))
+	f.Add(api.AuditDeviceRevoked, self.DeviceID, "", []byte(nil))
+	f.Fuzz(func(t *testing.T, event, actor, subject string, details []byte) {
+		c := &chain{t: t, uid: self.UserID}
+		c.add("user_created", "cli_x", self.UserID, nil)
+		e := &audit.Entry{UserID: self.UserID, Seq: 2, Event: event, Actor: actor, Subject: subject, Details: details,
+			At: ledgerTime, PrevHash: c.entries[0].Hash}
+		if e.Hash, err = audit.Hash(e); err != nil {
+			return // not an entry any server could serve
+		}
+		c.entries = append(c.entries, e)
+		h, err := CheckHistory(self, c.entries, nil, nil, HistoryOptions{})
+		if err != nil && !errors.Is(err, ErrHistory) {
+			t.Fatalf("undocumented error %v", err)
+		}
+		if h == nil {
+			t.Fatalf("no history for a whole chain (%v)", err)
+		}
+		breaks := false
+		for _, fd := range h.Findings {
+			breaks = breaks || fd.Breaks()
+		}
+		if breaks != (err != nil) {
+			t.Fatalf("findings %v with error %v", h.Findings, err)
+		}
+	})
+}
