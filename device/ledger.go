@@ -55,7 +55,8 @@ var zeroHash = make([]byte, sha256.Size)
 
 // Entry is one line of the ledger. Seq and Prev are filled in by the ledger.
 //
-// The ledger is a file of JSON lines, mode 0600. Line n carries Seq n and
+// The ledger is JSON lines kept in a Storage (FileStorage: a file, mode
+// 0600). Line n carries Seq n and
 // Prev, the hex SHA-256 of the bytes of line n-1 (without its newline; 64
 // zeros for line 1), and must be exactly the JSON encoding of its Entry. So
 // editing, removing, inserting or reordering any line but the last breaks

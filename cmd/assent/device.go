@@ -49,7 +49,7 @@ var deviceCommands = map[string]command{
 	"enroll":       {"enroll this device with a code: --server URL --code CODE (or $" + envEnrollmentCode + ")", deviceEnroll},
 	"run":          {"answer requests, asking y/N for each", deviceRun},
 	"ledger":       {"print the ledger of answers, checking its hash chain", deviceLedger},
-	"audit":        {"fetch and verify the user's audit chain on the server", deviceAudit},
+	"audit":        {"verify the user's audit chain, pin its head, report what this device did not expect (exit 3 rewritten, 4 alerts)", deviceAudit},
 	"recovery-kit": {"print a t-of-n recovery kit of the device share", deviceRecoveryKit},
 	"recover":      {"rebuild the device share from recovery shares on standard input", deviceRecover},
 	"status":       {"print this device's ids and the user's key fingerprint (for assent verify --user-key)", deviceStatus},
