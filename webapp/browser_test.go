@@ -338,11 +338,14 @@ func TestApprovalAppInChromium(t *testing.T) {
 	}
 
 	// Audit findings and devices: one web device, the sole holder.
-	var findings, devices string
+	var findings, devices, sole string
 	run("audit", chromedp.Click(`nav a[href="#/audit"]`, chromedp.ByQuery), chromedp.WaitVisible("#finding-list li", chromedp.ByQuery),
-		text("#screen-audit", &findings))
-	if !strings.Contains(findings, "entries verified") || !strings.Contains(findings, "only device holding your device share") {
+		text("#screen-audit", &findings), chromedp.WaitVisible("#w-sole", chromedp.ByQuery), text("#w-sole", &sole))
+	if !strings.Contains(findings, "entries verified") || !strings.Contains(findings, "holds every answer of its ledger") {
 		t.Errorf("audit screen:\n%s", findings)
+	}
+	if !strings.Contains(sole, "only device holding your device share") {
+		t.Errorf("no sole-holder warning: %q", sole)
 	}
 	run("devices", chromedp.Click(`nav a[href="#/devices"]`, chromedp.ByQuery), chromedp.WaitVisible("#device-list li strong", chromedp.ByQuery),
 		text("#screen-devices", &devices))

@@ -216,6 +216,9 @@ async function showRequest(id) {
   const note = $("request-ledger");
   if (p.kind === "create") {
     note.textContent = "New to your ledger: approving seals exactly this content (its SHA-256 is signed).";
+  } else if (p.unknown_to_ledger && p.known_from_chain && !p.mismatch) {
+    note.textContent = "Not in this device's ledger, but your audit chain shows its creation approved by a device you verified (the digest shown is the server's, and matches the chain).";
+    note.className = "warning";
   } else if (p.unknown_to_ledger) {
     note.textContent = "NOT IN YOUR LEDGER: this device never approved creating this record, so nothing but the server vouches for what it is.";
     note.className = "alarm";

@@ -12,11 +12,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"syscall/js"
 	"time"
 
 	"github.com/assent-dev/assent/api"
-	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -199,6 +197,13 @@ func (a *app) start(ctx context.Context, id *device.Identity) error {
 		return err
 	}
 	a.client, a.id, a.ledger, a.agent = c, id, l, ag
+	// Learn the chain's records and pin its head at once; the Audit screen
+	// shows what it found.
+	go func() {
+		vctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		_, _ = ag.VerifyHistory(vctx)
+	}()
 	return nil
 }
 
@@ -313,6 +318,7 @@ type promptView struct {
 	Record          recordView `json:"record"`
 	ServerRecord    recordView `json:"server_record"`
 	UnknownToLedger bool       `json:"unknown_to_ledger"`
+	KnownFromChain  bool       `json:"known_from_chain"`
 	Mismatch        bool       `json:"mismatch"`
 	ExpiresAt       time.Time  `json:"expires_at"`
 	// Text is the prompt as `assent device` prints it, every server string
@@ -368,7 +374,7 @@ func viewPrompt(p *device.Prompt) promptView {
 	return promptView{
 		RequestID: p.RequestID, Kind: p.Kind, RequesterID: p.Requester.ID, RequesterName: p.Requester.Name,
 		Purpose: p.Purpose, RecordID: p.RecordID, Record: viewRecord(p.Record), ServerRecord: viewRecord(p.ServerRecord),
-		UnknownToLedger: p.UnknownToLedger, Mismatch: p.Mismatch, ExpiresAt: p.ExpiresAt, Text: b.String(),
+		UnknownToLedger: p.UnknownToLedger, KnownFromChain: p.KnownFromChain != nil, Mismatch: p.Mismatch, ExpiresAt: p.ExpiresAt, Text: b.String(),
 	}
 }
 
@@ -509,35 +515,46 @@ type auditDetails struct {
 	Platform    string `json:"platform"`
 }
 
-// auditView fetches and verifies the user's audit chain and reports what
-// the device finds in it: answers in this device's name that its ledger
-// does not hold, answers of its ledger the chain lacks, the user's device
-// set, pending recoveries and failed number matches.
+// auditView verifies the user's audit chain as `assent device audit` does
+// (device.VerifyHistory through the agent: every link from entry 1, the
+// chain extends the head pinned in IndexedDB, every answer of the ledger is
+// in it as given, answers by known devices verify) and pins its head; it
+// reports the findings, the user's device set as the chain shows it, and
+// whether this device is the only active one.
 func (a *app) auditView() (any, error) {
-	c, id, l, _, err := a.unlocked()
+	_, id, _, ag, err := a.unlocked()
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	entries, err := c.Audit(ctx)
-	if err != nil {
+	h, err := ag.VerifyHistory(ctx)
+	if h == nil {
 		return nil, err
 	}
-	v := auditView{Entries: len(entries), Devices: []deviceView{}, Findings: []findingView{}}
-	if n := len(entries); n > 0 {
-		v.Head = fmt.Sprintf("entry %d, hash %x", entries[n-1].Seq, entries[n-1].Hash)
+	v := auditView{Entries: len(h.Chain), Devices: []deviceView{}, Findings: []findingView{}}
+	if err != nil {
+		v.Findings = append(v.Findings, findingView{"alarm", "The server's history contradicts this device's: " + err.Error()})
+	}
+	if h.Head != nil {
+		v.Head = fmt.Sprintf("entry %d, hash %x", h.Head.Seq, h.Head.Hash)
+	}
+	for _, f := range h.Findings {
+		level := "warning"
+		if f.Breaks() {
+			level = "alarm"
+		}
+		v.Findings = append(v.Findings, findingView{level, f.String()})
 	}
 	devices := map[string]*deviceView{}
 	var order []string
-	answered := map[string]bool{}
-	for _, e := range entries {
+	for _, e := range h.Chain {
 		var d auditDetails
 		if len(e.Details) > 0 {
-			_ = json.Unmarshal(e.Details, &d) // details are informative here; the chain is verified
+			_ = json.Unmarshal(e.Details, &d) // informative only: the chain is verified, its findings made above
 		}
 		switch e.Event {
-		case "device_enrolled":
+		case api.AuditDeviceEnrolled:
 			dv := devices[e.Subject]
 			if dv == nil {
 				dv = &deviceView{DeviceID: e.Subject, EnrolledAt: e.At}
@@ -545,21 +562,13 @@ func (a *app) auditView() (any, error) {
 				order = append(order, e.Subject)
 			}
 			dv.State, dv.KeyID, dv.Platform = d.State, d.DeviceKeyID, d.Platform
-		case "device_revoked", "device_suspended", "device_reactivated", "device_cancelled":
+		case api.AuditDeviceRevoked, api.AuditDeviceSuspended, "device_reactivated", "device_cancelled":
 			if dv := devices[e.Subject]; dv != nil && d.State != "" {
 				dv.State = d.State
 			}
-		case "approved", "denied":
-			if e.Actor == id.DeviceID {
-				answered[e.Subject] = true
-				if _, _, ok := l.Answer(e.Subject); !ok {
-					v.Findings = append(v.Findings, findingView{"alarm", fmt.Sprintf(
-						"The audit chain shows an answer (%s) in this device's name to request %s that this device's ledger does not hold: this device's key may be in other hands.", e.Event, e.Subject)})
-				}
-			}
-		case "match_failed":
+		case eventMatchFailed:
 			v.Findings = append(v.Findings, findingView{"warning", fmt.Sprintf(
-				"Request %s was denied because the code typed did not match the requester's (%s).", e.Subject, e.At.UTC().Format(time.RFC3339))})
+				"entry %d: request %s was denied because the code typed did not match the requester's.", e.Seq, e.Subject)})
 		}
 	}
 	active := 0
@@ -575,9 +584,6 @@ func (a *app) auditView() (any, error) {
 		switch dv.State {
 		case "active":
 			active++
-			if !dv.This {
-				v.Findings = append(v.Findings, findingView{"info", fmt.Sprintf("Device %s (%s) can also approve your requests.", did, dv.Platform)})
-			}
 		case "recovery_pending":
 			v.Findings = append(v.Findings, findingView{"alarm", fmt.Sprintf(
 				"A recovery enrollment (device %s) is pending: if you did not start it, cancel it now from a device you hold.", did)})
@@ -585,16 +591,16 @@ func (a *app) auditView() (any, error) {
 		v.Devices = append(v.Devices, *dv)
 	}
 	v.SoleHolder = active <= 1
-	if v.SoleHolder {
-		v.Findings = append(v.Findings, findingView{"warning",
-			"This app is the only device holding your device share: if this browser's storage is lost, every record sealed for you is lost with it. Add a second device, or make a recovery kit with assent device."})
+	if len(v.Findings) == 0 {
+		v.Findings = append(v.Findings, findingView{"info", fmt.Sprintf(
+			"The chain of %d entries verifies, extends the head this device pinned before, and holds every answer of its ledger as given.", len(h.Chain))})
 	}
-	if len(v.Findings) == 0 || (len(v.Findings) == 1 && v.SoleHolder) {
-		v.Findings = append(v.Findings, findingView{"info", fmt.Sprintf("The chain of %d entries verifies, and every answer in this device's name is in its ledger.", len(entries))})
-	}
-	_ = audit.Label
 	return v, nil
 }
+
+// eventMatchFailed is the audit event of a wrong number-matching code
+// (DESIGN.md, match_code).
+const eventMatchFailed = "match_failed"
 
 type pushConfigView struct {
 	VAPIDPublicKey string `json:"vapid_public_key"` // base64url, unpadded, as PushManager.subscribe takes it
@@ -667,4 +673,3 @@ func (a *app) revoke(deviceID, passphrase string) (any, error) {
 	return true, nil
 }
 
-var _ = js.Global
