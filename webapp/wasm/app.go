@@ -672,4 +672,3 @@ func (a *app) revoke(deviceID, passphrase string) (any, error) {
 	}
 	return true, nil
 }
-
