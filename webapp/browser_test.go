@@ -27,6 +27,7 @@ import (
 	"github.com/assent-dev/assent/e2e"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/webapp"
+	"github.com/assent-dev/assent/webapp/internal/approvalbench"
 )
 
 const (
@@ -407,6 +408,22 @@ func TestApprovalAppInChromium(t *testing.T) {
 		t.Fatalf("device.Storage conformance on IndexedDB failed:\n%s", strings.Join(st.Errors, "\n"))
 	}
 	t.Logf("device.Storage conformance check passed on IndexedDB in %d ms", st.Ms)
+
+	// The device's CPU per approval: the same work in the page and here.
+	const benchN = 200
+	var bench struct {
+		Micros float64 `json:"us_per_approval"`
+	}
+	run("bench", evalAwait(fmt.Sprintf(`assentDevice.bench(%d)`, benchN), &bench))
+	native, err := approvalbench.Run(benchN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bench.Micros <= 0 {
+		t.Fatalf("bench in the page: %+v", bench)
+	}
+	t.Logf("device CPU per approval (statement, POPRF evaluation and proof, signature; %d runs): %.0f µs in the page (WebAssembly), %.0f µs native Go: %.1fx",
+		benchN, bench.Micros, float64(native.Microseconds()), bench.Micros/float64(native.Microseconds()))
 
 	passkey(t, bctx)
 

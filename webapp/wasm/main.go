@@ -39,6 +39,13 @@ func main() {
 	bind("pushSubscribe", func(args []js.Value) (any, error) { return a.pushSubscribe(str(args, 0)) })
 	bind("revoke", func(args []js.Value) (any, error) { return a.revoke(str(args, 0), str(args, 1)) })
 	bind("selfTest", func([]js.Value) (any, error) { return a.selfTest() })
+	bind("bench", func(args []js.Value) (any, error) {
+		n := 0
+		if len(args) > 0 && args[0].Type() == js.TypeNumber {
+			n = args[0].Int()
+		}
+		return a.bench(n)
+	})
 	js.Global().Set("assentDevice", obj)
 	if cb := js.Global().Get("assentDeviceReady"); cb.Type() == js.TypeFunction {
 		cb.Invoke()

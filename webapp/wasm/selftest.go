@@ -12,6 +12,7 @@ import (
 
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/device/storagetest"
+	"github.com/assent-dev/assent/webapp/internal/approvalbench"
 )
 
 var _ device.Storage = (*IDB)(nil)
@@ -58,4 +59,22 @@ func (a *app) selfTest() (any, error) {
 		}
 	}
 	return v, nil
+}
+
+type benchView struct {
+	N           int     `json:"n"`
+	MicrosPerOp float64 `json:"us_per_approval"`
+}
+
+// bench runs the device's CPU work of n approvals in this page
+// (approvalbench) and returns the time per approval.
+func (a *app) bench(n int) (any, error) {
+	if n < 1 || n > 10000 {
+		return nil, errors.New("bench: n must be 1 to 10000")
+	}
+	d, err := approvalbench.Run(n)
+	if err != nil {
+		return nil, err
+	}
+	return benchView{N: n, MicrosPerOp: float64(d.Nanoseconds()) / 1e3}, nil
 }
