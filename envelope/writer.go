@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-
-	"github.com/assent-dev/assent/internal/secret"
 )
 
 // Writer seals a plaintext stream into an envelope. It fills one chunk at a
@@ -73,7 +71,7 @@ func NewWriter(dst io.Writer, dek []byte, rand io.Reader) (*Writer, error) {
 	w.ring[0] = new(group)
 	w.cur = w.ring[0]
 	w.buf = w.cur.chunk(0)
-	w.out = make([]byte, 0, encChunkSize)
+	w.out = getSealed()
 	w.hash = newHash()
 	return w, nil
 }
@@ -186,10 +184,10 @@ func (w *Writer) flush(last bool) error {
 	return nil
 }
 
-// chunk returns the group's buffer i, made on first use.
+// chunk returns the group's buffer i, taken from the pool on first use.
 func (g *group) chunk(i int) []byte {
 	if g.bufs[i] == nil {
-		g.bufs[i] = make([]byte, ChunkSize)
+		g.bufs[i] = getPlain()
 	}
 	return g.bufs[i]
 }
@@ -202,16 +200,26 @@ func (w *Writer) stop(err error) {
 	if w.hs != nil {
 		w.hs.close()
 	}
+	// The hasher has let go: the buffers are clear to recycle, and the
+	// Writer holds none of them any more (every method checks err first).
 	for _, g := range w.ring {
 		if g == nil {
 			continue
 		}
-		for _, b := range g.bufs {
-			secret.Clear(b)
+		for i, b := range g.bufs {
+			if b != nil {
+				putPlain(b)
+				g.bufs[i] = nil
+			}
 		}
 		clear(g.parts[:])
 	}
-	w.n = 0
+	w.ring = [ringSize]*group{}
+	w.cur, w.buf, w.n = nil, nil, 0
+	if w.out != nil {
+		putSealed(w.out)
+		w.out = nil
+	}
 }
 
 // writeAll writes b to dst, turning a short write into an error.
