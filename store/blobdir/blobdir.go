@@ -80,16 +80,14 @@ func (s *Store) Stage(ctx context.Context, name string) (store.StagedBlob, error
 	if err := check(ctx, name); err != nil {
 		return nil, err
 	}
-	if s.committed(name) {
-		return nil, fmt.Errorf("blobdir: stage %s: %w: committed already", name, store.ErrConflict)
-	}
 	f, err := s.root.OpenFile(path.Join(StagedDir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, mapErr("stage", name, err)
+		return nil, mapErr("stage", name, err) // ErrConflict if staged already
 	}
-	// A commit of the same name may have linked and unlinked between the
-	// check above and the create: look again now that the staged name is
-	// ours.
+	// Only now that the staged name is ours is the final name looked up:
+	// a commit of the same name that linked and unlinked before the create
+	// is seen, and a name committed long ago costs one create and remove
+	// (a rare conflict) rather than every stage a second lookup.
 	if s.committed(name) {
 		f.Close()
 		s.root.Remove(path.Join(StagedDir, name))
