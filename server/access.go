@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/envelope"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/oprf"
@@ -93,6 +94,12 @@ func (s *Server) requestAccess(c *echo.Context) error {
 	}
 	q := s.newRequest(reqID, threshold.KindAccess, rec, dev, cl, in.Purpose, blinding.Elements(), now, expires)
 	q.SessionID = sid
+	match, err := threshold.MatchCode(q.ID, q.BlindedElements)
+	if err != nil {
+		blinding.Destroy()
+		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
+		return failCause(errInternal, msgInternal, err)
+	}
 	err = s.ask(ctx, q, &pendingSecrets{
 		kind: threshold.KindAccess, userID: rec.UserID, recordID: rid, sessionID: sid,
 		blinding: blinding, expires: expires.Add(processingGrace),
@@ -103,8 +110,8 @@ func (s *Server) requestAccess(c *echo.Context) error {
 	}
 	s.audit(ctx, rec.UserID, store.EventAccessRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID, SessionID: sid})
 	s.notify(rec.UserID, reqID)
-	return c.JSON(http.StatusAccepted, pendingJSON{
-		SessionID: sid, State: store.SessionPendingApproval, RequestID: reqID, ExpiresAt: expires,
+	return c.JSON(http.StatusAccepted, api.Pending{
+		SessionID: sid, State: store.SessionPendingApproval, RequestID: reqID, ExpiresAt: expires, MatchCode: match,
 	})
 }
 

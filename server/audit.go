@@ -63,6 +63,8 @@ type (
 		DeviceID  string `json:"device_id"`
 		Statement []byte `json:"statement"`
 		Signature []byte `json:"signature"`
+		// Reason is the device's reason for a deny (api.ReasonMatchFailed).
+		Reason string `json:"reason,omitempty"`
 	}
 	requestDetails struct {
 		RecordID  string `json:"record_id"`

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/envelope"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
@@ -36,15 +37,6 @@ type createRecordJSON struct {
 type recordStateJSON struct {
 	RecordID string `json:"record_id"`
 	State    string `json:"state"`
-}
-
-// pendingJSON answers a call that started work waiting on the device.
-type pendingJSON struct {
-	RecordID  string    `json:"record_id,omitempty"`
-	SessionID string    `json:"session_id,omitempty"`
-	State     string    `json:"state"`
-	RequestID string    `json:"request_id"`
-	ExpiresAt time.Time `json:"expires_at"`
 }
 
 type approvalJSON struct {
@@ -175,6 +167,10 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	p.expires = expires.Add(processingGrace)
 	rec.Size, rec.ContentSHA256 = up.size, up.sum
 	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
+	match, err := threshold.MatchCode(q.ID, q.BlindedElements)
+	if err != nil {
+		return abandon(failCause(errInternal, msgInternal, err))
+	}
 	entry, err := s.auditEntry(rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
 	if err != nil {
 		return abandon(failCause(errInternal, msgInternal, err))
@@ -199,8 +195,8 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	}
 	s.changes.changed(rid)
 	s.notify(rec.UserID, reqID)
-	return c.JSON(http.StatusAccepted, pendingJSON{
-		RecordID: rid, State: store.RecordPendingApproval, RequestID: reqID, ExpiresAt: expires,
+	return c.JSON(http.StatusAccepted, api.Pending{
+		RecordID: rid, State: store.RecordPendingApproval, RequestID: reqID, ExpiresAt: expires, MatchCode: match,
 	})
 }
 
