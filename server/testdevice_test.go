@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -37,13 +38,7 @@ type (
 		RecordID string `json:"record_id"`
 		State    string `json:"state"`
 	}
-	wirePending struct {
-		RecordID  string    `json:"record_id"`
-		SessionID string    `json:"session_id"`
-		State     string    `json:"state"`
-		RequestID string    `json:"request_id"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
+	wirePending = api.Pending
 	wireApproval struct {
 		DeviceID          string   `json:"device_id"`
 		Statement         []byte   `json:"statement"`
@@ -359,7 +354,7 @@ func (e *testEnv) upload(t testing.TB, rid string, content []byte) wirePending {
 	t.Helper()
 	var p wirePending
 	e.do(http.MethodPut, "/v1/records/"+rid+"/content", e.writer, content).want(t, http.StatusAccepted).decode(t, &p)
-	if p.State != "pending_approval" || p.RecordID != rid {
+	if p.State != "pending_approval" || p.RecordID != rid || !threshold.ValidMatchCode(p.MatchCode) {
 		t.Fatalf("upload answer %+v", p)
 	}
 	return p
@@ -391,7 +386,7 @@ func (e *testEnv) askAccess(t testing.TB, rid, key string) wirePending {
 	var p wirePending
 	e.do(http.MethodPost, "/v1/records/"+rid+"/access", key, map[string]string{"purpose": "second opinion"}).
 		want(t, http.StatusAccepted).decode(t, &p)
-	if p.State != "pending_approval" || p.SessionID == "" {
+	if p.State != "pending_approval" || p.SessionID == "" || !threshold.ValidMatchCode(p.MatchCode) {
 		t.Fatalf("access answer %+v", p)
 	}
 	return p
