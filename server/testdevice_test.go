@@ -38,7 +38,7 @@ type (
 		RecordID string `json:"record_id"`
 		State    string `json:"state"`
 	}
-	wirePending = api.Pending
+	wirePending  = api.Pending
 	wireApproval struct {
 		DeviceID          string   `json:"device_id"`
 		Statement         []byte   `json:"statement"`
