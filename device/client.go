@@ -228,7 +228,8 @@ func (c *Client) send(ctx context.Context, cl call) (*http.Response, error) {
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("device: %s %s: %w", cl.method, req.URL.Path, unwrapURLError(err))
+		// No "device:" prefix: the callers that wrap it add theirs.
+		return nil, fmt.Errorf("%s %s: %w", cl.method, req.URL.Path, unwrapURLError(err))
 	}
 	return resp, nil
 }
