@@ -4,7 +4,7 @@
 // A blob is written to staged/<name> and committed by a hard link to
 // blobs/<name>, so a final name only ever names a complete, synced file:
 // the staged file is synced before Close returns, the blobs directory before
-// Commit returns. Names pass store.CheckBlobName and every path is resolved
+// Commit returns. Names pass check.BlobName and every path is resolved
 // through an os.Root, so neither a name nor a symbolic link planted in the
 // directory leads outside it. Files are created with mode 0600, directories
 // with 0700. Several processes may share the directory.
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // The two subdirectories of the store's directory.
@@ -73,7 +74,7 @@ func (s *Store) Close() error { return s.root.Close() }
 // Stage implements store.BlobStore: ErrConflict if name is staged or
 // committed already.
 func (s *Store) Stage(ctx context.Context, name string) (store.StagedBlob, error) {
-	if err := check(ctx, name); err != nil {
+	if err := checkName(ctx, name); err != nil {
 		return nil, err
 	}
 	if s.committed(name) {
@@ -102,7 +103,7 @@ func (s *Store) Stage(ctx context.Context, name string) (store.StagedBlob, error
 // ErrConflict if it is committed already or still being written by this
 // Store. Once Commit returns nil, the blob is on disk under its final name.
 func (s *Store) Commit(ctx context.Context, name string) error {
-	if err := check(ctx, name); err != nil {
+	if err := checkName(ctx, name); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -132,7 +133,7 @@ func (s *Store) Commit(ctx context.Context, name string) error {
 
 // Open implements store.BlobStore: ErrNotFound unless name is committed.
 func (s *Store) Open(ctx context.Context, name string) (store.Blob, error) {
-	if err := check(ctx, name); err != nil {
+	if err := checkName(ctx, name); err != nil {
 		return nil, err
 	}
 	f, err := s.root.Open(path.Join(BlobsDir, name))
@@ -151,7 +152,7 @@ func (s *Store) Open(ctx context.Context, name string) (store.Blob, error) {
 // or both; ErrNotFound if it is neither. A blob this Store is writing fails
 // its later writes.
 func (s *Store) Delete(ctx context.Context, name string) error {
-	if err := check(ctx, name); err != nil {
+	if err := checkName(ctx, name); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -194,7 +195,7 @@ func (s *Store) StagedBefore(ctx context.Context, t time.Time) ([]string, error)
 	var out []string
 	for _, e := range entries {
 		name := e.Name()
-		if store.CheckBlobName(name) != nil || !e.Type().IsRegular() {
+		if check.BlobName(name) != nil || !e.Type().IsRegular() {
 			continue // not ours
 		}
 		info, err := e.Info()
@@ -229,8 +230,8 @@ func (s *Store) syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-func check(ctx context.Context, name string) error {
-	if err := store.CheckBlobName(name); err != nil {
+func checkName(ctx context.Context, name string) error {
+	if err := check.BlobName(name); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
