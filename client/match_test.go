@@ -15,7 +15,7 @@ import (
 
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/device"
-	"github.com/assent-dev/assent/e2e"
+	"github.com/assent-dev/assent/internal/nodetest"
 	"github.com/assent-dev/assent/threshold"
 )
 
@@ -81,7 +81,7 @@ func TestMatchCode(t *testing.T) {
 	u, err := c.CreateUser(ctx, "p-match", "Ada")
 	check(t, err)
 	ty := &typist{codes: map[string]chan string{}, seen: map[string]*device.Prompt{}}
-	d, err := e2e.EnrollDeviceWith(ctx, w.node.URL, u.EnrollmentCode, "phone", filepath.Join(dir, "ledger"), ty.policy,
+	d, err := nodetest.EnrollDeviceWith(ctx, w.node.URL, u.EnrollmentCode, "phone", filepath.Join(dir, "ledger"), ty.policy,
 		device.AgentOptions{RequireMatch: true}, device.ClientOptions{HTTPClient: &http.Client{Transport: w.val}})
 	check(t, err)
 	t.Cleanup(func() { _ = d.Close() })

@@ -1,14 +1,11 @@
-// Package e2e runs Assent end to end, as DESIGN.md's flows describe it,
-// with nothing faked: the real server (internal/node, as `assent serve`
-// wires it) serving on a loopback listener over the embedded store (SQLite,
-// a blob directory and a master key file in one data directory), the real
-// device library (package device) enrolled over HTTP and answering over
-// HTTP and Server-Sent Events, and a third party using the SDK (package
-// client) with an API key.
-//
-// This file is the harness; the package's tests are the acceptance tests of
-// the service. It is for tests only: no product package imports it.
-package e2e
+// Package nodetest is test support: a real Assent node on loopback
+// (internal/node, as `assent serve` wires it) over the embedded store of a
+// data directory, third parties holding API keys (the SDK, package client,
+// with shorthands), and real devices (package device) enrolled over HTTP
+// with their agents running. Nothing is faked. The e2e tests, and the tests
+// of client and device, run against it; no product package imports it.
+package nodetest
+
 
 import (
 	"bytes"
@@ -109,7 +106,7 @@ func (tp *ThirdParty) CreateRecord(ctx context.Context, uid, title, contentType,
 		return "", err
 	}
 	if out.State != api.RecordAwaitingUpload {
-		return "", fmt.Errorf("e2e: new record is %q", out.State)
+		return "", fmt.Errorf("nodetest: new record is %q", out.State)
 	}
 	return out.RecordID, nil
 }
@@ -191,7 +188,7 @@ func EnrollDeviceWith(ctx context.Context, serverURL, code, name, ledgerPath str
 	case <-connected:
 		return d, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("e2e: the device's event stream did not connect: %w", ctx.Err())
+		return nil, fmt.Errorf("nodetest: the device's event stream did not connect: %w", ctx.Err())
 	}
 }
 
