@@ -6,7 +6,6 @@
 // of client and device, run against it; no product package imports it.
 package nodetest
 
-
 import (
 	"bytes"
 	"context"
