@@ -20,18 +20,6 @@ import (
 	"github.com/assent-dev/assent/threshold"
 )
 
-type accessJSON struct {
-	Purpose string `json:"purpose"`
-}
-
-type sessionJSON struct {
-	SessionID     string    `json:"session_id"`
-	RecordID      string    `json:"record_id"`
-	State         string    `json:"state"`
-	ExpiresAt     time.Time `json:"expires_at"`
-	DownloadsLeft int       `json:"downloads_left"`
-}
-
 // requestAccess: POST /v1/records/{rid}/access. The record's private input
 // is blinded afresh and the user's device asked; the session opens when it
 // approves.
@@ -40,7 +28,7 @@ func (s *Server) requestAccess(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in accessJSON
+	var in api.AccessRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -147,7 +135,7 @@ func (s *Server) getSession(c *echo.Context) error {
 	if err != nil {
 		return storeFail(err, "session")
 	}
-	return c.JSON(http.StatusOK, sessionJSON{
+	return c.JSON(http.StatusOK, api.Session{
 		SessionID: sess.ID, RecordID: sess.RecordID, State: sess.State,
 		ExpiresAt: wire(sess.ExpiresAt), DownloadsLeft: sess.DownloadsLeft,
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/store"
 )
 
@@ -85,10 +86,6 @@ type (
 	}
 )
 
-type auditListJSON struct {
-	Entries []store.AuditEntry `json:"entries"`
-}
-
 // Audit page sizes of ?limit=N.
 const (
 	defaultAuditLimit = 100
@@ -113,14 +110,14 @@ func (s *Server) writeAudit(c *echo.Context, userID string) error {
 	if err != nil {
 		return storeFail(err, "audit chain")
 	}
-	out := auditListJSON{Entries: make([]store.AuditEntry, 0, len(entries))}
+	out := api.AuditList{Entries: make([]api.AuditEntry, 0, len(entries))}
 	for _, e := range entries {
 		w := *e
 		if w.Details == nil {
 			w.Details = []byte{} // "" on the wire, never null
 		}
 		w.At = wire(e.At)
-		out.Entries = append(out.Entries, w)
+		out.Entries = append(out.Entries, api.AuditEntry(w))
 	}
 	return c.JSON(http.StatusOK, out)
 }

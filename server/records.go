@@ -28,45 +28,13 @@ import (
 // answer in the request's last second is not lost to processing delay.
 const processingGrace = 30 * time.Second
 
-type createRecordJSON struct {
-	Title       string `json:"title"`
-	ContentType string `json:"content_type"`
-	Purpose     string `json:"purpose"`
-}
-
-type recordStateJSON struct {
-	RecordID string `json:"record_id"`
-	State    string `json:"state"`
-}
-
-type approvalJSON struct {
-	DeviceID          string   `json:"device_id"`
-	Statement         []byte   `json:"statement"`
-	Signature         []byte   `json:"signature"`
-	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
-	Proof             []byte   `json:"proof,omitempty"`
-}
-
-type recordJSON struct {
-	RecordID      string        `json:"record_id"`
-	UserID        string        `json:"user_id"`
-	State         string        `json:"state"`
-	Title         string        `json:"title"`
-	ContentType   string        `json:"content_type"`
-	Size          *int64        `json:"size,omitempty"`
-	ContentSHA256 []byte        `json:"content_sha256,omitempty"`
-	CreatedAt     time.Time     `json:"created_at"`
-	SealedAt      *time.Time    `json:"sealed_at,omitempty"`
-	Approval      *approvalJSON `json:"approval,omitempty"`
-}
-
 // createRecord: POST /v1/users/{uid}/records.
 func (s *Server) createRecord(c *echo.Context) error {
 	uid, err := pathID(c, "uid", ids.User)
 	if err != nil {
 		return err
 	}
-	var in createRecordJSON
+	var in api.CreateRecordRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -112,7 +80,7 @@ func (s *Server) createRecord(c *echo.Context) error {
 	if err := s.store.CreateRecordAudited(ctx, rec, entry); err != nil && !s.auditLost(err, uid, rid) {
 		return storeFail(err, "record")
 	}
-	return c.JSON(http.StatusCreated, recordStateJSON{RecordID: rid, State: rec.State})
+	return c.JSON(http.StatusCreated, api.CreatedRecord{RecordID: rid, State: rec.State})
 }
 
 // uploadContent: PUT /v1/records/{rid}/content. The body streams through
@@ -545,8 +513,8 @@ func (s *Server) getRecord(c *echo.Context) error {
 	return c.JSON(http.StatusOK, recordView(rec))
 }
 
-func recordView(rec *store.Record) recordJSON {
-	out := recordJSON{
+func recordView(rec *store.Record) api.Record {
+	out := api.Record{
 		RecordID:    rec.ID,
 		UserID:      rec.UserID,
 		State:       rec.State,
@@ -562,7 +530,7 @@ func recordView(rec *store.Record) recordJSON {
 	if rec.State == store.RecordSealed {
 		sealed := wire(rec.SealedAt)
 		out.SealedAt = &sealed
-		out.Approval = &approvalJSON{
+		out.Approval = &api.Approval{
 			DeviceID: rec.Approval.DeviceID, Statement: rec.Approval.Statement, Signature: rec.Approval.Signature,
 			EvaluatedElements: rec.Approval.EvaluatedElements, Proof: rec.Approval.Proof,
 		}
