@@ -132,6 +132,17 @@ type AuditList struct {
 	Entries []AuditEntry `json:"entries"`
 }
 
+// AnswerDetails are the Details of an "approved" or "denied" audit entry:
+// the answering device, the statement it signed and its signature, and for
+// a deny the device's Reason when it gave one (ReasonMatchFailed). A device
+// checks its own ledger's answers against them.
+type AnswerDetails struct {
+	DeviceID  string `json:"device_id"`
+	Statement []byte `json:"statement"`
+	Signature []byte `json:"signature"`
+	Reason    string `json:"reason,omitempty"`
+}
+
 // EnrollRequest is the body of POST /v1/device/enroll.
 type EnrollRequest struct {
 	EnrollmentCode   string `json:"enrollment_code"`

@@ -1,9 +1,6 @@
 package device
 
-import (
-	"github.com/assent-dev/assent/api"
-	"github.com/assent-dev/assent/audit"
-)
+import "github.com/assent-dev/assent/api"
 
 // The device speaks the api package's wire types; these names keep the
 // device's own API readable.
@@ -24,9 +21,3 @@ type (
 	// (api.ReasonMatchFailed).
 	Response = api.DeviceResponse
 )
-
-// auditList is api.AuditList decoded into the chain type that
-// audit.VerifyChain checks (the same fields).
-type auditList struct {
-	Entries []*audit.Entry `json:"entries"`
-}

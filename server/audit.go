@@ -60,14 +60,8 @@ func (s *Server) auditLost(err error, userID, subject string) bool {
 
 // Details of audit events, as canonical JSON (fields in this order).
 type (
-	approvalDetails struct {
-		DeviceID  string `json:"device_id"`
-		Statement []byte `json:"statement"`
-		Signature []byte `json:"signature"`
-		// Reason is the device's reason for a deny (api.ReasonMatchFailed).
-		Reason string `json:"reason,omitempty"`
-	}
-	requestDetails struct {
+	approvalDetails = api.AnswerDetails
+	requestDetails  struct {
 		RecordID  string `json:"record_id"`
 		RequestID string `json:"request_id,omitempty"`
 		SessionID string `json:"session_id,omitempty"`
