@@ -57,15 +57,19 @@ type CreatedRecord struct {
 
 // Pending is the 202 answer of PUT /v1/records/{rid}/content (RecordID
 // set) and POST /v1/records/{rid}/access (SessionID set): work waiting on
-// the device's answer to RequestID until ExpiresAt. MatchCode, when the
-// server sends it, is the two digits to show the user.
+// the device's answer to RequestID until ExpiresAt.
+//
+// MatchCode is the request's two decimal digits (DESIGN.md "Sealing a
+// record", step 2; threshold.MatchCode computes it), which the third party
+// shows the user: a device that requires number matching asks the user to
+// type it, and denies the request on a wrong code (ReasonMatchFailed).
 type Pending struct {
 	RecordID  string    `json:"record_id,omitempty"`
 	SessionID string    `json:"session_id,omitempty"`
 	State     string    `json:"state"`
 	RequestID string    `json:"request_id"`
 	ExpiresAt time.Time `json:"expires_at"`
-	MatchCode string    `json:"match_code,omitempty"`
+	MatchCode string    `json:"match_code"`
 }
 
 // Approval is what the device signed for a sealed record, with the
@@ -126,6 +130,17 @@ type AuditEntry struct {
 // (optional ?after=SEQ&limit=N).
 type AuditList struct {
 	Entries []AuditEntry `json:"entries"`
+}
+
+// AnswerDetails are the Details of an "approved" or "denied" audit entry:
+// the answering device, the statement it signed and its signature, and for
+// a deny the device's Reason when it gave one (ReasonMatchFailed). A device
+// checks its own ledger's answers against them.
+type AnswerDetails struct {
+	DeviceID  string `json:"device_id"`
+	Statement []byte `json:"statement"`
+	Signature []byte `json:"signature"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // EnrollRequest is the body of POST /v1/device/enroll.
@@ -197,12 +212,28 @@ type DeviceRequestList struct {
 
 // DeviceResponse is the body of POST /v1/device/requests/{request_id}/response.
 // For a deny, EvaluatedElements and Proof are absent.
+//
+// Reason, only on a deny, says why the device denied when it was not the
+// user's choice: ReasonMatchFailed when the user typed another match code
+// than the request's. It is not part of the signed statement (DESIGN.md
+// fixes that layout); the device request signature covers the whole body,
+// so it is the device's word, and the server records it in the audit entry
+// of the deny (details "reason"). Any other value is refused (400).
 type DeviceResponse struct {
 	Decision          string   `json:"decision"`
 	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
 	Proof             []byte   `json:"proof,omitempty"`
 	Signature         []byte   `json:"signature"`
+	Reason            string   `json:"reason,omitempty"`
 }
+
+// Reasons of a deny (DeviceResponse.Reason, and "reason" in the details of
+// the "denied" audit entry).
+const (
+	// ReasonMatchFailed: the device requires number matching and the user
+	// typed another code than the request's match code.
+	ReasonMatchFailed = "match_failed"
+)
 
 // DeviceResponseAnswer is the 200 answer to a DeviceResponse.
 type DeviceResponseAnswer struct {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,7 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/assent-dev/assent/internal/node"
 	"github.com/assent-dev/assent/server"
+	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
 )
 
@@ -70,20 +71,20 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 
-	meter, commits, srv, closeDeps, err := newChildServer(ctx, cfg, stderr)
+	cfg.Listen = "127.0.0.1:0"
+	meter, commits, n, err := newChildServer(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return errors.Join(err, closeDeps())
+	if err := n.Listen(); err != nil {
+		return errors.Join(err, n.Close())
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
+	go func() { served <- n.Serve(ctx) }()
 
-	fmt.Fprintln(stdout, "ready http://"+ln.Addr().String())
+	fmt.Fprintln(stdout, "ready "+n.URL)
 	c := &child{meter: meter, commits: commits}
 	defer c.stopProfile()
 	commands := make(chan struct{})
@@ -98,49 +99,47 @@ func ServeChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	case <-commands: // the parent closed stdin, or died
 		cancel()
 	case err := <-served:
-		return errors.Join(err, closeDeps())
+		return err
 	}
 	// A server stuck past its own shutdown timeout must not keep the
 	// process alive: the caller exits, without waiting on the store.
 	select {
 	case err := <-served:
-		return errors.Join(err, closeDeps())
+		return err
 	case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
 		return errors.New("bench child: the server did not stop in time")
 	}
 }
 
-// newChildServer builds the server of cfg on the embedded store, as `assent
-// serve` does, its writes metered, and returns it with the store's commit
-// counter (SQLite's; zero on PostgreSQL) and the function that closes what
-// it runs on. Only here is the no-consent baseline route
-// (Deps.NoConsentBaseline) turned on.
-func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*meteredStore, func() uint64, *server.Server, func() error, error) {
-	st, blobs, err := openStores(ctx, cfg)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
+// newChildServer builds the node of cfg (internal/node, as `assent serve`
+// does), its store writes metered, and returns it with the store's commit
+// counter (SQLite's; zero on PostgreSQL). Only here is the no-consent
+// baseline route (Deps.NoConsentBaseline) turned on.
+func newChildServer(ctx context.Context, cfg server.Config, logs io.Writer) (*meteredStore, func() uint64, *node.Node, error) {
+	// The bench's PostgreSQL schema is its own, so the child makes the
+	// master key there too, which a node with a shared store never does.
 	mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
 	if err != nil {
-		return nil, nil, nil, nil, errors.Join(err, blobs.Close(), st.Close())
+		return nil, nil, nil, err
 	}
-	closeDeps := func() error {
-		mk.Destroy()
-		return errors.Join(blobs.Close(), st.Close())
-	}
+	mk.Destroy()
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by Validate
-	meter := &meteredStore{Store: st}
-	srv, err := server.New(cfg, server.Deps{Store: meter, Blobs: blobs, MasterKey: mk, NoConsentBaseline: true,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))})
+	var meter *meteredStore
+	n, err := node.Open(ctx, cfg, node.Options{
+		Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})),
+		WrapStore:         func(st store.Store) store.Store { meter = &meteredStore{Store: st}; return meter },
+		PostgresMaxConns:  64,
+		NoConsentBaseline: true,
+	})
 	if err != nil {
-		return nil, nil, nil, nil, errors.Join(err, closeDeps())
+		return nil, nil, nil, err
 	}
 	commits := func() uint64 { return 0 }
-	if c, ok := st.(interface{ Commits() uint64 }); ok {
+	if c, ok := n.Store.(interface{ Commits() uint64 }); ok {
 		commits = c.Commits
 	}
-	return meter, commits, srv, closeDeps, nil
+	return meter, commits, n, nil
 }
 
 // child is the state of ServeChild's command loop.

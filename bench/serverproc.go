@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/assent-dev/assent/internal/node"
 	"github.com/assent-dev/assent/server"
 )
 
@@ -254,11 +255,10 @@ func (b *runner) startWithClient(ctx context.Context, name string, cfg server.Co
 func (p *serverProc) thirdParty(ctx context.Context) (*apiClient, error) {
 	cfg := p.cfg
 	cfg.DataDir = p.dataDir
-	st, blobs, err := openStores(ctx, cfg.WithDefaults())
+	st, err := node.OpenStore(ctx, cfg.WithDefaults(), 0)
 	if err != nil {
 		return nil, err
 	}
-	defer blobs.Close()
 	defer st.Close()
 	key, _, err := server.CreateClient(ctx, st, rand.Reader, time.Now(), "Bench Clinic", server.AllScopes)
 	if err != nil {

@@ -16,7 +16,8 @@ import (
 
 // RequestAccess asks to open a sealed record for purpose
 // (POST /v1/records/{rid}/access, scope records:access). The 202 answer
-// names the session; wait for the device with AwaitSession.
+// names the session and carries the request's MatchCode, to show the user
+// (their device may ask for it); wait for the device with AwaitSession.
 func (c *Client) RequestAccess(ctx context.Context, rid, purpose string) (*api.Pending, error) {
 	var out api.Pending
 	if err := c.call(ctx, http.MethodPost, api.RecordAccessPath(rid), api.AccessRequest{Purpose: purpose}, http.StatusAccepted, &out); err != nil {

@@ -43,10 +43,14 @@ func Example() {
 		return
 	}
 	content := "the scan"
-	if _, err := c.Upload(ctx, rec.RecordID, strings.NewReader(content), int64(len(content))); err != nil {
+	up, err := c.Upload(ctx, rec.RecordID, strings.NewReader(content), int64(len(content)))
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	// Show the user up.MatchCode: a phone that requires number matching
+	// asks for these two digits before it approves.
+	fmt.Println("match code has", len(up.MatchCode), "digits")
 	sealed, err := c.AwaitRecord(ctx, rec.RecordID)
 	if err != nil {
 		fmt.Println(err)
@@ -73,6 +77,7 @@ func Example() {
 	}
 	fmt.Println("content:", out.String())
 	// Output:
+	// match code has 2 digits
 	// record: sealed
 	// session: open
 	// content: the scan

@@ -15,7 +15,7 @@ import (
 
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/device"
-	"github.com/assent-dev/assent/e2e"
+	"github.com/assent-dev/assent/internal/nodetest"
 	"github.com/assent-dev/assent/internal/openapicheck"
 	"github.com/assent-dev/assent/server"
 )
@@ -23,7 +23,7 @@ import (
 // world is a real server on loopback over the embedded store, a third
 // party's API key, and a way to enroll a real device agent.
 type world struct {
-	node *e2e.Node
+	node *nodetest.Node
 	key  string
 	rec  *recorder
 	val  *openapicheck.Validator
@@ -46,7 +46,7 @@ func startWorld(tb testing.TB, dir string) *world {
 		ShutdownTimeout:    5 * time.Second,
 		LogFormat:          server.LogText,
 	}
-	n, err := e2e.StartNode(cfg, slog.New(slog.DiscardHandler))
+	n, err := nodetest.StartNode(cfg, slog.New(slog.DiscardHandler))
 	check(tb, err)
 	ctx := context.Background()
 	key, _, err := server.CreateClient(ctx, n.Store, rand.Reader, time.Now(), "Clinic", server.AllScopes)
@@ -65,7 +65,7 @@ func (w *world) enroll(tb testing.TB, dir, code string) (stop func()) {
 	approve := func(context.Context, *device.Prompt) (device.Decision, error) { return device.Approve, nil }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := e2e.EnrollDeviceWith(ctx, w.node.URL, code, "phone", filepath.Join(dir, "ledger"), approve, device.AgentOptions{},
+	d, err := nodetest.EnrollDeviceWith(ctx, w.node.URL, code, "phone", filepath.Join(dir, "ledger"), approve, device.AgentOptions{},
 		device.ClientOptions{HTTPClient: &http.Client{Transport: w.val}})
 	check(tb, err)
 	return func() { _ = d.Close() }

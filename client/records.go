@@ -24,7 +24,9 @@ func (c *Client) CreateRecord(ctx context.Context, uid string, in api.CreateReco
 // Upload streams the record's content from r (PUT /v1/records/{rid}/content)
 // without holding it in memory. size is its length in bytes, or -1 if
 // unknown (sent chunked). The 202 answer names the request the user's device
-// must approve; wait for it with AwaitRecord. Past the server's upload cap
+// must approve, and carries its MatchCode: show those two digits to the
+// user, whose device may ask for them (number matching). Wait for the
+// device with AwaitRecord. Past the server's upload cap
 // it fails with api.ErrTooLarge.
 func (c *Client) Upload(ctx context.Context, rid string, r io.Reader, size int64) (*api.Pending, error) {
 	req, err := c.newRequest(ctx, http.MethodPut, api.RecordContentPath(rid), io.NopCloser(r))

@@ -51,7 +51,25 @@ type Prompt struct {
 	// ServerRecord is the record as the server describes it, untrusted.
 	ServerRecord RecordView
 	ExpiresAt    time.Time
+	// RequireMatch is set when the device requires number matching
+	// (AgentOptions.RequireMatch): to approve, the policy asks the user to
+	// type the two digits the requester shows and puts them in MatchTyped.
+	// The agent compares them with the code it computes itself; a policy
+	// asking a person must never show that code (see MatchCode).
+	RequireMatch bool
+	// MatchTyped is what the user typed for the match code; the policy
+	// sets it before it approves. It is ignored unless RequireMatch.
+	MatchTyped string
+
+	matchCode string
 }
+
+// MatchCode returns the request's match code as the device computes it
+// (threshold.MatchCode of its id and blinded elements). It is for a policy
+// that approves without a person (--auto-approve, tests); a policy that
+// asks a person must ask for the code, never show it, or number matching
+// protects nothing.
+func (p *Prompt) MatchCode() string { return p.matchCode }
 
 // Policy decides a request. It is called at most once per request, one
 // request at a time, with a context that ends when the request expires. An
@@ -62,7 +80,7 @@ type Policy func(ctx context.Context, p *Prompt) (Decision, error)
 type Result struct {
 	RequestID string
 	Decision  Decision
-	DecidedBy string // DecidedByPolicy or DecidedByRateLimit
+	DecidedBy string // DecidedByPolicy, DecidedByRateLimit or DecidedByMatch
 	// State is the request's state on the server after the answer
 	// ("approved" or "denied").
 	State string
@@ -125,7 +143,18 @@ type AgentOptions struct {
 	AuditInterval time.Duration
 	// History tunes that check.
 	History HistoryOptions
+	// RequireMatch requires number matching for every request (DESIGN.md
+	// "Sealing a record", step 2): the Prompt asks the policy for the code
+	// the requester shows (Prompt.RequireMatch, MatchTyped), and an approval
+	// whose typed code is not the one the device computes from the
+	// request's id and blinded elements is sent as a deny with reason
+	// api.ReasonMatchFailed (DecidedByMatch), which the server audits.
+	RequireMatch bool
 }
+
+// DecidedByMatch is the Entry.DecidedBy and Result.DecidedBy of a request
+// denied because the user typed another match code than the request's.
+const DecidedByMatch = "match_failed"
 
 // Agent answers the requests of one enrolled device. It is safe for
 // concurrent use; each request is handled by at most one call at a time,
@@ -214,7 +243,9 @@ func (a *Agent) Handle(ctx context.Context, requestID string) (*Result, error) {
 // posts the recorded answer once more if its outcome was never learned;
 // otherwise it checks the request (CheckRequest, and for a create that the
 // ledger does not hold the record), asks the policy (or denies past
-// MaxPerMinute), and answers: for an approval it evaluates the POPRF with
+// MaxPerMinute), with RequireMatch turns an approval whose typed match code
+// is wrong into a deny (DecidedByMatch, reason api.ReasonMatchFailed), and
+// answers: for an approval it evaluates the POPRF with
 // info = threshold.RecordInfo(user_id, record_id) built here, signs the
 // statement, records the answer in the ledger and only then posts it.
 //
@@ -243,13 +274,20 @@ func (a *Agent) HandleRequest(ctx context.Context, req *Request) (*Result, error
 		return nil, err
 	}
 	prompt := a.prompt(req)
+	code, err := threshold.MatchCode(req.RequestID, req.BlindedElements)
+	if err != nil {
+		return nil, a.remember(req.RequestID, refuse(req, "%v", err))
+	}
+	prompt.RequireMatch, prompt.matchCode = a.o.RequireMatch, code
 	decision, by := Deny, DecidedByRateLimit
 	if a.allow() {
-		var err error
 		if decision, err = a.ask(ctx, prompt); err != nil {
 			return nil, err
 		}
 		by = DecidedByPolicy
+		if decision == Approve && prompt.RequireMatch && !threshold.MatchCodeEqual(prompt.MatchTyped, prompt.matchCode) {
+			decision, by = Deny, DecidedByMatch
+		}
 	}
 	if !a.o.Now().Before(req.ExpiresAt) {
 		return nil, a.remember(req.RequestID, refuse(req, "it expired while waiting for the decision"))

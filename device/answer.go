@@ -7,16 +7,20 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/threshold"
 )
 
 // answer builds, records and posts the answer to a checked request.
 func (a *Agent) answer(ctx context.Context, req *Request, d Decision, by string, p *Prompt) (*Result, error) {
-	msg, err := statement(req, string(d)).Marshal()
+	msg, err := threshold.ApprovalStatement(req, string(d)).Marshal()
 	if err != nil {
 		return nil, a.remember(req.RequestID, refuse(req, "its statement cannot be built: %v", err))
 	}
 	resp := &Response{Decision: string(d), Signature: threshold.Sign(a.id.SigningKey, msg)}
+	if by == DecidedByMatch {
+		resp.Reason = api.ReasonMatchFailed
+	}
 	if d == Approve {
 		// The info is built here from the ids the prompt showed; the server
 		// sends none.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/audit"
 )
 
@@ -25,8 +26,8 @@ func (c *Client) Audit(ctx context.Context) ([]*audit.Entry, error) {
 	var all []*audit.Entry
 	for {
 		after := int64(len(all))
-		var page auditList
-		err := c.do(ctx, call{method: http.MethodGet, target: "/v1/device/audit?after=" + strconv.FormatInt(after, 10),
+		var page api.AuditList
+		err := c.do(ctx, call{method: http.MethodGet, target: api.PathDeviceAudit + "?after=" + strconv.FormatInt(after, 10),
 			signed: true, want: http.StatusOK, out: &page})
 		if err != nil {
 			return nil, err
@@ -41,7 +42,8 @@ func (c *Client) Audit(ctx context.Context) ([]*audit.Entry, error) {
 			if e.Seq != after+int64(i)+1 {
 				return nil, fmt.Errorf("%w: audit page after entry %d holds entry %d out of order", ErrProtocol, after, e.Seq)
 			}
-			all = append(all, e)
+			entry := audit.Entry(e)
+			all = append(all, &entry)
 		}
 	}
 	if len(all) > 0 && all[0].UserID != c.id.UserID {

@@ -18,7 +18,7 @@ func BenchmarkAnswer(b *testing.B) {
 	id := newIdentity(b, "https://assent.example")
 	req := validRequest(b, id, threshold.KindCreate)
 	answer := func() *Entry {
-		msg, err := statement(req, threshold.DecisionApprove).Marshal()
+		msg, err := threshold.ApprovalStatement(req, threshold.DecisionApprove).Marshal()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -125,24 +125,3 @@ func checkText(req *Request) error {
 func refuse(req *Request, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrRefused, req.RequestID, fmt.Sprintf(format, args...))
 }
-
-// statement returns the approval statement of req with decision, built from
-// the request's own fields as WIRE.md lists them: the digest is the
-// request's for a create and empty for an access.
-func statement(req *Request, decision string) *threshold.Statement {
-	s := &threshold.Statement{
-		RequestID:       req.RequestID,
-		Kind:            req.Kind,
-		UserID:          req.UserID,
-		RecordID:        req.RecordID,
-		Decision:        decision,
-		RequesterID:     req.Requester.ID,
-		Purpose:         req.Purpose,
-		BlindedElements: req.BlindedElements,
-		ExpiresAt:       req.ExpiresAt,
-	}
-	if req.Kind == threshold.KindCreate {
-		s.ContentSHA256 = req.Record.ContentSHA256
-	}
-	return s
-}

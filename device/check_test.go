@@ -288,7 +288,7 @@ func FuzzCheckRequest(f *testing.F) {
 		}
 		if err == nil {
 			// What passes must make a statement the server can check.
-			if _, err := statement(&r, threshold.DecisionApprove).Marshal(); err != nil {
+			if _, err := threshold.ApprovalStatement(&r, threshold.DecisionApprove).Marshal(); err != nil {
 				t.Fatalf("accepted request has no statement: %v", err)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/strictjson"
 	"github.com/assent-dev/assent/threshold"
@@ -227,7 +228,8 @@ func (c *Client) send(ctx context.Context, cl call) (*http.Response, error) {
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("device: %s %s: %w", cl.method, req.URL.Path, unwrapURLError(err))
+		// No "device:" prefix: the callers that wrap it add theirs.
+		return nil, fmt.Errorf("%s %s: %w", cl.method, req.URL.Path, unwrapURLError(err))
 	}
 	return resp, nil
 }
@@ -264,7 +266,7 @@ func unwrapURLError(err error) error {
 func readAPIError(resp *http.Response) error {
 	e := &APIError{Status: resp.StatusCode}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorSize))
-	var b apiErrorBody
+	var b api.ErrorBody
 	if decodeJSON(data, &b) == nil && validCode(b.Error.Code) {
 		e.Code, e.Message = b.Error.Code, b.Error.Message
 	}
@@ -296,16 +298,18 @@ func decodeJSON(data []byte, v any) error {
 // PendingRequests lists the requests the server has pending for this
 // device's user (GET /v1/device/requests?state=pending). Each is unchecked.
 func (c *Client) PendingRequests(ctx context.Context) ([]*Request, error) {
-	var l pendingList
-	if err := c.do(ctx, call{method: http.MethodGet, target: "/v1/device/requests?state=pending", signed: true, want: http.StatusOK, out: &l}); err != nil {
+	var l api.DeviceRequestList
+	if err := c.do(ctx, call{method: http.MethodGet, target: api.PendingRequestsTarget, signed: true, want: http.StatusOK, out: &l}); err != nil {
 		return nil, err
 	}
-	for _, r := range l.Requests {
-		if r == nil {
-			return nil, fmt.Errorf("%w: null request in the list", ErrProtocol)
+	out := make([]*Request, len(l.Requests))
+	for i := range l.Requests {
+		if l.Requests[i].RequestID == "" {
+			return nil, fmt.Errorf("%w: a request without an id in the list", ErrProtocol)
 		}
+		out[i] = &l.Requests[i]
 	}
-	return l.Requests, nil
+	return out, nil
 }
 
 // GetRequest fetches one request (GET /v1/device/requests/{id}). The id is
@@ -316,7 +320,7 @@ func (c *Client) GetRequest(ctx context.Context, requestID string) (*Request, er
 		return nil, fmt.Errorf("device: request id: %w", err)
 	}
 	var r Request
-	if err := c.do(ctx, call{method: http.MethodGet, target: "/v1/device/requests/" + requestID, signed: true, want: http.StatusOK, out: &r}); err != nil {
+	if err := c.do(ctx, call{method: http.MethodGet, target: api.DeviceRequestPath(requestID), signed: true, want: http.StatusOK, out: &r}); err != nil {
 		return nil, err
 	}
 	if r.RequestID != requestID {
@@ -333,8 +337,8 @@ func (c *Client) Respond(ctx context.Context, requestID string, r *Response) (st
 	if err := ids.Check(ids.Request, requestID); err != nil {
 		return "", fmt.Errorf("device: request id: %w", err)
 	}
-	var res respondResult
-	if err := c.do(ctx, call{method: http.MethodPost, target: "/v1/device/requests/" + requestID + "/response", body: r, signed: true, want: http.StatusOK, out: &res}); err != nil {
+	var res api.DeviceResponseAnswer
+	if err := c.do(ctx, call{method: http.MethodPost, target: api.DeviceResponsePath(requestID), body: r, signed: true, want: http.StatusOK, out: &res}); err != nil {
 		return "", err
 	}
 	if res.RequestID != requestID {

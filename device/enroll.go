@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/oprf"
@@ -65,9 +66,9 @@ func (c *Client) Enroll(ctx context.Context, code string, o EnrollOptions) (*Ide
 	oprfPub := id.OPRFKey.Public().Bytes()
 	signPub := id.SigningPublicKey()
 
-	var reg enrollResult
+	var reg api.EnrollAnswer
 	err = c.do(ctx, call{method: http.MethodPost, target: "/v1/device/enroll", want: http.StatusCreated, out: &reg,
-		body: &enrollBody{EnrollmentCode: code, DeviceName: o.Name, OPRFPublicKey: oprfPub, SigningPublicKey: signPub}})
+		body: &api.EnrollRequest{EnrollmentCode: code, DeviceName: o.Name, OPRFPublicKey: oprfPub, SigningPublicKey: signPub}})
 	if err != nil {
 		return nil, fmt.Errorf("device: enrolling: %w", err)
 	}
@@ -99,9 +100,9 @@ func (c *Client) Enroll(ctx context.Context, code string, o EnrollOptions) (*Ide
 		}
 	}
 
-	var conf confirmResult
+	var conf api.ConfirmAnswer
 	err = c.do(ctx, call{method: http.MethodPost, target: "/v1/device/enroll/confirm", want: http.StatusOK, out: &conf,
-		body: &confirmBody{DeviceID: id.DeviceID, EvaluatedElements: evaluated, Proof: proof, Signature: threshold.Sign(id.SigningKey, stmt)}})
+		body: &api.ConfirmRequest{DeviceID: id.DeviceID, EvaluatedElements: evaluated, Proof: proof, Signature: threshold.Sign(id.SigningKey, stmt)}})
 	if err != nil {
 		return nil, fmt.Errorf("device: confirming enrollment: %w", err)
 	}

@@ -131,11 +131,7 @@ type HistoryOptions struct {
 
 // approvalDetails are the details of an approved or denied audit entry
 // (docs/wire.md).
-type approvalDetails struct {
-	DeviceID  string `json:"device_id"`
-	Statement []byte `json:"statement"`
-	Signature []byte `json:"signature"`
-}
+type approvalDetails = api.AnswerDetails
 
 // VerifyHistory fetches the user's audit chain (Client.Audit, which checks
 // every link and hash from entry 1), checks that it extends the head pinned

@@ -20,7 +20,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/assent-dev/assent/device"
-	"github.com/assent-dev/assent/e2e"
+	"github.com/assent-dev/assent/internal/nodetest"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/store"
@@ -281,7 +281,7 @@ func TestRunStreamsAndReconnects(t *testing.T) {
 	waitNotice(device.NoticeConnected, "")
 	after := e.createRecord(id.UserID, "After", []byte("3"))
 	waitNotice(device.NoticeAnswered, after.RequestID)
-	for _, up := range []*e2e.Pending{before, during, after} {
+	for _, up := range []*nodetest.Pending{before, during, after} {
 		if rec := e.waitRecord(up.RecordID); rec.State != store.RecordSealed {
 			t.Errorf("record %s: %s", up.RecordID, rec.State)
 		}
@@ -453,7 +453,7 @@ func TestBurstAutoDeny(t *testing.T) {
 	id := e.enroll()
 	p := &prompts{decide: approveAll}
 	agent, _, ledger := e.newAgent(id, "", p.policy, device.AgentOptions{MaxPerMinute: 2})
-	var ups []*e2e.Pending
+	var ups []*nodetest.Pending
 	for _, title := range []string{"a", "b", "c", "d"} {
 		ups = append(ups, e.createRecord(id.UserID, title, []byte(title)))
 	}

@@ -11,23 +11,23 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/device"
-	"github.com/assent-dev/assent/e2e"
 	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/nodetest"
 	"github.com/assent-dev/assent/internal/syncbuf"
 	"github.com/assent-dev/assent/server"
 )
 
 // serverEnv is the real Assent server on loopback over SQLite, a blob
-// directory and a master key (the e2e harness), with three third parties:
+// directory and a master key (internal/nodetest), with three third parties:
 // what the device talks to in these tests.
 type serverEnv struct {
 	t    *testing.T
 	ctx  context.Context
 	cfg  server.Config
-	node *e2e.Node
+	node *nodetest.Node
 	logs *lockedBuffer
 
-	admin, lab, clinic *e2e.ThirdParty
+	admin, lab, clinic *nodetest.ThirdParty
 }
 
 // lockedBuffer collects output that many goroutines write while the test reads it.
@@ -61,13 +61,13 @@ func newServerEnv(t *testing.T, mutate func(*server.Config)) *serverEnv {
 		}
 	})
 	var err error
-	if e.admin, err = e2e.NewThirdParty(ctx, e.node, "Admin", server.ScopeUsersAdmin); err != nil {
+	if e.admin, err = nodetest.NewThirdParty(ctx, e.node, "Admin", server.ScopeUsersAdmin); err != nil {
 		t.Fatal(err)
 	}
-	if e.lab, err = e2e.NewThirdParty(ctx, e.node, "Lab", server.ScopeRecordsWrite); err != nil {
+	if e.lab, err = nodetest.NewThirdParty(ctx, e.node, "Lab", server.ScopeRecordsWrite); err != nil {
 		t.Fatal(err)
 	}
-	if e.clinic, err = e2e.NewThirdParty(ctx, e.node, "Clinic", server.ScopeRecordsAccess); err != nil {
+	if e.clinic, err = nodetest.NewThirdParty(ctx, e.node, "Clinic", server.ScopeRecordsAccess); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -76,7 +76,7 @@ func newServerEnv(t *testing.T, mutate func(*server.Config)) *serverEnv {
 func (e *serverEnv) start() {
 	e.t.Helper()
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	n, err := e2e.StartNode(e.cfg, log)
+	n, err := nodetest.StartNode(e.cfg, log)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func (e *serverEnv) enroll() *device.Identity {
 
 // createRecord creates a record for uid and uploads content; the record then
 // waits for the device.
-func (e *serverEnv) createRecord(uid, title string, content []byte) *e2e.Pending {
+func (e *serverEnv) createRecord(uid, title string, content []byte) *nodetest.Pending {
 	e.t.Helper()
 	rid, err := e.lab.CreateRecord(e.ctx, uid, title, "text/plain", "lab results")
 	if err != nil {
@@ -145,7 +145,7 @@ func (e *serverEnv) createRecord(uid, title string, content []byte) *e2e.Pending
 }
 
 // requestAccess asks to open a record for the clinic.
-func (e *serverEnv) requestAccess(rid, purpose string) *e2e.Pending {
+func (e *serverEnv) requestAccess(rid, purpose string) *nodetest.Pending {
 	e.t.Helper()
 	p, err := e.clinic.Access(e.ctx, rid, purpose)
 	if err != nil {
@@ -155,7 +155,7 @@ func (e *serverEnv) requestAccess(rid, purpose string) *e2e.Pending {
 }
 
 // waitRecord waits until the record leaves pending_approval.
-func (e *serverEnv) waitRecord(rid string) *e2e.Record {
+func (e *serverEnv) waitRecord(rid string) *nodetest.Record {
 	e.t.Helper()
 	r, err := e.lab.AwaitRecord(e.ctx, rid)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/strictjson"
 )
 
@@ -44,7 +45,7 @@ func TestHostileServerJSON(t *testing.T) {
 		})
 	}
 	// An unknown field is allowed: the server may add some.
-	var l pendingList
+	var l api.DeviceRequestList
 	if err := decodeJSON([]byte(`{"requests":[],"next":"x"}`), &l); err != nil {
 		t.Fatal(err)
 	}

@@ -120,6 +120,8 @@ func decidedBy(s string) string {
 		return "denied automatically (too many requests in a minute)"
 	case DecidedByPolicy:
 		return "by you (or --auto-approve)"
+	case DecidedByMatch:
+		return "denied: the code typed was not the request's match code"
 	}
 	return Quote(s)
 }

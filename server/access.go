@@ -12,24 +12,13 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/envelope"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
 )
-
-type accessJSON struct {
-	Purpose string `json:"purpose"`
-}
-
-type sessionJSON struct {
-	SessionID     string    `json:"session_id"`
-	RecordID      string    `json:"record_id"`
-	State         string    `json:"state"`
-	ExpiresAt     time.Time `json:"expires_at"`
-	DownloadsLeft int       `json:"downloads_left"`
-}
 
 // requestAccess: POST /v1/records/{rid}/access. The record's private input
 // is blinded afresh and the user's device asked; the session opens when it
@@ -39,7 +28,7 @@ func (s *Server) requestAccess(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in accessJSON
+	var in api.AccessRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -93,6 +82,12 @@ func (s *Server) requestAccess(c *echo.Context) error {
 	}
 	q := s.newRequest(reqID, threshold.KindAccess, rec, dev, cl, in.Purpose, blinding.Elements(), now, expires)
 	q.SessionID = sid
+	match, err := threshold.MatchCode(q.ID, q.BlindedElements)
+	if err != nil {
+		blinding.Destroy()
+		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
+		return failCause(errInternal, msgInternal, err)
+	}
 	err = s.ask(ctx, q, &pendingSecrets{
 		kind: threshold.KindAccess, userID: rec.UserID, recordID: rid, sessionID: sid,
 		blinding: blinding, expires: expires.Add(processingGrace),
@@ -103,8 +98,8 @@ func (s *Server) requestAccess(c *echo.Context) error {
 	}
 	s.audit(ctx, rec.UserID, store.EventAccessRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID, SessionID: sid})
 	s.notify(rec.UserID, reqID)
-	return c.JSON(http.StatusAccepted, pendingJSON{
-		SessionID: sid, State: store.SessionPendingApproval, RequestID: reqID, ExpiresAt: expires,
+	return c.JSON(http.StatusAccepted, api.Pending{
+		SessionID: sid, State: store.SessionPendingApproval, RequestID: reqID, ExpiresAt: expires, MatchCode: match,
 	})
 }
 
@@ -140,7 +135,7 @@ func (s *Server) getSession(c *echo.Context) error {
 	if err != nil {
 		return storeFail(err, "session")
 	}
-	return c.JSON(http.StatusOK, sessionJSON{
+	return c.JSON(http.StatusOK, api.Session{
 		SessionID: sess.ID, RecordID: sess.RecordID, State: sess.State,
 		ExpiresAt: wire(sess.ExpiresAt), DownloadsLeft: sess.DownloadsLeft,
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/store"
 )
 
@@ -59,12 +60,8 @@ func (s *Server) auditLost(err error, userID, subject string) bool {
 
 // Details of audit events, as canonical JSON (fields in this order).
 type (
-	approvalDetails struct {
-		DeviceID  string `json:"device_id"`
-		Statement []byte `json:"statement"`
-		Signature []byte `json:"signature"`
-	}
-	requestDetails struct {
+	approvalDetails = api.AnswerDetails
+	requestDetails  struct {
 		RecordID  string `json:"record_id"`
 		RequestID string `json:"request_id,omitempty"`
 		SessionID string `json:"session_id,omitempty"`
@@ -82,10 +79,6 @@ type (
 		DownloadsLeft int    `json:"downloads_left"`
 	}
 )
-
-type auditListJSON struct {
-	Entries []store.AuditEntry `json:"entries"`
-}
 
 // Audit page sizes of ?limit=N.
 const (
@@ -111,14 +104,14 @@ func (s *Server) writeAudit(c *echo.Context, userID string) error {
 	if err != nil {
 		return storeFail(err, "audit chain")
 	}
-	out := auditListJSON{Entries: make([]store.AuditEntry, 0, len(entries))}
+	out := api.AuditList{Entries: make([]api.AuditEntry, 0, len(entries))}
 	for _, e := range entries {
 		w := *e
 		if w.Details == nil {
 			w.Details = []byte{} // "" on the wire, never null
 		}
 		w.At = wire(e.At)
-		out.Entries = append(out.Entries, w)
+		out.Entries = append(out.Entries, api.AuditEntry(w))
 	}
 	return c.JSON(http.StatusOK, out)
 }

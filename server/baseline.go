@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/store"
@@ -101,5 +102,5 @@ func (s *Server) baselineUpload(c *echo.Context) error {
 		return storeFail(err, "record")
 	}
 	s.changes.changed(rid)
-	return c.JSON(http.StatusOK, recordStateJSON{RecordID: rid, State: store.RecordSealed})
+	return c.JSON(http.StatusOK, api.CreatedRecord{RecordID: rid, State: store.RecordSealed})
 }

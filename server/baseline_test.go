@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/envelope"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
@@ -29,7 +30,7 @@ func TestNoConsentBaseline(t *testing.T) {
 	rid = e.createRecord(t, d.userID)
 	content := bytes.Repeat([]byte("no consent "), 10000)
 	e.do(http.MethodPut, path(rid), e.reader, content).want(t, http.StatusForbidden)
-	var r recordStateJSON
+	var r api.CreatedRecord
 	e.do(http.MethodPut, path(rid), e.writer, content).want(t, http.StatusOK).decode(t, &r)
 	if r.State != store.RecordSealed {
 		t.Fatalf("baseline upload answered %+v", r)

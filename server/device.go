@@ -8,56 +8,13 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/server/push"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
 )
-
-type requesterJSON struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-type requestRecordJSON struct {
-	Title         string `json:"title"`
-	ContentType   string `json:"content_type"`
-	Size          int64  `json:"size"`
-	ContentSHA256 []byte `json:"content_sha256"`
-}
-
-// deviceRequestJSON is a request as its device sees it.
-type deviceRequestJSON struct {
-	RequestID       string            `json:"request_id"`
-	Kind            string            `json:"kind"`
-	UserID          string            `json:"user_id"`
-	RecordID        string            `json:"record_id"`
-	DeviceKeyID     string            `json:"device_key_id"`
-	Requester       requesterJSON     `json:"requester"`
-	Purpose         string            `json:"purpose"`
-	Record          requestRecordJSON `json:"record"`
-	BlindedElements [][]byte          `json:"blinded_elements"`
-	CreatedAt       time.Time         `json:"created_at"`
-	ExpiresAt       time.Time         `json:"expires_at"`
-	State           string            `json:"state"`
-}
-
-type deviceRequestListJSON struct {
-	Requests []deviceRequestJSON `json:"requests"`
-}
-
-type answerJSON struct {
-	Decision          string   `json:"decision"`
-	EvaluatedElements [][]byte `json:"evaluated_elements"`
-	Proof             []byte   `json:"proof"`
-	Signature         []byte   `json:"signature"`
-}
-
-type answerReplyJSON struct {
-	RequestID string `json:"request_id"`
-	State     string `json:"state"`
-}
 
 // inlineWait bounds how long an answer waits for the poller processing it.
 const inlineWait = 5 * time.Second
@@ -80,7 +37,7 @@ func (s *Server) listDeviceRequests(c *echo.Context) error {
 	if err != nil {
 		return storeFail(err, "request")
 	}
-	out := deviceRequestListJSON{Requests: make([]deviceRequestJSON, 0, len(reqs))}
+	out := api.DeviceRequestList{Requests: make([]api.DeviceRequest, 0, len(reqs))}
 	for _, q := range reqs {
 		// Requests are addressed to the user's key: a device of another
 		// key (one enrolled before keys were pinned) never sees them.
@@ -121,7 +78,7 @@ func (s *Server) deviceRequest(c *echo.Context) (*store.Request, error) {
 
 // requestView shows a request; a pending one past its expiry shows as
 // expired before the sweeper gets to it.
-func (s *Server) requestView(q *store.Request) deviceRequestJSON {
+func (s *Server) requestView(q *store.Request) api.DeviceRequest {
 	state := q.State
 	if state == store.RequestPending && !s.now().Before(q.ExpiresAt) {
 		state = store.RequestExpired
@@ -130,15 +87,15 @@ func (s *Server) requestView(q *store.Request) deviceRequestJSON {
 	if blinded == nil {
 		blinded = [][]byte{}
 	}
-	return deviceRequestJSON{
+	return api.DeviceRequest{
 		RequestID:   q.ID,
 		Kind:        q.Kind,
 		UserID:      q.UserID,
 		RecordID:    q.RecordID,
 		DeviceKeyID: q.DeviceKeyID,
-		Requester:   requesterJSON{ID: q.Requester.ID, Name: q.Requester.Name},
+		Requester:   api.Requester{ID: q.Requester.ID, Name: q.Requester.Name},
 		Purpose:     q.Purpose,
-		Record: requestRecordJSON{
+		Record: api.RequestRecord{
 			Title: q.Record.Title, ContentType: q.Record.ContentType,
 			Size: q.Record.Size, ContentSHA256: q.Record.ContentSHA256,
 		},
@@ -162,7 +119,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in answerJSON
+	var in api.DeviceResponse
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -177,21 +134,11 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	if in.Decision != threshold.DecisionApprove && in.Decision != threshold.DecisionDeny {
 		return fail(errBadRequest, `decision must be "approve" or "deny"`)
 	}
-	st := threshold.Statement{
-		RequestID:       q.ID,
-		Kind:            q.Kind,
-		UserID:          q.UserID,
-		RecordID:        q.RecordID,
-		Decision:        in.Decision,
-		RequesterID:     q.Requester.ID,
-		Purpose:         q.Purpose,
-		BlindedElements: q.BlindedElements,
-		ExpiresAt:       q.ExpiresAt,
+	if err := checkReason(in.Decision, in.Reason); err != nil {
+		return err
 	}
-	if q.Kind == threshold.KindCreate {
-		st.ContentSHA256 = q.Record.ContentSHA256
-	}
-	stmt, err := st.Marshal()
+	view := s.requestView(q)
+	stmt, err := threshold.ApprovalStatement(&view, in.Decision).Marshal()
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)
 	}
@@ -222,7 +169,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	if in.Decision == threshold.DecisionDeny {
 		event, state = store.EventDenied, store.RequestDenied
 	}
-	details := approvalDetails{DeviceID: dev.ID, Statement: stmt, Signature: in.Signature}
+	details := approvalDetails{DeviceID: dev.ID, Statement: stmt, Signature: in.Signature, Reason: in.Reason}
 	if p != nil && q.Kind == threshold.KindCreate && q.OwnerNode == s.cfg.NodeID {
 		done, err := s.answerAndSeal(ctx, q, p, yD, answer, details, now)
 		if err != nil {
@@ -230,14 +177,14 @@ func (s *Server) answerRequest(c *echo.Context) error {
 			return s.answerFail(ctx, q.ID, err)
 		}
 		if done {
-			return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
+			return c.JSON(http.StatusOK, api.DeviceResponseAnswer{RequestID: q.ID, State: state})
 		}
 		// Stored but not sealed: processed below, the usual way.
 		q.State, q.Answer = state, &answer
 		if err := s.processClaimed(ctx, q, p, yD); err != nil {
 			requestLogger(c, s.log).Warn("processing the answer failed; will retry", "request_id", q.ID, "error", err)
 		}
-		return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
+		return c.JSON(http.StatusOK, api.DeviceResponseAnswer{RequestID: q.ID, State: state})
 	}
 	err = s.store.AnswerRequest(ctx, q.ID, answer, now)
 	if err != nil && p != nil {
@@ -262,7 +209,21 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		// the usual case the outcome is in place when the device hears back.
 		s.pending.wait(ctx, q.ID, inlineWait)
 	}
-	return c.JSON(http.StatusOK, answerReplyJSON{RequestID: q.ID, State: state})
+	return c.JSON(http.StatusOK, api.DeviceResponseAnswer{RequestID: q.ID, State: state})
+}
+
+// checkReason checks the reason of a device's answer: none, or on a deny
+// one of api's reasons.
+func checkReason(decision, reason string) error {
+	switch {
+	case reason == "":
+		return nil
+	case decision != threshold.DecisionDeny:
+		return fail(errBadRequest, "only a deny carries a reason")
+	case reason != api.ReasonMatchFailed:
+		return fail(errBadRequest, `reason must be "`+api.ReasonMatchFailed+`"`)
+	}
+	return nil
 }
 
 // answerFail is the answer to a device whose answer could not be stored.

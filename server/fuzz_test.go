@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v5"
+
+	"github.com/assent-dev/assent/api"
 )
 
 func FuzzNormalizeCode(f *testing.F) {
@@ -46,7 +48,7 @@ func FuzzAPIKeyPrefix(f *testing.F) {
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"decision":"approve","evaluated_elements":["AAAA"],"proof":"AAAA","signature":"AAAA"}`,
-		`{"decision":"deny"}`, `{}`, `[]`, `null`, `{"x":1}`, `{"proof":"%%%"}`, `{} {}`, `{`, "",
+		`{"decision":"deny"}`, `{"decision":"deny","reason":"match_failed"}`, `{}`, `[]`, `null`, `{"x":1}`, `{"proof":"%%%"}`, `{} {}`, `{`, "",
 	} {
 		f.Add([]byte(s))
 	}
@@ -54,7 +56,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
 		c := e.NewContext(req, httptest.NewRecorder())
-		var v answerJSON
+		var v api.DeviceResponse
 		err := decodeJSON(c, &v)
 		if err == nil {
 			return

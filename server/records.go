@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/envelope"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
@@ -27,54 +28,13 @@ import (
 // answer in the request's last second is not lost to processing delay.
 const processingGrace = 30 * time.Second
 
-type createRecordJSON struct {
-	Title       string `json:"title"`
-	ContentType string `json:"content_type"`
-	Purpose     string `json:"purpose"`
-}
-
-type recordStateJSON struct {
-	RecordID string `json:"record_id"`
-	State    string `json:"state"`
-}
-
-// pendingJSON answers a call that started work waiting on the device.
-type pendingJSON struct {
-	RecordID  string    `json:"record_id,omitempty"`
-	SessionID string    `json:"session_id,omitempty"`
-	State     string    `json:"state"`
-	RequestID string    `json:"request_id"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-type approvalJSON struct {
-	DeviceID          string   `json:"device_id"`
-	Statement         []byte   `json:"statement"`
-	Signature         []byte   `json:"signature"`
-	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
-	Proof             []byte   `json:"proof,omitempty"`
-}
-
-type recordJSON struct {
-	RecordID      string        `json:"record_id"`
-	UserID        string        `json:"user_id"`
-	State         string        `json:"state"`
-	Title         string        `json:"title"`
-	ContentType   string        `json:"content_type"`
-	Size          *int64        `json:"size,omitempty"`
-	ContentSHA256 []byte        `json:"content_sha256,omitempty"`
-	CreatedAt     time.Time     `json:"created_at"`
-	SealedAt      *time.Time    `json:"sealed_at,omitempty"`
-	Approval      *approvalJSON `json:"approval,omitempty"`
-}
-
 // createRecord: POST /v1/users/{uid}/records.
 func (s *Server) createRecord(c *echo.Context) error {
 	uid, err := pathID(c, "uid", ids.User)
 	if err != nil {
 		return err
 	}
-	var in createRecordJSON
+	var in api.CreateRecordRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -120,7 +80,7 @@ func (s *Server) createRecord(c *echo.Context) error {
 	if err := s.store.CreateRecordAudited(ctx, rec, entry); err != nil && !s.auditLost(err, uid, rid) {
 		return storeFail(err, "record")
 	}
-	return c.JSON(http.StatusCreated, recordStateJSON{RecordID: rid, State: rec.State})
+	return c.JSON(http.StatusCreated, api.CreatedRecord{RecordID: rid, State: rec.State})
 }
 
 // uploadContent: PUT /v1/records/{rid}/content. The body streams through
@@ -175,6 +135,10 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	p.expires = expires.Add(processingGrace)
 	rec.Size, rec.ContentSHA256 = up.size, up.sum
 	q := s.newRequest(reqID, threshold.KindCreate, rec, dev, cl, rec.Purpose, p.blinding.Elements(), now, expires)
+	match, err := threshold.MatchCode(q.ID, q.BlindedElements)
+	if err != nil {
+		return abandon(failCause(errInternal, msgInternal, err))
+	}
 	entry, err := s.auditEntry(rec.UserID, store.EventApprovalRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID})
 	if err != nil {
 		return abandon(failCause(errInternal, msgInternal, err))
@@ -199,8 +163,8 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	}
 	s.changes.changed(rid)
 	s.notify(rec.UserID, reqID)
-	return c.JSON(http.StatusAccepted, pendingJSON{
-		RecordID: rid, State: store.RecordPendingApproval, RequestID: reqID, ExpiresAt: expires,
+	return c.JSON(http.StatusAccepted, api.Pending{
+		RecordID: rid, State: store.RecordPendingApproval, RequestID: reqID, ExpiresAt: expires, MatchCode: match,
 	})
 }
 
@@ -549,8 +513,8 @@ func (s *Server) getRecord(c *echo.Context) error {
 	return c.JSON(http.StatusOK, recordView(rec))
 }
 
-func recordView(rec *store.Record) recordJSON {
-	out := recordJSON{
+func recordView(rec *store.Record) api.Record {
+	out := api.Record{
 		RecordID:    rec.ID,
 		UserID:      rec.UserID,
 		State:       rec.State,
@@ -566,7 +530,7 @@ func recordView(rec *store.Record) recordJSON {
 	if rec.State == store.RecordSealed {
 		sealed := wire(rec.SealedAt)
 		out.SealedAt = &sealed
-		out.Approval = &approvalJSON{
+		out.Approval = &api.Approval{
 			DeviceID: rec.Approval.DeviceID, Statement: rec.Approval.Statement, Signature: rec.Approval.Signature,
 			EvaluatedElements: rec.Approval.EvaluatedElements, Proof: rec.Approval.Proof,
 		}

@@ -11,104 +11,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/threshold"
 )
 
-// Wire shapes as WIRE.md and DESIGN.md give them, defined here apart from
-// the server's own types so that a renamed field fails the tests.
+// The wire shapes are the api package's, which the golden bodies in
+// api/testdata hold to what the server answers.
 type (
-	wireUser struct {
-		UserID              string    `json:"user_id"`
-		EnrollmentCode      string    `json:"enrollment_code"`
-		EnrollmentExpiresAt time.Time `json:"enrollment_expires_at"`
-	}
-	wireEnroll struct {
-		DeviceID        string   `json:"device_id"`
-		UserID          string   `json:"user_id"`
-		BlindedElements [][]byte `json:"blinded_elements"`
-	}
-	wireDeviceState struct {
-		DeviceID string `json:"device_id"`
-		UserID   string `json:"user_id"`
-		State    string `json:"state"`
-	}
-	wireRecordState struct {
-		RecordID string `json:"record_id"`
-		State    string `json:"state"`
-	}
-	wirePending struct {
-		RecordID  string    `json:"record_id"`
-		SessionID string    `json:"session_id"`
-		State     string    `json:"state"`
-		RequestID string    `json:"request_id"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
-	wireApproval struct {
-		DeviceID          string   `json:"device_id"`
-		Statement         []byte   `json:"statement"`
-		Signature         []byte   `json:"signature"`
-		EvaluatedElements [][]byte `json:"evaluated_elements"`
-		Proof             []byte   `json:"proof"`
-	}
-	wireRecord struct {
-		RecordID      string        `json:"record_id"`
-		UserID        string        `json:"user_id"`
-		State         string        `json:"state"`
-		Title         string        `json:"title"`
-		ContentType   string        `json:"content_type"`
-		Size          *int64        `json:"size"`
-		ContentSHA256 []byte        `json:"content_sha256"`
-		CreatedAt     time.Time     `json:"created_at"`
-		SealedAt      *time.Time    `json:"sealed_at"`
-		Approval      *wireApproval `json:"approval"`
-	}
-	wireSession struct {
-		SessionID     string    `json:"session_id"`
-		RecordID      string    `json:"record_id"`
-		State         string    `json:"state"`
-		ExpiresAt     time.Time `json:"expires_at"`
-		DownloadsLeft int       `json:"downloads_left"`
-	}
-	wireRequest struct {
-		RequestID   string `json:"request_id"`
-		Kind        string `json:"kind"`
-		UserID      string `json:"user_id"`
-		RecordID    string `json:"record_id"`
-		DeviceKeyID string `json:"device_key_id"`
-		Requester   struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"requester"`
-		Purpose string `json:"purpose"`
-		Record  struct {
-			Title         string `json:"title"`
-			ContentType   string `json:"content_type"`
-			Size          int64  `json:"size"`
-			ContentSHA256 []byte `json:"content_sha256"`
-		} `json:"record"`
-		BlindedElements [][]byte  `json:"blinded_elements"`
-		CreatedAt       time.Time `json:"created_at"`
-		ExpiresAt       time.Time `json:"expires_at"`
-		State           string    `json:"state"`
-	}
-	wireAnswer struct {
-		Decision          string   `json:"decision"`
-		EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
-		Proof             []byte   `json:"proof,omitempty"`
-		Signature         []byte   `json:"signature"`
-	}
-	wireAudit struct {
-		UserID   string    `json:"user_id"`
-		Seq      int64     `json:"seq"`
-		Event    string    `json:"event"`
-		Actor    string    `json:"actor"`
-		Subject  string    `json:"subject"`
-		Details  []byte    `json:"details"`
-		At       time.Time `json:"at"`
-		PrevHash []byte    `json:"prev_hash"`
-		Hash     []byte    `json:"hash"`
-	}
+	wireUser        = api.Enrollment
+	wireEnroll      = api.EnrollAnswer
+	wireDeviceState = api.ConfirmAnswer
+	wireRecordState = api.CreatedRecord
+	wirePending     = api.Pending
+	wireApproval    = api.Approval
+	wireRecord      = api.Record
+	wireSession     = api.Session
+	wireRequest     = api.DeviceRequest
+	wireAnswer      = api.DeviceResponse
+	wireAudit       = api.AuditEntry
 )
 
 // testDevice is a minimal device for the tests: a POPRF key, a signing key,
@@ -359,7 +280,7 @@ func (e *testEnv) upload(t testing.TB, rid string, content []byte) wirePending {
 	t.Helper()
 	var p wirePending
 	e.do(http.MethodPut, "/v1/records/"+rid+"/content", e.writer, content).want(t, http.StatusAccepted).decode(t, &p)
-	if p.State != "pending_approval" || p.RecordID != rid {
+	if p.State != "pending_approval" || p.RecordID != rid || !threshold.ValidMatchCode(p.MatchCode) {
 		t.Fatalf("upload answer %+v", p)
 	}
 	return p
@@ -391,7 +312,7 @@ func (e *testEnv) askAccess(t testing.TB, rid, key string) wirePending {
 	var p wirePending
 	e.do(http.MethodPost, "/v1/records/"+rid+"/access", key, map[string]string{"purpose": "second opinion"}).
 		want(t, http.StatusAccepted).decode(t, &p)
-	if p.State != "pending_approval" || p.SessionID == "" {
+	if p.State != "pending_approval" || p.SessionID == "" || !threshold.ValidMatchCode(p.MatchCode) {
 		t.Fatalf("access answer %+v", p)
 	}
 	return p

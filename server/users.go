@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/store"
@@ -30,21 +31,10 @@ const (
 	shareVersion = 1
 )
 
-type createUserJSON struct {
-	ExternalID  string `json:"external_id"`
-	DisplayName string `json:"display_name"`
-}
-
-type enrollmentJSON struct {
-	UserID              string    `json:"user_id"`
-	EnrollmentCode      string    `json:"enrollment_code"`
-	EnrollmentExpiresAt time.Time `json:"enrollment_expires_at"`
-}
-
 // createUser: POST /v1/users. It makes the user's server share, stores it
 // wrapped under the master key, and issues a first enrollment code.
 func (s *Server) createUser(c *echo.Context) error {
-	var in createUserJSON
+	var in api.CreateUserRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -135,7 +125,7 @@ func (s *Server) ownUser(c *echo.Context) (*store.User, error) {
 }
 
 // issueEnrollment stores a fresh enrollment code for userID.
-func (s *Server) issueEnrollment(ctx context.Context, userID string) (*enrollmentJSON, error) {
+func (s *Server) issueEnrollment(ctx context.Context, userID string) (*api.Enrollment, error) {
 	code, err := newEnrollmentCode(s.rand)
 	if err != nil {
 		return nil, err
@@ -145,7 +135,7 @@ func (s *Server) issueEnrollment(ctx context.Context, userID string) (*enrollmen
 	if err := s.store.CreateEnrollment(ctx, &store.Enrollment{CodeHash: sum, UserID: userID, ExpiresAt: expires}); err != nil {
 		return nil, err
 	}
-	return &enrollmentJSON{UserID: userID, EnrollmentCode: groupCode(code), EnrollmentExpiresAt: expires}, nil
+	return &api.Enrollment{UserID: userID, EnrollmentCode: groupCode(code), EnrollmentExpiresAt: expires}, nil
 }
 
 // newEnrollmentCode returns 20 base32 characters of 100 random bits.

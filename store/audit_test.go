@@ -68,7 +68,9 @@ func TestAuditHashRejects(t *testing.T) {
 	}
 }
 
-// testChain builds a valid chain of n entries for testUser with NextAuditEntry.
+// testChain builds a valid chain of n entries for testUser: each links to
+// the one before and is hashed with AuditHash (as check.NextAuditEntry
+// does, which store/internal/check tests).
 func testChain(t *testing.T, n int) []*AuditEntry {
 	t.Helper()
 	events := []string{EventUserCreated, EventDeviceEnrolled, EventRecordCreated, EventApprovalRequested, EventApproved, EventRecordSealed}
@@ -79,12 +81,17 @@ func testChain(t *testing.T, n int) []*AuditEntry {
 			UserID: testUser, Event: events[i%len(events)], Actor: testDevice, Subject: testRecord,
 			Details: []byte(`{"n":` + string(rune('0'+i%10)) + `}`), At: time.Unix(1767225600+int64(i)*60, 0),
 		}
-		next, err := NextAuditEntry(prev, e)
+		e.Seq, e.PrevHash = 1, make([]byte, HashLen)
+		if prev != nil {
+			e.Seq, e.PrevHash = prev.Seq+1, bytes.Clone(prev.Hash)
+		}
+		h, err := AuditHash(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		chain = append(chain, next)
-		prev = next
+		e.Hash = h
+		chain = append(chain, e)
+		prev = e
 	}
 	return chain
 }
@@ -193,10 +200,13 @@ func TestVerifyChainInserted(t *testing.T) {
 	// A forged entry linked correctly to entry 2, inserted before entry 3;
 	// the later entries are renumbered but their links cannot be remade
 	// without rewriting every hash after it.
-	forged, err := NextAuditEntry(chain[1], &AuditEntry{UserID: testUser, Event: EventApproved, Actor: testDevice, At: time.Unix(1767225700, 0)})
+	forged := &AuditEntry{UserID: testUser, Event: EventApproved, Actor: testDevice, At: time.Unix(1767225700, 0),
+		Seq: chain[1].Seq + 1, PrevHash: bytes.Clone(chain[1].Hash)}
+	h, err := AuditHash(forged)
 	if err != nil {
 		t.Fatal(err)
 	}
+	forged.Hash = h
 	c := copyChain(chain)
 	c = append(c[:2], append([]*AuditEntry{forged}, c[2:]...)...)
 	for i, e := range c {

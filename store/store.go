@@ -330,9 +330,9 @@ type SessionOpening struct {
 // when the storage fails; other errors are listed per method. A method
 // returning an error has changed nothing.
 //
-// The argument rules are the Check functions of this package (CheckUser,
-// CheckNewRecord, CheckLimit, ...), which every implementation calls, so all
-// refuse the same input with the same message. A Create method takes the
+// The argument rules are the functions of store/internal/check (check.User,
+// check.NewRecord, check.Limit, ...), which every implementation calls, so
+// all refuse the same input with the same message. A Create method takes the
 // object in its first state (State empty or that state) and refuses fields
 // that a later transition writes. Times are kept to the millisecond at least
 // and returned in UTC; lists come back nil when empty.

@@ -7,6 +7,7 @@ const (
 	LabelKEK         = "assent/kek/v1"           // HKDF salt of the KEK
 	LabelWrap        = "assent/wrap/v1"          // prefix of the DEK wrap's associated data
 	LabelApproval    = "assent/approval/v1"      // prefix of the approval statement
+	LabelMatch       = "assent/match/v1"         // prefix of the hashed input of a request's match code
 	LabelDeviceAuth  = "assent/device-auth/v1"   // first line of a device request signature
 	LabelEnroll      = "assent/enroll/v1"        // prefix of the enrollment statement
 	LabelEnrollCheck = "assent/enroll-check/v2"  // prefix of the enrollment check's POPRF info (v2 binds the signing key)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,7 +25,7 @@ import (
 
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/client"
-	"github.com/assent-dev/assent/e2e"
+	"github.com/assent-dev/assent/internal/nodetest"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/webapp"
 	"github.com/assent-dev/assent/webapp/internal/approvalbench"
@@ -56,7 +57,7 @@ func chromium(t *testing.T) string {
 // world is the browser test's loopback world: the API node, the app's
 // origin serving a freshly built bundle, and a third party.
 type world struct {
-	node    *e2e.Node
+	node    *nodetest.Node
 	appURL  string
 	bundle  *webapp.Bundle
 	tp      *client.Client
@@ -73,7 +74,7 @@ func startWorld(t *testing.T, ctx context.Context) *world {
 		t.Fatal(err)
 	}
 	appURL := "http://" + appLn.Addr().String()
-	node, err := e2e.StartNode(server.Config{
+	node, err := nodetest.StartNode(server.Config{
 		Listen:             "127.0.0.1:0",
 		DataDir:            filepath.Join(dir, "api"),
 		ApprovalTTL:        10 * time.Minute,
@@ -118,7 +119,7 @@ func startWorld(t *testing.T, ctx context.Context) *world {
 
 // upload creates a record and uploads content; it returns the record id
 // and the device request id.
-func (w *world) upload(t *testing.T, ctx context.Context, title string, content []byte) (string, string) {
+func (w *world) upload(t *testing.T, ctx context.Context, title string, content []byte) (rid, reqID, match string) {
 	t.Helper()
 	rec, err := w.tp.CreateRecord(ctx, w.userID, api.CreateRecordRequest{Title: title, ContentType: "text/plain", Purpose: "storage of your scan"})
 	if err != nil {
@@ -128,7 +129,7 @@ func (w *world) upload(t *testing.T, ctx context.Context, title string, content 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rec.RecordID, p.RequestID
+	return rec.RecordID, p.RequestID, p.MatchCode
 }
 
 func evalAwait(expr string, out any) chromedp.Action {
@@ -137,6 +138,14 @@ func evalAwait(expr string, out any) chromedp.Action {
 
 func waitBody(attr, value string) chromedp.Action {
 	return chromedp.WaitVisible(fmt.Sprintf(`body[data-%s=%q]`, attr, value), chromedp.ByQuery)
+}
+
+// wrongCode returns a two-digit code other than code.
+func wrongCode(code string) string {
+	if code == "00" {
+		return "01"
+	}
+	return "00"
 }
 
 // goTo moves the page to another screen without reloading it.
@@ -265,10 +274,41 @@ func TestApprovalAppInChromium(t *testing.T) {
 		t.Fatalf("user state %q after the page enrolled", u.State)
 	}
 
-	// A record, sealed from the page.
+	// Number matching: a wrong code denies the request (the record is
+	// rejected, the denial audited as match_failed).
+	badRID, badReq, badCode := w.upload(t, ctx, "Wrong code", []byte("never sealed"))
+	var result string
+	run("a wrong match code", goTo("#/request/"+badReq), waitBody("request", "shown"),
+		chromedp.WaitVisible("#match-code", chromedp.ByQuery),
+		chromedp.SendKeys("#match-code", wrongCode(badCode), chromedp.ByQuery),
+		chromedp.Click("#approve", chromedp.ByQuery), waitBody("request", "denied"), waitBody("decided-by", "match_failed"),
+		text("#request-result", &result))
+	if !strings.Contains(result, "not the one the requester shows") {
+		t.Errorf("result after a wrong code: %q", result)
+	}
+	if rec, err := w.tp.AwaitRecord(ctx, badRID); err != nil || rec.State != api.RecordRejected {
+		t.Fatalf("record after a wrong match code: %+v, %v", rec, err)
+	}
+	entries, err := w.tp.Audit(ctx, w.userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	matchFailed := false
+	for _, e := range entries {
+		var d api.AnswerDetails
+		if e.Event == api.AuditDenied && e.Subject == badReq && json.Unmarshal(e.Details, &d) == nil && d.Reason == api.ReasonMatchFailed {
+			matchFailed = true
+		}
+	}
+	if !matchFailed {
+		t.Fatalf("no denied entry with reason %s for %s in the audit chain", api.ReasonMatchFailed, badReq)
+	}
+	run("back to the list", goTo("#/requests"), waitBody("screen", "requests"))
+
+	// A record, sealed from the page with the right code.
 	content := []byte("the scan, as the clinic took it\n")
 	sum := sha256.Sum256(content)
-	rid, reqID := w.upload(t, ctx, "MRI 2026-12-04", content)
+	rid, reqID, code := w.upload(t, ctx, "MRI 2026-12-04", content)
 	var ask, fields string
 	run("the request reaches the list and opens",
 		chromedp.WaitVisible(fmt.Sprintf(`li[data-request-id=%q] a`, reqID), chromedp.ByQuery),
@@ -297,7 +337,7 @@ func TestApprovalAppInChromium(t *testing.T) {
 		_ = os.WriteFile(p, shot, 0o644)
 	}
 	var deviceMs string
-	run("approve the seal", chromedp.Click("#approve", chromedp.ByQuery), waitBody("request", "approved"),
+	run("approve the seal", chromedp.SendKeys("#match-code", code, chromedp.ByQuery), chromedp.Click("#approve", chromedp.ByQuery), waitBody("request", "approved"),
 		chromedp.Evaluate(`document.body.dataset.deviceMs`, &deviceMs))
 	t.Logf("approval in the page: %s ms from the click to the server's answer (evaluation, signature, ledger write in IndexedDB, POST)", deviceMs)
 	rec, err := w.tp.AwaitRecord(ctx, rid)
@@ -315,7 +355,7 @@ func TestApprovalAppInChromium(t *testing.T) {
 	if !strings.Contains(note, "As your ledger knows it") {
 		t.Errorf("access prompt ledger note %q", note)
 	}
-	run("approve the access", chromedp.Click("#approve", chromedp.ByQuery), waitBody("request", "approved"))
+	run("approve the access", chromedp.SendKeys("#match-code", acc.MatchCode, chromedp.ByQuery), chromedp.Click("#approve", chromedp.ByQuery), waitBody("request", "approved"))
 	sess, err := w.tp.AwaitSession(ctx, acc.SessionID)
 	if err != nil || sess.State != api.SessionOpen {
 		t.Fatalf("session after the page approved: %+v, %v", sess, err)
@@ -331,8 +371,9 @@ func TestApprovalAppInChromium(t *testing.T) {
 
 	// The ledger screen lists both answers.
 	var ledger string
-	run("ledger", goTo("#/ledger"), waitBody("ledger", "2"), text("#ledger-list", &ledger))
-	for _, want := range []string{"APPROVE create: MRI 2026-12-04", "APPROVE access: MRI 2026-12-04", "second opinion", "accepted: approved"} {
+	run("ledger", goTo("#/ledger"), waitBody("ledger", "3"), text("#ledger-list", &ledger))
+	for _, want := range []string{"APPROVE create: MRI 2026-12-04", "APPROVE access: MRI 2026-12-04", "second opinion", "accepted: approved",
+		"DENY create: Wrong code", "match_failed"} {
 		if !strings.Contains(ledger, want) {
 			t.Errorf("ledger screen lacks %q:\n%s", want, ledger)
 		}
@@ -342,7 +383,7 @@ func TestApprovalAppInChromium(t *testing.T) {
 	var findings, devices, sole string
 	run("audit", chromedp.Click(`nav a[href="#/audit"]`, chromedp.ByQuery), chromedp.WaitVisible("#finding-list li", chromedp.ByQuery),
 		text("#screen-audit", &findings), chromedp.WaitVisible("#w-sole", chromedp.ByQuery), text("#w-sole", &sole))
-	if !strings.Contains(findings, "entries verified") || !strings.Contains(findings, "holds every answer of its ledger") {
+	if !strings.Contains(findings, "entries verified") || !strings.Contains(findings, "did not match the one the requester showed") {
 		t.Errorf("audit screen:\n%s", findings)
 	}
 	if !strings.Contains(sole, "only device holding your device share") {
@@ -356,7 +397,7 @@ func TestApprovalAppInChromium(t *testing.T) {
 
 	// A Web Push reaches the service worker: a notification, and the page
 	// goes to the request; the user denies it and the record is rejected.
-	rid2, req2 := w.upload(t, ctx, "Blood test", []byte("numbers"))
+	rid2, req2, _ := w.upload(t, ctx, "Blood test", []byte("numbers"))
 	var reg *serviceworker.Registration
 	for reg == nil {
 		select {
@@ -395,7 +436,7 @@ func TestApprovalAppInChromium(t *testing.T) {
 		t.Errorf("status after a wrong passphrase: %q", status)
 	}
 	run("unlock after reload", chromedp.SendKeys("#unlock-pass", testPassphrase, chromedp.ByQuery), chromedp.Click("#unlock-submit", chromedp.ByQuery),
-		waitBody("state", "ready"), goTo("#/ledger"), waitBody("ledger", "3"))
+		waitBody("state", "ready"), goTo("#/ledger"), waitBody("ledger", "4"))
 
 	// The device.Storage conformance check, on IndexedDB in this browser.
 	var st struct {

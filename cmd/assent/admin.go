@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/assent-dev/assent/internal/node"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/store"
 )
@@ -88,7 +89,7 @@ func (a *adminFlags) openStore(ctx context.Context) (store.Store, func(), error)
 			return nil, nil, fmt.Errorf("data directory %s does not exist (run `assent serve -data-dir %s` once, or create it)", cfg.DataDir, cfg.DataDir)
 		}
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := node.OpenStore(ctx, cfg, 0)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/assent-dev/assent/bench"
+	"github.com/assent-dev/assent/internal/progress"
 )
 
 func init() {
@@ -74,7 +75,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.ServerCommand = []string{exe, "bench", benchChildFlag}
 	cfg.OutDir, cfg.WorkDir = *out, *work
 	if !*noProgress {
-		cfg.Progress = stderr
+		cfg.Progress = progress.OnTerminal(stderr) // drawn only on a terminal
 	}
 
 	res, runErr := bench.Run(ctx, cfg)

@@ -19,12 +19,12 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/term"
-
+	"github.com/assent-dev/assent/api"
+	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/device"
-	"github.com/assent-dev/assent/e2e"
+	"github.com/assent-dev/assent/internal/node"
+	"github.com/assent-dev/assent/internal/progress"
 	"github.com/assent-dev/assent/server"
-	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
 )
 
@@ -77,10 +77,12 @@ func (b *byteSize) Set(s string) error {
 }
 
 // runDemo is `assent demo`: DESIGN.md's main job on this machine, with the
-// real parts (see package e2e): a server on the embedded store in a
-// temporary directory, a third party registered through the admin path, a
-// device agent enrolled over HTTP that approves every request, and a
-// generated record sealed, opened, downloaded and checked. It prints a
+// real parts: a server on the embedded store in a temporary directory
+// (internal/node, as `assent serve` wires it), a third party registered
+// through the admin path and using the SDK (package client), a device agent
+// (package device) enrolled over HTTP that requires number matching and
+// types the code itself, and a generated record sealed, opened, downloaded
+// and checked. It prints a
 // timeline and fails with a clear message if any step does.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
@@ -109,7 +111,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}()
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
-	d := &demo{size: int64(size), dir: dir, out: stdout, progress: progressOut(stderr), logs: &demoLog{}, start: time.Now()}
+	d := &demo{size: int64(size), dir: dir, out: stdout, progress: progress.New(progress.OnTerminal(stderr)), logs: &demoLog{}, start: time.Now()}
 	if *app {
 		d.app = &demoApp{listen: *appListen, dir: *appDir}
 	}
@@ -130,11 +132,10 @@ type demo struct {
 	size     int64
 	dir      string
 	out      io.Writer
-	progress *progressOutput
+	progress *progress.Line
 	logs     *demoLog
 	start    time.Time
-
-	app *demoApp // set by --app: the device is the approval app in a browser
+	app      *demoApp // set by --app: the device is the approval app in a browser
 
 	mu    sync.Mutex
 	asked map[string]time.Time // when the device was asked, by request id
@@ -147,7 +148,7 @@ func (d *demo) step(format string, args ...any) {
 
 func (d *demo) run(ctx context.Context) error {
 	d.asked = map[string]time.Time{}
-	fmt.Fprintf(d.out, "assent demo: a %s record, sealed and opened with the device's consent\n", mib(d.size))
+	fmt.Fprintf(d.out, "assent demo: a %s record, sealed and opened with the device's consent\n", progress.MiB(d.size))
 
 	cfg := server.Config{
 		Listen:        "127.0.0.1:0",
@@ -162,43 +163,50 @@ func (d *demo) run(ctx context.Context) error {
 		defer d.app.close()
 		cfg.AppOrigins = []string{d.app.url}
 	}
-	node, err := e2e.StartNode(cfg, slog.New(slog.NewTextHandler(d.logs, nil)))
+	n, err := node.Open(ctx, cfg, node.Options{Logger: slog.New(slog.NewTextHandler(d.logs, nil))})
 	if err != nil {
 		return fmt.Errorf("starting the server: %w", err)
 	}
-	defer node.Stop()
-	d.step("server listening on %s (SQLite and blobs in %s)", node.URL, cfg.DataDir)
+	if err := n.Start(ctx); err != nil {
+		return errors.Join(fmt.Errorf("starting the server: %w", err), n.Close())
+	}
+	defer n.Stop()
+	d.step("server listening on %s (SQLite and blobs in %s)", n.URL, cfg.DataDir)
 	if d.app != nil {
-		return d.runApp(ctx, node)
+		return d.runApp(ctx, n)
 	}
 
-	clinic, err := e2e.NewThirdParty(ctx, node, "Demo clinic", server.AllScopes...)
+	key, cl, err := server.CreateClient(ctx, n.Store, rand.Reader, time.Now(), "Demo clinic", server.AllScopes)
 	if err != nil {
 		return fmt.Errorf("registering the third party: %w", err)
+	}
+	clinic, err := client.New(n.URL, key, nil)
+	if err != nil {
+		return err
 	}
 	user, err := clinic.CreateUser(ctx, "demo-user", "Demo user")
 	if err != nil {
 		return fmt.Errorf("creating the user: %w", err)
 	}
-	d.step("third party %s registered (API key via the admin path); user %s created", clinic.ID, user.UserID)
+	d.step("third party %s registered (API key via the admin path); user %s created", cl.ID, user.UserID)
 
 	t0 := time.Now()
-	dev, err := e2e.EnrollDevice(ctx, node.URL, user.EnrollmentCode, "Demo device", filepath.Join(d.dir, "device", "ledger"),
-		d.approve, device.AgentOptions{})
+	dev, err := startDemoDevice(ctx, n.URL, user.EnrollmentCode, filepath.Join(d.dir, "device", "ledger"), d.approve)
 	if err != nil {
 		return fmt.Errorf("enrolling the device: %w", err)
 	}
-	defer dev.Close()
-	d.step("device %s enrolled in %s; its agent approves every request, listening over SSE", dev.Identity.DeviceID, millis(time.Since(t0)))
+	defer dev.close()
+	d.step("device %s enrolled in %s; its agent approves every request (typing the match code itself), listening over SSE",
+		dev.id.DeviceID, millis(time.Since(t0)))
 
-	sum, rid, err := d.seal(ctx, clinic, user.UserID, dev.Identity.SigningPublicKey())
+	sum, rid, err := d.seal(ctx, clinic, user.UserID, dev.id.SigningPublicKey())
 	if err != nil {
 		return err
 	}
 	if err := d.open(ctx, clinic, rid, sum); err != nil {
 		return err
 	}
-	entries, err := dev.Client.Audit(ctx)
+	entries, err := dev.client.Audit(ctx)
 	if err != nil {
 		return fmt.Errorf("verifying the audit chain: %w", err)
 	}
@@ -207,31 +215,106 @@ func (d *demo) run(ctx context.Context) error {
 	return nil
 }
 
+// demoDevice is the demo's device: its identity, client, ledger and agent.
+type demoDevice struct {
+	id     *device.Identity
+	client *device.Client
+	ledger *device.Ledger
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// startDemoDevice enrolls a device with code, opens its ledger and runs
+// its agent (number matching required) until close, returning once its
+// event stream is connected.
+func startDemoDevice(ctx context.Context, serverURL, code, ledgerPath string, policy device.Policy) (_ *demoDevice, err error) {
+	d := &demoDevice{}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	anon, err := device.NewClient(serverURL, nil, device.ClientOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if d.id, err = anon.Enroll(ctx, code, device.EnrollOptions{Name: "Demo device"}); err != nil {
+		return nil, err
+	}
+	if d.client, err = device.NewClient(serverURL, d.id, device.ClientOptions{}); err != nil {
+		return nil, err
+	}
+	if d.ledger, err = device.OpenLedger(ledgerPath); err != nil {
+		return nil, err
+	}
+	connected := make(chan struct{}, 1)
+	agent, err := device.NewAgent(d.client, d.ledger, policy, device.AgentOptions{RequireMatch: true, Notify: func(n device.Notice) {
+		if n.Kind == device.NoticeConnected {
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}
+	}})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	d.stop, d.done = stop, make(chan struct{})
+	go func() {
+		defer close(d.done)
+		_ = agent.Run(runCtx)
+	}()
+	select {
+	case <-connected:
+		return d, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("the device's event stream did not connect: %w", ctx.Err())
+	}
+}
+
+// close stops the agent, closes the ledger and clears the identity.
+func (d *demoDevice) close() {
+	if d.stop != nil {
+		d.stop()
+		<-d.done
+	}
+	if d.ledger != nil {
+		d.ledger.Close()
+	}
+	if d.id != nil {
+		d.id.Destroy()
+	}
+}
+
 // seal creates a record, uploads generated content and waits until the
 // device's approval seals it. It returns the content's SHA-256.
-func (d *demo) seal(ctx context.Context, clinic *e2e.ThirdParty, uid string, signer ed25519.PublicKey) ([]byte, string, error) {
-	rid, err := clinic.CreateRecord(ctx, uid, "Demo record ("+mib(d.size)+")", "application/octet-stream", "demo: keep this record")
+func (d *demo) seal(ctx context.Context, clinic *client.Client, uid string, signer ed25519.PublicKey) ([]byte, string, error) {
+	created, err := clinic.CreateRecord(ctx, uid, api.CreateRecordRequest{Title: "Demo record (" + progress.MiB(d.size) + ")",
+		ContentType: "application/octet-stream", Purpose: "demo: keep this record"})
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the record: %w", err)
 	}
-	gen := newGenerator(d.size, d.progress.start("uploading  ", d.size))
+	rid := created.RecordID
+	bar := d.progress.Bar("uploading  ", d.size)
+	gen := newGenerator(d.size, bar)
 	t0 := time.Now()
 	p, err := clinic.Upload(ctx, rid, gen, d.size)
-	gen.bar.finish(err == nil)
+	bar.Finish()
 	if err != nil {
 		return nil, "", fmt.Errorf("uploading the record: %w", err)
 	}
 	uploaded := time.Now()
 	sum := gen.h.Sum(nil)
-	d.step("record %s uploaded: %s in %s (%s), encrypted while streaming; SHA-256 %x…", rid, mib(d.size),
-		seconds(uploaded.Sub(t0)), rate(d.size, uploaded.Sub(t0)), sum[:8])
+	d.step("record %s uploaded: %s in %s (%s), encrypted while streaming; SHA-256 %x…; match code %s", rid, progress.MiB(d.size),
+		seconds(uploaded.Sub(t0)), rate(d.size, uploaded.Sub(t0)), sum[:8], p.MatchCode)
 
 	r, err := clinic.AwaitRecord(ctx, rid)
 	if err != nil {
 		return nil, "", fmt.Errorf("waiting for the seal: %w", err)
 	}
 	sealed := time.Now()
-	if r.State != store.RecordSealed {
+	if r.State != api.RecordSealed {
 		return nil, "", fmt.Errorf("record %s ended %s, not sealed", rid, r.State)
 	}
 	if r.Size == nil || *r.Size != d.size || !bytes.Equal(r.ContentSHA256, sum) || r.Approval == nil {
@@ -247,26 +330,29 @@ func (d *demo) seal(ctx context.Context, clinic *e2e.ThirdParty, uid string, sig
 
 // open asks access to the record, waits for the device, downloads the
 // content and checks it against the upload's digest.
-func (d *demo) open(ctx context.Context, clinic *e2e.ThirdParty, rid string, sum []byte) error {
+func (d *demo) open(ctx context.Context, clinic *client.Client, rid string, sum []byte) error {
 	t0 := time.Now()
-	p, err := clinic.Access(ctx, rid, "demo: read it back")
+	p, err := clinic.RequestAccess(ctx, rid, "demo: read it back")
 	if err != nil {
 		return fmt.Errorf("asking access: %w", err)
+	}
+	if d.app != nil {
+		d.step("access to the record asked; match code %s (type it on the page to approve)", p.MatchCode)
 	}
 	s, err := clinic.AwaitSession(ctx, p.SessionID)
 	if err != nil {
 		return fmt.Errorf("waiting for the session: %w", err)
 	}
-	if s.State != store.SessionOpen {
+	if s.State != api.SessionOpen {
 		return fmt.Errorf("session %s ended %s, not open", p.SessionID, s.State)
 	}
-	d.step("access session %s open %s after asking (the device was asked %s after it, and approved)", p.SessionID,
-		millis(time.Since(t0)), d.since(t0, p.RequestID))
+	d.step("access session %s open %s after asking (match code %s; the device was asked %s after it, and approved)", p.SessionID,
+		millis(time.Since(t0)), p.MatchCode, d.since(t0, p.RequestID))
 
-	bar := d.progress.start("downloading", d.size)
+	bar := d.progress.Bar("downloading", d.size)
 	t0 = time.Now()
 	got, err := clinic.Download(ctx, p.SessionID, bar)
-	bar.finish(err == nil)
+	bar.Finish()
 	if err != nil {
 		return fmt.Errorf("downloading: %w", err)
 	}
@@ -275,16 +361,18 @@ func (d *demo) open(ctx context.Context, clinic *e2e.ThirdParty, rid string, sum
 		return fmt.Errorf("the download (%d bytes, SHA-256 %x) is not the upload (%d bytes, SHA-256 %x)", got.Size, got.SHA256, d.size, sum)
 	}
 	d.step("downloaded %s in %s (%s), decrypted while streaming; SHA-256 equals the upload's and the Repr-Digest",
-		mib(got.Size), seconds(took), rate(got.Size, took))
+		progress.MiB(got.Size), seconds(took), rate(got.Size, took))
 	return nil
 }
 
-// approve is the device's policy: approve everything, noting when it was
+// approve is the device's policy: approve everything, typing the match
+// code the device computes (as --auto-approve does), noting when it was
 // asked.
 func (d *demo) approve(_ context.Context, p *device.Prompt) (device.Decision, error) {
 	d.mu.Lock()
 	d.asked[p.RequestID] = time.Now()
 	d.mu.Unlock()
+	p.MatchTyped = p.MatchCode()
 	return device.Approve, nil
 }
 
@@ -308,10 +396,10 @@ type generator struct {
 	src  *mrand.ChaCha8
 	left int64
 	h    hash.Hash
-	bar  *progressBar
+	bar  *progress.Bar
 }
 
-func newGenerator(size int64, bar *progressBar) *generator {
+func newGenerator(size int64, bar *progress.Bar) *generator {
 	var seed [32]byte
 	rand.Read(seed[:])
 	return &generator{src: mrand.NewChaCha8(seed), left: size, h: sha256.New(), bar: bar}
@@ -327,65 +415,6 @@ func (g *generator) Read(p []byte) (int, error) {
 	g.h.Write(p[:n])
 	g.bar.Write(p[:n])
 	return n, nil
-}
-
-// progressOutput draws progress on stderr: a bar redrawn in place on a
-// terminal, a line at every quarter otherwise.
-type progressOutput struct {
-	w   io.Writer
-	tty bool
-}
-
-func progressOut(stderr io.Writer) *progressOutput {
-	f, ok := stderr.(*os.File)
-	return &progressOutput{w: stderr, tty: ok && term.IsTerminal(int(f.Fd()))}
-}
-
-// progressBar is the progress of one transfer; Write counts bytes.
-type progressBar struct {
-	out     *progressOutput
-	label   string
-	total   int64
-	done    int64
-	start   time.Time
-	drawn   time.Time
-	quarter int64
-}
-
-func (o *progressOutput) start(label string, total int64) *progressBar {
-	return &progressBar{out: o, label: label, total: total, start: time.Now()}
-}
-
-func (b *progressBar) Write(p []byte) (int, error) {
-	b.done += int64(len(p))
-	if b.out.tty {
-		if now := time.Now(); now.Sub(b.drawn) >= 100*time.Millisecond {
-			b.drawn = now
-			b.draw()
-		}
-	} else if q := b.done * 4 / b.total; q > b.quarter && q < 4 {
-		b.quarter = q
-		fmt.Fprintf(b.out.w, "  %s %3d%%  %s of %s\n", b.label, q*25, mib(b.done), mib(b.total))
-	}
-	return len(p), nil
-}
-
-func (b *progressBar) draw() {
-	const width = 30
-	filled := int(b.done * width / b.total)
-	fmt.Fprintf(b.out.w, "\r  %s [%s%s] %3d%%  %s of %s  %s ", b.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled),
-		b.done*100/b.total, mib(b.done), mib(b.total), rate(b.done, time.Since(b.start)))
-}
-
-// finish draws the end of the transfer.
-func (b *progressBar) finish(ok bool) {
-	switch {
-	case b.out.tty:
-		b.draw()
-		fmt.Fprintln(b.out.w)
-	case ok:
-		fmt.Fprintf(b.out.w, "  %s 100%%  %s\n", b.label, mib(b.total))
-	}
 }
 
 // demoLog keeps the server's log in memory, to show its end if the demo
@@ -416,14 +445,6 @@ func (l *demoLog) tail(n int) string {
 		lines = lines[:len(lines)-1]
 	}
 	return strings.Join(lines[max(0, len(lines)-n):], "")
-}
-
-// mib shows a size in MiB (in KiB below one MiB).
-func mib(n int64) string {
-	if n < 1<<20 {
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +13,8 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/api"
-	"github.com/assent-dev/assent/e2e"
+	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/internal/node"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/webapp"
 )
@@ -75,21 +77,25 @@ func (a *demoApp) serve(ctx context.Context, apiURL, tmp string) (*webapp.Bundle
 // runApp is the demo with the approval app as the device: the third party
 // creates the user, the person at the browser enrolls with the code
 // printed, and then approves the seal and the access on the page.
-func (d *demo) runApp(ctx context.Context, node *e2e.Node) error {
+func (d *demo) runApp(ctx context.Context, n *node.Node) error {
 	t0 := time.Now()
-	if _, err := d.app.serve(ctx, node.URL, bundleDir(d.dir)); err != nil {
+	if _, err := d.app.serve(ctx, n.URL, bundleDir(d.dir)); err != nil {
 		return fmt.Errorf("the approval app: %w", err)
 	}
 	d.step("approval app built and served on %s in %s (the API allows that origin only)", d.app.url, millis(time.Since(t0)))
-	clinic, err := e2e.NewThirdParty(ctx, node, "Demo clinic", server.AllScopes...)
+	key, cl, err := server.CreateClient(ctx, n.Store, rand.Reader, time.Now(), "Demo clinic", server.AllScopes)
 	if err != nil {
 		return fmt.Errorf("registering the third party: %w", err)
+	}
+	clinic, err := client.New(n.URL, key, nil)
+	if err != nil {
+		return err
 	}
 	user, err := clinic.CreateUser(ctx, "demo-user", "Demo user")
 	if err != nil {
 		return fmt.Errorf("creating the user: %w", err)
 	}
-	d.step("third party %s registered; user %s created", clinic.ID, user.UserID)
+	d.step("third party %s registered; user %s created", cl.ID, user.UserID)
 	fmt.Fprintf(d.out, "\n  Open the approval app:  %s\n  Enrollment code:        %s\n  (server URL prefilled; choose any passphrase of 8 characters or more)\n\n", d.app.url, user.EnrollmentCode)
 
 	signer, err := d.awaitBrowserDevice(ctx, clinic, user.UserID)
@@ -113,7 +119,7 @@ func bundleDir(dir string) string { return filepath.Join(dir, "app") }
 
 // awaitBrowserDevice waits until the user has an active device and returns
 // its signing key, from the third party's device listing.
-func (d *demo) awaitBrowserDevice(ctx context.Context, clinic *e2e.ThirdParty, uid string) (ed25519.PublicKey, error) {
+func (d *demo) awaitBrowserDevice(ctx context.Context, clinic *client.Client, uid string) (ed25519.PublicKey, error) {
 	for {
 		raw, err := clinic.Devices(ctx, uid)
 		if err != nil {

@@ -61,19 +61,37 @@ func TestDemoApp(t *testing.T) {
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
 	var id string
-	approveNext := chromedp.Tasks{
-		chromedp.ActionFunc(func(ctx context.Context) error {
-			// The next request: one not answered already.
-			js := fmt.Sprintf(`(() => { const li = [...document.querySelectorAll("#request-list li[data-request-id]")].find(l => l.dataset.requestId !== %q); return li ? li.dataset.requestId : null; })()`, id)
-			return chromedp.Poll(js, &id).Do(ctx)
-		}),
-		chromedp.ActionFunc(func(ctx context.Context) error {
-			return chromedp.Evaluate(`location.hash = "#/request/`+id+`"`, nil).Do(ctx)
-		}),
-		chromedp.WaitVisible(`body[data-request="shown"]`, chromedp.ByQuery),
-		chromedp.Click(`#approve`, chromedp.ByQuery),
-		chromedp.WaitVisible(`body[data-request="approved"]`, chromedp.ByQuery),
-		chromedp.Evaluate(`location.hash = "#/requests"`, nil),
+	codes := regexp.MustCompile(`match code (\d\d)`)
+	typeCode := func(n int) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			for {
+				if m := codes.FindAllStringSubmatch(out.String(), -1); len(m) >= n {
+					return chromedp.SendKeys(`#match-code`, m[n-1][1], chromedp.ByQuery).Do(ctx)
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		})
+	}
+	approveNext := func(n int) chromedp.Tasks {
+		return chromedp.Tasks{
+			chromedp.ActionFunc(func(ctx context.Context) error {
+				// The next request: one not answered already.
+				js := fmt.Sprintf(`(() => { const li = [...document.querySelectorAll("#request-list li[data-request-id]")].find(l => l.dataset.requestId !== %q); return li ? li.dataset.requestId : null; })()`, id)
+				return chromedp.Poll(js, &id).Do(ctx)
+			}),
+			chromedp.ActionFunc(func(ctx context.Context) error {
+				return chromedp.Evaluate(`location.hash = "#/request/`+id+`"`, nil).Do(ctx)
+			}),
+			chromedp.WaitVisible(`body[data-request="shown"]`, chromedp.ByQuery),
+			typeCode(n),
+			chromedp.Click(`#approve`, chromedp.ByQuery),
+			chromedp.WaitVisible(`body[data-request="approved"]`, chromedp.ByQuery),
+			chromedp.Evaluate(`location.hash = "#/requests"`, nil),
+		}
 	}
 	if err := chromedp.Run(bctx); err != nil {
 		t.Fatal(err)
@@ -88,8 +106,8 @@ func TestDemoApp(t *testing.T) {
 		chromedp.SendKeys(`#enroll-pass2`, "demo passphrase", chromedp.ByQuery),
 		chromedp.Click(`#enroll-submit`, chromedp.ByQuery),
 		chromedp.WaitVisible(`body[data-state="ready"]`, chromedp.ByQuery),
-		approveNext, // the seal
-		approveNext, // the access
+		approveNext(1), // the seal
+		approveNext(2), // the access
 	)
 	if err != nil {
 		var page string

@@ -321,6 +321,7 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	auto := fs.Bool("auto-approve", false, "approve every request that passes the checks, without asking (scripts and tests only)")
 	perMinute := fs.Int("max-per-minute", 30, "deny automatically past `N` requests in a minute (0: no limit)")
 	maxLifetime := fs.Duration("max-lifetime", device.DefaultMaxLifetime, "refuse requests whose lifetime is longer than `duration`")
+	requireMatch := fs.Bool("require-match", false, "to approve, type the two-digit code the requester shows; a wrong code denies the request")
 	auditEvery := fs.Duration("audit-interval", 10*time.Minute, "verify the audit chain and pin its head every `duration` (it is also done at start; 0: only at start)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -371,6 +372,7 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	agent, err := device.NewAgent(client, ledger, policy, device.AgentOptions{
 		MaxPerMinute:  *perMinute,
 		MaxLifetime:   *maxLifetime,
+		RequireMatch:  *requireMatch,
 		Notify:        notify,
 		AuditInterval: *auditEvery,
 	})
@@ -412,8 +414,11 @@ func writeNotice(stdout, stderr io.Writer, n device.Notice) {
 	case device.NoticeAnswered:
 		r := n.Result
 		how := ""
-		if r.DecidedBy == device.DecidedByRateLimit {
+		switch r.DecidedBy {
+		case device.DecidedByRateLimit:
 			how = " automatically: too many requests in a minute"
+		case device.DecidedByMatch:
+			how = ": the code typed is not the request's match code"
 		}
 		fmt.Fprintf(stdout, "Request %s: %s%s; the server says %s.\n", r.RequestID, r.Decision, how, device.Quote(r.State))
 	case device.NoticeRefused:
@@ -436,7 +441,8 @@ func writeNotice(stdout, stderr io.Writer, n device.Notice) {
 }
 
 // autoPolicy approves what passed the checks, except an access to a record
-// the ledger does not know or describes differently.
+// the ledger does not know or describes differently. Where the device
+// requires number matching, it types the match code the device computes.
 func autoPolicy(out *sync.Mutex, stdout io.Writer) device.Policy {
 	return func(_ context.Context, p *device.Prompt) (device.Decision, error) {
 		out.Lock()
@@ -444,6 +450,9 @@ func autoPolicy(out *sync.Mutex, stdout io.Writer) device.Policy {
 		if p.Kind == threshold.KindAccess && (p.UnknownToLedger && p.KnownFromChain == nil || p.Mismatch) {
 			fmt.Fprintf(stdout, "Request %s: access to a record not as in the ledger; denying.\n", p.RequestID)
 			return device.Deny, nil
+		}
+		if p.RequireMatch {
+			p.MatchTyped = p.MatchCode()
 		}
 		fmt.Fprintf(stdout, "Request %s: %s of record %s by %s, auto-approved.\n",
 			p.RequestID, p.Kind, p.RecordID, device.Quote(p.Requester.Name))
@@ -453,19 +462,35 @@ func autoPolicy(out *sync.Mutex, stdout io.Writer) device.Policy {
 
 // terminalPolicy shows each prompt and reads y/N; anything but y or yes
 // denies, and no answer before the request expires leaves it unanswered.
+// Where the device requires number matching it asks instead for the code
+// the requester shows: an empty line, n or no denies, anything else is
+// taken as the code (a wrong one denies, as a failed match).
 func terminalPolicy(out *sync.Mutex, stdout io.Writer, lines *lineReader) device.Policy {
 	return func(ctx context.Context, p *device.Prompt) (device.Decision, error) {
 		out.Lock()
 		lines.drain()
 		device.WritePrompt(stdout, p, time.Now())
-		fmt.Fprint(stdout, "Approve? [y/N] ")
+		if p.RequireMatch {
+			fmt.Fprint(stdout, "To approve, type the 2-digit code the requester shows (Enter denies): ")
+		} else {
+			fmt.Fprint(stdout, "Approve? [y/N] ")
+		}
 		out.Unlock()
 		line, err := lines.next(ctx)
 		if err != nil {
 			fmt.Fprintf(stdout, "\nNo answer (%v); request %s left unanswered.\n", err, p.RequestID)
 			return "", err
 		}
-		switch strings.ToLower(strings.TrimSpace(line)) {
+		answer := strings.ToLower(strings.TrimSpace(line))
+		if p.RequireMatch {
+			switch answer {
+			case "", "n", "no":
+				return device.Deny, nil
+			}
+			p.MatchTyped = answer
+			return device.Approve, nil
+		}
+		switch answer {
 		case "y", "yes":
 			return device.Approve, nil
 		}

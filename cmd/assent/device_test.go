@@ -117,6 +117,7 @@ type cliIDs struct {
 	RequestID      string `json:"request_id"`
 	SessionID      string `json:"session_id"`
 	State          string `json:"state"`
+	MatchCode      string `json:"match_code"`
 }
 
 func (e *cliEnv) newUser() cliIDs {
@@ -126,10 +127,15 @@ func (e *cliEnv) newUser() cliIDs {
 }
 
 func (e *cliEnv) record(uid, title string, content []byte) string {
-	var r cliIDs
+	return e.upload(uid, title, content).RecordID
+}
+
+// upload creates a record and uploads its content, returning the 202.
+func (e *cliEnv) upload(uid, title string, content []byte) cliIDs {
+	var r, p cliIDs
 	e.api(http.MethodPost, "/v1/users/"+uid+"/records", map[string]string{"title": title, "content_type": "text/plain", "purpose": "results"}, http.StatusCreated, &r)
-	e.api(http.MethodPut, "/v1/records/"+r.RecordID+"/content", content, http.StatusAccepted, nil)
-	return r.RecordID
+	e.api(http.MethodPut, "/v1/records/"+r.RecordID+"/content", content, http.StatusAccepted, &p)
+	return p
 }
 
 func (e *cliEnv) recordState(rid string) string {

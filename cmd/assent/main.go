@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -94,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "assent %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "assent %s: %s\n", args[0], errorText(args[0], err))
 		return 2
 	case errors.As(err, new(*exitError)):
 		var ee *exitError
@@ -102,9 +103,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "assent %s: %v\n", args[0], err)
 		return ee.code
 	default:
-		fmt.Fprintf(stderr, "assent %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "assent %s: %s\n", args[0], errorText(args[0], err))
 		return 1
 	}
+}
+
+// errorText is err's message without a leading "name: " (a package
+// prefix such as the device library's "device: "), which the line already
+// starts with as "assent name: ".
+func errorText(name string, err error) string {
+	msg := err.Error()
+	for strings.HasPrefix(msg, name+": ") {
+		msg = strings.TrimPrefix(msg, name+": ")
+	}
+	return msg
 }
 
 // newFlagSet returns a flag set for a subcommand that reports errors instead

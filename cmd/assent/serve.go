@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -18,15 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/assent-dev/assent/internal/node"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/server/push"
-	"github.com/assent-dev/assent/store"
-	"github.com/assent-dev/assent/store/blobdir"
-	"github.com/assent-dev/assent/store/mongo"
-	"github.com/assent-dev/assent/store/postgres"
-	"github.com/assent-dev/assent/store/sqlite"
-	"github.com/assent-dev/assent/threshold"
 )
 
 func init() {
@@ -314,61 +306,6 @@ func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// openStore opens the store cfg names.
-func openStore(ctx context.Context, cfg server.Config) (store.Store, error) {
-	switch cfg.Store {
-	case server.StoreMongoDB:
-		m, err := mongo.Open(ctx, cfg.StoreURI, cfg.StoreDatabase)
-		if err != nil {
-			return nil, fmt.Errorf("opening the MongoDB store: %w", err)
-		}
-		return m, nil
-	case server.StorePostgres:
-		p, err := postgres.Open(ctx, cfg.StoreURI, postgres.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
-		}
-		return p, nil
-	}
-	s, err := sqlite.Open(ctx, cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("opening the store: %w", err)
-	}
-	return s, nil
-}
-
-// openStores opens the store and blob store cfg names.
-func openStores(ctx context.Context, cfg server.Config) (store.Store, store.BlobStore, error) {
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	// Validate refuses gridfs without mongodb and postgres blobs without
-	// postgres; the checks here keep a wrong pair from panicking.
-	switch cfg.Blobs {
-	case server.BlobsGridFS:
-		m, ok := st.(*mongo.Store)
-		if !ok {
-			st.Close()
-			return nil, nil, fmt.Errorf("%w: blob store %s needs store %s", errUsage, server.BlobsGridFS, server.StoreMongoDB)
-		}
-		return st, m.Blobs(), nil
-	case server.BlobsPostgres:
-		p, ok := st.(*postgres.Store)
-		if !ok {
-			st.Close()
-			return nil, nil, fmt.Errorf("%w: blob store %s needs store %s", errUsage, server.BlobsPostgres, server.StorePostgres)
-		}
-		return st, p.Blobs(), nil
-	}
-	blobs, err := blobdir.Open(cfg.BlobDir)
-	if err != nil {
-		st.Close()
-		return nil, nil, fmt.Errorf("opening the blob directory: %w", err)
-	}
-	return st, blobs, nil
-}
-
 // reloadOnHangup reloads the TLS certificate on each SIGHUP (a renewed
 // certificate is taken without a restart, so no pending request loses its
 // secrets); without TLS a SIGHUP is logged and ignored rather than ending
@@ -397,73 +334,12 @@ func reloadOnHangup(ctx context.Context, srv *server.Server, log *slog.Logger) f
 	}
 }
 
-// loadMasterKey loads the master key, making it on the first start of an
-// embedded store only: with a shared store (MongoDB, and any store but
-// SQLite) a node that made its own key would wrap its users' shares under
-// a key the other nodes lack, so the file must exist.
-func loadMasterKey(cfg server.Config) (*threshold.MasterKey, error) {
-	if !cfg.SharedStore() {
-		mk, err := threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader)
-		if err != nil {
-			return nil, fmt.Errorf("loading the master key: %w", err)
-		}
-		return mk, nil
-	}
-	mk, err := threshold.LoadMasterKey(cfg.MasterKeyPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s does not exist; with a shared store (--store %s) every node must hold the same key, "+
-			"so it is never made on start: give the key the other nodes use with --master-key (or $ASSENT_MASTER_KEY), or for a new deployment "+
-			"make 32 random bytes once (umask 077; head -c 32 /dev/urandom > %s) and copy the file to every node",
-			errUsage, cfg.MasterKeyPath, cfg.Store, cfg.MasterKeyPath)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading the master key: %w", err)
-	}
-	return mk, nil
-}
-
-// newWebPush loads the VAPID key and makes the Web Push notifier. With the
-// embedded store the key is made on first start, as the master key; a
-// shared store never makes it (browsers bind subscriptions to the key, so
-// every node must hold the same one), and without the file such a node
-// sends no Web Push (nil, logged).
-func newWebPush(cfg server.Config, st push.Subscriptions, log *slog.Logger) (*push.WebPush, error) {
-	load := push.LoadOrCreateVAPIDKey
-	if cfg.SharedStore() {
-		load = push.LoadVAPIDKey
-	}
-	key, err := load(cfg.VAPIDKeyPath)
-	if cfg.SharedStore() && errors.Is(err, fs.ErrNotExist) {
-		log.Warn("no VAPID key file: Web Push is off; give every node the same key with --vapid-key", "path", cfg.VAPIDKeyPath)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	wp, err := push.NewWebPush(st, key, cfg.VAPIDSubject, push.WebPushOptions{AllowLoopback: cfg.PushAllowLoopback})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return wp, nil
-}
-
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := serveConfig(args, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
-
-	st, blobs, err := openStores(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	mk, err := loadMasterKey(cfg)
-	if err != nil {
-		return err
-	}
-	defer mk.Destroy()
 
 	var notifiers []push.Notifier
 	if cfg.WebhookURL != "" {
@@ -475,48 +351,47 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer wh.Close()
 		notifiers = append(notifiers, wh)
 	}
-	wp, err := newWebPush(cfg, st, log)
+	n, err := node.Open(ctx, cfg, node.Options{Logger: log, Notifiers: notifiers, WebPush: true})
 	if err != nil {
-		return err
+		return nodeError(err)
 	}
-	srv, err := server.New(cfg, server.Deps{
-		Store:     st,
-		Blobs:     blobs,
-		MasterKey: mk,
-		Notifiers: notifiers,
-		WebPush:   wp,
-		Logger:    log,
-	})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
+	defer n.Close()
+	if err := n.Listen(); err != nil {
 		return err
 	}
 	if cfg.MetricsListen != "" {
-		stop, err := serveMetrics(cfg.MetricsListen, srv.MetricsHandler(), stdout, log)
+		stop, err := serveMetrics(cfg.MetricsListen, n.Server.MetricsHandler(), stdout, log)
 		if err != nil {
-			ln.Close()
 			return err
 		}
 		defer stop()
 	}
 	url := cfg.PublicURL
 	if url == "" {
-		scheme := "http"
-		if cfg.TLSCert != "" {
-			scheme = "https"
-		}
-		url = scheme + "://" + ln.Addr().String()
+		url = n.URL
 	}
-	stopHangup := reloadOnHangup(ctx, srv, log)
+	stopHangup := reloadOnHangup(ctx, n.Server, log)
 	defer stopHangup()
 	fmt.Fprintf(stdout, "assent: serving on %s (data in %s)\n", url, cfg.DataDir)
 	log.Info("serving", "url", url, "node_id", cfg.NodeID, "store", cfg.Store)
-	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+	if err := n.Serve(ctx); err != nil {
 		return err
 	}
 	log.Info("stopped")
 	return nil
 }
+
+// nodeError makes a configuration error of node.Open a usage error,
+// printed as node gives it (without a second prefix).
+func nodeError(err error) error {
+	if errors.Is(err, node.ErrConfig) {
+		return usageError{err}
+	}
+	return err
+}
+
+// usageError is errUsage with another error's message.
+type usageError struct{ err error }
+
+func (u usageError) Error() string   { return u.err.Error() }
+func (u usageError) Unwrap() []error { return []error{errUsage, u.err} }

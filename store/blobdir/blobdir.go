@@ -5,7 +5,7 @@
 // blobs/<name>, so a final name only ever names a complete, synced file:
 // the staged file is synced before Close returns, the blobs directory before
 // Commit returns (concurrent commits share the directory's fsyncs: one that
-// began after a commit's link covers it). Names pass store.CheckBlobName and every path is resolved
+// began after a commit's link covers it). Names pass check.BlobName and every path is resolved
 // through an os.Root, so neither a name nor a symbolic link planted in the
 // directory leads outside it. Files are created with mode 0600, directories
 // with 0700. Several processes may share the directory.
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // The two subdirectories of the store's directory.
@@ -77,7 +78,7 @@ func (s *Store) Close() error { return s.root.Close() }
 // Stage implements store.BlobStore: ErrConflict if name is staged or
 // committed already.
 func (s *Store) Stage(ctx context.Context, name string) (store.StagedBlob, error) {
-	if err := check(ctx, name); err != nil {
+	if err := checkName(ctx, name); err != nil {
 		return nil, err
 	}
 	f, err := s.root.OpenFile(path.Join(StagedDir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -104,7 +105,7 @@ func (s *Store) Stage(ctx context.Context, name string) (store.StagedBlob, error
 // ErrConflict if it is committed already or still being written by this
 // Store. Once Commit returns nil, the blob is on disk under its final name.
 func (s *Store) Commit(ctx context.Context, name string) error {
-	if err := check(ctx, name); err != nil {
+	if err := checkName(ctx, name); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -134,7 +135,7 @@ func (s *Store) Commit(ctx context.Context, name string) error {
 
 // Open implements store.BlobStore: ErrNotFound unless name is committed.
 func (s *Store) Open(ctx context.Context, name string) (store.Blob, error) {
-	if err := check(ctx, name); err != nil {
+	if err := checkName(ctx, name); err != nil {
 		return nil, err
 	}
 	f, err := s.root.Open(path.Join(BlobsDir, name))
@@ -153,7 +154,7 @@ func (s *Store) Open(ctx context.Context, name string) (store.Blob, error) {
 // or both; ErrNotFound if it is neither. A blob this Store is writing fails
 // its later writes.
 func (s *Store) Delete(ctx context.Context, name string) error {
-	if err := check(ctx, name); err != nil {
+	if err := checkName(ctx, name); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -196,7 +197,7 @@ func (s *Store) StagedBefore(ctx context.Context, t time.Time) ([]string, error)
 	var out []string
 	for _, e := range entries {
 		name := e.Name()
-		if store.CheckBlobName(name) != nil || !e.Type().IsRegular() {
+		if check.BlobName(name) != nil || !e.Type().IsRegular() {
 			continue // not ours
 		}
 		info, err := e.Info()
@@ -279,8 +280,8 @@ func (s *Store) syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-func check(ctx context.Context, name string) error {
-	if err := store.CheckBlobName(name); err != nil {
+func checkName(ctx context.Context, name string) error {
+	if err := check.BlobName(name); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // maxAuditAttempts bounds the retries of one append. Each lost attempt means
@@ -25,7 +26,7 @@ const maxAuditAttempts = 64
 // duplicate key and start over from the new last entry, so the chain never
 // forks. Exhausting the attempts gives ErrUnavailable (try again later).
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
-	if err := store.CheckAuditEntry(e); err != nil {
+	if err := check.AuditEntry(e); err != nil {
 		return nil, err
 	}
 	const op = "append audit"
@@ -34,7 +35,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.Au
 		if err != nil {
 			return nil, err
 		}
-		n, err := store.NextAuditEntry(prev, e)
+		n, err := check.NextAuditEntry(prev, e)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +73,7 @@ func (s *Store) lastAudit(ctx context.Context, userID string) (*store.AuditEntry
 
 // AuditEntries implements store.Store.
 func (s *Store) AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*store.AuditEntry, error) {
-	if err := store.CheckAuditEntries(userID, afterSeq, limit); err != nil {
+	if err := check.AuditEntries(userID, afterSeq, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "audit entries", s.audit, bson.D{eq("user_id", userID), eq("seq", cmp("$gt", afterSeq))},
@@ -106,7 +107,7 @@ const nonceSweepEvery = 64
 // (device_id, nonce) refuses it: ErrConflict. Of any number of concurrent
 // callers with the same nonce exactly one succeeds.
 func (s *Store) RememberNonce(ctx context.Context, deviceID, nonce string, expires, now time.Time) error {
-	if err := store.CheckNonce(deviceID, nonce, expires, now); err != nil {
+	if err := check.Nonce(deviceID, nonce, expires, now); err != nil {
 		return err
 	}
 	const op = "remember nonce"

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // gridFS is the store.BlobStore of Blobs (see there for why it does not use
@@ -78,7 +79,7 @@ func (g *gridFS) opContext(ctx context.Context) (context.Context, context.Cancel
 // Stage implements store.BlobStore. ctx also governs the writes, Close and
 // Abort of the returned blob, which is not safe for concurrent use.
 func (g *gridFS) Stage(ctx context.Context, name string) (store.StagedBlob, error) {
-	if err := store.CheckBlobName(name); err != nil {
+	if err := check.BlobName(name); err != nil {
 		return nil, err
 	}
 	now := time.Now()
@@ -96,7 +97,7 @@ func (g *gridFS) Stage(ctx context.Context, name string) (store.StagedBlob, erro
 
 // Commit implements store.BlobStore: staged -> committed in one update.
 func (g *gridFS) Commit(ctx context.Context, name string) error {
-	if err := store.CheckBlobName(name); err != nil {
+	if err := check.BlobName(name); err != nil {
 		return err
 	}
 	op := "commit blob " + name
@@ -135,7 +136,7 @@ func (g *gridFS) find(ctx context.Context, op string, filter bson.D) (*fileDoc, 
 // returned blob, which reads one chunk at a time and is not safe for
 // concurrent use.
 func (g *gridFS) Open(ctx context.Context, name string) (store.Blob, error) {
-	if err := store.CheckBlobName(name); err != nil {
+	if err := check.BlobName(name); err != nil {
 		return nil, err
 	}
 	octx, cancel := g.opContext(ctx)
@@ -152,7 +153,7 @@ func (g *gridFS) Open(ctx context.Context, name string) (store.Blob, error) {
 
 // Delete implements store.BlobStore.
 func (g *gridFS) Delete(ctx context.Context, name string) error {
-	if err := store.CheckBlobName(name); err != nil {
+	if err := check.BlobName(name); err != nil {
 		return err
 	}
 	op := "delete blob " + name

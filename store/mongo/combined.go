@@ -9,19 +9,19 @@ import (
 
 // The combined calls of store.Store: MongoDB uses no multi-document
 // transactions here (DESIGN.md, "Storage"), so each is its single-document
-// updates in order (store.SequentialStageAndAsk and the others say how).
+// updates in order (sequentialStageAndAsk and the others say how).
 
 // CreateRecordAudited implements store.Store.
 func (s *Store) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
-	return store.SequentialCreateRecordAudited(ctx, s, r, e)
+	return sequentialCreateRecordAudited(ctx, s, r, e)
 }
 
 // StageAndAsk implements store.Store.
 func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Staging, q *store.Request, e *store.AuditEntry) error {
-	return store.SequentialStageAndAsk(ctx, s, recordID, st, q, e)
+	return sequentialStageAndAsk(ctx, s, recordID, st, q, e)
 }
 
 // AnswerAndSeal implements store.Store.
 func (s *Store) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
-	return store.SequentialAnswerAndSeal(ctx, s, a, now)
+	return sequentialAnswerAndSeal(ctx, s, a, now)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // pushDoc is a device's Web Push subscription, keyed by the device id (one
@@ -27,7 +28,7 @@ func (d *pushDoc) subscription() *store.PushSubscription {
 // PutPushSubscription implements store.Store: one upserting replace, which
 // modifies nothing when the document is already p.
 func (s *Store) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {
-	if err := store.CheckPushSubscription(p); err != nil {
+	if err := check.PushSubscription(p); err != nil {
 		return false, err
 	}
 	const op = "put push subscription"
@@ -85,10 +86,10 @@ func (s *Store) PushSubscriptions(ctx context.Context, userID string) ([]*store.
 
 // DeletePushSubscription implements store.Store.
 func (s *Store) DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error {
-	if err := store.CheckID("device id", ids.Device, deviceID); err != nil {
+	if err := check.ID("device id", ids.Device, deviceID); err != nil {
 		return err
 	}
-	if err := store.CheckPushEndpoint(endpoint); err != nil {
+	if err := check.PushEndpoint(endpoint); err != nil {
 		return err
 	}
 	const op = "delete push subscription"

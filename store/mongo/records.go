@@ -8,11 +8,12 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // CreateRecord implements store.Store.
 func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
-	if err := store.CheckNewRecord(r); err != nil {
+	if err := check.NewRecord(r); err != nil {
 		return err
 	}
 	return s.insert(ctx, "create record", s.records, toRecordDoc(r))
@@ -20,7 +21,7 @@ func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
 
 // GetRecord implements store.Store.
 func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error) {
-	if err := store.CheckRecordID("record id", id); err != nil {
+	if err := check.RecordID("record id", id); err != nil {
 		return nil, err
 	}
 	return getByID(ctx, s, "get record", s.records, id, (*recordDoc).record)
@@ -28,7 +29,7 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 
 // StageRecord implements store.Store.
 func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) error {
-	if err := store.CheckStageRecord(id, &st); err != nil {
+	if err := check.StageRecord(id, &st); err != nil {
 		return err
 	}
 	return s.transition(ctx, "stage record", s.records, id, bson.D{eq("state", store.RecordAwaitingUpload)},
@@ -40,7 +41,7 @@ func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) er
 
 // SealRecord implements store.Store.
 func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now time.Time) error {
-	if err := store.CheckSealRecord(id, &seal, now); err != nil {
+	if err := check.SealRecord(id, &seal, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "seal record", s.records, id,
@@ -52,7 +53,7 @@ func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now 
 
 // EndRecord implements store.Store.
 func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) error {
-	if err := store.CheckEndRecord(id, to, now); err != nil {
+	if err := check.EndRecord(id, to, now); err != nil {
 		return err
 	}
 	from := []string{store.RecordAwaitingUpload, store.RecordPendingApproval}
@@ -63,7 +64,7 @@ func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) err
 // RecordsToExpire implements store.Store. Each of the two kinds is read in
 // deadline order from its index; the two lists are merged.
 func (s *Store) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*store.Record, error) {
-	if err := store.CheckRecordsToExpire(now, uploadDeadline, limit); err != nil {
+	if err := check.RecordsToExpire(now, uploadDeadline, limit); err != nil {
 		return nil, err
 	}
 	const op = "records to expire"
@@ -84,7 +85,7 @@ func (s *Store) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Ti
 
 // CountRecords implements store.Store.
 func (s *Store) CountRecords(ctx context.Context, userID string) (int, error) {
-	if err := store.CheckID("user id", ids.User, userID); err != nil {
+	if err := check.ID("user id", ids.User, userID); err != nil {
 		return 0, err
 	}
 	return s.count(ctx, "count records", s.records, bson.D{eq("user_id", userID)})

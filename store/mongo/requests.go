@@ -8,6 +8,7 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // answered are the states of an answered request.
@@ -15,7 +16,7 @@ var answered = []string{store.RequestApproved, store.RequestDenied}
 
 // CreateRequest implements store.Store.
 func (s *Store) CreateRequest(ctx context.Context, q *store.Request) error {
-	if err := store.CheckNewRequest(q); err != nil {
+	if err := check.NewRequest(q); err != nil {
 		return err
 	}
 	return s.insert(ctx, "create request", s.requests, toRequestDoc(q))
@@ -23,7 +24,7 @@ func (s *Store) CreateRequest(ctx context.Context, q *store.Request) error {
 
 // GetRequest implements store.Store.
 func (s *Store) GetRequest(ctx context.Context, id string) (*store.Request, error) {
-	if err := store.CheckID("request id", ids.Request, id); err != nil {
+	if err := check.ID("request id", ids.Request, id); err != nil {
 		return nil, err
 	}
 	return getByID(ctx, s, "get request", s.requests, id, (*requestDoc).request)
@@ -36,7 +37,7 @@ func pendingOf(userID string, now time.Time) bson.D {
 
 // PendingRequests implements store.Store.
 func (s *Store) PendingRequests(ctx context.Context, userID string, now time.Time, limit int) ([]*store.Request, error) {
-	if err := store.CheckPendingRequests(userID, now, limit); err != nil {
+	if err := check.PendingRequests(userID, now, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "pending requests", s.requests, pendingOf(userID, now), asc("created_at"), limit, (*requestDoc).request)
@@ -44,7 +45,7 @@ func (s *Store) PendingRequests(ctx context.Context, userID string, now time.Tim
 
 // CountPendingRequests implements store.Store.
 func (s *Store) CountPendingRequests(ctx context.Context, userID string, now time.Time) (int, error) {
-	if err := store.CheckUserAt(userID, now); err != nil {
+	if err := check.UserAt(userID, now); err != nil {
 		return 0, err
 	}
 	return s.count(ctx, "count pending requests", s.requests, pendingOf(userID, now))
@@ -52,7 +53,7 @@ func (s *Store) CountPendingRequests(ctx context.Context, userID string, now tim
 
 // AnswerRequest implements store.Store.
 func (s *Store) AnswerRequest(ctx context.Context, id string, a store.Answer, now time.Time) error {
-	if err := store.CheckAnswerRequest(id, &a, now); err != nil {
+	if err := check.AnswerRequest(id, &a, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "answer request", s.requests, id,
@@ -63,7 +64,7 @@ func (s *Store) AnswerRequest(ctx context.Context, id string, a store.Answer, no
 
 // ExpireRequest implements store.Store.
 func (s *Store) ExpireRequest(ctx context.Context, id string, now time.Time) error {
-	if err := store.CheckIDAt("request id", ids.Request, id, now); err != nil {
+	if err := check.IDAt("request id", ids.Request, id, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "expire request", s.requests, id, bson.D{eq("state", store.RequestPending)},
@@ -72,7 +73,7 @@ func (s *Store) ExpireRequest(ctx context.Context, id string, now time.Time) err
 
 // RequestsToExpire implements store.Store.
 func (s *Store) RequestsToExpire(ctx context.Context, now time.Time, limit int) ([]*store.Request, error) {
-	if err := store.CheckDue(now, limit); err != nil {
+	if err := check.Due(now, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "requests to expire", s.requests,
@@ -82,7 +83,7 @@ func (s *Store) RequestsToExpire(ctx context.Context, now time.Time, limit int) 
 
 // AnsweredRequests implements store.Store.
 func (s *Store) AnsweredRequests(ctx context.Context, node string, limit int) ([]*store.Request, error) {
-	if err := store.CheckNodeLimit(node, limit); err != nil {
+	if err := check.NodeLimit(node, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "answered requests", s.requests,
@@ -92,7 +93,7 @@ func (s *Store) AnsweredRequests(ctx context.Context, node string, limit int) ([
 
 // MarkProcessed implements store.Store.
 func (s *Store) MarkProcessed(ctx context.Context, id string) error {
-	if err := store.CheckID("request id", ids.Request, id); err != nil {
+	if err := check.ID("request id", ids.Request, id); err != nil {
 		return err
 	}
 	// Processed or never answered: both are conflicts, unless the id is
@@ -104,7 +105,7 @@ func (s *Store) MarkProcessed(ctx context.Context, id string) error {
 
 // PendingOwnedBy implements store.Store.
 func (s *Store) PendingOwnedBy(ctx context.Context, node string, limit int) ([]*store.Request, error) {
-	if err := store.CheckNodeLimit(node, limit); err != nil {
+	if err := check.NodeLimit(node, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "pending owned by", s.requests,

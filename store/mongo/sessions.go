@@ -12,11 +12,12 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
-	if err := store.CheckNewSession(x); err != nil {
+	if err := check.NewSession(x); err != nil {
 		return err
 	}
 	return s.insert(ctx, "create session", s.sessions, toSessionDoc(x))
@@ -24,7 +25,7 @@ func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
 
 // GetSession implements store.Store.
 func (s *Store) GetSession(ctx context.Context, id string) (*store.Session, error) {
-	if err := store.CheckID("session id", ids.Session, id); err != nil {
+	if err := check.ID("session id", ids.Session, id); err != nil {
 		return nil, err
 	}
 	return getByID(ctx, s, "get session", s.sessions, id, (*sessionDoc).session)
@@ -32,7 +33,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*store.Session, erro
 
 // OpenSession implements store.Store.
 func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpening, now time.Time) error {
-	if err := store.CheckOpenSession(id, &o, now); err != nil {
+	if err := check.OpenSession(id, &o, now); err != nil {
 		return err
 	}
 	return s.transition(ctx, "open session", s.sessions, id,
@@ -44,7 +45,7 @@ func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpeni
 
 // EndSession implements store.Store.
 func (s *Store) EndSession(ctx context.Context, id, to string, now time.Time) error {
-	if err := store.CheckEndSession(id, to, now); err != nil {
+	if err := check.EndSession(id, to, now); err != nil {
 		return err
 	}
 	from := []string{store.SessionPendingApproval, store.SessionOpen}
@@ -60,7 +61,7 @@ func (s *Store) EndSession(ctx context.Context, id, to string, now time.Time) er
 // downloads left. (One update computing both the count and the state would
 // need an aggregation-pipeline update, which FerretDB v1 lacks.)
 func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int, error) {
-	if err := store.CheckIDAt("session id", ids.Session, id, now); err != nil {
+	if err := check.IDAt("session id", ids.Session, id, now); err != nil {
 		return 0, err
 	}
 	const op = "use download"
@@ -89,7 +90,7 @@ func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int,
 
 // SessionsToExpire implements store.Store.
 func (s *Store) SessionsToExpire(ctx context.Context, now time.Time, limit int) ([]*store.Session, error) {
-	if err := store.CheckDue(now, limit); err != nil {
+	if err := check.Due(now, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "sessions to expire", s.sessions,

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // settingMasterKeyID is the _id of the master key id's document in the
@@ -23,7 +24,7 @@ type settingDoc struct {
 
 // GetEnrollment implements store.Store.
 func (s *Store) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
-	if err := store.CheckGetEnrollment(codeHash); err != nil {
+	if err := check.GetEnrollment(codeHash); err != nil {
 		return nil, err
 	}
 	var d enrollmentDoc
@@ -42,7 +43,7 @@ func (s *Store) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enro
 // Two first upserts racing on the same _id: one inserts, the other gets a
 // duplicate key error and reads the winner's value.
 func (s *Store) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
-	if err := store.CheckPinMasterKeyID(keyID); err != nil {
+	if err := check.PinMasterKeyID(keyID); err != nil {
 		return "", err
 	}
 	const op = "pin master key id"

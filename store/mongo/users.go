@@ -10,12 +10,13 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // CreateUser implements store.Store. The unique index (client_id,
 // external_id) refuses a second user with the same external id.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	if err := store.CheckUser(u); err != nil {
+	if err := check.User(u); err != nil {
 		return err
 	}
 	return s.insert(ctx, "create user", s.users, toUserDoc(u))
@@ -23,7 +24,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // GetUser implements store.Store.
 func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
-	if err := store.CheckID("user id", ids.User, id); err != nil {
+	if err := check.ID("user id", ids.User, id); err != nil {
 		return nil, err
 	}
 	return getByID(ctx, s, "get user", s.users, id, (*userDoc).user)
@@ -32,10 +33,10 @@ func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 // UserByExternalID implements store.Store, on the unique (client_id,
 // external_id) index.
 func (s *Store) UserByExternalID(ctx context.Context, clientID, externalID string) (*store.User, error) {
-	if err := store.CheckID("client id", ids.Client, clientID); err != nil {
+	if err := check.ID("client id", ids.Client, clientID); err != nil {
 		return nil, err
 	}
-	if err := store.CheckText("external id", externalID, true); err != nil {
+	if err := check.Text("external id", externalID, true); err != nil {
 		return nil, err
 	}
 	var d userDoc
@@ -48,7 +49,7 @@ func (s *Store) UserByExternalID(ctx context.Context, clientID, externalID strin
 // CreateEnrollment implements store.Store. The code hash, in hex, is the
 // document id.
 func (s *Store) CreateEnrollment(ctx context.Context, e *store.Enrollment) error {
-	if err := store.CheckEnrollment(e); err != nil {
+	if err := check.Enrollment(e); err != nil {
 		return err
 	}
 	return s.insert(ctx, "create enrollment", s.enrollments, &enrollmentDoc{
@@ -58,7 +59,7 @@ func (s *Store) CreateEnrollment(ctx context.Context, e *store.Enrollment) error
 
 // UseEnrollment implements store.Store.
 func (s *Store) UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*store.Enrollment, error) {
-	if err := store.CheckUseEnrollment(codeHash, now); err != nil {
+	if err := check.UseEnrollment(codeHash, now); err != nil {
 		return nil, err
 	}
 	var d enrollmentDoc
@@ -74,7 +75,7 @@ func (s *Store) UseEnrollment(ctx context.Context, codeHash []byte, now time.Tim
 
 // CreateDevice implements store.Store.
 func (s *Store) CreateDevice(ctx context.Context, d *store.Device) error {
-	if err := store.CheckDevice(d); err != nil {
+	if err := check.Device(d); err != nil {
 		return err
 	}
 	return s.insert(ctx, "create device", s.devices, toDeviceDoc(d))
@@ -82,7 +83,7 @@ func (s *Store) CreateDevice(ctx context.Context, d *store.Device) error {
 
 // GetDevice implements store.Store.
 func (s *Store) GetDevice(ctx context.Context, id string) (*store.Device, error) {
-	if err := store.CheckID("device id", ids.Device, id); err != nil {
+	if err := check.ID("device id", ids.Device, id); err != nil {
 		return nil, err
 	}
 	return getByID(ctx, s, "get device", s.devices, id, (*deviceDoc).device)
@@ -90,7 +91,7 @@ func (s *Store) GetDevice(ctx context.Context, id string) (*store.Device, error)
 
 // ConfirmDevice implements store.Store.
 func (s *Store) ConfirmDevice(ctx context.Context, id, to string, ev store.DeviceEvidence, now time.Time) error {
-	if err := store.CheckConfirmDevice(id, to, &ev, now); err != nil {
+	if err := check.ConfirmDevice(id, to, &ev, now); err != nil {
 		return err
 	}
 	fields := []bson.E{eq("state", to), eq("state_at", now), eq("evidence", toEvidenceDoc(&ev))}
@@ -103,7 +104,7 @@ func (s *Store) ConfirmDevice(ctx context.Context, id, to string, ev store.Devic
 
 // SetDeviceState implements store.Store.
 func (s *Store) SetDeviceState(ctx context.Context, id, from, to string, now time.Time) error {
-	if err := store.CheckSetDeviceState(id, from, to, now); err != nil {
+	if err := check.SetDeviceState(id, from, to, now); err != nil {
 		return err
 	}
 	fields := []bson.E{eq("state", to), eq("state_at", now)}
@@ -120,7 +121,7 @@ const maxDevices = store.MaxLimit
 
 // ActiveDevices implements store.Store.
 func (s *Store) ActiveDevices(ctx context.Context, userID string) ([]*store.Device, error) {
-	if err := store.CheckID("user id", ids.User, userID); err != nil {
+	if err := check.ID("user id", ids.User, userID); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "active devices", s.devices, bson.D{eq("user_id", userID), eq("state", store.DeviceActive)},
@@ -129,7 +130,7 @@ func (s *Store) ActiveDevices(ctx context.Context, userID string) ([]*store.Devi
 
 // UserDevices implements store.Store.
 func (s *Store) UserDevices(ctx context.Context, userID string) ([]*store.Device, error) {
-	if err := store.CheckID("user id", ids.User, userID); err != nil {
+	if err := check.ID("user id", ids.User, userID); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "user devices", s.devices, bson.D{eq("user_id", userID)}, asc("created_at"), maxDevices, (*deviceDoc).device)
@@ -142,7 +143,7 @@ const userUnpinned = "unpinned"
 
 // PinUserKey implements store.Store.
 func (s *Store) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
-	if err := store.CheckPinUserKey(userID, pkD, keyID); err != nil {
+	if err := check.PinUserKey(userID, pkD, keyID); err != nil {
 		return err
 	}
 	return s.transition(ctx, "pin user key", s.users, userID, bson.D{eq("device_key_id", cmp("$exists", false))},
@@ -152,7 +153,7 @@ func (s *Store) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID
 // CreateClient implements store.Store. The unique index on key_prefix
 // refuses a second client with the same prefix.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
-	if err := store.CheckClient(c); err != nil {
+	if err := check.Client(c); err != nil {
 		return err
 	}
 	return s.insert(ctx, "create client", s.clients, toClientDoc(c))
@@ -160,7 +161,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 
 // ClientByPrefix implements store.Store.
 func (s *Store) ClientByPrefix(ctx context.Context, prefix string) (*store.Client, error) {
-	if err := store.CheckKeyPrefix(prefix); err != nil {
+	if err := check.KeyPrefix(prefix); err != nil {
 		return nil, err
 	}
 	var d clientDoc
@@ -172,7 +173,7 @@ func (s *Store) ClientByPrefix(ctx context.Context, prefix string) (*store.Clien
 
 // Clients implements store.Store.
 func (s *Store) Clients(ctx context.Context, limit int) ([]*store.Client, error) {
-	if err := store.CheckLimit(limit); err != nil {
+	if err := check.Limit(limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "clients", s.clients, bson.D{}, asc("created_at"), limit, (*clientDoc).client)
@@ -180,7 +181,7 @@ func (s *Store) Clients(ctx context.Context, limit int) ([]*store.Client, error)
 
 // DeleteClient implements store.Store.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	if err := store.CheckID("client id", ids.Client, id); err != nil {
+	if err := check.ID("client id", ids.Client, id); err != nil {
 		return err
 	}
 	octx, cancel := s.opContext(ctx)

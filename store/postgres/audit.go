@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // appendTries bounds the retries of an audit append that lost a race for
@@ -26,7 +27,7 @@ var errAuditRace = errors.New("postgres: audit sequence number taken")
 // number first makes the insert fail with a unique violation, and the loser
 // reads again after a short random pause. No transaction is held open.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
-	if err := store.CheckAuditEntry(e); err != nil {
+	if err := check.AuditEntry(e); err != nil {
 		return nil, err
 	}
 	var n *store.AuditEntry
@@ -69,7 +70,7 @@ func appendAudit(ctx context.Context, q querier, e *store.AuditEntry) (*store.Au
 	if err != nil {
 		return nil, err
 	}
-	n, err := store.NextAuditEntry(prev, e)
+	n, err := check.NextAuditEntry(prev, e)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func appendAudit(ctx context.Context, q querier, e *store.AuditEntry) (*store.Au
 
 // AuditEntries implements store.Store.
 func (s *Store) AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*store.AuditEntry, error) {
-	if err := store.CheckAuditEntries(userID, afterSeq, limit); err != nil {
+	if err := check.AuditEntries(userID, afterSeq, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "audit entries", func(r pgx.Row) (*store.AuditEntry, error) {
@@ -108,7 +109,7 @@ const nonceSweepEvery = 64
 // (device, nonce) row only if it has expired, so that exactly one of any
 // number of concurrent callers with the same nonce succeeds.
 func (s *Store) RememberNonce(ctx context.Context, deviceID, nonce string, expires, now time.Time) error {
-	if err := store.CheckNonce(deviceID, nonce, expires, now); err != nil {
+	if err := check.Nonce(deviceID, nonce, expires, now); err != nil {
 		return err
 	}
 	const op = "remember nonce"

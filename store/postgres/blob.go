@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // Blobs returns the store.BlobStore on the same database and pool (see the
@@ -43,7 +44,7 @@ const codeForeignKey = "23503"
 // Stage implements store.BlobStore. ctx also governs the writes, Close and
 // Abort of the returned blob, which is not safe for concurrent use.
 func (b *blobStore) Stage(ctx context.Context, name string) (store.StagedBlob, error) {
-	if err := store.CheckBlobName(name); err != nil {
+	if err := check.BlobName(name); err != nil {
 		return nil, err
 	}
 	now := time.Now()
@@ -59,7 +60,7 @@ func (b *blobStore) Stage(ctx context.Context, name string) (store.StagedBlob, e
 
 // Commit implements store.BlobStore: staged -> committed in one update.
 func (b *blobStore) Commit(ctx context.Context, name string) error {
-	if err := store.CheckBlobName(name); err != nil {
+	if err := check.BlobName(name); err != nil {
 		return err
 	}
 	op := "commit blob " + name
@@ -81,7 +82,7 @@ func (b *blobStore) Commit(ctx context.Context, name string) error {
 // returned blob, which reads one chunk at a time and is not safe for
 // concurrent use.
 func (b *blobStore) Open(ctx context.Context, name string) (store.Blob, error) {
-	if err := store.CheckBlobName(name); err != nil {
+	if err := check.BlobName(name); err != nil {
 		return nil, err
 	}
 	r := &blobReader{b: b, ctx: ctx, name: name}
@@ -99,7 +100,7 @@ func (b *blobStore) Open(ctx context.Context, name string) (store.Blob, error) {
 // Delete implements store.BlobStore: one statement removes the blob row,
 // in any state, and its chunks with it (ON DELETE CASCADE).
 func (b *blobStore) Delete(ctx context.Context, name string) error {
-	if err := store.CheckBlobName(name); err != nil {
+	if err := check.BlobName(name); err != nil {
 		return err
 	}
 	var id int64

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // The combined calls of store.Store: each runs its statements in one READ
@@ -63,7 +64,7 @@ func (s *Store) inTx(ctx context.Context, op string, f func(ctx context.Context,
 
 // CreateRecordAudited implements store.Store.
 func (s *Store) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
-	if err := store.CheckCreateRecordAudited(r, e); err != nil {
+	if err := check.CreateRecordAudited(r, e); err != nil {
 		return err
 	}
 	return s.inTx(ctx, "create record audited", func(ctx context.Context, q txQuerier) error {
@@ -77,7 +78,7 @@ func (s *Store) CreateRecordAudited(ctx context.Context, r *store.Record, e *sto
 
 // StageAndAsk implements store.Store.
 func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Staging, r *store.Request, e *store.AuditEntry) error {
-	if err := store.CheckStageAndAsk(recordID, &st, r, e); err != nil {
+	if err := check.StageAndAsk(recordID, &st, r, e); err != nil {
 		return err
 	}
 	const op = "stage and ask"
@@ -101,7 +102,7 @@ func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Stagi
 // (its UPDATE matches nothing) leaves the answer and its audit entry to be
 // committed, as the contract asks.
 func (s *Store) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
-	if err := store.CheckAnswerAndSeal(a, now); err != nil {
+	if err := check.AnswerAndSeal(a, now); err != nil {
 		return false, err
 	}
 	const op = "answer and seal"

@@ -8,13 +8,14 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // PutPushSubscription implements store.Store: one upsert on the device id
 // that changes nothing when the row is already p; the unique endpoint
 // column refuses another device's endpoint.
 func (s *Store) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {
-	if err := store.CheckPushSubscription(p); err != nil {
+	if err := check.PushSubscription(p); err != nil {
 		return false, err
 	}
 	var id string
@@ -28,7 +29,7 @@ func (s *Store) PutPushSubscription(ctx context.Context, p *store.PushSubscripti
 
 // PushSubscriptions implements store.Store.
 func (s *Store) PushSubscriptions(ctx context.Context, userID string) ([]*store.PushSubscription, error) {
-	if err := store.CheckID("user id", ids.User, userID); err != nil {
+	if err := check.ID("user id", ids.User, userID); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "push subscriptions", func(r pgx.Row) (*store.PushSubscription, error) {
@@ -40,10 +41,10 @@ func (s *Store) PushSubscriptions(ctx context.Context, userID string) ([]*store.
 
 // DeletePushSubscription implements store.Store.
 func (s *Store) DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error {
-	if err := store.CheckID("device id", ids.Device, deviceID); err != nil {
+	if err := check.ID("device id", ids.Device, deviceID); err != nil {
 		return err
 	}
-	if err := store.CheckPushEndpoint(endpoint); err != nil {
+	if err := check.PushEndpoint(endpoint); err != nil {
 		return err
 	}
 	var id string

@@ -8,6 +8,7 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 const recordColumns = `id, user_id, client_id, title, content_type, purpose, state, created_at,
@@ -36,7 +37,7 @@ func scanRecord(r pgx.Row) (*store.Record, error) {
 
 // CreateRecord implements store.Store.
 func (s *Store) CreateRecord(ctx context.Context, r *store.Record) error {
-	if err := store.CheckNewRecord(r); err != nil {
+	if err := check.NewRecord(r); err != nil {
 		return err
 	}
 	return s.exec(ctx, "create record", insertRecord, insertRecordArgs(r)...)
@@ -51,7 +52,7 @@ func insertRecordArgs(r *store.Record) []any {
 
 // GetRecord implements store.Store.
 func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error) {
-	if err := store.CheckRecordID("record id", id); err != nil {
+	if err := check.RecordID("record id", id); err != nil {
 		return nil, err
 	}
 	var x *store.Record
@@ -62,7 +63,7 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 
 // StageRecord implements store.Store.
 func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) error {
-	if err := store.CheckStageRecord(id, &st); err != nil {
+	if err := check.StageRecord(id, &st); err != nil {
 		return err
 	}
 	const op = "stage record"
@@ -84,7 +85,7 @@ func stageRecordArgs(id string, st *store.Staging) []any {
 
 // SealRecord implements store.Store.
 func (s *Store) SealRecord(ctx context.Context, id string, seal store.Seal, now time.Time) error {
-	if err := store.CheckSealRecord(id, &seal, now); err != nil {
+	if err := check.SealRecord(id, &seal, now); err != nil {
 		return err
 	}
 	const op = "seal record"
@@ -107,7 +108,7 @@ func sealRecordArgs(id string, seal *store.Seal, now time.Time) []any {
 
 // EndRecord implements store.Store.
 func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) error {
-	if err := store.CheckEndRecord(id, to, now); err != nil {
+	if err := check.EndRecord(id, to, now); err != nil {
 		return err
 	}
 	const op = "end record"
@@ -124,7 +125,7 @@ func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) err
 // RecordsToExpire implements store.Store. Each of the two kinds is read in
 // deadline order from its partial index; the two lists are merged.
 func (s *Store) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*store.Record, error) {
-	if err := store.CheckRecordsToExpire(now, uploadDeadline, limit); err != nil {
+	if err := check.RecordsToExpire(now, uploadDeadline, limit); err != nil {
 		return nil, err
 	}
 	const op = "records to expire"
@@ -145,7 +146,7 @@ func (s *Store) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Ti
 
 // CountRecords implements store.Store.
 func (s *Store) CountRecords(ctx context.Context, userID string) (int, error) {
-	if err := store.CheckID("user id", ids.User, userID); err != nil {
+	if err := check.ID("user id", ids.User, userID); err != nil {
 		return 0, err
 	}
 	var n int

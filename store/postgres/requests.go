@@ -8,6 +8,7 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 const requestColumns = `id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
@@ -40,7 +41,7 @@ func scanRequest(r pgx.Row) (*store.Request, error) {
 
 // CreateRequest implements store.Store.
 func (s *Store) CreateRequest(ctx context.Context, q *store.Request) error {
-	if err := store.CheckNewRequest(q); err != nil {
+	if err := check.NewRequest(q); err != nil {
 		return err
 	}
 	return s.exec(ctx, "create request", insertRequest, insertRequestArgs(q)...)
@@ -59,7 +60,7 @@ func insertRequestArgs(q *store.Request) []any {
 
 // GetRequest implements store.Store.
 func (s *Store) GetRequest(ctx context.Context, id string) (*store.Request, error) {
-	if err := store.CheckID("request id", ids.Request, id); err != nil {
+	if err := check.ID("request id", ids.Request, id); err != nil {
 		return nil, err
 	}
 	var q *store.Request
@@ -70,7 +71,7 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*store.Request, erro
 
 // PendingRequests implements store.Store.
 func (s *Store) PendingRequests(ctx context.Context, userID string, now time.Time, limit int) ([]*store.Request, error) {
-	if err := store.CheckPendingRequests(userID, now, limit); err != nil {
+	if err := check.PendingRequests(userID, now, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "pending requests", scanRequest,
@@ -80,7 +81,7 @@ func (s *Store) PendingRequests(ctx context.Context, userID string, now time.Tim
 
 // CountPendingRequests implements store.Store.
 func (s *Store) CountPendingRequests(ctx context.Context, userID string, now time.Time) (int, error) {
-	if err := store.CheckUserAt(userID, now); err != nil {
+	if err := check.UserAt(userID, now); err != nil {
 		return 0, err
 	}
 	var n int
@@ -91,7 +92,7 @@ func (s *Store) CountPendingRequests(ctx context.Context, userID string, now tim
 
 // AnswerRequest implements store.Store.
 func (s *Store) AnswerRequest(ctx context.Context, id string, a store.Answer, now time.Time) error {
-	if err := store.CheckAnswerRequest(id, &a, now); err != nil {
+	if err := check.AnswerRequest(id, &a, now); err != nil {
 		return err
 	}
 	const op = "answer request"
@@ -114,7 +115,7 @@ func answerRequestArgs(id string, a *store.Answer, now time.Time) []any {
 
 // ExpireRequest implements store.Store.
 func (s *Store) ExpireRequest(ctx context.Context, id string, now time.Time) error {
-	if err := store.CheckIDAt("request id", ids.Request, id, now); err != nil {
+	if err := check.IDAt("request id", ids.Request, id, now); err != nil {
 		return err
 	}
 	const op = "expire request"
@@ -129,7 +130,7 @@ func (s *Store) ExpireRequest(ctx context.Context, id string, now time.Time) err
 
 // RequestsToExpire implements store.Store.
 func (s *Store) RequestsToExpire(ctx context.Context, now time.Time, limit int) ([]*store.Request, error) {
-	if err := store.CheckDue(now, limit); err != nil {
+	if err := check.Due(now, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "requests to expire", scanRequest,
@@ -139,7 +140,7 @@ func (s *Store) RequestsToExpire(ctx context.Context, now time.Time, limit int) 
 
 // AnsweredRequests implements store.Store.
 func (s *Store) AnsweredRequests(ctx context.Context, node string, limit int) ([]*store.Request, error) {
-	if err := store.CheckNodeLimit(node, limit); err != nil {
+	if err := check.NodeLimit(node, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "answered requests", scanRequest,
@@ -150,7 +151,7 @@ func (s *Store) AnsweredRequests(ctx context.Context, node string, limit int) ([
 
 // MarkProcessed implements store.Store.
 func (s *Store) MarkProcessed(ctx context.Context, id string) error {
-	if err := store.CheckID("request id", ids.Request, id); err != nil {
+	if err := check.ID("request id", ids.Request, id); err != nil {
 		return err
 	}
 	const op = "mark processed"
@@ -168,7 +169,7 @@ const markProcessed = `UPDATE requests SET processed = true WHERE id = $1 AND st
 
 // PendingOwnedBy implements store.Store.
 func (s *Store) PendingOwnedBy(ctx context.Context, node string, limit int) ([]*store.Request, error) {
-	if err := store.CheckNodeLimit(node, limit); err != nil {
+	if err := check.NodeLimit(node, limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "pending owned by", scanRequest,

@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // settingMasterKeyID names the master key id in the settings table.
@@ -13,7 +14,7 @@ const settingMasterKeyID = "master_key_id"
 
 // GetEnrollment implements store.Store.
 func (s *Store) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
-	if err := store.CheckGetEnrollment(codeHash); err != nil {
+	if err := check.GetEnrollment(codeHash); err != nil {
 		return nil, err
 	}
 	e := &store.Enrollment{CodeHash: append([]byte(nil), codeHash...)}
@@ -32,7 +33,7 @@ func (s *Store) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enro
 // value to itself) rather than DO NOTHING, so that RETURNING always yields
 // the row, also to the losers of concurrent first calls.
 func (s *Store) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
-	if err := store.CheckPinMasterKeyID(keyID); err != nil {
+	if err := check.PinMasterKeyID(keyID); err != nil {
 		return "", err
 	}
 	var pinned string

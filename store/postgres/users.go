@@ -9,11 +9,12 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	if err := store.CheckUser(u); err != nil {
+	if err := check.User(u); err != nil {
 		return err
 	}
 	return s.exec(ctx, "create user",
@@ -24,7 +25,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // GetUser implements store.Store.
 func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
-	if err := store.CheckID("user id", ids.User, id); err != nil {
+	if err := check.ID("user id", ids.User, id); err != nil {
 		return nil, err
 	}
 	return s.getUser(ctx, "get user", `id = $1`, id)
@@ -51,10 +52,10 @@ func (s *Store) getUser(ctx context.Context, op, where string, args ...any) (*st
 
 // UserByExternalID implements store.Store.
 func (s *Store) UserByExternalID(ctx context.Context, clientID, externalID string) (*store.User, error) {
-	if err := store.CheckID("client id", ids.Client, clientID); err != nil {
+	if err := check.ID("client id", ids.Client, clientID); err != nil {
 		return nil, err
 	}
-	if err := store.CheckText("external id", externalID, true); err != nil {
+	if err := check.Text("external id", externalID, true); err != nil {
 		return nil, err
 	}
 	return s.getUser(ctx, "user by external id", `client_id = $1 AND external_id = $2`, clientID, externalID)
@@ -62,7 +63,7 @@ func (s *Store) UserByExternalID(ctx context.Context, clientID, externalID strin
 
 // PinUserKey implements store.Store.
 func (s *Store) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID string) error {
-	if err := store.CheckPinUserKey(userID, pkD, keyID); err != nil {
+	if err := check.PinUserKey(userID, pkD, keyID); err != nil {
 		return err
 	}
 	const op = "pin user key"
@@ -80,7 +81,7 @@ func (s *Store) PinUserKey(ctx context.Context, userID string, pkD []byte, keyID
 
 // CreateEnrollment implements store.Store.
 func (s *Store) CreateEnrollment(ctx context.Context, e *store.Enrollment) error {
-	if err := store.CheckEnrollment(e); err != nil {
+	if err := check.Enrollment(e); err != nil {
 		return err
 	}
 	return s.exec(ctx, "create enrollment",
@@ -90,7 +91,7 @@ func (s *Store) CreateEnrollment(ctx context.Context, e *store.Enrollment) error
 
 // UseEnrollment implements store.Store.
 func (s *Store) UseEnrollment(ctx context.Context, codeHash []byte, now time.Time) (*store.Enrollment, error) {
-	if err := store.CheckUseEnrollment(codeHash, now); err != nil {
+	if err := check.UseEnrollment(codeHash, now); err != nil {
 		return nil, err
 	}
 	const op = "use enrollment"
@@ -139,7 +140,7 @@ func scanDevice(r pgx.Row) (*store.Device, error) {
 
 // CreateDevice implements store.Store.
 func (s *Store) CreateDevice(ctx context.Context, d *store.Device) error {
-	if err := store.CheckDevice(d); err != nil {
+	if err := check.Device(d); err != nil {
 		return err
 	}
 	return s.exec(ctx, "create device",
@@ -151,7 +152,7 @@ func (s *Store) CreateDevice(ctx context.Context, d *store.Device) error {
 
 // GetDevice implements store.Store.
 func (s *Store) GetDevice(ctx context.Context, id string) (*store.Device, error) {
-	if err := store.CheckID("device id", ids.Device, id); err != nil {
+	if err := check.ID("device id", ids.Device, id); err != nil {
 		return nil, err
 	}
 	var d *store.Device
@@ -162,7 +163,7 @@ func (s *Store) GetDevice(ctx context.Context, id string) (*store.Device, error)
 
 // ConfirmDevice implements store.Store.
 func (s *Store) ConfirmDevice(ctx context.Context, id, to string, ev store.DeviceEvidence, now time.Time) error {
-	if err := store.CheckConfirmDevice(id, to, &ev, now); err != nil {
+	if err := check.ConfirmDevice(id, to, &ev, now); err != nil {
 		return err
 	}
 	var activated *int64
@@ -187,7 +188,7 @@ func (s *Store) ConfirmDevice(ctx context.Context, id, to string, ev store.Devic
 // parameter here (the transitions are a table, not one per statement); the
 // devices table has no partial index on state for a generic plan to miss.
 func (s *Store) SetDeviceState(ctx context.Context, id, from, to string, now time.Time) error {
-	if err := store.CheckSetDeviceState(id, from, to, now); err != nil {
+	if err := check.SetDeviceState(id, from, to, now); err != nil {
 		return err
 	}
 	var activated *int64
@@ -218,7 +219,7 @@ func (s *Store) UserDevices(ctx context.Context, userID string) ([]*store.Device
 // devices lists the user's devices that match the SQL condition cond (a
 // constant of this package), oldest first.
 func (s *Store) devices(ctx context.Context, op, userID, cond string) ([]*store.Device, error) {
-	if err := store.CheckID("user id", ids.User, userID); err != nil {
+	if err := check.ID("user id", ids.User, userID); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, op, scanDevice,
@@ -227,7 +228,7 @@ func (s *Store) devices(ctx context.Context, op, userID, cond string) ([]*store.
 
 // CreateClient implements store.Store.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
-	if err := store.CheckClient(c); err != nil {
+	if err := check.Client(c); err != nil {
 		return err
 	}
 	return s.exec(ctx, "create client",
@@ -237,7 +238,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 
 // ClientByPrefix implements store.Store.
 func (s *Store) ClientByPrefix(ctx context.Context, prefix string) (*store.Client, error) {
-	if err := store.CheckKeyPrefix(prefix); err != nil {
+	if err := check.KeyPrefix(prefix); err != nil {
 		return nil, err
 	}
 	var c *store.Client
@@ -261,7 +262,7 @@ func scanClient(r pgx.Row) (*store.Client, error) {
 
 // Clients implements store.Store.
 func (s *Store) Clients(ctx context.Context, limit int) ([]*store.Client, error) {
-	if err := store.CheckLimit(limit); err != nil {
+	if err := check.Limit(limit); err != nil {
 		return nil, err
 	}
 	return list(ctx, s, "clients", scanClient, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, id LIMIT $1`, limit)
@@ -269,7 +270,7 @@ func (s *Store) Clients(ctx context.Context, limit int) ([]*store.Client, error)
 
 // DeleteClient implements store.Store.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	if err := store.CheckID("client id", ids.Client, id); err != nil {
+	if err := check.ID("client id", ids.Client, id); err != nil {
 		return err
 	}
 	var got string

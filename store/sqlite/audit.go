@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // AppendAudit implements store.Store. The previous entry is read and the new
@@ -15,7 +16,7 @@ import (
 // of processes are serialized by SQLite's write lock; the primary key
 // (user_id, seq) would refuse a second entry with the same number anyway.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
-	if err := store.CheckAuditEntry(e); err != nil {
+	if err := check.AuditEntry(e); err != nil {
 		return nil, err
 	}
 	var n *store.AuditEntry
@@ -40,7 +41,7 @@ func appendAudit(ctx context.Context, c *wconn, e *store.AuditEntry) (*store.Aud
 	if err != nil {
 		return nil, err
 	}
-	n, err := store.NextAuditEntry(prev, e)
+	n, err := check.NextAuditEntry(prev, e)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func appendAudit(ctx context.Context, c *wconn, e *store.AuditEntry) (*store.Aud
 
 // AuditEntries implements store.Store.
 func (s *Store) AuditEntries(ctx context.Context, userID string, afterSeq int64, limit int) ([]*store.AuditEntry, error) {
-	if err := store.CheckAuditEntries(userID, afterSeq, limit); err != nil {
+	if err := check.AuditEntries(userID, afterSeq, limit); err != nil {
 		return nil, err
 	}
 	var out []*store.AuditEntry
@@ -79,7 +80,7 @@ const nonceSweepEvery = 64
 // (device, nonce) row only if it has expired, so that exactly one of any
 // number of concurrent callers with the same nonce succeeds.
 func (s *Store) RememberNonce(ctx context.Context, deviceID, nonce string, expires, now time.Time) error {
-	if err := store.CheckNonce(deviceID, nonce, expires, now); err != nil {
+	if err := check.Nonce(deviceID, nonce, expires, now); err != nil {
 		return err
 	}
 	const op = "remember nonce"

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // The combined calls of store.Store: each is one write call, so its
@@ -14,7 +15,7 @@ import (
 
 // CreateRecordAudited implements store.Store.
 func (s *Store) CreateRecordAudited(ctx context.Context, r *store.Record, e *store.AuditEntry) error {
-	if err := store.CheckCreateRecordAudited(r, e); err != nil {
+	if err := check.CreateRecordAudited(r, e); err != nil {
 		return err
 	}
 	return s.write(ctx, "create record audited", func(ctx context.Context, c *wconn) error {
@@ -28,7 +29,7 @@ func (s *Store) CreateRecordAudited(ctx context.Context, r *store.Record, e *sto
 
 // StageAndAsk implements store.Store.
 func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Staging, q *store.Request, e *store.AuditEntry) error {
-	if err := store.CheckStageAndAsk(recordID, &st, q, e); err != nil {
+	if err := check.StageAndAsk(recordID, &st, q, e); err != nil {
 		return err
 	}
 	const op = "stage and ask"
@@ -50,7 +51,7 @@ func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Stagi
 
 // AnswerAndSeal implements store.Store.
 func (s *Store) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
-	if err := store.CheckAnswerAndSeal(a, now); err != nil {
+	if err := check.AnswerAndSeal(a, now); err != nil {
 		return false, err
 	}
 	const op = "answer and seal"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 const sessionColumns = `id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at,
@@ -34,7 +35,7 @@ func scanSession(r scanner) (*store.Session, error) {
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
-	if err := store.CheckNewSession(x); err != nil {
+	if err := check.NewSession(x); err != nil {
 		return err
 	}
 	return s.exec(ctx, "create session",
@@ -45,7 +46,7 @@ func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
 
 // GetSession implements store.Store.
 func (s *Store) GetSession(ctx context.Context, id string) (*store.Session, error) {
-	if err := store.CheckID("session id", ids.Session, id); err != nil {
+	if err := check.ID("session id", ids.Session, id); err != nil {
 		return nil, err
 	}
 	var x *store.Session
@@ -56,7 +57,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*store.Session, erro
 
 // OpenSession implements store.Store.
 func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpening, now time.Time) error {
-	if err := store.CheckOpenSession(id, &o, now); err != nil {
+	if err := check.OpenSession(id, &o, now); err != nil {
 		return err
 	}
 	const op = "open session"
@@ -75,7 +76,7 @@ func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpeni
 
 // EndSession implements store.Store.
 func (s *Store) EndSession(ctx context.Context, id, to string, now time.Time) error {
-	if err := store.CheckEndSession(id, to, now); err != nil {
+	if err := check.EndSession(id, to, now); err != nil {
 		return err
 	}
 	const op = "end session"
@@ -89,7 +90,7 @@ func (s *Store) EndSession(ctx context.Context, id, to string, now time.Time) er
 
 // UseDownload implements store.Store.
 func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int, error) {
-	if err := store.CheckIDAt("session id", ids.Session, id, now); err != nil {
+	if err := check.IDAt("session id", ids.Session, id, now); err != nil {
 		return 0, err
 	}
 	const op = "use download"
@@ -109,7 +110,7 @@ func (s *Store) UseDownload(ctx context.Context, id string, now time.Time) (int,
 
 // SessionsToExpire implements store.Store.
 func (s *Store) SessionsToExpire(ctx context.Context, now time.Time, limit int) ([]*store.Session, error) {
-	if err := store.CheckDue(now, limit); err != nil {
+	if err := check.Due(now, limit); err != nil {
 		return nil, err
 	}
 	var out []*store.Session

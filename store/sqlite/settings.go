@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/assent-dev/assent/store"
+	"github.com/assent-dev/assent/store/internal/check"
 )
 
 // settingMasterKeyID names the master key id in the settings table.
@@ -12,7 +13,7 @@ const settingMasterKeyID = "master_key_id"
 
 // GetEnrollment implements store.Store, on the reader pool.
 func (s *Store) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enrollment, error) {
-	if err := store.CheckGetEnrollment(codeHash); err != nil {
+	if err := check.GetEnrollment(codeHash); err != nil {
 		return nil, err
 	}
 	e := &store.Enrollment{CodeHash: append([]byte(nil), codeHash...)}
@@ -29,7 +30,7 @@ func (s *Store) GetEnrollment(ctx context.Context, codeHash []byte) (*store.Enro
 // PinMasterKeyID implements store.Store: one insert that keeps the first
 // value, then a read of what is there.
 func (s *Store) PinMasterKeyID(ctx context.Context, keyID string) (string, error) {
-	if err := store.CheckPinMasterKeyID(keyID); err != nil {
+	if err := check.PinMasterKeyID(keyID); err != nil {
 		return "", err
 	}
 	const op = "pin master key id"

@@ -189,6 +189,8 @@ async function showRequest(id) {
   dl.replaceChildren();
   $("request-result").textContent = "";
   $("request-refused").hidden = true;
+  $("request-match").hidden = true;
+  delete document.body.dataset.decidedBy;
   $("request-ledger").textContent = "";
   $("request-ask").textContent = "Loading request " + id + "…";
   $("approve").disabled = $("deny").disabled = true;
@@ -230,17 +232,30 @@ async function showRequest(id) {
     note.className = "note";
   }
   $("approve").disabled = $("deny").disabled = false;
+  $("match-code").value = "";
+  $("request-match").hidden = !p.require_match;
   document.body.dataset.request = "shown";
 }
 
 async function decide(decision) {
   if (!current) return;
   const id = current.request_id;
+  const typed = $("match-code").value.trim();
+  if (decision === "approve" && current.require_match && !/^[0-9]{2}$/.test(typed)) {
+    $("request-result").textContent = "Type the two digits the requester shows first.";
+    $("match-code").focus();
+    return;
+  }
   $("approve").disabled = $("deny").disabled = true;
   $("request-result").textContent = decision === "approve" ? "Approving…" : "Denying…";
   try {
-    const res = await dev().decide(id, decision, "");
-    $("request-result").textContent = (res.decision === "approve" ? "Approved" : "Denied") + ": the server recorded " + res.state + ".";
+    const res = await dev().decide(id, decision, typed);
+    if (res.decided_by === "match_failed") {
+      $("request-result").textContent = "Denied: the code you typed is not the one the requester shows. The request is refused, and the audit chain records why.";
+    } else {
+      $("request-result").textContent = (res.decision === "approve" ? "Approved" : "Denied") + ": the server recorded " + res.state + ".";
+    }
+    document.body.dataset.decidedBy = res.decided_by;
     document.body.dataset.request = res.state;
     document.body.dataset.deviceMs = String(res.device_ms);
   } catch (e) {
@@ -261,7 +276,7 @@ async function showLedger() {
     li.dataset.requestId = e.request_id;
     li.append(el("strong", e.decision.toUpperCase() + " " + e.kind + (e.record ? ": " + e.record.title : "")));
     li.append(el("div", e.at + " — " + e.requester + " — " + e.purpose, "note"));
-    li.append(el("div", "server: " + e.server));
+    li.append(el("div", "decided by: " + e.decided_by + " — server: " + e.server));
     if (e.record) li.append(el("div", "sha-256 " + e.record.sha256, "mono"));
     list.append(li);
   }

@@ -52,7 +52,7 @@ type app struct {
 type wait struct {
 	prompt   *device.Prompt
 	shown    chan struct{} // closed once prompt is set
-	decision chan device.Decision
+	decision chan choice
 	done     chan struct{} // closed once the agent returned
 	res      *device.Result
 	err      error
@@ -192,7 +192,9 @@ func (a *app) start(ctx context.Context, id *device.Identity) error {
 	if err != nil {
 		return err
 	}
-	ag, err := device.NewAgent(c, l, a.policy, device.AgentOptions{})
+	// Number matching is on in the app (DESIGN.md, match_code): an
+	// approval needs the two digits the requester shows.
+	ag, err := device.NewAgent(c, l, a.policy, device.AgentOptions{RequireMatch: true})
 	if err != nil {
 		return err
 	}
@@ -215,7 +217,7 @@ func (a *app) lock() {
 	}
 	for _, w := range a.waits {
 		select {
-		case w.decision <- "":
+		case w.decision <- choice{}:
 		default:
 		}
 	}
@@ -236,6 +238,12 @@ func (a *app) unlocked() (*device.Client, *device.Identity, *device.Ledger, *dev
 	return a.client, a.id, a.ledger, a.agent, nil
 }
 
+// choice is the user's decision and, for an approval, the match code typed.
+type choice struct {
+	d     device.Decision
+	typed string
+}
+
 // policy is the agent's Policy: it hands the prompt to the page and waits
 // for the user's decision, or the request's expiry.
 func (a *app) policy(ctx context.Context, p *device.Prompt) (device.Decision, error) {
@@ -248,11 +256,12 @@ func (a *app) policy(ctx context.Context, p *device.Prompt) (device.Decision, er
 	w.prompt = p
 	close(w.shown)
 	select {
-	case d := <-w.decision:
-		if d == "" {
+	case c := <-w.decision:
+		if c.d == "" {
 			return "", errLocked
 		}
-		return d, nil
+		p.MatchTyped = c.typed
+		return c.d, nil
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
@@ -325,6 +334,9 @@ type promptView struct {
 	// quoted.
 	Text    string `json:"text"`
 	Refused string `json:"refused,omitempty"`
+	// RequireMatch asks the page for the two digits the requester shows
+	// (never shown here: the page must not learn them from the device).
+	RequireMatch bool `json:"require_match"`
 }
 
 // show starts handling a request: the agent fetches and checks it and
@@ -338,7 +350,7 @@ func (a *app) show(requestID string) (any, error) {
 	a.mu.Lock()
 	w := a.waits[requestID]
 	if w == nil {
-		w = &wait{shown: make(chan struct{}), decision: make(chan device.Decision, 1), done: make(chan struct{})}
+		w = &wait{shown: make(chan struct{}), decision: make(chan choice, 1), done: make(chan struct{})}
 		a.waits[requestID] = w
 		go func() {
 			w.res, w.err = ag.Handle(context.Background(), requestID)
@@ -374,13 +386,14 @@ func viewPrompt(p *device.Prompt) promptView {
 	return promptView{
 		RequestID: p.RequestID, Kind: p.Kind, RequesterID: p.Requester.ID, RequesterName: p.Requester.Name,
 		Purpose: p.Purpose, RecordID: p.RecordID, Record: viewRecord(p.Record), ServerRecord: viewRecord(p.ServerRecord),
-		UnknownToLedger: p.UnknownToLedger, KnownFromChain: p.KnownFromChain != nil, Mismatch: p.Mismatch, ExpiresAt: p.ExpiresAt, Text: b.String(),
+		UnknownToLedger: p.UnknownToLedger, KnownFromChain: p.KnownFromChain != nil, Mismatch: p.Mismatch, RequireMatch: p.RequireMatch, ExpiresAt: p.ExpiresAt, Text: b.String(),
 	}
 }
 
 type resultView struct {
 	RequestID string `json:"request_id"`
 	Decision  string `json:"decision"`
+	DecidedBy string `json:"decided_by"` // device.DecidedByMatch when a wrong match code denied it
 	State     string `json:"state"`
 	CPUMillis int64  `json:"device_ms"`
 }
@@ -388,7 +401,6 @@ type resultView struct {
 // decide hands the user's decision to the agent handling the request and
 // returns what the server made of the answer.
 func (a *app) decide(requestID, decision, matchCode string) (any, error) {
-	_ = matchCode
 	var d device.Decision
 	switch decision {
 	case "approve":
@@ -411,7 +423,7 @@ func (a *app) decide(requestID, decision, matchCode string) (any, error) {
 	}
 	start := time.Now()
 	select {
-	case w.decision <- d:
+	case w.decision <- choice{d: d, typed: strings.TrimSpace(matchCode)}:
 	default:
 		return nil, errors.New("a decision is being sent already")
 	}
@@ -420,7 +432,7 @@ func (a *app) decide(requestID, decision, matchCode string) (any, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
-	return resultView{RequestID: requestID, Decision: string(w.res.Decision), State: w.res.State,
+	return resultView{RequestID: requestID, Decision: string(w.res.Decision), DecidedBy: w.res.DecidedBy, State: w.res.State,
 		CPUMillis: time.Since(start).Milliseconds()}, nil
 }
 
@@ -566,9 +578,12 @@ func (a *app) auditView() (any, error) {
 			if dv := devices[e.Subject]; dv != nil && d.State != "" {
 				dv.State = d.State
 			}
-		case eventMatchFailed:
-			v.Findings = append(v.Findings, findingView{"warning", fmt.Sprintf(
-				"entry %d: request %s was denied because the code typed did not match the requester's.", e.Seq, e.Subject)})
+		case api.AuditDenied:
+			var ad api.AnswerDetails
+			if json.Unmarshal(e.Details, &ad) == nil && ad.Reason == api.ReasonMatchFailed {
+				v.Findings = append(v.Findings, findingView{"warning", fmt.Sprintf(
+					"entry %d: request %s was denied because the code typed did not match the one the requester showed (%s).", e.Seq, e.Subject, api.ReasonMatchFailed)})
+			}
 		}
 	}
 	active := 0
@@ -597,10 +612,6 @@ func (a *app) auditView() (any, error) {
 	}
 	return v, nil
 }
-
-// eventMatchFailed is the audit event of a wrong number-matching code
-// (DESIGN.md, match_code).
-const eventMatchFailed = "match_failed"
 
 type pushConfigView struct {
 	VAPIDPublicKey string `json:"vapid_public_key"` // base64url, unpadded, as PushManager.subscribe takes it

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ func TestSharedStoreNeverMakesMasterKey(t *testing.T) {
 	for _, kind := range []string{server.StoreMongoDB, "postgres"} {
 		cfg := server.Config{Store: kind, MasterKeyPath: path}
 		_, err := loadMasterKey(cfg)
-		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--master-key") {
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--master-key") {
 			t.Fatalf("store %s without a key file: %v", kind, err)
 		}
 		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {

@@ -1,13 +1,10 @@
-// Package e2e runs Assent end to end, as DESIGN.md's flows describe it,
-// with nothing faked: the real server (server.New) serving on a loopback
-// listener over the embedded store (SQLite, a blob directory and a master
-// key file in one data directory), the real device library (package
-// device) enrolled over HTTP and answering over HTTP and Server-Sent
-// Events, and a third party speaking plain HTTP with an API key.
-//
-// This file is the harness; the package's tests are the acceptance tests of
-// the service, and `assent demo` runs the same parts once, at size.
-package e2e
+// Package nodetest is test support: a real Assent node on loopback
+// (internal/node, as `assent serve` wires it) over the embedded store of a
+// data directory, third parties holding API keys (the SDK, package client,
+// with shorthands), and real devices (package device) enrolled over HTTP
+// with their agents running. Nothing is faked. The e2e tests, and the tests
+// of client and device, run against it; no product package imports it.
+package nodetest
 
 import (
 	"bytes"
@@ -17,96 +14,40 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/internal/node"
 	"github.com/assent-dev/assent/server"
-	"github.com/assent-dev/assent/store/blobdir"
-	"github.com/assent-dev/assent/store/sqlite"
-	"github.com/assent-dev/assent/threshold"
 )
 
-// Node is one running server over the embedded store of a data directory.
+// Node is one running server over the store its Config names
+// (internal/node: the same wiring as `assent serve`), with the transport
+// the third parties it registers use.
 type Node struct {
-	Server *server.Server
-	Store  *sqlite.Store
-	Blobs  *blobdir.Store
-	Config server.Config // with defaults applied
-	URL    string        // http://127.0.0.1:port
+	*node.Node
 	// Transport, if set, carries the calls of the third parties that
 	// NewThirdParty makes afterwards (a checking round tripper, say).
 	Transport http.RoundTripper
-
-	master *threshold.MasterKey
-	stop   context.CancelFunc
-	done   chan error
 }
 
-// StartNode opens the SQLite store, blob directory and master key that cfg
-// names (made on first use), expires what an earlier run on the same data
-// left pending (server.Start), and serves on cfg.Listen until Stop.
-func StartNode(cfg server.Config, log *slog.Logger) (_ *Node, err error) {
-	cfg = cfg.WithDefaults()
-	n := &Node{Config: cfg}
-	defer func() {
-		if err != nil {
-			n.close()
-		}
-	}()
+// StartNode opens the store, blob store and master key that cfg names
+// (made on first use with the embedded store), expires what an earlier run
+// on the same data left pending (server.Start), and serves on cfg.Listen
+// until Stop.
+func StartNode(cfg server.Config, log *slog.Logger) (*Node, error) {
 	ctx := context.Background()
-	if n.Store, err = sqlite.Open(ctx, cfg.DataDir); err != nil {
-		return nil, fmt.Errorf("opening the store: %w", err)
-	}
-	if n.Blobs, err = blobdir.Open(cfg.BlobDir); err != nil {
-		return nil, fmt.Errorf("opening the blob directory: %w", err)
-	}
-	if n.master, err = threshold.LoadOrCreateMasterKey(cfg.MasterKeyPath, rand.Reader); err != nil {
-		return nil, fmt.Errorf("loading the master key: %w", err)
-	}
-	n.Server, err = server.New(cfg, server.Deps{Store: n.Store, Blobs: n.Blobs, MasterKey: n.master, Logger: log})
+	n, err := node.Open(ctx, cfg, node.Options{Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	if err := n.Server.Start(ctx); err != nil {
-		return nil, err
+	if err := n.Start(ctx); err != nil {
+		return nil, errors.Join(err, n.Close())
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		n.Server.Close()
-		return nil, err
-	}
-	n.URL = "http://" + ln.Addr().String()
-	n.Config.Listen = ln.Addr().String()
-	ctx, n.stop = context.WithCancel(ctx)
-	n.done = make(chan error, 1)
-	go func() { n.done <- n.Server.Serve(ctx, ln) }()
-	return n, nil
-}
-
-// Stop shuts the server down gracefully (server.Serve's shutdown) and
-// closes the store. A new node may then start on the same Config.
-func (n *Node) Stop() error {
-	n.stop()
-	err := <-n.done
-	return errors.Join(err, n.close())
-}
-
-func (n *Node) close() error {
-	var err error
-	if n.Store != nil {
-		err = n.Store.Close()
-	}
-	if n.Blobs != nil {
-		err = errors.Join(err, n.Blobs.Close())
-	}
-	if n.master != nil {
-		n.master.Destroy()
-	}
-	return err
+	return &Node{Node: n}, nil
 }
 
 // APIError is a refusal of the server: the HTTP status and the code and
@@ -164,7 +105,7 @@ func (tp *ThirdParty) CreateRecord(ctx context.Context, uid, title, contentType,
 		return "", err
 	}
 	if out.State != api.RecordAwaitingUpload {
-		return "", fmt.Errorf("e2e: new record is %q", out.State)
+		return "", fmt.Errorf("nodetest: new record is %q", out.State)
 	}
 	return out.RecordID, nil
 }
@@ -246,7 +187,7 @@ func EnrollDeviceWith(ctx context.Context, serverURL, code, name, ledgerPath str
 	case <-connected:
 		return d, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("e2e: the device's event stream did not connect: %w", ctx.Err())
+		return nil, fmt.Errorf("nodetest: the device's event stream did not connect: %w", ctx.Err())
 	}
 }
 

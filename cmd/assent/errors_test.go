@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// prefixes returns the one-word prefixes of an error line
+// ("assent device: enrolling: POST ...: dial ..." gives device, enrolling).
+func prefixes(line string) []string {
+	parts := strings.Split(line, ": ")
+	var out []string
+	word := regexp.MustCompile(`^[a-z]+$`)
+	for i, p := range parts[:len(parts)-1] {
+		if i == 0 {
+			p = strings.TrimPrefix(p, "assent ")
+		}
+		if word.MatchString(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestNoDoubledErrorPrefixes: the error line of a failing command names
+// each layer once ("assent device: enrolling: POST ...", never "device:
+// enrolling: device:" or "usage: usage:").
+func TestNoDoubledErrorPrefixes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(envPassphrase, "pw")
+	for _, args := range [][]string{
+		{"device", "enroll", "--server", "http://127.0.0.1:1", "--code", "AAAAA-BBBBB-CCCCC-DDDDD", "--keystore", filepath.Join(dir, "k")},
+		{"device", "fly"},
+		{"admin"},
+		{"admin", "client", "create", "--data-dir", dir},
+		{"admin", "fly"},
+		{"serve", "--data-dir", dir, "--blobs", "gridfs"},
+		{"verify"},
+	} {
+		var errOut bytes.Buffer
+		if code := run(args, io.Discard, &errOut); code == 0 {
+			t.Errorf("%q succeeded", args)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+		last := lines[len(lines)-1]
+		for _, l := range lines {
+			if strings.HasPrefix(l, "assent ") {
+				last = l
+			}
+		}
+		seen := map[string]bool{}
+		for _, p := range prefixes(last) {
+			if seen[p] {
+				t.Errorf("%q: %q names %q twice", args, last, p)
+			}
+			seen[p] = true
+		}
+	}
+}
