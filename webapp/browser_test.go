@@ -25,6 +25,7 @@ import (
 
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/internal/nodetest"
 	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/webapp"
@@ -435,8 +436,12 @@ func TestApprovalAppInChromium(t *testing.T) {
 	if !strings.Contains(status, "wrong passphrase") {
 		t.Errorf("status after a wrong passphrase: %q", status)
 	}
+	unlockStart := time.Now()
 	run("unlock after reload", chromedp.SendKeys("#unlock-pass", testPassphrase, chromedp.ByQuery), chromedp.Click("#unlock-submit", chromedp.ByQuery),
-		waitBody("state", "ready"), goTo("#/ledger"), waitBody("ledger", "4"))
+		waitBody("state", "ready"))
+	t.Logf("unlock in the page (Argon2id %d passes over %d MiB in WebAssembly, then the ledger read from IndexedDB): %s",
+		device.DefaultKDFParams.Time, device.DefaultKDFParams.MemoryKiB>>10, time.Since(unlockStart).Round(time.Millisecond))
+	run("ledger after reload", goTo("#/ledger"), waitBody("ledger", "4"))
 
 	// The device.Storage conformance check, on IndexedDB in this browser.
 	var st struct {
