@@ -74,7 +74,9 @@ func startWorld(t *testing.T, ctx context.Context) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appURL := "http://" + appLn.Addr().String()
+	// localhost, not 127.0.0.1: WebAuthn takes no IP address as its
+	// relying party id, and the passkey unlock runs below.
+	appURL := fmt.Sprintf("http://localhost:%d", appLn.Addr().(*net.TCPAddr).Port)
 	node, err := nodetest.StartNode(server.Config{
 		Listen:             "127.0.0.1:0",
 		DataDir:            filepath.Join(dir, "api"),
@@ -471,7 +473,7 @@ func TestApprovalAppInChromium(t *testing.T) {
 	t.Logf("device CPU per approval (statement, POPRF evaluation and proof, signature; %d runs): %.0f µs in the page (WebAssembly), %.0f µs native Go: %.1fx",
 		benchN, bench.Micros, float64(native.Microseconds()), bench.Micros/float64(native.Microseconds()))
 
-	passkey(t, bctx)
+	passkey(t, bctx, w, run)
 
 	// The served code changes without a new version: the service worker's
 	// pins no longer match, and the page refuses to unlock.
@@ -489,9 +491,11 @@ func TestApprovalAppInChromium(t *testing.T) {
 	}
 }
 
-// passkey reports whether this Chromium's virtual authenticator offers the
-// WebAuthn PRF extension; the app's passkey unlock needs it.
-func passkey(t *testing.T, ctx context.Context) {
+// passkey sets up a passkey unlock with CDP's WebAuthn virtual
+// authenticator (platform, user verification, PRF), reloads, unlocks with
+// it, and approves a record with the passkey gesture. If this Chromium's
+// virtual authenticator refuses PRF, it says so and returns.
+func passkey(t *testing.T, ctx context.Context, w *world, run func(string, ...chromedp.Action)) {
 	t.Helper()
 	var id webauthn.AuthenticatorID
 	err := chromedp.Run(ctx, webauthn.Enable(), chromedp.ActionFunc(func(ctx context.Context) error {
@@ -499,13 +503,38 @@ func passkey(t *testing.T, ctx context.Context) {
 		id, err = webauthn.AddVirtualAuthenticator(&webauthn.VirtualAuthenticatorOptions{
 			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
 			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, HasPrf: true,
+			AutomaticPresenceSimulation: true,
 		}).Do(ctx)
 		return err
 	}))
 	if err != nil {
-		t.Logf("passkey unlock: this Chromium's virtual authenticator refused PRF (%v); not run", err)
+		t.Logf("passkey unlock NOT RUN: this Chromium's virtual authenticator refused PRF (%v); the passphrase path ran", err)
 		return
 	}
-	t.Logf("passkey unlock: this Chromium's virtual authenticator offers PRF (authenticator %s), but the app has no passkey unlock yet; the passphrase path ran", id)
-	_ = chromedp.Run(ctx, webauthn.RemoveVirtualAuthenticator(id))
+	defer func() { _ = chromedp.Run(ctx, webauthn.RemoveVirtualAuthenticator(id)) }()
+	var status string
+	run("passkey setup", goTo("#/devices"), chromedp.WaitVisible("#passkey-setup", chromedp.ByQuery),
+		chromedp.Click("#passkey-setup", chromedp.ByQuery), waitBody("passkey", "set-up"),
+		chromedp.WaitVisible("#passkey-status", chromedp.ByQuery), text("#passkey-status", &status))
+	if !strings.Contains(status, "A passkey unlocks this device") {
+		t.Fatalf("passkey status %q", status)
+	}
+	start := time.Now()
+	run("passkey unlock", chromedp.Reload(), waitBody("state", "locked"), chromedp.WaitVisible("#passkey-unlock", chromedp.ByQuery),
+		chromedp.Click("#passkey-unlock", chromedp.ByQuery), waitBody("state", "ready"), waitBody("unlocked-by", "passkey"))
+	t.Logf("passkey unlock ran with the virtual authenticator's PRF (status: %s); unlock took %s", status, time.Since(start).Round(time.Millisecond))
+	rid, req, code := w.upload(t, ctx, "Passkey approved", []byte("with a gesture"))
+	run("approve with the passkey gesture", goTo("#/request/"+req), waitBody("request", "shown"),
+		chromedp.SendKeys("#match-code", code, chromedp.ByQuery), chromedp.Click("#approve", chromedp.ByQuery), waitBody("request", "approved"))
+	if rec, err := w.tp.AwaitRecord(ctx, rid); err != nil || rec.State != api.RecordSealed {
+		t.Fatalf("record approved with the passkey: %+v, %v", rec, err)
+	}
+	// Without the gesture, the device refuses to approve.
+	_, req2, _ := w.upload(t, ctx, "No gesture", []byte("refused"))
+	var msg string
+	run("no gesture", goTo("#/request/"+req2), waitBody("request", "shown"),
+		evalAwait(`assentDevice.decide(`+strconvQuote(req2)+`, "approve", "00", "").then(() => "approved", e => e.message)`, &msg))
+	if !strings.Contains(msg, "needs the passkey again") {
+		t.Fatalf("approval without the passkey gesture: %q", msg)
+	}
 }

@@ -14,6 +14,7 @@ const dev = () => globalThis.assentDevice;
 let codeChanged = null; // a plain warning when the served code is not the pinned one
 let pollTimer = null;
 let current = null; // the request on screen
+let lastState = null; // the device's state at the last route
 
 function status(text) { $("status").textContent = text; }
 
@@ -117,7 +118,7 @@ async function checkCode(reg) {
     b.addEventListener("click", () => { reg.waiting.postMessage({ type: "accept" }); setTimeout(() => location.reload(), 500); });
     $("warnings").append(b);
   }
-  for (const id of ["unlock-submit", "enroll-submit"]) $(id).disabled = !!text;
+  for (const id of ["unlock-submit", "enroll-submit", "passkey-unlock"]) $(id).disabled = !!text;
   return text;
 }
 
@@ -139,11 +140,18 @@ async function storage() {
 async function route() {
   stopPolling();
   const st = await dev().state();
+  lastState = st;
   document.body.dataset.state = st.unlocked ? "ready" : st.enrolled ? "locked" : "enroll";
   $("nav").hidden = !st.unlocked;
   if (st.error) status(st.error);
   if (!st.enrolled) return show("enroll");
-  if (!st.unlocked) { show("unlock"); $("unlock-pass").focus(); return; }
+  if (!st.unlocked) {
+    show("unlock");
+    $("passkey-unlock").hidden = !st.passkey.set_up;
+    $("unlock-pass").focus();
+    return;
+  }
+  document.body.dataset.unlockedBy = st.unlocked_by;
   const h = location.hash;
   let m;
   if ((m = /^#\/request\/(req_[a-z2-7]{26})$/.exec(h))) return showRequest(m[1]);
@@ -249,7 +257,12 @@ async function decide(decision) {
   $("approve").disabled = $("deny").disabled = true;
   $("request-result").textContent = decision === "approve" ? "Approving…" : "Denying…";
   try {
-    const res = await dev().decide(id, decision, typed);
+    let prf = "";
+    if (decision === "approve" && lastState && lastState.unlocked_by === "passkey") {
+      $("request-result").textContent = "Confirm with your passkey…";
+      prf = await passkeyPRF(lastState.passkey.credential_id, lastState.passkey.salt);
+    }
+    const res = await dev().decide(id, decision, typed, prf);
     if (res.decided_by === "match_failed") {
       $("request-result").textContent = "Denied: the code you typed is not the one the requester shows. The request is refused, and the audit chain records why.";
     } else {
@@ -300,6 +313,63 @@ async function showDevices(st) {
     list.append(li);
   }
   soleHolder(a);
+  const pk = st.passkey;
+  $("passkey-status").textContent = pk.set_up
+    ? "A passkey unlocks this device" + (pk.backed_up ? " (synced by its provider to your other devices: whoever holds that account can unlock it)." : pk.backup_eligible ? " (it may be synced later by its provider)." : " (kept on this device only).") + " Each approval asks for it again; the passphrase still works."
+    : "Unlocked by passphrase only.";
+  $("passkey-setup").hidden = pk.set_up || !(await passkeyAvailable());
+}
+
+// --- passkey (WebAuthn PRF) ---
+
+const enc = new TextEncoder();
+function b64u(buf) { let s = ""; for (const b of new Uint8Array(buf)) s += String.fromCharCode(b); return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""); }
+function unb64u(s) { s = s.replace(/-/g, "+").replace(/_/g, "/"); while (s.length % 4) s += "="; return Uint8Array.from(atob(s), (c) => c.charCodeAt(0)); }
+async function prfInput(salt) { return new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(salt))); }
+function rnd(n) { return crypto.getRandomValues(new Uint8Array(n)); }
+
+async function passkeyAvailable() {
+  if (!globalThis.PublicKeyCredential) return false;
+  try {
+    if (PublicKeyCredential.getClientCapabilities) {
+      const c = await PublicKeyCredential.getClientCapabilities();
+      if (c["extension:prf"] === false) return false;
+    }
+  } catch (e) { /* unknown: offer it, the setup says if it fails */ }
+  return true;
+}
+
+// passkeyPRF asks the authenticator (user verification required) for the
+// PRF output that opens the passkey keystore; the challenge is local, the
+// key is the proof.
+async function passkeyPRF(credId, salt) {
+  const cred = await navigator.credentials.get({ publicKey: {
+    challenge: rnd(32), allowCredentials: [{ type: "public-key", id: unb64u(credId) }],
+    userVerification: "required", timeout: 60000,
+    extensions: { prf: { eval: { first: await prfInput(salt) } } },
+  } });
+  const r = cred.getClientExtensionResults();
+  if (!r.prf || !r.prf.results || !r.prf.results.first) throw new Error("this passkey gives no PRF output");
+  return b64u(r.prf.results.first);
+}
+
+async function passkeySetup() {
+  const st = lastState;
+  const cred = await navigator.credentials.create({ publicKey: {
+    rp: { name: "Assent approvals" },
+    user: { id: rnd(16), name: "assent-" + st.device_id, displayName: "Assent device " + st.device_id },
+    challenge: rnd(32),
+    pubKeyCredParams: [{ type: "public-key", alg: -7 }, { type: "public-key", alg: -257 }],
+    authenticatorSelection: { authenticatorAttachment: "platform", residentKey: "required", userVerification: "required" },
+    timeout: 60000,
+    extensions: { prf: { eval: { first: await prfInput(st.passkey.salt) } } },
+  } });
+  const ext = cred.getClientExtensionResults();
+  if (!ext.prf || ext.prf.enabled === false) throw new Error("this browser's passkeys offer no PRF extension; keep using the passphrase");
+  const flags = new Uint8Array(cred.response.getAuthenticatorData())[32];
+  const credId = b64u(cred.rawId);
+  const prf = ext.prf.results && ext.prf.results.first ? b64u(ext.prf.results.first) : await passkeyPRF(credId, st.passkey.salt);
+  await dev().passkeySetup(prf, credId, (flags & 0x08) !== 0, (flags & 0x10) !== 0);
 }
 
 function soleHolder(a) {
@@ -379,6 +449,22 @@ function wire() {
   $("approve").addEventListener("click", () => decide("approve"));
   $("deny").addEventListener("click", () => decide("deny"));
   $("refresh").addEventListener("click", () => route());
+  $("passkey-setup").addEventListener("click", async () => {
+    status("Creating a passkey…");
+    try { await passkeySetup(); status("Passkey set up: it unlocks this device from now on."); document.body.dataset.passkey = "set-up"; await route(); }
+    catch (e) { status("No passkey: " + e.message); document.body.dataset.passkey = "failed"; }
+  });
+  $("passkey-unlock").addEventListener("click", async () => {
+    if (codeChanged) { status(codeChanged); return; }
+    status("Unlocking with your passkey…");
+    try {
+      const st = lastState;
+      await dev().unlockPasskey(await passkeyPRF(st.passkey.credential_id, st.passkey.salt));
+      status("Unlocked.");
+      subscribePush();
+      await route();
+    } catch (e) { status("Not unlocked: " + e.message); }
+  });
   $("lock").addEventListener("click", async () => { await dev().lock(); await route(); });
   addEventListener("hashchange", () => route());
 }

@@ -37,14 +37,18 @@ var (
 // app is the device as the page sees it: locked (only the sealed keystore
 // in IndexedDB) or unlocked (identity, ledger and agent in memory).
 type app struct {
-	mu      sync.Mutex
-	st      *IDB
-	client  *device.Client
-	id      *device.Identity
-	ledger  *device.Ledger
-	agent   *device.Agent
-	waits   map[string]*wait
-	started time.Time
+	mu sync.Mutex
+	st *IDB
+	pk *IDB // the passkey keystore's database, once used
+	// viaPasskey is set when the passkey unlocked the device: each
+	// approval then needs the passkey again.
+	viaPasskey bool
+	client     *device.Client
+	id         *device.Identity
+	ledger     *device.Ledger
+	agent      *device.Agent
+	waits      map[string]*wait
+	started    time.Time
 }
 
 // wait is a request the agent is handling while the page shows it: the
@@ -78,15 +82,18 @@ func (a *app) storage(ctx context.Context) (*IDB, error) {
 
 // stateView is what the page needs to pick a screen.
 type stateView struct {
-	Enrolled    bool   `json:"enrolled"`
-	Unlocked    bool   `json:"unlocked"`
-	ServerURL   string `json:"server_url,omitempty"`
-	DeviceID    string `json:"device_id,omitempty"`
-	UserID      string `json:"user_id,omitempty"`
-	Fingerprint string `json:"fingerprint,omitempty"`
-	DeviceState string `json:"device_state,omitempty"`
-	Platform    string `json:"platform"`
-	Error       string `json:"error,omitempty"`
+	Enrolled    bool        `json:"enrolled"`
+	Unlocked    bool        `json:"unlocked"`
+	ServerURL   string      `json:"server_url,omitempty"`
+	DeviceID    string      `json:"device_id,omitempty"`
+	UserID      string      `json:"user_id,omitempty"`
+	Fingerprint string      `json:"fingerprint,omitempty"`
+	DeviceState string      `json:"device_state,omitempty"`
+	Platform    string      `json:"platform"`
+	Error       string      `json:"error,omitempty"`
+	Passkey     passkeyInfo `json:"passkey"`
+	// UnlockedBy is "passphrase" or "passkey".
+	UnlockedBy string `json:"unlocked_by,omitempty"`
 }
 
 func (a *app) state() stateView {
@@ -105,10 +112,15 @@ func (a *app) state() stateView {
 	case !errors.Is(err, device.ErrNoKeystore):
 		v.Error = err.Error()
 	}
+	v.Passkey = a.passkeyState(ctx)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.id != nil {
 		v.Unlocked = true
+		v.UnlockedBy = "passphrase"
+		if a.viaPasskey {
+			v.UnlockedBy = "passkey"
+		}
 		v.ServerURL, v.DeviceID, v.UserID = a.id.ServerURL, a.id.DeviceID, a.id.UserID
 		v.Fingerprint = threshold.FormatKeyID(a.id.DeviceKeyID)
 		v.DeviceState = a.id.State
@@ -222,7 +234,7 @@ func (a *app) lock() {
 		}
 	}
 	a.id.Destroy()
-	a.id, a.client, a.agent = nil, nil, nil
+	a.id, a.client, a.agent, a.viaPasskey = nil, nil, nil, false
 	// The ledger stays open on the storage: closing it would close the
 	// storage the locked app still reads. Reopened on unlock.
 	a.ledger = nil
@@ -400,7 +412,7 @@ type resultView struct {
 
 // decide hands the user's decision to the agent handling the request and
 // returns what the server made of the answer.
-func (a *app) decide(requestID, decision, matchCode string) (any, error) {
+func (a *app) decide(requestID, decision, matchCode, prfB64 string) (any, error) {
 	var d device.Decision
 	switch decision {
 	case "approve":
@@ -420,6 +432,11 @@ func (a *app) decide(requestID, decision, matchCode string) (any, error) {
 	case <-w.shown:
 	default:
 		return nil, errNotShown
+	}
+	if d == device.Approve {
+		if err := a.gesture(prfB64); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now()
 	select {

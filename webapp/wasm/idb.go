@@ -392,3 +392,26 @@ func (s *IDB) Close() error {
 	s.db.Call("close")
 	return nil
 }
+
+// getKV reads a key of the "kv" store that is neither the keystore nor the
+// head (the app's own metadata); nil if absent.
+func (s *IDB) getKV(ctx context.Context, key string) ([]byte, error) {
+	return s.get(ctx, errIDBMeta, key)
+}
+
+// putKV writes a key of the "kv" store that is neither the keystore nor
+// the head.
+func (s *IDB) putKV(ctx context.Context, key string, value []byte) error {
+	if key == keyKeystore || key == keyHead {
+		return fmt.Errorf("%w: %s is the storage's own", errIDBMeta, key)
+	}
+	err := s.txn(ctx, txReadWrite, func(tx js.Value, _ func(error), _ func(js.Func)) {
+		tx.Call("objectStore", storeKV).Call("put", toJSBytes(value), key)
+	}, storeKV)
+	if err != nil {
+		return fmt.Errorf("%w: IndexedDB: %v", errIDBMeta, err)
+	}
+	return nil
+}
+
+var errIDBMeta = errors.New("the app's metadata in IndexedDB is unusable")

@@ -125,3 +125,8 @@ func str(args []js.Value, i int) string {
 	}
 	return ""
 }
+
+// boolArg returns args[i] if it is a boolean, else false.
+func boolArg(args []js.Value, i int) bool {
+	return i < len(args) && args[i].Type() == js.TypeBoolean && args[i].Bool()
+}

@@ -32,7 +32,13 @@ func main() {
 	bind("lock", func([]js.Value) (any, error) { a.lock(); return a.state(), nil })
 	bind("pending", func([]js.Value) (any, error) { return a.pending() })
 	bind("show", func(args []js.Value) (any, error) { return a.show(str(args, 0)) })
-	bind("decide", func(args []js.Value) (any, error) { return a.decide(str(args, 0), str(args, 1), str(args, 2)) })
+	bind("decide", func(args []js.Value) (any, error) {
+		return a.decide(str(args, 0), str(args, 1), str(args, 2), str(args, 3))
+	})
+	bind("passkeySetup", func(args []js.Value) (any, error) {
+		return a.passkeySetup(str(args, 0), str(args, 1), boolArg(args, 2), boolArg(args, 3))
+	})
+	bind("unlockPasskey", func(args []js.Value) (any, error) { return a.unlockPasskey(str(args, 0)) })
 	bind("ledger", func([]js.Value) (any, error) { return a.ledgerView() })
 	bind("audit", func([]js.Value) (any, error) { return a.auditView() })
 	bind("pushConfig", func([]js.Value) (any, error) { return a.pushConfig() })
