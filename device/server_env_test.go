@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/internal/ids"
+	"github.com/assent-dev/assent/internal/node"
 	"github.com/assent-dev/assent/internal/nodetest"
 	"github.com/assent-dev/assent/internal/syncbuf"
 	"github.com/assent-dev/assent/server"
@@ -76,6 +78,19 @@ func newServerEnv(t *testing.T, mutate func(*server.Config)) *serverEnv {
 func (e *serverEnv) start() {
 	e.t.Helper()
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if e.cfg.PushAllowLoopback {
+		// A test of Web Push: the node sends it, to loopback push services.
+		n, err := node.Open(e.ctx, e.cfg, node.Options{Logger: log, WebPush: true})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if err := n.Start(e.ctx); err != nil {
+			e.t.Fatal(errors.Join(err, n.Close()))
+		}
+		e.node = &nodetest.Node{Node: n}
+		e.cfg.Listen = n.Config.Listen
+		return
+	}
 	n, err := nodetest.StartNode(e.cfg, log)
 	if err != nil {
 		e.t.Fatal(err)

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -108,4 +109,28 @@ func TestCheckAppOrigin(t *testing.T) {
 	if err := c.Validate(); !errors.Is(err, ErrConfig) {
 		t.Fatalf("Validate: %v", err)
 	}
+}
+
+// FuzzCheckAppOrigin: an accepted origin is exactly scheme://host[:port]
+// as net/url reads it back, https or http on loopback, lower case.
+func FuzzCheckAppOrigin(f *testing.F) {
+	for _, s := range []string{"https://app.example", "http://127.0.0.1:8081", "http://localhost:3000", "http://[::1]:80",
+		"https://app.example/", "null", "https://APP.example", "https://u@h", "http://evil.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, origin string) {
+		if err := CheckAppOrigin(origin); err != nil {
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("error %v does not wrap ErrConfig", err)
+			}
+			return
+		}
+		u, err := url.Parse(origin)
+		if err != nil || u.Scheme+"://"+u.Host != origin || strings.ToLower(origin) != origin {
+			t.Fatalf("accepted %q", origin)
+		}
+		if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			t.Fatalf("accepted %q: neither https nor loopback http", origin)
+		}
+	})
 }

@@ -58,15 +58,45 @@ func ReadSums(dir string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (run assent app build first)", ErrBuild, err)
 	}
+	return ParseSums(b)
+}
+
+// ParseSums parses a SHA256SUMS file as Build writes it: lines of 64
+// lowercase hex digits, two spaces and a file name of the bundle (no
+// directory part, no "..", each once), each ending in a newline.
+// ErrBuild for anything else.
+func ParseSums(b []byte) (map[string]string, error) {
+	text, ok := strings.CutSuffix(string(b), "\n")
+	if !ok || text == "" {
+		return nil, fmt.Errorf("%w: %s is empty or lacks its last newline", ErrBuild, FileSums)
+	}
 	sums := map[string]string{}
-	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+	for i, line := range strings.Split(text, "\n") {
 		sum, name, ok := strings.Cut(line, "  ")
-		if _, err := hex.DecodeString(sum); !ok || err != nil || len(sum) != 64 || name == "" || strings.Contains(name, "..") {
+		raw, err := hex.DecodeString(sum)
+		if !ok || err != nil || len(raw) != sha256.Size || hex.EncodeToString(raw) != sum || !validName(name) {
 			return nil, fmt.Errorf("%w: %s line %d is not \"<sha256>  <name>\"", ErrBuild, FileSums, i+1)
+		}
+		if _, dup := sums[name]; dup {
+			return nil, fmt.Errorf("%w: %s names %s twice", ErrBuild, FileSums, name)
 		}
 		sums[name] = sum
 	}
 	return sums, nil
+}
+
+// validName accepts a bundle file name: letters, digits, '.', '-', '_',
+// not starting with a dot.
+func validName(name string) bool {
+	if name == "" || name[0] == '.' || len(name) > 128 {
+		return false
+	}
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '.' && r != '-' && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // Verify checks every file of sums in dir against its SHA-256, so that a

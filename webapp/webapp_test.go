@@ -197,3 +197,38 @@ func TestHandler(t *testing.T) {
 		t.Errorf("POST: %d", resp.StatusCode)
 	}
 }
+
+// FuzzParseSums: any input either parses into names Handler may serve (no
+// path, no dot first) with 64-hex sums that print back to the same file,
+// or fails with ErrBuild. Seeded with a real bundle's SHA256SUMS.
+func FuzzParseSums(f *testing.F) {
+	dir := f.TempDir()
+	if _, err := Build(context.Background(), BuildOptions{Out: dir, API: "https://api.example", Wasm: fakeWasm}); err != nil {
+		f.Fatal(err)
+	}
+	real, err := os.ReadFile(filepath.Join(dir, FileSums))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(real)
+	f.Add([]byte(""))
+	f.Add([]byte(strings.Repeat("a", 64) + "  ../x\n"))
+	f.Add([]byte(strings.Repeat("A", 64) + "  x\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sums, err := ParseSums(b)
+		if err != nil {
+			if !errors.Is(err, ErrBuild) {
+				t.Fatalf("error %v does not wrap ErrBuild", err)
+			}
+			return
+		}
+		for name, sum := range sums {
+			if strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") || len(sum) != 64 {
+				t.Fatalf("accepted %q %q", name, sum)
+			}
+		}
+		if len(sums) != strings.Count(string(b), "\n") {
+			t.Fatalf("%d sums from %d lines", len(sums), strings.Count(string(b), "\n"))
+		}
+	})
+}
