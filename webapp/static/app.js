@@ -421,7 +421,7 @@ function wire() {
       await dev().enroll(f.server.value.trim(), f.code.value.trim(), f.passphrase.value, f.name.value.trim());
       f.reset();
       status("Enrolled.");
-      if (Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
+      if (globalThis.Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
       subscribePush();
       location.hash = "#/requests";
       await route();

@@ -59,27 +59,19 @@ func OpenIDB(ctx context.Context, name string) (*IDB, error) {
 		}
 		return nil
 	})
-	ok := js.FuncOf(func(js.Value, []js.Value) any { done <- nil; return nil })
-	fail := js.FuncOf(func(js.Value, []js.Value) any { done <- reqError(req); return nil })
-	blocked := js.FuncOf(func(js.Value, []js.Value) any {
-		done <- errors.New("another tab holds an older version of the device database open; close it")
-		return nil
-	})
-	defer upgrade.Release()
-	defer ok.Release()
-	defer fail.Release()
-	defer blocked.Release()
+	ok := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, nil); return nil })
+	fail := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, reqError(req)); return nil })
+	// Blocked (another tab holds an older version open) is not an end: the
+	// open goes on once that tab closes; ctx bounds the wait.
 	req.Set("onupgradeneeded", upgrade)
 	req.Set("onsuccess", ok)
 	req.Set("onerror", fail)
-	req.Set("onblocked", blocked)
-	select {
-	case err := <-done:
-		if err != nil {
-			return nil, fmt.Errorf("opening IndexedDB: %w", err)
-		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	err, cerr := settle(ctx, done, upgrade, ok, fail)
+	if cerr != nil {
+		return nil, fmt.Errorf("opening IndexedDB (is the app open in another tab?): %w", cerr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening IndexedDB: %w", err)
 	}
 	return &IDB{db: req.Get("result"), name: name}, nil
 }
@@ -88,18 +80,15 @@ func OpenIDB(ctx context.Context, name string) (*IDB, error) {
 func DeleteIDB(ctx context.Context, name string) error {
 	req := js.Global().Get("indexedDB").Call("deleteDatabase", name)
 	done := make(chan error, 1)
-	ok := js.FuncOf(func(js.Value, []js.Value) any { done <- nil; return nil })
-	fail := js.FuncOf(func(js.Value, []js.Value) any { done <- reqError(req); return nil })
-	defer ok.Release()
-	defer fail.Release()
+	ok := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, nil); return nil })
+	fail := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, reqError(req)); return nil })
 	req.Set("onsuccess", ok)
 	req.Set("onerror", fail)
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	err, cerr := settle(ctx, done, ok, fail)
+	if cerr != nil {
+		return cerr
 	}
+	return err
 }
 
 func reqError(req js.Value) error {
@@ -124,11 +113,6 @@ func (s *IDB) txn(ctx context.Context, mode string, body func(tx js.Value, abort
 	}
 	var funcs []js.Func
 	keep := func(f js.Func) { funcs = append(funcs, f) }
-	defer func() {
-		for _, f := range funcs {
-			f.Release()
-		}
-	}()
 	names := make([]any, len(stores))
 	for i, n := range stores {
 		names[i] = n
@@ -147,14 +131,15 @@ func (s *IDB) txn(ctx context.Context, mode string, body func(tx js.Value, abort
 			tx.Call("abort")
 		}
 	}
-	complete := js.FuncOf(func(js.Value, []js.Value) any { done <- nil; return nil })
+	complete := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, nil); return nil })
 	failed := js.FuncOf(func(js.Value, []js.Value) any {
-		if aborted != nil {
-			done <- aborted
-		} else if e := tx.Get("error"); e.Truthy() {
-			done <- jsError(e)
-		} else {
-			done <- errors.New("IndexedDB transaction aborted")
+		switch e := tx.Get("error"); {
+		case aborted != nil:
+			sendOnce(done, aborted)
+		case e.Truthy():
+			sendOnce(done, jsError(e))
+		default:
+			sendOnce(done, errors.New("IndexedDB transaction aborted"))
 		}
 		return nil
 	})
@@ -165,14 +150,13 @@ func (s *IDB) txn(ctx context.Context, mode string, body func(tx js.Value, abort
 	if err := catch(func() { body(tx, abort, keep) }); err != nil {
 		abort(err)
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		// The transaction still ends on its own; its callbacks find the
-		// buffered channel.
-		return ctx.Err()
+	// The transaction ends on its own even after ctx; its callbacks stay
+	// until then.
+	err, cerr := settle(ctx, done, funcs...)
+	if cerr != nil {
+		return cerr
 	}
+	return err
 }
 
 // catch runs f and turns a thrown JavaScript exception into an error.

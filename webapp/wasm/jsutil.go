@@ -59,21 +59,53 @@ func await(ctx context.Context, p js.Value) (js.Value, error) {
 	}
 	ch := make(chan result, 1)
 	ok := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{v: arg0(args)}
+		sendOnce(ch, result{v: arg0(args)})
 		return nil
 	})
 	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{err: jsError(arg0(args))}
+		sendOnce(ch, result{err: jsError(arg0(args))})
 		return nil
 	})
-	defer ok.Release()
-	defer fail.Release()
 	p.Call("then", ok, fail)
+	r, err := settle(ctx, ch, ok, fail)
+	if err != nil {
+		return js.Undefined(), err
+	}
+	return r.v, r.err
+}
+
+// sendOnce gives v to ch if it has room; a callback never blocks the
+// JavaScript event loop.
+func sendOnce[T any](ch chan T, v T) {
 	select {
-	case r := <-ch:
-		return r.v, r.err
+	case ch <- v:
+	default:
+	}
+}
+
+// settle waits for the value the callbacks funcs send to ch (exactly one
+// of them calls back, once), or for ctx's end. The callbacks are released
+// once the value came: at once, or, if ctx ended first, in the background
+// when JavaScript calls back at last; never while JavaScript may still
+// call them (a released callback called would stop the program).
+func settle[T any](ctx context.Context, ch chan T, funcs ...js.Func) (T, error) {
+	select {
+	case v := <-ch:
+		release(funcs)
+		return v, nil
 	case <-ctx.Done():
-		return js.Undefined(), ctx.Err()
+		go func() {
+			<-ch
+			release(funcs)
+		}()
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+func release(funcs []js.Func) {
+	for _, f := range funcs {
+		f.Release()
 	}
 }
 
