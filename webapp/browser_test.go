@@ -58,14 +58,13 @@ func chromium(t *testing.T) string {
 // world is the browser test's loopback world: the API node, the app's
 // origin serving a freshly built bundle, and a third party.
 type world struct {
-	node    *nodetest.Node
-	appURL  string
-	bundle  *webapp.Bundle
-	tp      *client.Client
-	userID  string
-	code    string
-	appSrv  *http.Server
-	content []byte
+	node   *nodetest.Node
+	appURL string
+	bundle *webapp.Bundle
+	tp     *client.Client
+	userID string
+	code   string
+	appSrv *http.Server
 }
 
 func startWorld(t *testing.T, ctx context.Context) *world {

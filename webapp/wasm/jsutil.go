@@ -16,8 +16,7 @@ import (
 // Error carrying its message (never a secret: the device's errors hold
 // none).
 func promise(fn func() (any, error)) js.Value {
-	var executor js.Func
-	executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	executor := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		resolve, reject := args[0], args[1]
 		go func() {
 			v, err := safeCall(fn)
@@ -48,30 +47,6 @@ func safeCall(fn func() (any, error)) (v any, err error) {
 		}
 	}()
 	return fn()
-}
-
-// await waits for a JavaScript promise from a goroutine (never from a
-// callback) and returns its value, or its rejection as an error.
-func await(ctx context.Context, p js.Value) (js.Value, error) {
-	type result struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan result, 1)
-	ok := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		sendOnce(ch, result{v: arg0(args)})
-		return nil
-	})
-	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		sendOnce(ch, result{err: jsError(arg0(args))})
-		return nil
-	})
-	p.Call("then", ok, fail)
-	r, err := settle(ctx, ch, ok, fail)
-	if err != nil {
-		return js.Undefined(), err
-	}
-	return r.v, r.err
 }
 
 // sendOnce gives v to ch if it has room; a callback never blocks the
@@ -107,13 +82,6 @@ func release(funcs []js.Func) {
 	for _, f := range funcs {
 		f.Release()
 	}
-}
-
-func arg0(args []js.Value) js.Value {
-	if len(args) == 0 {
-		return js.Undefined()
-	}
-	return args[0]
 }
 
 // jsError makes an error of a thrown JavaScript value.
