@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +23,11 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w: want 'app build' or 'app serve'", errUsage)
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stderr, "usage: assent app build --out DIR --api URL [--src DIR]")
+		fmt.Fprintln(stderr, "       assent app serve --api URL [--listen ADDR] [--dir DIR] [--src DIR]")
+		fmt.Fprintln(stderr, "Run 'assent app build -h' or 'assent app serve -h' for the flags.")
+		return flag.ErrHelp
 	case "build":
 		return appBuild(ctx, args[1:], stdout, stderr)
 	case "serve":

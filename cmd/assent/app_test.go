@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +40,10 @@ func TestServeAppOrigins(t *testing.T) {
 }
 
 func TestAppUsage(t *testing.T) {
+	var help bytes.Buffer
+	if err := runApp(context.Background(), []string{"-h"}, &help, &help); !errors.Is(err, flag.ErrHelp) || !strings.Contains(help.String(), "assent app build --out DIR --api URL") {
+		t.Errorf("assent app -h: %v, %q", err, help.String())
+	}
 	for _, args := range [][]string{
 		nil, {"nope"}, {"build"}, {"build", "--out", t.TempDir()}, {"build", "--out", t.TempDir(), "--api", "http://api.example"},
 		{"serve"}, {"serve", "--api", "ftp://x"}, {"build", "--out", "x", "--api", "https://a.example", "extra"},
