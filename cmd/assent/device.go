@@ -538,6 +538,14 @@ func (lr *lineReader) next(ctx context.Context) (string, error) {
 		return l, nil
 	case err := <-lr.err:
 		lr.err <- err // every later prompt fails the same way
+		// The reader sends every line before its error: a line still
+		// waiting was typed before the end, and is the answer (select
+		// picks among ready cases at random).
+		select {
+		case l := <-lr.lines:
+			return l, nil
+		default:
+		}
 		return "", err
 	case <-ctx.Done():
 		return "", ctx.Err()
