@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/threshold"
@@ -34,7 +35,10 @@ func TestTerminalPolicyMatch(t *testing.T) {
 	} {
 		var out syncBuffer
 		var mu sync.Mutex
-		policy := terminalPolicy(&mu, &out, newLineReader(strings.NewReader(tc.line+"\n")))
+		// The line is typed once the question is on the screen: the policy
+		// drops lines typed before it asks.
+		typed := &afterQuestion{out: &out, question: tc.question, r: strings.NewReader(tc.line + "\n")}
+		policy := terminalPolicy(&mu, &out, newLineReader(typed))
 		p := &device.Prompt{RequestID: "req_x", Kind: threshold.KindCreate, RequireMatch: tc.require}
 		d, err := policy(context.Background(), p)
 		if err != nil || d != tc.want || p.MatchTyped != tc.typed {
@@ -44,6 +48,24 @@ func TestTerminalPolicyMatch(t *testing.T) {
 			t.Errorf("require %v: the terminal was asked\n%s", tc.require, out.String())
 		}
 	}
+}
+
+// afterQuestion reads r once out shows question (or after five seconds).
+type afterQuestion struct {
+	out      *syncBuffer
+	question string
+	r        io.Reader
+	asked    bool
+}
+
+func (a *afterQuestion) Read(p []byte) (int, error) {
+	for deadline := time.Now().Add(5 * time.Second); !a.asked && time.Now().Before(deadline); {
+		a.asked = strings.Contains(a.out.String(), a.question)
+		if !a.asked {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return a.r.Read(p)
 }
 
 // TestDeviceRunRequireMatch: `assent device run --require-match` against
