@@ -24,7 +24,6 @@ type (
 	wireDeviceState = api.ConfirmAnswer
 	wireRecordState = api.CreatedRecord
 	wirePending     = api.Pending
-	wireApproval    = api.Approval
 	wireRecord      = api.Record
 	wireSession     = api.Session
 	wireRequest     = api.DeviceRequest
