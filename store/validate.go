@@ -18,6 +18,7 @@ import (
 const (
 	KindCreate      = "create"
 	KindAccess      = "access"
+	KindAddDevice   = "add_device"
 	DecisionApprove = "approve"
 	DecisionDeny    = "deny"
 )
@@ -395,6 +396,8 @@ func CheckNewRequest(q *Request) error {
 		return invalid("a new request is already answered")
 	}
 	var session error
+	record := CheckRecordID("request record id", q.RecordID)
+	blinded := CheckList("request blinded elements", q.BlindedElements, true)
 	switch q.Kind {
 	case KindCreate:
 		if q.SessionID != "" {
@@ -402,8 +405,18 @@ func CheckNewRequest(q *Request) error {
 		}
 	case KindAccess:
 		session = CheckID("request session id", ids.Session, q.SessionID)
+	case KindAddDevice:
+		// It names the device to add, and no record, session or element.
+		session = CheckID("request device id", ids.Device, q.DeviceID)
+		record, blinded = nil, nil
+		if q.RecordID != "" || q.SessionID != "" || len(q.BlindedElements) != 0 {
+			record = invalid("an add_device request has a record, session or blinded elements")
+		}
 	default:
 		return invalid("request kind %s", quote(q.Kind))
+	}
+	if q.Kind != KindAddDevice && q.DeviceID != "" {
+		return invalid("a %s request has a device id", q.Kind)
 	}
 	if q.Record.Size < 0 {
 		return invalid("request record size %d is negative", q.Record.Size)
@@ -414,7 +427,7 @@ func CheckNewRequest(q *Request) error {
 	return first(
 		CheckID("request id", ids.Request, q.ID),
 		CheckID("request user id", ids.User, q.UserID),
-		CheckRecordID("request record id", q.RecordID),
+		record,
 		session,
 		CheckKeyID("request device key id", q.DeviceKeyID),
 		CheckID("request requester id", ids.Client, q.Requester.ID),
@@ -422,7 +435,7 @@ func CheckNewRequest(q *Request) error {
 		CheckText("request purpose", q.Purpose, false),
 		CheckText("request record title", q.Record.Title, false),
 		CheckText("request record content type", q.Record.ContentType, false),
-		CheckList("request blinded elements", q.BlindedElements, true),
+		blinded,
 		CheckTime("request created at", q.CreatedAt, true),
 		CheckTime("request expires at", q.ExpiresAt, true),
 		CheckText("request owner node", q.OwnerNode, false),
