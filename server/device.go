@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/server/push"
@@ -41,6 +42,7 @@ type deviceRequestJSON struct {
 	CreatedAt       time.Time         `json:"created_at"`
 	ExpiresAt       time.Time         `json:"expires_at"`
 	State           string            `json:"state"`
+	NewDevice       *api.NewDevice    `json:"new_device,omitempty"`
 }
 
 type deviceRequestListJSON struct {
@@ -52,6 +54,8 @@ type answerJSON struct {
 	EvaluatedElements [][]byte `json:"evaluated_elements"`
 	Proof             []byte   `json:"proof"`
 	Signature         []byte   `json:"signature"`
+	TransferKeyHash   []byte   `json:"transfer_key_hash"` // add_device only
+	TransferBundle    []byte   `json:"transfer_bundle"`   // add_device approval only
 }
 
 type answerReplyJSON struct {
@@ -80,12 +84,16 @@ func (s *Server) listDeviceRequests(c *echo.Context) error {
 	if err != nil {
 		return storeFail(err, "request")
 	}
+	devices, err := s.addedDevices(c.Request().Context(), reqs...)
+	if err != nil {
+		return err
+	}
 	out := deviceRequestListJSON{Requests: make([]deviceRequestJSON, 0, len(reqs))}
 	for _, q := range reqs {
 		// Requests are addressed to the user's key: a device of another
 		// key (one enrolled before keys were pinned) never sees them.
 		if q.DeviceKeyID == dev.KeyID {
-			out.Requests = append(out.Requests, s.requestView(q))
+			out.Requests = append(out.Requests, s.requestView(q, devices))
 		}
 	}
 	return c.JSON(http.StatusOK, out)
@@ -97,7 +105,31 @@ func (s *Server) getDeviceRequest(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.requestView(q))
+	devices, err := s.addedDevices(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.requestView(q, devices))
+}
+
+// addedDevices loads the devices that the add_device requests among reqs
+// ask to add, by id.
+func (s *Server) addedDevices(ctx context.Context, reqs ...*store.Request) (map[string]*store.Device, error) {
+	var out map[string]*store.Device
+	for _, q := range reqs {
+		if q.Kind != store.KindAddDevice {
+			continue
+		}
+		d, err := s.store.GetDevice(ctx, q.DeviceID)
+		if err != nil {
+			return nil, storeFail(err, "device")
+		}
+		if out == nil {
+			out = map[string]*store.Device{}
+		}
+		out[d.ID] = d
+	}
+	return out, nil
 }
 
 // deviceRequest loads the request of path parameter id; a request of
@@ -121,7 +153,9 @@ func (s *Server) deviceRequest(c *echo.Context) (*store.Request, error) {
 
 // requestView shows a request; a pending one past its expiry shows as
 // expired before the sweeper gets to it.
-func (s *Server) requestView(q *store.Request) deviceRequestJSON {
+// devices holds, by id, the devices that the add_device requests among the
+// requests shown name (see addedDevices).
+func (s *Server) requestView(q *store.Request, devices map[string]*store.Device) deviceRequestJSON {
 	state := q.State
 	if state == store.RequestPending && !s.now().Before(q.ExpiresAt) {
 		state = store.RequestExpired
@@ -130,7 +164,15 @@ func (s *Server) requestView(q *store.Request) deviceRequestJSON {
 	if blinded == nil {
 		blinded = [][]byte{}
 	}
+	var added *api.NewDevice
+	if q.Kind == store.KindAddDevice {
+		added = &api.NewDevice{DeviceID: q.DeviceID}
+		if d, ok := devices[q.DeviceID]; ok {
+			added.Name, added.SigningPublicKey = d.Name, d.SigningPublicKey
+		}
+	}
 	return deviceRequestJSON{
+		NewDevice:   added,
 		RequestID:   q.ID,
 		Kind:        q.Kind,
 		UserID:      q.UserID,
@@ -163,10 +205,16 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		return err
 	}
 	var in answerJSON
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSONLimit(c, &in, maxTransferBody); err != nil {
 		return err
 	}
 	dev := authDevice(c)
+	if q.Kind == store.KindAddDevice {
+		return s.answerAddDevice(c, q, dev, &in)
+	}
+	if len(in.TransferKeyHash) > 0 || len(in.TransferBundle) > 0 {
+		return fail(errBadRequest, "only an add_device answer carries a transfer")
+	}
 	now := s.now()
 	switch {
 	case q.State == store.RequestExpired || (q.State == store.RequestPending && !now.Before(q.ExpiresAt)):

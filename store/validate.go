@@ -443,10 +443,14 @@ func CheckNewRequest(q *Request) error {
 }
 
 // CheckAnswer checks the argument of AnswerRequest: an approval carries the
-// evaluated elements and proof, a denial neither.
+// evaluated elements and proof (both, or neither for an add_device
+// request), a denial neither.
 func CheckAnswer(a *Answer) error {
 	switch a.Decision {
 	case DecisionApprove:
+		if len(a.EvaluatedElements) == 0 && len(a.Proof) == 0 {
+			break // the approval of an add_device request, which evaluates nothing
+		}
 		if err := first(
 			CheckList("answer evaluated elements", a.EvaluatedElements, true),
 			CheckBytes("answer proof", a.Proof, true),
