@@ -10,11 +10,11 @@ import (
 type authKind int
 
 const (
-	authOpen   authKind = iota // health checks, and enrollment (the code or the signature in the body is the credential)
-	authKey                    // a third party's API key, with the route's scope if it names one
-	authSigned                 // a signed device call
-	authTransfer               // a signed call of a device waiting for its transfer bundle
-	authAnswer                 // a signed device call whose body may carry a transfer bundle
+	authOpen     authKind = iota // health checks, and enrollment (the code or the signature in the body is the credential)
+	authKey                      // a third party's API key, with the route's scope if it names one
+	authSigned                   // a signed device call
+	authTransfer                 // a signed call of a device waiting for its transfer bundle
+	authAnswer                   // a signed device call whose body may carry a transfer bundle
 )
 
 // route is one endpoint of the API: the whole API is the table in routes,

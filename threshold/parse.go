@@ -103,3 +103,43 @@ func (d *decoder) u64() uint64 {
 	}
 	return binary.BigEndian.Uint64(b)
 }
+
+// ParseAddDeviceStatement decodes add_device statement bytes
+// (AddDeviceStatement.Marshal's layout), for the new device, which must
+// read what the statement names before it opens the bundle. It is strict
+// as ParseStatement is: exact label and lengths, nothing after the end, and
+// the result re-marshals to the same bytes. Errors wrap ErrStatement.
+func ParseAddDeviceStatement(b []byte) (*AddDeviceStatement, error) {
+	d := decoder{buf: b}
+	d.label(LabelAddDevice)
+	d.byte0()
+	s := &AddDeviceStatement{
+		RequestID:        string(d.lp()),
+		UserID:           string(d.lp()),
+		NewDeviceID:      string(d.lp()),
+		SigningPublicKey: bytes.Clone(d.lp()),
+		TransferKeyHash:  bytes.Clone(d.lp()),
+		SenderDeviceID:   string(d.lp()),
+		DeviceKeyID:      string(d.lp()),
+		Decision:         string(d.lp()),
+	}
+	at := d.u64()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.buf) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the statement", ErrStatement, len(d.buf))
+	}
+	if at > 1<<62 {
+		return nil, fmt.Errorf("%w: expiry out of range", ErrStatement)
+	}
+	s.ExpiresAt = time.Unix(int64(at), 0).UTC()
+	again, err := s.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("%w: the statement does not re-encode to itself", ErrStatement)
+	}
+	return s, nil
+}
