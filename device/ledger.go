@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -460,4 +461,53 @@ func copyEntry(e *Entry) *Entry {
 	}
 	c.StatementSHA256 = bytes.Clone(e.StatementSHA256)
 	return &c
+}
+
+// Export returns the ledger file's bytes (every complete line), for a
+// transfer bundle: the new device imports them with ImportLedger, so that
+// it knows the records already sealed and refuses them as new creates.
+func (l *Ledger) Export() ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := make([]byte, l.size)
+	if _, err := l.f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
+	}
+	return b, nil
+}
+
+// ExportLedgerFile reads and checks the ledger at path without locking it
+// (another process may hold it open) and returns its complete lines; an
+// absent file is an empty ledger. Errors wrap ErrLedger.
+func ExportLedgerFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
+	}
+	good, err := newLedgerState(false).read(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return data[:good], nil
+}
+
+// ImportLedger writes data, a ledger exported by another device of the
+// user, as a new ledger file at path (mode 0600, never replacing a file).
+// data must be complete lines whose chain verifies. Errors wrap ErrLedger
+// (ErrKeystoreExists for an existing file).
+func ImportLedger(path string, data []byte) error {
+	good, err := newLedgerState(false).read(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	if good != int64(len(data)) {
+		return fmt.Errorf("%w: the imported ledger ends in an incomplete line", ErrLedger)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("%w: %v", ErrLedger, err)
+	}
+	return writeNewFile(path, data)
 }

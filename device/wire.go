@@ -3,6 +3,7 @@ package device
 import (
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/audit"
 )
 
@@ -37,6 +38,8 @@ type Request struct {
 	CreatedAt       time.Time  `json:"created_at"`
 	ExpiresAt       time.Time  `json:"expires_at"`
 	State           string     `json:"state"`
+	// NewDevice is set on a request of kind add_device.
+	NewDevice *api.NewDevice `json:"new_device,omitempty"`
 }
 
 // Response is a device's answer to a request
@@ -47,6 +50,9 @@ type Response struct {
 	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
 	Proof             []byte   `json:"proof,omitempty"`
 	Signature         []byte   `json:"signature"`
+	// The answer to an add_device request (api.DeviceResponse).
+	TransferKeyHash []byte `json:"transfer_key_hash,omitempty"`
+	TransferBundle  []byte `json:"transfer_bundle,omitempty"`
 }
 
 type pendingList struct {
@@ -68,6 +74,7 @@ type enrollBody struct {
 type enrollResult struct {
 	DeviceID        string   `json:"device_id"`
 	UserID          string   `json:"user_id"`
+	State           string   `json:"state"`
 	BlindedElements [][]byte `json:"blinded_elements"`
 }
 
