@@ -25,7 +25,7 @@ import (
 )
 
 func init() {
-	register("device", "the device agent (enroll, run, ledger, audit, recovery-kit, recover, status, revoke, cancel)", runDevice)
+	register("device", "the device agent (enroll, run, add, ledger, audit, recovery-kit, recover, status, revoke, reactivate, cancel)", runDevice)
 }
 
 // Environment variables of `assent device`.
@@ -46,8 +46,10 @@ var deviceStdin io.Reader = os.Stdin
 var keystoreKDF = device.DefaultKDFParams
 
 var deviceCommands = map[string]command{
-	"enroll":       {"enroll this device with a code: --server URL --code CODE (or $" + envEnrollmentCode + ")", deviceEnroll},
-	"run":          {"answer requests, asking y/N for each", deviceRun},
+	"enroll":       {"enroll this device with a code: --server URL --code CODE (or $" + envEnrollmentCode + "); --transfer to add it from an existing device", deviceEnroll},
+	"run":          {"answer requests, asking y/N for each (and the pairing string and passphrase for an add_device)", deviceRun},
+	"add":          {"add the device that shows PAIRING-STRING to the user's devices: add PAIRING-STRING", deviceAdd},
+	"reactivate":   {"reactivate a suspended device of the user: reactivate DEVICE_ID", deviceReactivate},
 	"ledger":       {"print the ledger of answers, checking its hash chain", deviceLedger},
 	"audit":        {"fetch and verify the user's audit chain on the server", deviceAudit},
 	"recovery-kit": {"print a t-of-n recovery kit of the device share", deviceRecoveryKit},
@@ -230,6 +232,7 @@ func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	serverURL := fs.String("server", "", "`URL` of the Assent server")
 	code := codeFlag(fs, "enrollment `code` from the service that created your user")
 	name := fs.String("name", "", "device `name` shown to services (default: the host name)")
+	transfer := fs.Bool("transfer", false, "join the user's devices by transfer: print a pairing string for an existing device and wait for it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -241,6 +244,9 @@ func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *serverURL == "" || *code == "" {
 		return fmt.Errorf("%w: --server and --code (or $%s) are required", errUsage, envEnrollmentCode)
+	}
+	if *transfer {
+		return enrollTransfer(ctx, &sf, *serverURL, *code, *name, stdout, stderr)
 	}
 	return enrollDevice(ctx, &sf, *serverURL, *code, *name, nil, stdout, stderr)
 }
@@ -340,17 +346,22 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var out sync.Mutex // serialises stdout and stderr lines
 	var policy device.Policy
+	var addDevice func(context.Context, *device.Request, *device.AddDevice) (*device.Result, error)
 	if *auto {
 		fmt.Fprintln(stderr, "WARNING: --auto-approve approves every request that passes the device's checks without asking you.")
 		fmt.Fprintln(stderr, "WARNING: use it only for scripts and tests. Access to records not in the ledger is still denied.")
+		fmt.Fprintln(stderr, "Requests to add a device are never auto-approved: they are left for you (assent device add).")
 		policy = autoPolicy(&out, stdout)
 	} else {
-		policy = terminalPolicy(&out, stdout, newLineReader(deviceStdin))
+		lines := newLineReader(deviceStdin)
+		policy = terminalPolicy(&out, stdout, lines)
+		addDevice = runAddDevice(&sf, id, client, ledger, &out, lines, stdout, stderr)
 	}
 	agent, err := device.NewAgent(client, ledger, policy, device.AgentOptions{
 		MaxPerMinute: *perMinute,
 		MaxLifetime:  *maxLifetime,
 		Notify:       func(n device.Notice) { out.Lock(); defer out.Unlock(); writeNotice(stdout, stderr, n) },
+		AddDevice:    addDevice,
 	})
 	if err != nil {
 		return err
@@ -377,6 +388,11 @@ func writeNotice(stdout, stderr io.Writer, n device.Notice) {
 			how = " automatically: too many requests in a minute"
 		}
 		fmt.Fprintf(stdout, "Request %s: %s%s; the server says %s.\n", r.RequestID, r.Decision, how, device.Quote(r.State))
+	case device.NoticeAddDevice:
+		a := n.AddDevice
+		fmt.Fprintf(stdout, "Request %s: add device %s (named %s) to your devices. Not answered here (never auto-approved):\n",
+			a.RequestID, a.DeviceID, device.Quote(a.Name))
+		fmt.Fprintf(stdout, "  run `assent device add PAIRING-STRING` with the pairing string the new device shows.\n")
 	case device.NoticeRefused:
 		fmt.Fprintf(stderr, "REFUSED %v\n", n.Err)
 	default:

@@ -44,6 +44,13 @@ func deviceRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"Revoked device %s: its calls are refused from now on. Its copy of the device share is not rotated.\n")
 }
 
+// deviceReactivate reactivates a suspended device of the user, with a
+// statement this device signs (our layout: DESIGN.md names none).
+func deviceReactivate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return deviceSetChange(ctx, "reactivate", args, stdout, stderr, (*device.Client).Reactivate,
+		"Reactivated device %s: it answers for you again.\n")
+}
+
 // deviceCancel cancels a pending recovery enrollment of the user.
 func deviceCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return deviceSetChange(ctx, "cancel", args, stdout, stderr, (*device.Client).Cancel,

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skip2/go-qrcode"
+	"golang.org/x/term"
+
+	"github.com/assent-dev/assent/api"
+	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/internal/secret"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// Adding a device by transfer from the command line (DESIGN.md, "Adding a
+// device (transfer)"): `device enroll --transfer` on the new device,
+// `device add PAIRING-STRING` (or `device run`, which asks) on an existing
+// one.
+
+// transferPoll is how often `device enroll --transfer` asks for the bundle.
+var transferPoll = 2 * time.Second
+
+// stdoutIsTerminal reports whether stdout is a terminal (a QR code is
+// printed only there); a variable so that tests can say.
+var stdoutIsTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// enrollTransfer enrolls this device for a transfer: it prints the pairing
+// string (and a QR code on a terminal), waits for an existing device's
+// bundle, stores kD in a new keystore and the sender's ledger as this
+// device's ledger, then confirms.
+func enrollTransfer(ctx context.Context, sf *storeFlags, serverURL, code, name string, stdout, stderr io.Writer) error {
+	path, err := sf.keystorePath()
+	if err != nil {
+		return err
+	}
+	ledgerPath, err := sf.ledgerPath()
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{path, ledgerPath} {
+		if _, err := os.Stat(p); err == nil {
+			return fmt.Errorf("%s exists: this device is enrolled already (move it away to enroll again)", p)
+		}
+	}
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	client, err := device.NewClient(serverURL, nil, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
+	if err != nil {
+		return fmt.Errorf("%w: --server: %v", errUsage, err)
+	}
+	pass, err := sf.passphrase(stderr, true)
+	if err != nil {
+		return err
+	}
+	defer secret.Clear(pass)
+	p, err := client.EnrollTransfer(ctx, code, name)
+	if err != nil {
+		return enrollError(err)
+	}
+	defer p.Destroy()
+	pairing := p.PairingString()
+	fmt.Fprintf(stdout, "Device %s of user %s is waiting for one of your devices to add it.\n", p.DeviceID, p.UserID)
+	fmt.Fprintf(stdout, "On a device you already use, run `assent device add` with this pairing string\n")
+	fmt.Fprintf(stdout, "(or answer the add_device request in `assent device run`):\n\n  %s\n\n", pairing)
+	if stdoutIsTerminal(stdout) {
+		if q, err := qrcode.New(pairing, qrcode.Medium); err == nil {
+			fmt.Fprintln(stdout, q.ToSmallString(false))
+		}
+	}
+	fmt.Fprintf(stdout, "Carry it yourself: never send it through the service that gave you the code.\n")
+	fmt.Fprintf(stdout, "Waiting for the transfer (Ctrl-C to stop)...\n")
+	id, err := client.CompleteTransfer(ctx, p, device.TransferOptions{PollInterval: transferPoll, Save: func(id *device.Identity, b *device.Bundle) error {
+		id.ServerURL = client.ServerURL()
+		if err := device.CreateKeystore(path, pass, id, rand.Reader, keystoreKDF); err != nil {
+			return err
+		}
+		if err := device.ImportLedger(ledgerPath, b.Ledger); err != nil {
+			os.Remove(path)
+			return err
+		}
+		if b.AuditHead != nil {
+			fmt.Fprintf(stdout, "The sending device had verified the audit chain up to entry %d.\n", b.AuditHead.Seq)
+		}
+		return nil
+	}})
+	if err != nil {
+		var ae *device.APIError
+		if errors.As(err, &ae) && ae.Code == api.ErrTransferDenied.Code {
+			return errors.New("the transfer was denied (or not answered in time): this device was not added; enroll again with a new code")
+		}
+		return err
+	}
+	defer id.Destroy()
+	fmt.Fprintf(stdout, "Added device %s for user %s (device key id %s), by transfer.\n", id.DeviceID, id.UserID, threshold.FormatKeyID(id.DeviceKeyID))
+	fmt.Fprintf(stdout, "Keystore: %s\nLedger:   %s (the sending device's, imported)\n", path, ledgerPath)
+	fmt.Fprintf(stdout, "Next: answer requests with `assent device run`.\n")
+	return nil
+}
+
+// deviceAdd answers the pending add_device request for the device a
+// pairing string names: shown, confirmed y/N, and answered after the
+// passphrase re-opened the keystore (the fresh user verification).
+func deviceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("device add", stderr)
+	var sf storeFlags
+	sf.register(fs, true, true)
+	deny := fs.Bool("deny", false, "deny the request instead of approving it")
+	var pairing string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		pairing, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if pairing == "" && fs.NArg() == 1 {
+		pairing = fs.Arg(0)
+	} else if fs.NArg() != 0 || pairing == "" {
+		return fmt.Errorf("%w: device add takes one pairing string (assent-pair:v1:...)", errUsage)
+	}
+	newID, _, err := threshold.ParsePairingString(pairing)
+	if err != nil {
+		return fmt.Errorf("%w: %v", device.ErrPairing, err)
+	}
+	id, err := sf.openIdentity(stderr) // the passphrase: fresh user verification
+	if err != nil {
+		return err
+	}
+	defer id.Destroy()
+	client, err := device.NewClient(id.ServerURL, id, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
+	if err != nil {
+		return err
+	}
+	reqs, err := client.PendingRequests(ctx)
+	if err != nil {
+		return err
+	}
+	var req *device.Request
+	for _, r := range reqs {
+		if r.Kind == api.KindAddDevice && r.NewDevice != nil && r.NewDevice.DeviceID == newID {
+			req = r
+		}
+	}
+	if req == nil {
+		return fmt.Errorf("%w: no pending add_device request for device %s (check the pairing string on the new device)", device.ErrPairing, newID)
+	}
+	add, err := device.CheckAddDevice(id, req, time.Now(), device.MaxApprovalLifetime)
+	if err != nil {
+		return err
+	}
+	writeAddDevice(stdout, add)
+	decision := device.Deny
+	if !*deny {
+		fmt.Fprint(stdout, "Add this device? It will hold your device key and answer for you. [y/N] ")
+		line, err := newLineReader(deviceStdin).next(ctx)
+		if err != nil {
+			return fmt.Errorf("no answer: %w", err)
+		}
+		if a := strings.ToLower(strings.TrimSpace(line)); a == "y" || a == "yes" {
+			decision = device.Approve
+		}
+	}
+	return answerAdd(ctx, &sf, client, req, decision, pairing, nil, stdout)
+}
+
+// answerAdd answers req with the ledger's bytes (from ledger, or read from
+// the ledger file when nil) and prints the outcome.
+func answerAdd(ctx context.Context, sf *storeFlags, client *device.Client, req *device.Request, decision device.Decision,
+	pairing string, ledger *device.Ledger, stdout io.Writer) error {
+	var data []byte
+	var err error
+	if decision == device.Approve {
+		if ledger != nil {
+			data, err = ledger.Export()
+		} else {
+			var path string
+			if path, err = sf.ledgerPath(); err == nil {
+				data, err = device.ExportLedgerFile(path)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	state, err := client.AnswerAddDevice(ctx, req, decision, pairing, data)
+	if err != nil {
+		return err
+	}
+	if decision == device.Approve {
+		fmt.Fprintf(stdout, "Request %s: approved; the server says %s. The new device receives the device key, sealed to it.\n", req.RequestID, device.Quote(state))
+	} else {
+		fmt.Fprintf(stdout, "Request %s: denied; the server says %s. That device can never answer for you.\n", req.RequestID, device.Quote(state))
+	}
+	return nil
+}
+
+func writeAddDevice(w io.Writer, add *device.AddDevice) {
+	fmt.Fprintf(w, "Request %s: add a device to your devices\n", add.RequestID)
+	fmt.Fprintf(w, "  device:  %s, named %s\n", add.DeviceID, device.Quote(add.Name))
+	fmt.Fprintf(w, "  expires: %s\n", add.ExpiresAt.UTC().Format(time.RFC3339))
+}
+
+// runAddDevice is `device run`'s handler of add_device requests without
+// --auto-approve: it shows the request, asks for the pairing string shown
+// on the new device (empty: leave it; "deny": deny) and the passphrase,
+// which must re-open this device's keystore, then answers.
+func runAddDevice(sf *storeFlags, self *device.Identity, client *device.Client, ledger *device.Ledger, out *sync.Mutex,
+	lines *lineReader, stdout, stderr io.Writer) func(context.Context, *device.Request, *device.AddDevice) (*device.Result, error) {
+	return func(ctx context.Context, req *device.Request, add *device.AddDevice) (*device.Result, error) {
+		out.Lock()
+		lines.drain()
+		writeAddDevice(stdout, add)
+		fmt.Fprint(stdout, "Pairing string shown on the new device (empty: leave the request; \"deny\": deny it): ")
+		out.Unlock()
+		line, err := lines.next(ctx)
+		out.Lock()
+		defer out.Unlock()
+		if err != nil {
+			fmt.Fprintf(stdout, "\nNo answer (%v); request %s left unanswered.\n", err, req.RequestID)
+			return nil, err
+		}
+		line = strings.TrimSpace(line)
+		decision := device.Approve
+		switch strings.ToLower(line) {
+		case "":
+			fmt.Fprintf(stdout, "Request %s left unanswered (assent device add PAIRING-STRING answers it later).\n", req.RequestID)
+			return nil, fmt.Errorf("%w: %s", device.ErrLeftForUser, req.RequestID)
+		case "deny", "n", "no":
+			decision, line = device.Deny, ""
+		}
+		if err := verifyUser(sf, self, stderr); err != nil {
+			return nil, err
+		}
+		if err := answerAdd(ctx, sf, client, req, decision, line, ledger, stdout); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s", device.ErrLeftForUser, req.RequestID) // told above
+	}
+}
+
+// verifyUser is the fresh user verification: the passphrase, asked again,
+// must re-open this device's keystore.
+func verifyUser(sf *storeFlags, self *device.Identity, stderr io.Writer) error {
+	fmt.Fprintln(stderr, "Adding a device needs your passphrase again.")
+	id, err := sf.openIdentity(stderr)
+	if err != nil {
+		return fmt.Errorf("user verification failed: %w", err)
+	}
+	defer id.Destroy()
+	if id.DeviceID != self.DeviceID {
+		return errors.New("user verification failed: the keystore is another device's")
+	}
+	return nil
+}

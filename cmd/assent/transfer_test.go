@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/threshold"
+)
+
+// TestDeviceTransferCLI: a second device joins by transfer through the
+// commands: `enroll --transfer` prints the pairing string and waits, `run
+// --auto-approve` leaves the add_device request for a human, `add` refuses
+// a wrong pairing string and approves with the right one after the
+// passphrase, and the new device then answers with its own key;
+// `reactivate` brings a suspended device back.
+func TestDeviceTransferCLI(t *testing.T) {
+	e := newCLIEnv(t)
+	old := transferPoll
+	transferPoll = 20 * time.Millisecond
+	t.Cleanup(func() { transferPoll = old })
+	ctx := context.Background()
+	phone := []string{"--keystore", filepath.Join(e.dir, "phone", "device.key"), "--passphrase-file", e.pass}
+	tablet := []string{"--keystore", filepath.Join(e.dir, "tablet", "device.key"), "--passphrase-file", e.pass}
+
+	user := e.newUser()
+	if out, _, err := e.device(ctx, "", append([]string{"enroll", "--server", e.url, "--code", user.EnrollmentCode, "--name", "phone"}, phone...)...); err != nil {
+		t.Fatalf("enroll: %v\n%s", err, out)
+	}
+	sealed := e.record(user.UserID, "Before the tablet", []byte("early"))
+	runOut, runErr, stopRun := e.running(strings.NewReader(""), append([]string{"run", "--auto-approve"}, phone...)...)
+	waitFor(t, runErr, "never auto-approved")
+	if st := e.recordState(sealed); st != "sealed" {
+		t.Fatalf("record before the transfer: %s", st)
+	}
+
+	var enr cliIDs
+	e.api(http.MethodPost, "/v1/users/"+user.UserID+"/enrollment", nil, http.StatusCreated, &enr)
+	tabOut, _, stopTab := e.running(strings.NewReader(""), append([]string{"enroll", "--transfer", "--server", e.url, "--code", enr.EnrollmentCode, "--name", "tablet"}, tablet...)...)
+	waitFor(t, tabOut, "Waiting for the transfer")
+	pairing := regexp.MustCompile(`assent-pair:v1:\S+`).FindString(tabOut.String())
+	newID, _, err := threshold.ParsePairingString(pairing)
+	if err != nil {
+		t.Fatalf("pairing string %q: %v", pairing, err)
+	}
+	if strings.Contains(tabOut.String(), "█") || strings.Contains(tabOut.String(), "▀") {
+		t.Error("a QR code was printed to a stdout that is not a terminal")
+	}
+
+	// The auto-approving agent shows the request and leaves it.
+	waitFor(t, runOut, "add device "+newID)
+	waitFor(t, runOut, "never auto-approved")
+	if err := stopRun(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A wrong pairing string (another device's id) is refused.
+	wrong := threshold.PairingString("dev_"+strings.Repeat("a", 26), make([]byte, 32))
+	if _, _, err := e.device(ctx, "y\n", append([]string{"add", wrong}, phone...)...); !errors.Is(err, device.ErrPairing) {
+		t.Fatalf("add with a wrong pairing string: %v", err)
+	}
+	// The right one, confirmed y after the passphrase opened the keystore.
+	out, _, err := e.device(ctx, "y\n", append([]string{"add", pairing}, phone...)...)
+	if err != nil || !strings.Contains(out, "approved") || !strings.Contains(out, newID) {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	waitFor(t, tabOut, "Added device "+newID)
+	if err := stopTab(); err != nil {
+		t.Fatalf("enroll --transfer: %v\n%s", err, tabOut.String())
+	}
+	if !strings.Contains(tabOut.String(), "Added device "+newID) {
+		t.Fatalf("enroll --transfer output:\n%s", tabOut.String())
+	}
+
+	// The tablet answers with its own key.
+	rid := e.record(user.UserID, "For the tablet", []byte("later"))
+	_, _, stopTabRun := e.running(strings.NewReader(""), append([]string{"run", "--auto-approve"}, tablet...)...)
+	if st := e.recordState(rid); st != "sealed" {
+		t.Fatalf("record answered by the tablet: %s", st)
+	}
+	if err := stopTabRun(); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Approval struct {
+			DeviceID string `json:"device_id"`
+		} `json:"approval"`
+	}
+	e.api(http.MethodGet, "/v1/records/"+rid, nil, http.StatusOK, &rec)
+	if rec.Approval.DeviceID != newID {
+		t.Fatalf("sealed by %s, want the tablet %s", rec.Approval.DeviceID, newID)
+	}
+
+	// Suspended by the service, reactivated by the phone's statement.
+	e.api(http.MethodDelete, "/v1/users/"+user.UserID+"/devices/"+newID, nil, http.StatusOK, nil)
+	out, _, err = e.device(ctx, "", append([]string{"reactivate", newID}, phone...)...)
+	if err != nil || !strings.Contains(out, "Reactivated device "+newID) {
+		t.Fatalf("reactivate: %v\n%s", err, out)
+	}
+	if _, _, err := e.device(ctx, "", append([]string{"reactivate", newID}, phone...)...); err == nil {
+		t.Error("reactivating an active device succeeded")
+	}
+}
