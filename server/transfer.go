@@ -236,33 +236,15 @@ func transferStates(state string) bool {
 // statement reactivates; the statement's layout is ours
 // (threshold.ReactivateStatement).
 func (s *Server) reactivateDevice(c *echo.Context) error {
-	caller, err := s.keyHolder(c)
+	ch, err := s.signedChange(c, "reactivation", threshold.ReactivateStatement)
 	if err != nil {
 		return err
 	}
-	d, err := s.userDevice(c, caller.UserID)
-	if err != nil {
-		return err
-	}
-	var in api.DeviceChange
-	if err := decodeJSON(c, &in); err != nil {
-		return err
-	}
-	if skew := s.now().Sub(in.At); skew > MaxClockSkew || skew < -MaxClockSkew {
-		return fail(errBadRequest, "the reactivation's time is not now")
-	}
-	stmt, err := threshold.ReactivateStatement(d.UserID, d.ID, in.At)
-	if err != nil {
-		return failCause(errBadRequest, "malformed reactivation", err)
-	}
-	if threshold.Verify(caller.SigningPublicKey, stmt, in.Signature) != nil {
-		return errAuth
-	}
-	ctx := c.Request().Context()
+	ctx, d := c.Request().Context(), ch.target
 	if err := s.moveDevice(ctx, d, store.DeviceSuspended, store.DeviceActive); err != nil {
 		return err
 	}
-	s.audit(ctx, d.UserID, store.EventDeviceReactivated, caller.ID, d.ID,
-		approvalDetails{DeviceID: caller.ID, Statement: stmt, Signature: in.Signature})
+	s.audit(ctx, d.UserID, store.EventDeviceReactivated, ch.caller.ID, d.ID,
+		approvalDetails{DeviceID: ch.caller.ID, Statement: ch.statement, Signature: ch.body.Signature})
 	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceActive})
 }

@@ -43,18 +43,35 @@ func ParseStatement(b []byte) (*Statement, error) {
 	for i := 0; i < len(blinded); i += elementSize {
 		s.BlindedElements = append(s.BlindedElements, bytes.Clone(blinded[i:i+elementSize]))
 	}
-	if at > 1<<62 {
-		return nil, fmt.Errorf("%w: expiry out of range", ErrStatement)
-	}
-	s.ExpiresAt = time.Unix(int64(at), 0).UTC()
-	again, err := s.Marshal()
-	if err != nil {
+	var err error
+	if s.ExpiresAt, err = expiry(at); err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(again, b) {
-		return nil, fmt.Errorf("%w: the statement does not re-encode to itself", ErrStatement)
+	if err := reencodes(s.Marshal, b); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// expiry is the time of a statement's u64be expiry.
+func expiry(at uint64) (time.Time, error) {
+	if at > 1<<62 {
+		return time.Time{}, fmt.Errorf("%w: expiry out of range", ErrStatement)
+	}
+	return time.Unix(int64(at), 0).UTC(), nil
+}
+
+// reencodes checks that a parsed statement marshals back to b, so that one
+// statement has one encoding.
+func reencodes(marshal func() ([]byte, error), b []byte) error {
+	again, err := marshal()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(again, b) {
+		return fmt.Errorf("%w: the statement does not re-encode to itself", ErrStatement)
+	}
+	return nil
 }
 
 // decoder reads the fields encoder writes, keeping the first error.
@@ -130,16 +147,12 @@ func ParseAddDeviceStatement(b []byte) (*AddDeviceStatement, error) {
 	if len(d.buf) != 0 {
 		return nil, fmt.Errorf("%w: %d bytes after the statement", ErrStatement, len(d.buf))
 	}
-	if at > 1<<62 {
-		return nil, fmt.Errorf("%w: expiry out of range", ErrStatement)
-	}
-	s.ExpiresAt = time.Unix(int64(at), 0).UTC()
-	again, err := s.Marshal()
-	if err != nil {
+	var err error
+	if s.ExpiresAt, err = expiry(at); err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(again, b) {
-		return nil, fmt.Errorf("%w: the statement does not re-encode to itself", ErrStatement)
+	if err := reencodes(s.Marshal, b); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -255,25 +255,12 @@ func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // keystore before confirming; share is the device share to enroll (nil: a
 // new one).
 func enrollDevice(ctx context.Context, sf *storeFlags, serverURL, code, name string, share *oprf.PrivateKey, stdout, stderr io.Writer) error {
-	path, err := sf.keystorePath()
+	en, err := startEnroll(sf, serverURL, name, stderr)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("a keystore exists at %s: this device is enrolled already (move it away to enroll again)", path)
-	}
-	if name == "" {
-		name, _ = os.Hostname()
-	}
-	client, err := device.NewClient(serverURL, nil, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
-	if err != nil {
-		return fmt.Errorf("%w: --server: %v", errUsage, err)
-	}
-	pass, err := sf.passphrase(stderr, true)
-	if err != nil {
-		return err
-	}
-	defer secret.Clear(pass)
+	defer secret.Clear(en.pass)
+	path, client, pass, name := en.keystore, en.client, en.pass, en.name
 	saved := false
 	id, err := client.Enroll(ctx, code, device.EnrollOptions{Name: name, OPRFKey: share, Save: func(id *device.Identity) error {
 		if err := device.CreateKeystore(path, pass, id, rand.Reader, keystoreKDF); err != nil {
@@ -304,6 +291,43 @@ func enrollDevice(ctx context.Context, sf *storeFlags, serverURL, code, name str
 	fmt.Fprintf(stdout, "Next: make a recovery kit (assent device recovery-kit --threshold 2 --shares 3),\n")
 	fmt.Fprintf(stdout, "then answer requests with `assent device run`.\n")
 	return nil
+}
+
+// enrollment is what an enrollment needs before it calls the server.
+type enrollment struct {
+	keystore, name string
+	client         *device.Client
+	pass           []byte // the caller clears it
+}
+
+// startEnroll checks that no keystore (nor, with extra, those files)
+// exists, defaults the name to the host name, makes the client and asks for
+// the new keystore's passphrase twice.
+func startEnroll(sf *storeFlags, serverURL, name string, stderr io.Writer, extra ...string) (*enrollment, error) {
+	path, err := sf.keystorePath()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("a keystore exists at %s: this device is enrolled already (move it away to enroll again)", path)
+	}
+	for _, p := range extra {
+		if _, err := os.Stat(p); err == nil {
+			return nil, fmt.Errorf("%s exists: this device has a ledger already (move it away to enroll again)", p)
+		}
+	}
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	client, err := device.NewClient(serverURL, nil, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --server: %v", errUsage, err)
+	}
+	pass, err := sf.passphrase(stderr, true)
+	if err != nil {
+		return nil, err
+	}
+	return &enrollment{keystore: path, name: name, client: client, pass: pass}, nil
 }
 
 func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -40,31 +40,16 @@ var stdoutIsTerminal = func(w io.Writer) bool {
 // bundle, stores kD in a new keystore and the sender's ledger as this
 // device's ledger, then confirms.
 func enrollTransfer(ctx context.Context, sf *storeFlags, serverURL, code, name string, stdout, stderr io.Writer) error {
-	path, err := sf.keystorePath()
-	if err != nil {
-		return err
-	}
 	ledgerPath, err := sf.ledgerPath()
 	if err != nil {
 		return err
 	}
-	for _, p := range []string{path, ledgerPath} {
-		if _, err := os.Stat(p); err == nil {
-			return fmt.Errorf("%s exists: this device is enrolled already (move it away to enroll again)", p)
-		}
-	}
-	if name == "" {
-		name, _ = os.Hostname()
-	}
-	client, err := device.NewClient(serverURL, nil, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
-	if err != nil {
-		return fmt.Errorf("%w: --server: %v", errUsage, err)
-	}
-	pass, err := sf.passphrase(stderr, true)
+	en, err := startEnroll(sf, serverURL, name, stderr, ledgerPath)
 	if err != nil {
 		return err
 	}
-	defer secret.Clear(pass)
+	defer secret.Clear(en.pass)
+	path, client, pass, name := en.keystore, en.client, en.pass, en.name
 	p, err := client.EnrollTransfer(ctx, code, name)
 	if err != nil {
 		return enrollError(err)

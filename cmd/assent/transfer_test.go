@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -95,6 +96,30 @@ func TestDeviceTransferCLI(t *testing.T) {
 	e.api(http.MethodGet, "/v1/records/"+rid, nil, http.StatusOK, &rec)
 	if rec.Approval.DeviceID != newID {
 		t.Fatalf("sealed by %s, want the tablet %s", rec.Approval.DeviceID, newID)
+	}
+
+	// A third device, added from `device run`, which asks for the pairing
+	// string and then the passphrase (here its file) before answering.
+	laptop := []string{"--keystore", filepath.Join(e.dir, "laptop", "device.key"), "--passphrase-file", e.pass}
+	e.api(http.MethodPost, "/v1/users/"+user.UserID+"/enrollment", nil, http.StatusCreated, &enr)
+	lapOut, _, stopLap := e.running(strings.NewReader(""), append([]string{"enroll", "--transfer", "--server", e.url, "--code", enr.EnrollmentCode}, laptop...)...)
+	waitFor(t, lapOut, "Waiting for the transfer")
+	lapPairing := regexp.MustCompile(`assent-pair:v1:\S+`).FindString(lapOut.String())
+	stdin, typed := io.Pipe()
+	defer typed.Close()
+	askOut, askErr, stopAsk := e.running(stdin, append([]string{"run"}, phone...)...)
+	waitFor(t, askOut, "Pairing string shown on the new device")
+	if _, err := io.WriteString(typed, lapPairing+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, askErr, "needs your passphrase again")
+	waitFor(t, askOut, "approved")
+	waitFor(t, lapOut, "Added device ")
+	if err := stopLap(); err != nil {
+		t.Fatal(err)
+	}
+	if err := stopAsk(); err != nil {
+		t.Fatal(err)
 	}
 
 	// Suspended by the service, reactivated by the phone's statement.
