@@ -96,9 +96,10 @@ func transferDeadline(d *store.Device, at time.Time) time.Time {
 // user's key. The server rebuilds the add_device statement from its own
 // copy of the request and the new device, with the transfer key hash the
 // answer names (the server cannot know it), and checks the signature
-// (401). An approval stores the bundle and moves the new device to
-// pending in one call, the arbiter of racing answers (409 for the loser);
-// a denial cancels the new device for good.
+// (401). The new device's state is the arbiter of racing answers (409 for
+// the loser): an approval stores the bundle and moves the device to pending
+// in one call, a denial cancels the device for good; only then is the
+// request answered.
 func (s *Server) answerAddDevice(c *echo.Context, q *store.Request, dev *store.Device, in *answerJSON) error {
 	now := s.now()
 	switch {
@@ -147,6 +148,17 @@ func (s *Server) answerAddDevice(c *echo.Context, q *store.Request, dev *store.D
 		if err != nil {
 			return storeFail(err, "transfer")
 		}
+	} else {
+		// A deny goes through the device's state too, so that of an
+		// approval and a denial racing exactly one decides.
+		err := s.store.SetDeviceState(ctx, added.ID, store.DeviceAwaitingTransfer, store.DeviceCancelled, now)
+		if errors.Is(err, store.ErrConflict) {
+			return fail(errConflict, "the device is no longer awaiting a transfer (another device answered)")
+		}
+		if err != nil {
+			return storeFail(err, "device")
+		}
+		s.audit(ctx, q.UserID, store.EventDeviceCancelled, dev.ID, added.ID, deviceDetails{DeviceKeyID: added.KeyID, State: store.DeviceCancelled})
 	}
 	answer := store.Answer{
 		Decision:   in.Decision,

@@ -277,3 +277,45 @@ func TestEndedDeviceLosesItsStreamOnEveryNode(t *testing.T) {
 		res.Body.Close()
 	}
 }
+
+// TestTransferAnswerRace: two devices of the user answer one add_device
+// request at once, one approving, one denying: exactly one wins, and the
+// request's state and the new device's agree.
+func TestTransferAnswerRace(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.userWithDevice(t)
+	var enr api.Enrollment
+	e.do(http.MethodPost, "/v1/users/"+d.userID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &enr)
+	other := newDeviceKeys(t, e)
+	other.kD = d.kD
+	other.enrollAs(t, enr.EnrollmentCode, "recovery_pending")
+	e.clock.Advance(RecoveryDelay + time.Second)
+	other.call(t, http.MethodGet, api.PendingRequestsTarget, nil).want(t, http.StatusOK)
+
+	pub := make([]byte, 32)
+	for trial := range 8 {
+		nd := startTransfer(t, e, d)
+		q := addRequest(t, d, nd)
+		approve := addAnswer(t, d, q, threshold.DecisionApprove, pub, []byte("ciphertext"))
+		deny := addAnswer(t, other, q, threshold.DecisionDeny, pub, nil)
+		statuses := make(chan int, 2)
+		go func() { statuses <- d.call(t, http.MethodPost, api.DeviceResponsePath(q.RequestID), approve).status }()
+		go func() { statuses <- other.call(t, http.MethodPost, api.DeviceResponsePath(q.RequestID), deny).status }()
+		a, b := <-statuses, <-statuses
+		if (a == http.StatusOK) == (b == http.StatusOK) {
+			t.Fatalf("trial %d: statuses %d and %d, want exactly one 200", trial, a, b)
+		}
+		stored, err := e.st.GetRequest(t.Context(), q.RequestID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev, err := e.st.GetDevice(t.Context(), nd.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (stored.State == store.RequestApproved) != (dev.State == store.DevicePending) ||
+			(stored.State == store.RequestDenied) != (dev.State == store.DeviceCancelled) {
+			t.Fatalf("trial %d: request %s but device %s", trial, stored.State, dev.State)
+		}
+	}
+}
