@@ -43,6 +43,11 @@ type Prompt struct {
 	// Mismatch is set for an access when the server describes the record
 	// differently from the ledger (title, content type, size or digest).
 	Mismatch bool
+	// KnownFromChain is set for an access to a record the ledger does not
+	// hold but whose creation the user's audit chain shows approved by this
+	// device or by a device it verified (the last VerifyHistory); its
+	// digest is then compared with the server's (Mismatch).
+	KnownFromChain *ChainRecord
 	// ServerRecord is the record as the server describes it, untrusted.
 	ServerRecord RecordView
 	ExpiresAt    time.Time
@@ -71,8 +76,9 @@ type Result struct {
 type Notice struct {
 	Kind      string // one of the Notice* constants
 	RequestID string
-	Result    *Result // NoticeAnswered
-	Err       error   // NoticeDisconnected, NoticeRefused, NoticeError
+	Result    *Result  // NoticeAnswered
+	Finding   *Finding // NoticeFinding
+	Err       error    // NoticeDisconnected, NoticeRefused, NoticeError, NoticeHistory
 	Retry     time.Duration
 	// AddDevice is set for NoticeAddDevice: the add_device request, checked,
 	// that the agent left for the user.
@@ -86,6 +92,8 @@ const (
 	NoticeAnswered     = "answered"     // a request was answered
 	NoticeRefused      = "refused"      // a request failed a check and was not answered
 	NoticeError        = "error"        // handling a request failed; it may be tried again
+	NoticeFinding      = "finding"      // the audit check found something (Finding); alerts and breakage
+	NoticeHistory      = "history"      // the audit check failed (Err; ErrHistory: the history was rewritten)
 	// NoticeAddDevice: an add_device request, which no policy answers (it
 	// needs the pairing string and fresh user verification): left for the
 	// user (AgentOptions.AddDevice, or `assent device add`).
@@ -117,6 +125,13 @@ type AgentOptions struct {
 	PollInterval time.Duration
 	// EventIdleTimeout is passed to Client.Events.
 	EventIdleTimeout time.Duration
+	// AuditInterval, when above 0, makes Run verify the user's audit chain
+	// and pin its head (VerifyHistory, in the ledger's Storage) when it
+	// starts and at this interval, telling each finding as NoticeFinding
+	// and a failure as NoticeHistory. 0: Run leaves it to the caller.
+	AuditInterval time.Duration
+	// History tunes that check.
+	History HistoryOptions
 	// AddDevice, if set, is called once per add_device request that passed
 	// CheckAddDevice, to ask the user (the pairing string, then fresh user
 	// verification) and answer it; an error is told through Notify. Unset,
@@ -142,6 +157,7 @@ type Agent struct {
 	inFlight map[string]bool
 	refused  map[string]error // requests refused for good, not to be fetched again
 	limiter  burstLimiter
+	chain    map[string]*ChainRecord // approved creates of the last verified chain
 }
 
 // maxRefusedMemory bounds the memory of refused request ids.
@@ -257,11 +273,40 @@ func (a *Agent) HandleRequest(ctx context.Context, req *Request) (*Result, error
 	return a.answer(ctx, req, decision, by, prompt)
 }
 
+// VerifyHistory runs the package's VerifyHistory for the agent's device,
+// with the ledger's storage and lines, and keeps the approved creates it
+// found, so that a create of one of them is refused as not new and an
+// access to one is shown as known from the chain. It takes them also from
+// a chain refused for contradicting the ledger (its records are no less
+// taken), but keeps the ones it had when the chain was not read through.
+func (a *Agent) VerifyHistory(ctx context.Context) (*History, error) {
+	h, err := VerifyHistory(ctx, a.client, a.ledger.Storage(), a.ledger.Entries(), a.o.History)
+	if h != nil && (err == nil || len(h.Records) > 0) {
+		a.mu.Lock()
+		a.chain = h.Records
+		a.mu.Unlock()
+	}
+	return h, err
+}
+
+// chainRecord returns the chain's approved create of recordID, if any.
+func (a *Agent) chainRecord(recordID string) *ChainRecord {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.chain[recordID]
+}
+
 // check runs CheckRequest and the ledger's check, remembering refusals.
 func (a *Agent) check(req *Request) error {
 	err := CheckRequest(a.id, req, a.o.Now(), a.o.MaxLifetime)
 	if err == nil && req.Kind == threshold.KindCreate && a.ledger.HoldsRecord(req.RecordID) {
 		err = refuse(req, "the ledger already holds record %s: an existing record cannot be sealed again", req.RecordID)
+	}
+	if err == nil && req.Kind == threshold.KindCreate {
+		if cr := a.chainRecord(req.RecordID); cr != nil {
+			err = refuse(req, "the audit chain shows record %s approved already (entry %d, by device %s): an existing record cannot be sealed again",
+				req.RecordID, cr.Seq, cr.DeviceID)
+		}
 	}
 	if errors.Is(err, ErrRefused) {
 		return a.remember(req.RequestID, err)
@@ -295,6 +340,10 @@ func (a *Agent) prompt(req *Request) *Prompt {
 	known, ok := a.ledger.Record(req.RecordID)
 	if !ok {
 		p.UnknownToLedger = true
+		if cr := a.chainRecord(req.RecordID); cr != nil && cr.Verified {
+			p.KnownFromChain = cr
+			p.Mismatch = !bytes.Equal(cr.ContentSHA256, req.Record.ContentSHA256)
+		}
 		return p
 	}
 	p.Record = known

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
@@ -39,11 +40,24 @@ const BundleVersion = 1
 // maxBundleDevices bounds the device list of a bundle.
 const maxBundleDevices = 1024
 
-// AuditHead is a pinned audit head: the sequence number and hash of the
-// last entry of the user's chain that a device verified.
-type AuditHead struct {
+// BundleHead is the audit head of a bundle (an AuditHead on the wire).
+type BundleHead struct {
 	Seq  int64  `json:"seq"`
 	Hash []byte `json:"hash"`
+}
+
+// Head returns h as an AuditHead (nil for nil).
+func (h *BundleHead) Head() *AuditHead {
+	if h == nil {
+		return nil
+	}
+	return &AuditHead{Seq: h.Seq, Hash: bytes.Clone(h.Hash)}
+}
+
+// State returns the device state the bundle hands over, for ImportState:
+// the ledger's lines and the audit head.
+func (b *Bundle) State() *State {
+	return &State{Lines: splitLines(b.Ledger), Head: b.AuditHead.Head()}
 }
 
 // BundleDevice is one device of a bundle's device list.
@@ -61,8 +75,11 @@ type Bundle struct {
 	UserID    string         `json:"user_id"`
 	DeviceKey []byte         `json:"device_key"`
 	Ledger    []byte         `json:"ledger"`
-	AuditHead *AuditHead     `json:"audit_head"`
+	AuditHead *BundleHead    `json:"audit_head"`
 	Devices   []BundleDevice `json:"devices"`
+	// Sender is the device that sent the bundle, as OpenTransfer checked
+	// it (not part of the plaintext).
+	Sender *BundleDevice `json:"-"`
 }
 
 // Destroy clears the device share's bytes.
@@ -111,6 +128,8 @@ func (b *Bundle) check() error {
 		return bad("device key is %d bytes, want %d", len(b.DeviceKey), oprf.ScalarSize)
 	case b.AuditHead != nil && (b.AuditHead.Seq < 1 || len(b.AuditHead.Hash) != sha256.Size):
 		return bad("audit head must have a positive seq and a 32-byte hash")
+	case len(b.Ledger) > 0 && b.Ledger[len(b.Ledger)-1] != '\n':
+		return bad("the ledger does not end in a complete line")
 	case len(b.Devices) == 0 || len(b.Devices) > maxBundleDevices:
 		return bad("%d devices, want 1 to %d", len(b.Devices), maxBundleDevices)
 	}

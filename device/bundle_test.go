@@ -23,8 +23,8 @@ func testBundle(t testing.TB) *Bundle {
 	did, _ := ids.New(ids.Device, rand.Reader)
 	return &Bundle{
 		Version: BundleVersion, UserID: uid, DeviceKey: k.Bytes(),
-		Ledger:    []byte("{}\n"),
-		AuditHead: &AuditHead{Seq: 7, Hash: bytes.Repeat([]byte{1}, 32)},
+		Ledger:    nil,
+		AuditHead: &BundleHead{Seq: 7, Hash: bytes.Repeat([]byte{1}, 32)},
 		Devices: []BundleDevice{{DeviceID: did, DeviceKeyID: strings.Repeat("0f", 16),
 			State: "active", SigningPublicKey: bytes.Repeat([]byte{2}, 32)}},
 	}

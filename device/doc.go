@@ -18,6 +18,17 @@
 //   - Agent (agent.go): listens for requests, checks each one (check.go),
 //     asks a Policy, evaluates the POPRF with the info it builds itself,
 //     signs the approval statement and answers (answer.go).
+//   - Storage (storage.go): where the sealed keystore, the ledger's bytes and
+//     the pinned audit head live, as bytes behind a small interface (issue
+//     12): FileStorage (filestore.go, the files of `assent device`),
+//     MemoryStorage (memstore.go), IndexedDB in the browser (webapp/wasm);
+//     package device/storagetest is the one conformance check of all of
+//     them. ExportState and ImportState carry ledger and head on transfer.
+//   - History (history.go, head.go): DESIGN.md's "The device watches":
+//     VerifyHistory pins the last audit head it verified and refuses a
+//     chain that does not extend it, checks the ledger's answers against the
+//     chain, and reports the device set's changes and other devices'
+//     answers that the device did not expect, as Findings.
 //
 // # What the device refuses
 //

@@ -47,6 +47,24 @@ var (
 	// ErrPairing: a pairing string is malformed or names another device
 	// than the add_device request; nothing was signed or sent.
 	ErrPairing = errors.New("device: pairing string refused")
+	// ErrNoKeystore: the storage holds no keystore yet (always wrapped
+	// together with ErrKeystore).
+	ErrNoKeystore = errors.New("device: no keystore")
+	// ErrHead: the pinned audit head in the storage is malformed, or cannot
+	// be read or written.
+	ErrHead = errors.New("device: pinned audit head unusable")
+	// ErrHeadConflict: the pinned audit head is not the one the caller
+	// expected to replace (another process pinned one meanwhile); nothing
+	// was changed.
+	ErrHeadConflict = errors.New("device: the pinned audit head changed meanwhile")
+	// ErrHistory: the user's audit chain does not verify, does not extend
+	// the head this device pinned, or contradicts the device's ledger (an
+	// accepted answer missing or altered, a forged signature): the server's
+	// history was broken or rewritten. Nothing is pinned.
+	ErrHistory = errors.New("device: the audit history was broken or rewritten")
+	// ErrNotEmpty: ImportState refuses a storage that holds a ledger line or
+	// a pinned head already.
+	ErrNotEmpty = errors.New("device: the storage already holds a ledger or an audit head")
 	// ErrKeyMismatch: a recovered device share is not the enrolled one.
 	ErrKeyMismatch = errors.New("device: recovered key does not match the enrolled device key")
 )

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -165,17 +166,10 @@ func addLP(b *cryptobyte.Builder, v []byte) {
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
 }
 
-// CreateKeystore writes id to a new keystore file at path, encrypted under
-// passphrase with a key derived by Argon2id with params p (use
-// DefaultKDFParams; cheaper ones only in tests). The file is mode 0600 and
-// appears whole or not at all: it is written and synced under a temporary
-// name, then linked into place, which fails with ErrKeystoreExists if path
-// exists. A missing parent directory is made with mode 0700.
-//
-// Errors: ErrEmptyPassphrase, ErrKeystoreExists, and ErrKeystore for bad
-// params, an identity that could not come from enrollment, or an I/O
-// failure. randomness for salt and nonce comes from rand.
-func CreateKeystore(path string, passphrase []byte, id *Identity, rand io.Reader, p KDFParams) error {
+// CreateKeystoreIn seals id under passphrase as CreateKeystore does and
+// stores the blob in s, which never replaces an existing one
+// (ErrKeystoreExists). Errors as CreateKeystore.
+func CreateKeystoreIn(ctx context.Context, s Storage, passphrase []byte, id *Identity, rand io.Reader, p KDFParams) error {
 	if len(passphrase) == 0 {
 		return ErrEmptyPassphrase
 	}
@@ -189,7 +183,35 @@ func CreateKeystore(path string, passphrase []byte, id *Identity, rand io.Reader
 	if err != nil {
 		return err
 	}
-	return writeNewFile(path, data)
+	return s.CreateKeystore(ctx, data)
+}
+
+// OpenKeystoreIn reads the keystore blob from s and decrypts it as
+// OpenKeystore does. Errors as OpenKeystore; a storage without a keystore
+// gives ErrKeystore wrapping ErrNoKeystore.
+func OpenKeystoreIn(ctx context.Context, s Storage, passphrase []byte) (*Identity, error) {
+	data, err := s.ReadKeystore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeystoreSize {
+		return nil, fmt.Errorf("%w: larger than any keystore", ErrKeystore)
+	}
+	return openKeystore(data, passphrase)
+}
+
+// CreateKeystore writes id to a new keystore file at path, encrypted under
+// passphrase with a key derived by Argon2id with params p (use
+// DefaultKDFParams; cheaper ones only in tests). The file is mode 0600 and
+// appears whole or not at all: it is written and synced under a temporary
+// name, then linked into place, which fails with ErrKeystoreExists if path
+// exists. A missing parent directory is made with mode 0700.
+//
+// Errors: ErrEmptyPassphrase, ErrKeystoreExists, and ErrKeystore for bad
+// params, an identity that could not come from enrollment, or an I/O
+// failure. randomness for salt and nonce comes from rand.
+func CreateKeystore(path string, passphrase []byte, id *Identity, rand io.Reader, p KDFParams) error {
+	return CreateKeystoreIn(context.Background(), NewFileStorage(FilePaths{Keystore: path}), passphrase, id, rand, p)
 }
 
 func sealKeystore(passphrase []byte, id *Identity, rand io.Reader, p KDFParams) ([]byte, error) {
@@ -249,11 +271,7 @@ func marshalIdentity(id *Identity) []byte {
 // file, has any group or other permission bit set, is malformed, or asks for
 // out-of-range KDF parameters.
 func OpenKeystore(path string, passphrase []byte) (*Identity, error) {
-	data, err := readPrivateFile(path, maxKeystoreSize)
-	if err != nil {
-		return nil, err
-	}
-	return openKeystore(data, passphrase)
+	return OpenKeystoreIn(context.Background(), NewFileStorage(FilePaths{Keystore: path}), passphrase)
 }
 
 func openKeystore(data, passphrase []byte) (*Identity, error) {
@@ -324,30 +342,41 @@ func decodeStrict(data []byte, v any) error {
 	return strictjson.Decode(data, v, strictjson.Options{})
 }
 
-// readPrivateFile reads a regular file of at most max bytes that only its
-// owner may read or write.
+// readPrivateFile reads a keystore file (readPrivate with ErrKeystore); a
+// missing one wraps ErrNoKeystore too.
 func readPrivateFile(path string, max int64) ([]byte, error) {
+	data, err := readPrivate(path, max, ErrKeystore)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w: %s", ErrKeystore, ErrNoKeystore, path)
+	}
+	return data, err
+}
+
+// readPrivate reads a regular file of at most max bytes that only its owner
+// may read or write. Every error wraps sentinel; a missing file's wraps
+// fs.ErrNotExist too.
+func readPrivate(path string, max int64, sentinel error) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeystore, err)
+		return nil, fmt.Errorf("%w: %w", sentinel, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeystore, err)
+		return nil, fmt.Errorf("%w: %v", sentinel, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrKeystore, path)
+		return nil, fmt.Errorf("%w: %s is not a regular file", sentinel, path)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o; it must be readable by its owner only (chmod 600)", ErrKeystore, path, perm)
+		return nil, fmt.Errorf("%w: %s has mode %04o; it must be readable by its owner only (chmod 600)", sentinel, path, perm)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeystore, err)
+		return nil, fmt.Errorf("%w: %v", sentinel, err)
 	}
 	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%w: %s is larger than any keystore", ErrKeystore, path)
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", sentinel, path, max)
 	}
 	return data, nil
 }

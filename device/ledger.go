@@ -3,15 +3,15 @@ package device
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -26,6 +26,11 @@ const (
 	EntryAnswer = "answer"
 	// EntryOutcome is written after the server replied to an answer.
 	EntryOutcome = "outcome"
+	// EntryDevice records another device of the user that this device
+	// verified itself (one it added by transfer, or the sender of its own
+	// transfer): its id and signing key. The audit check (VerifyHistory)
+	// expects its enrollment and takes its signed answers as the user's.
+	EntryDevice = "device"
 )
 
 // Who made a decision (Entry.DecidedBy).
@@ -88,17 +93,22 @@ type Entry struct {
 	Outcome string `json:"outcome,omitempty"` // OutcomeAccepted or OutcomeRejected
 	State   string `json:"state,omitempty"`   // the server's new request state
 	Error   string `json:"error,omitempty"`   // the server's error code
+
+	// Device lines (RequestID is the add_device request, or empty).
+	DeviceID         string `json:"device_id,omitempty"`
+	SigningPublicKey []byte `json:"signing_public_key,omitempty"`
 }
 
-// Ledger is the device's own append-only record of every answer it gave.
-// It is safe for concurrent use; one process at a time may hold it open
-// (OpenLedger locks the file).
+// Ledger is the device's own append-only record of every answer it gave,
+// kept in a Storage. It is safe for concurrent use; one process at a time
+// may hold a ledger open (FileStorage locks the file).
 type Ledger struct {
 	mu       sync.Mutex
-	f        *os.File
+	st       Storage
+	owned    bool // Close closes st (OpenLedger made it)
 	size     int64
 	state    ledgerState
-	broken   error // set when a write may have left the file inconsistent
+	broken   error // set when a write may have left the storage inconsistent
 	repaired bool
 }
 
@@ -110,66 +120,67 @@ type ledgerState struct {
 	outcomes map[string]*Entry // by request id, the latest
 	records  map[string]*Entry // by record id: the latest approved create
 	creates  map[string]bool   // record ids of every create answered
+	devices  map[string]*Entry // device lines by device id
 	entries  []*Entry          // kept only by ReadLedger
 }
 
 func newLedgerState(keep bool) *ledgerState {
 	s := &ledgerState{last: zeroHash, answers: map[string]*Entry{}, outcomes: map[string]*Entry{},
-		records: map[string]*Entry{}, creates: map[string]bool{}}
+		records: map[string]*Entry{}, creates: map[string]bool{}, devices: map[string]*Entry{}}
 	if keep {
 		s.entries = []*Entry{}
 	}
 	return s
 }
 
-// OpenLedger opens the ledger at path for appending, creating it (mode 0600,
-// parent directory 0700) if absent, and checks the whole chain. It locks the
-// file against other processes (ErrLedgerLocked). A last line without its
-// newline (left by a crash during a write, before any answer was posted) is
-// cut off, and Repaired reports it. Errors: ErrLedger for a broken chain, a
-// malformed line, a file readable by group or others, or an I/O failure.
+// OpenLedger opens the ledger file at path for appending, creating it (mode
+// 0600, parent directory 0700) if absent, and checks the whole chain, as
+// OpenLedgerIn on a FileStorage holding only that ledger. It locks the file
+// against other processes (ErrLedgerLocked). Errors: ErrLedger for a broken
+// chain, a malformed line, a file readable by group or others, or an I/O
+// failure.
 func OpenLedger(path string) (*Ledger, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	fs := NewFileStorage(FilePaths{Ledger: path})
+	l, err := OpenLedgerIn(context.Background(), fs)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
-	}
-	l := &Ledger{f: f}
-	if err := l.load(path); err != nil {
-		f.Close()
+		fs.Close()
 		return nil, err
+	}
+	l.owned = true
+	return l, nil
+}
+
+// OpenLedgerIn opens the ledger kept in s and checks its whole chain. A last
+// line without its newline (left by a crash during a write, before any
+// answer was posted) is cut off, and Repaired reports it. The caller keeps
+// ownership of s: Close of the ledger does not close it. Errors: ErrLedger
+// for a broken chain, a malformed line or a storage failure;
+// ErrLedgerLocked from a storage another process holds.
+func OpenLedgerIn(ctx context.Context, s Storage) (*Ledger, error) {
+	data, err := s.ReadLedger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxLedgerSize {
+		return nil, fmt.Errorf("%w: ledger of %d bytes is over the limit", ErrLedger, len(data))
+	}
+	st := newLedgerState(false)
+	good, err := st.parse(data)
+	if err != nil {
+		return nil, err
+	}
+	l := &Ledger{st: s, size: good, state: *st}
+	if good != int64(len(data)) {
+		if err := s.TruncateLedger(ctx, good); err != nil {
+			return nil, fmt.Errorf("%w: cutting an incomplete last line: %w", ErrLedger, err)
+		}
+		l.repaired = true
 	}
 	return l, nil
 }
 
-func (l *Ledger) load(path string) error {
-	if err := checkPrivate(l.f, path); err != nil {
-		return err
-	}
-	if err := lockFile(l.f); err != nil {
-		return err
-	}
-	st := newLedgerState(false)
-	good, err := st.read(l.f)
-	if err != nil {
-		return err
-	}
-	if end, err := l.f.Seek(0, io.SeekEnd); err != nil {
-		return fmt.Errorf("%w: %v", ErrLedger, err)
-	} else if end != good {
-		if err := l.f.Truncate(good); err != nil {
-			return fmt.Errorf("%w: cutting an incomplete last line: %v", ErrLedger, err)
-		}
-		if err := l.f.Sync(); err != nil {
-			return fmt.Errorf("%w: %v", ErrLedger, err)
-		}
-		l.repaired = true
-	}
-	l.size, l.state = good, *st
-	return nil
-}
+// Storage returns the storage the ledger is kept in.
+func (l *Ledger) Storage() Storage { return l.st }
 
 // ReadLedger reads and checks the ledger at path without locking it, and
 // returns its entries in order. Errors as OpenLedger; an incomplete last line
@@ -190,6 +201,21 @@ func ReadLedger(path string) ([]*Entry, error) {
 	return st.entries, nil
 }
 
+// ReadLedgerIn reads and checks the ledger kept in s, without repairing
+// it, and returns its entries in order; an incomplete last line is left
+// out. Errors: ErrLedger.
+func ReadLedgerIn(ctx context.Context, s Storage) ([]*Entry, error) {
+	data, err := s.ReadLedger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := newLedgerState(true)
+	if _, err := st.parse(data); err != nil {
+		return nil, err
+	}
+	return st.entries, nil
+}
+
 func checkPrivate(f *os.File, path string) error {
 	fi, err := f.Stat()
 	if err != nil {
@@ -202,6 +228,11 @@ func checkPrivate(f *os.File, path string) error {
 		return fmt.Errorf("%w: %s has mode %04o; it must be private to its owner (chmod 600)", ErrLedger, path, perm)
 	}
 	return nil
+}
+
+// parse is read over bytes held in memory.
+func (s *ledgerState) parse(data []byte) (int64, error) {
+	return s.read(bytes.NewReader(data))
 }
 
 // read checks every complete line of r and returns the offset just past the
@@ -256,10 +287,18 @@ func (s *ledgerState) add(line []byte) error {
 
 // index checks an entry's meaning against what came before and records it.
 func (s *ledgerState) index(e *Entry) error {
-	if ids.Check(ids.Request, e.RequestID) != nil {
+	if ids.Check(ids.Request, e.RequestID) != nil && !(e.Type == EntryDevice && e.RequestID == "") {
 		return errors.New("malformed request id")
 	}
 	switch e.Type {
+	case EntryDevice:
+		if ids.Check(ids.Device, e.DeviceID) != nil || len(e.SigningPublicKey) != ed25519.PublicKeySize {
+			return errors.New("device line without a device id and a 32-byte signing key")
+		}
+		if prev := s.devices[e.DeviceID]; prev != nil {
+			return fmt.Errorf("second device line for device %s", e.DeviceID)
+		}
+		s.devices[e.DeviceID] = e
 	case EntryAnswer:
 		if err := checkAnswerEntry(e); err != nil {
 			return err
@@ -314,12 +353,14 @@ func validRecordID(id string) bool {
 // Repaired reports whether OpenLedger cut off an incomplete last line.
 func (l *Ledger) Repaired() bool { return l.repaired }
 
-// appendEntry writes e as the next line and syncs it. On a write failure the
-// file is cut back to its last good line; if even that fails, or the sync
-// fails, the ledger refuses every later append (ErrLedger), since the file
-// may no longer match what the ledger holds in memory. The entry is indexed
-// only after a durable write, except after a failed sync, when it is indexed
-// anyway so that the request stays claimed.
+// appendEntry writes e as the next line, durably (Storage.AppendLedger). On
+// a failure the entry is forgotten and the storage cut back to the last good
+// line; if even that fails (FileStorage refuses every call after a failed
+// sync), the ledger refuses every later append (ErrLedger), since the
+// storage may no longer match what the ledger holds in memory. Nothing is
+// posted for a failed append, so a line that reached the storage anyway is
+// at worst an answer that the next run finds without an outcome and posts
+// as recorded.
 func (l *Ledger) appendEntry(e *Entry) error {
 	if l.broken != nil {
 		return l.broken
@@ -336,19 +377,16 @@ func (l *Ledger) appendEntry(e *Entry) error {
 		return fmt.Errorf("%w: %v", ErrLedger, err)
 	}
 	sum := sha256.Sum256(line)
-	if _, err := l.f.Write(append(line, '\n')); err != nil {
+	ctx := context.Background()
+	if err := l.st.AppendLedger(ctx, append(line, '\n')); err != nil {
 		l.unindex(e)
-		if terr := l.f.Truncate(l.size); terr != nil {
+		if terr := l.st.TruncateLedger(ctx, l.size); terr != nil {
 			l.broken = fmt.Errorf("%w: a failed write could not be undone: %v", ErrLedger, terr)
 		}
 		return fmt.Errorf("%w: writing: %v", ErrLedger, err)
 	}
 	l.size += int64(len(line)) + 1
 	l.state.seq, l.state.last = e.Seq, sum[:]
-	if err := l.f.Sync(); err != nil {
-		l.broken = fmt.Errorf("%w: syncing failed earlier: %v", ErrLedger, err)
-		return fmt.Errorf("%w: syncing: %v", ErrLedger, err)
-	}
 	return nil
 }
 
@@ -366,6 +404,8 @@ func (l *Ledger) unindex(e *Entry) {
 		}
 	case EntryOutcome:
 		delete(s.outcomes, e.RequestID)
+	case EntryDevice:
+		delete(s.devices, e.DeviceID)
 	}
 }
 
@@ -395,6 +435,46 @@ func (l *Ledger) AppendOutcome(requestID, outcome, state, code string, at time.T
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.appendEntry(&Entry{Type: EntryOutcome, At: at.UTC(), RequestID: requestID, Outcome: outcome, State: state, Error: code})
+}
+
+// AppendDevice records device deviceID of the user with its signing key,
+// as verified by this device itself (DESIGN.md, "Adding a device"): the
+// device that joined by a transfer this device approved (requestID its
+// add_device request), or the sender of this device's own transfer
+// (requestID empty). ErrLedger for a malformed id or key, a device already
+// recorded, or a failed write.
+func (l *Ledger) AppendDevice(deviceID string, signingKey ed25519.PublicKey, requestID string, at time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appendEntry(&Entry{Type: EntryDevice, At: at.UTC(), RequestID: requestID, DeviceID: deviceID,
+		SigningPublicKey: bytes.Clone(signingKey)})
+}
+
+// Devices returns the signing keys of the devices the ledger records
+// (AppendDevice), by device id.
+func (l *Ledger) Devices() map[string]ed25519.PublicKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]ed25519.PublicKey, len(l.state.devices))
+	for id, e := range l.state.devices {
+		out[id] = bytes.Clone(e.SigningPublicKey)
+	}
+	return out
+}
+
+// Entries returns copies of every answer line and the latest outcome of
+// each, and every device line, in no particular order: what VerifyHistory
+// compares with the chain.
+func (l *Ledger) Entries() []*Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*Entry, 0, len(l.state.answers)+len(l.state.outcomes)+len(l.state.devices))
+	for _, m := range []map[string]*Entry{l.state.answers, l.state.outcomes, l.state.devices} {
+		for _, e := range m {
+			out = append(out, copyEntry(e))
+		}
+	}
+	return out
 }
 
 // Answer returns a copy of the answer line of requestID and of its latest
@@ -436,13 +516,23 @@ func (l *Ledger) HoldsRecord(recordID string) bool {
 	return l.state.creates[recordID]
 }
 
-// Close releases the file and its lock.
+// Close ends the ledger's use: later appends fail. A ledger from
+// OpenLedger also closes its file (and releases its lock); one from
+// OpenLedgerIn leaves its storage to the caller.
 func (l *Ledger) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.broken = fmt.Errorf("%w: closed", ErrLedger)
-	return l.f.Close()
+	if l.broken != nil && errors.Is(l.broken, errClosed) {
+		return nil
+	}
+	l.broken = fmt.Errorf("%w: %w", ErrLedger, errClosed)
+	if l.owned {
+		return l.st.Close()
+	}
+	return nil
 }
+
+var errClosed = errors.New("closed")
 
 func copyEntry(e *Entry) *Entry {
 	c := *e
@@ -460,54 +550,6 @@ func copyEntry(e *Entry) *Entry {
 		c.Response = &r
 	}
 	c.StatementSHA256 = bytes.Clone(e.StatementSHA256)
+	c.SigningPublicKey = bytes.Clone(e.SigningPublicKey)
 	return &c
-}
-
-// Export returns the ledger file's bytes (every complete line), for a
-// transfer bundle: the new device imports them with ImportLedger, so that
-// it knows the records already sealed and refuses them as new creates.
-func (l *Ledger) Export() ([]byte, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := make([]byte, l.size)
-	if _, err := l.f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
-	}
-	return b, nil
-}
-
-// ExportLedgerFile reads and checks the ledger at path without locking it
-// (another process may hold it open) and returns its complete lines; an
-// absent file is an empty ledger. Errors wrap ErrLedger.
-func ExportLedgerFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
-	}
-	good, err := newLedgerState(false).read(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	return data[:good], nil
-}
-
-// ImportLedger writes data, a ledger exported by another device of the
-// user, as a new ledger file at path (mode 0600, never replacing a file).
-// data must be complete lines whose chain verifies. Errors wrap ErrLedger
-// (ErrKeystoreExists for an existing file).
-func ImportLedger(path string, data []byte) error {
-	good, err := newLedgerState(false).read(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	if good != int64(len(data)) {
-		return fmt.Errorf("%w: the imported ledger ends in an incomplete line", ErrLedger)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("%w: %v", ErrLedger, err)
-	}
-	return writeNewFile(path, data)
 }

@@ -244,7 +244,7 @@ func TestLedgerWriteFailure(t *testing.T) {
 	if err := l.AppendAnswer(first); err != nil {
 		t.Fatal(err)
 	}
-	l.f.Close() // the storage goes away under the ledger
+	l.st.(*FileStorage).ledger.Close() // the storage goes away under the ledger
 	e := testAnswer(t, threshold.KindCreate, "", threshold.DecisionApprove)
 	if err := l.AppendAnswer(e); !errors.Is(err, ErrLedger) {
 		t.Fatalf("append to a failed file: got %v, want ErrLedger", err)
@@ -287,7 +287,7 @@ func TestLedgerRejectsBadEntries(t *testing.T) {
 		t.Errorf("outcome of an unanswered request: got %v", err)
 	}
 	l.Close()
-	if entries, err := ReadLedger(l.f.Name()); err != nil || len(entries) != 0 {
+	if entries, err := ReadLedger(l.st.(*FileStorage).paths.Ledger); err != nil || len(entries) != 0 {
 		t.Errorf("refused entries reached the file: %d, %v", len(entries), err)
 	}
 }
@@ -324,4 +324,49 @@ func FuzzReadLedger(f *testing.F) {
 			t.Fatalf("read %d of %d bytes, %d entries, seq %d", n, len(data), len(st.entries), st.seq)
 		}
 	})
+}
+
+// TestLedgerDeviceLines: devices this device verified are recorded once,
+// survive a reopen and a transfer export, and malformed lines are refused.
+func TestLedgerDeviceLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	l := openTestLedger(t, path)
+	other := newIdentity(t, "https://assent.example")
+	if err := l.AppendDevice(other.DeviceID, other.SigningPublicKey(), "", ledgerTime); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AppendDevice(other.DeviceID, other.SigningPublicKey(), "", ledgerTime); !errors.Is(err, ErrLedger) {
+		t.Errorf("second line for the device: %v", err)
+	}
+	for name, f := range map[string]func() error{
+		"bad device id": func() error { return l.AppendDevice("dev_x", other.SigningPublicKey(), "", ledgerTime) },
+		"short key": func() error {
+			return l.AppendDevice(mustID(t, ids.Device), other.SigningPublicKey()[:31], "", ledgerTime)
+		},
+		"bad request id": func() error {
+			return l.AppendDevice(mustID(t, ids.Device), other.SigningPublicKey(), "req_x", ledgerTime)
+		},
+	} {
+		if err := f(); !errors.Is(err, ErrLedger) {
+			t.Errorf("%s: %v, want ErrLedger", name, err)
+		}
+	}
+	added := newIdentity(t, "https://assent.example")
+	if err := l.AppendDevice(added.DeviceID, added.SigningPublicKey(), mustID(t, ids.Request), ledgerTime); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openTestLedger(t, path)
+	devs := l.Devices()
+	if len(devs) != 2 || !devs[other.DeviceID].Equal(other.SigningPublicKey()) || !devs[added.DeviceID].Equal(added.SigningPublicKey()) {
+		t.Errorf("after reopen: %v", devs)
+	}
+	entries, err := ReadLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := WriteLedger(&out, entries); err != nil || !strings.Contains(out.String(), "DEVICE  "+other.DeviceID) {
+		t.Errorf("WriteLedger: %v\n%s", err, out.String())
+	}
 }

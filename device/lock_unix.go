@@ -21,3 +21,14 @@ func lockFile(f *os.File) error {
 	}
 	return nil
 }
+
+// lockFileWait takes an exclusive advisory lock on f, waiting for it, for
+// as long as f is open (the pinned head's compare-and-swap).
+func lockFileWait(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}

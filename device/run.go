@@ -22,6 +22,9 @@ const maxQueued = 1024
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if a.o.AuditInterval > 0 {
+		a.watch(ctx)
+	}
 	q := newQueue()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.listen(ctx, q) })
@@ -69,10 +72,18 @@ func backoff(n int, minWait, maxWait time.Duration) time.Duration {
 func (a *Agent) work(ctx context.Context, q *queue) {
 	poll := time.NewTicker(a.o.PollInterval)
 	defer poll.Stop()
+	var audits <-chan time.Time
+	if a.o.AuditInterval > 0 {
+		t := time.NewTicker(a.o.AuditInterval)
+		defer t.Stop()
+		audits = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-audits:
+			a.watch(ctx)
 		case <-poll.C:
 			a.sync(ctx)
 		case <-q.ready:
@@ -100,6 +111,19 @@ func (a *Agent) Sync(ctx context.Context) error {
 		a.report(req.RequestID)(a.HandleRequest(ctx, req))
 	}
 	return nil
+}
+
+// watch runs VerifyHistory and tells what it found.
+func (a *Agent) watch(ctx context.Context) {
+	h, err := a.VerifyHistory(ctx)
+	if h != nil {
+		for i := range h.Findings {
+			a.o.Notify(Notice{Kind: NoticeFinding, Finding: &h.Findings[i]})
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		a.o.Notify(Notice{Kind: NoticeHistory, Err: err})
+	}
 }
 
 func (a *Agent) sync(ctx context.Context) {

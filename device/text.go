@@ -36,6 +36,13 @@ func WritePrompt(w io.Writer, p *Prompt, now time.Time) error {
 	switch {
 	case p.Kind == threshold.KindCreate:
 		writeRecord(&b, "  ", p.Record)
+	case p.UnknownToLedger && p.KnownFromChain != nil:
+		fmt.Fprintf(&b, "  NOT IN LEDGER, but the audit chain shows its creation approved by your device %s\n", p.KnownFromChain.DeviceID)
+		fmt.Fprintf(&b, "  (entry %d, content sha-256 %s). The server describes it as:\n", p.KnownFromChain.Seq, hex.EncodeToString(p.KnownFromChain.ContentSHA256))
+		writeRecord(&b, "    ", p.ServerRecord)
+		if p.Mismatch {
+			fmt.Fprintf(&b, "  WARNING: the server's digest is not the one approved in the chain.\n")
+		}
 	case p.UnknownToLedger:
 		fmt.Fprintf(&b, "  NOT IN LEDGER: this device never approved creating this record, so nothing\n")
 		fmt.Fprintf(&b, "  but the server vouches for what it is. The server describes it as:\n")
@@ -71,6 +78,10 @@ func WriteLedger(w io.Writer, entries []*Entry) error {
 	var b strings.Builder
 	answers := 0
 	for _, e := range entries {
+		if e.Type == EntryDevice {
+			fmt.Fprintf(&b, "%s  DEVICE  %s, signing key %s, verified by this device\n",
+				e.At.UTC().Format(time.RFC3339), e.DeviceID, hex.EncodeToString(e.SigningPublicKey))
+		}
 		if e.Type != EntryAnswer {
 			continue
 		}

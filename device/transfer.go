@@ -300,7 +300,28 @@ func (p *PendingTransfer) OpenTransfer(t *api.Transfer) (*Identity, *Bundle, err
 	}
 	id := &Identity{DeviceID: p.DeviceID, UserID: p.UserID, DeviceKeyID: keyID, OPRFKey: k,
 		SigningKey: bytes.Clone(p.signingKey)}
+	b.Sender = sender
 	return id, b, nil
+}
+
+// ImportTransfer writes what an opened bundle hands over into s, the new
+// device's empty storage: the sender's ledger and the audit head
+// (ImportState; ErrNotEmpty, ErrLedger, ErrHead), then a device line for the
+// sender, the device this one verified (Ledger.AppendDevice), so that its
+// answers in the chain are expected.
+func ImportTransfer(ctx context.Context, s Storage, b *Bundle, userID string, at time.Time) error {
+	if err := ImportState(ctx, s, b.State(), userID); err != nil {
+		return err
+	}
+	if b.Sender == nil {
+		return nil
+	}
+	l, err := OpenLedgerIn(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer l.Close() // s stays open: the caller's
+	return l.AppendDevice(b.Sender.DeviceID, b.Sender.SigningPublicKey, "", at)
 }
 
 // sealBundle seals plain to the transfer public key pub with info: the
@@ -400,10 +421,13 @@ func CheckAddDevice(id *Identity, req *Request, now time.Time, maxLifetime time.
 // list the chain shows, with this device's own signing key), signs the
 // add_device statement, seals the bundle to the transfer key with HPKE
 // (info = the statement) and posts both. A deny needs no pairing string
-// (if one is given it is checked the same way). ledger is the ledger file's
-// bytes (Ledger.Export or ExportLedgerFile). It returns the request's new
-// state; a server refusal is an *APIError.
-func (c *Client) AnswerAddDevice(ctx context.Context, req *Request, decision Decision, pairing string, ledger []byte) (string, error) {
+// (if one is given it is checked the same way).
+// state is this device's ledger and pinned head (Ledger.ExportState or
+// ExportState); the chain fetched must extend that head (ErrHistory
+// otherwise, nothing sent), and the bundle carries the head of that chain,
+// verified now. It returns the request's new state; a server refusal is an
+// *APIError.
+func (c *Client) AnswerAddDevice(ctx context.Context, req *Request, decision Decision, pairing string, state *State) (string, error) {
 	if c.id == nil || c.id.OPRFKey == nil {
 		return "", ErrNotEnrolled
 	}
@@ -438,7 +462,7 @@ func (c *Client) AnswerAddDevice(ctx context.Context, req *Request, decision Dec
 	}
 	resp := &Response{Decision: string(decision), Signature: threshold.Sign(c.id.SigningKey, stmt), TransferKeyHash: hash}
 	if decision == Approve {
-		plain, err := c.bundlePlaintext(ctx, ledger)
+		plain, err := c.bundlePlaintext(ctx, state)
 		if err != nil {
 			return "", err
 		}
@@ -457,15 +481,31 @@ const MaxApprovalLifetime = time.Hour
 
 // bundlePlaintext builds this device's bundle: kD, ledger, and the head
 // and device list of the user's audit chain, fetched and verified now.
-func (c *Client) bundlePlaintext(ctx context.Context, ledger []byte) ([]byte, error) {
+func (c *Client) bundlePlaintext(ctx context.Context, st *State) ([]byte, error) {
+	if st == nil {
+		st = &State{}
+	}
+	var ledger []byte
+	for _, line := range st.Lines {
+		ledger = append(append(ledger, line...), '\n')
+	}
 	entries, err := c.Audit(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// The chain must extend the head this device pinned, and agree with its
+	// ledger, before its device list and head are handed on.
+	parsed := newLedgerState(true)
+	if _, err := parsed.parse(ledger); err != nil {
+		return nil, err
+	}
+	if _, err := CheckHistory(c.id, entries, st.Head, parsed.entries, HistoryOptions{}); err != nil {
 		return nil, err
 	}
 	b := &Bundle{Version: BundleVersion, UserID: c.id.UserID, DeviceKey: c.id.OPRFKey.Bytes(), Ledger: ledger}
 	defer b.Destroy()
 	if n := len(entries); n > 0 {
-		b.AuditHead = &AuditHead{Seq: entries[n-1].Seq, Hash: entries[n-1].Hash}
+		b.AuditHead = &BundleHead{Seq: entries[n-1].Seq, Hash: entries[n-1].Hash}
 	}
 	b.Devices = chainDevices(entries, c.id)
 	return MarshalBundle(b)

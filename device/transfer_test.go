@@ -41,7 +41,18 @@ type transferEnv struct {
 func newTransferEnv(t *testing.T) *transferEnv {
 	e := &transferEnv{serverEnv: newServerEnv(t, nil), aPrompts: &prompts{decide: approveAll}}
 	e.a = e.enroll()
-	e.aAgent, e.aClient, e.aLedger = e.newAgent(e.a, "", e.aPrompts.policy, device.AgentOptions{})
+	// A's ledger and pinned head in one file storage, as `assent device` keeps them.
+	dir := t.TempDir()
+	fs := device.NewFileStorage(device.FilePaths{Ledger: filepath.Join(dir, "a.ledger"), Head: filepath.Join(dir, "a.head")})
+	t.Cleanup(func() { fs.Close() })
+	var err error
+	if e.aLedger, err = device.OpenLedgerIn(e.ctx, fs); err != nil {
+		t.Fatal(err)
+	}
+	e.aClient = e.client(e.a, device.ClientOptions{})
+	if e.aAgent, err = device.NewAgent(e.aClient, e.aLedger, e.aPrompts.policy, device.AgentOptions{MinBackoff: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
 	up := e.createRecord(e.a.UserID, "Blood test", []byte("before the second device"))
 	if err := e.aAgent.Sync(e.ctx); err != nil {
 		t.Fatal(err)
@@ -50,6 +61,10 @@ func newTransferEnv(t *testing.T) *transferEnv {
 		t.Fatalf("record before the transfer: %s", r.State)
 	}
 	e.sealed = up.RecordID
+	// A verifies the chain and pins its head, as its agent does.
+	if _, err := device.VerifyHistory(e.ctx, e.aClient, fs, e.aLedger.Entries(), device.HistoryOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	enr, err := e.admin.NewEnrollment(e.ctx, e.a.UserID)
 	if err != nil {
 		t.Fatal(err)
@@ -78,13 +93,13 @@ func (e *transferEnv) addRequest(t *testing.T) *device.Request {
 	return nil
 }
 
-func (e *transferEnv) ledgerBytes(t *testing.T) []byte {
+func (e *transferEnv) ledgerBytes(t *testing.T) *device.State {
 	t.Helper()
-	b, err := e.aLedger.Export()
+	st, err := e.aLedger.ExportState(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return st
 }
 
 // fetch asks for B's transfer once (no waiting).
@@ -149,11 +164,14 @@ func TestTransferTwoAgents(t *testing.T) {
 		t.Error("a second answer to the add_device request was taken")
 	}
 
-	ledgerPath := filepath.Join(t.TempDir(), "b.ledger")
+	dir := t.TempDir()
+	ledgerPath, headPath := filepath.Join(dir, "b.ledger"), filepath.Join(dir, "b.head")
 	var head *device.AuditHead
 	b, err := e.fetch(t, device.TransferOptions{Save: func(id *device.Identity, bu *device.Bundle) error {
-		head = bu.AuditHead
-		return device.ImportLedger(ledgerPath, bu.Ledger)
+		head = bu.AuditHead.Head()
+		fs := device.NewFileStorage(device.FilePaths{Ledger: ledgerPath, Head: headPath})
+		defer fs.Close()
+		return device.ImportTransfer(ctx, fs, bu, id.UserID, time.Now())
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +183,14 @@ func TestTransferTwoAgents(t *testing.T) {
 	if head == nil || head.Seq < 1 {
 		t.Fatalf("bundle audit head %+v", head)
 	}
+	// B pinned the head the bundle carried, and its ledger names A as a
+	// device it verified.
+	fs := device.NewFileStorage(device.FilePaths{Ledger: ledgerPath, Head: headPath})
+	pinned, ok, err := device.ReadPinnedHead(ctx, fs)
+	if err != nil || !ok || !pinned.Equal(*head) {
+		t.Fatalf("B's pinned head %v, %v, %v; want %v", pinned, ok, err, head)
+	}
+	fs.Close()
 	// The bundle was handed out once and is gone from the store.
 	if _, err := e.node.Store.TakeTransfer(ctx, b.DeviceID, time.Now()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("bundle after its fetch: %v, want ErrNotFound", err)
@@ -175,6 +201,9 @@ func TestTransferTwoAgents(t *testing.T) {
 	bAgent, bClient, bLedger := e.newAgent(b, ledgerPath, bPrompts.policy, device.AgentOptions{})
 	if !bLedger.HoldsRecord(e.sealed) {
 		t.Error("B's imported ledger does not hold the record A sealed")
+	}
+	if key, ok := bLedger.Devices()[e.a.DeviceID]; !ok || !bytes.Equal(key, e.a.SigningPublicKey()) {
+		t.Error("B's ledger does not record A, the device it verified by the transfer")
 	}
 	_ = bClient
 
@@ -202,6 +231,24 @@ func TestTransferTwoAgents(t *testing.T) {
 		if ed25519.Verify(other.SigningPublicKey(), r.Approval.Statement, r.Approval.Signature) {
 			t.Errorf("record answered by %s verifies under the other device's key", who.name)
 		}
+	}
+
+	// A records B as a device it verified; B's check of the history then
+	// extends the head it took over and finds nothing unexpected.
+	if err := e.aLedger.AppendDevice(b.DeviceID, b.SigningPublicKey(), req.RequestID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	bfs := device.NewFileStorage(device.FilePaths{Head: headPath})
+	defer bfs.Close()
+	h, err := device.VerifyHistory(ctx, bClient, bfs, bLedger.Entries(), device.HistoryOptions{All: true})
+	if err != nil {
+		t.Fatalf("B's history check: %v", err)
+	}
+	for _, f := range h.Alerts() {
+		t.Errorf("B's history check alerts: %s", f)
+	}
+	if _, err := device.VerifyHistory(ctx, e.aClient, e.aLedger.Storage(), e.aLedger.Entries(), device.HistoryOptions{}); err != nil {
+		t.Fatalf("A's history check: %v", err)
 	}
 
 	// The evidence of B is A's signed add_device statement.

@@ -116,6 +116,20 @@ func (s *storeFlags) keystorePath() (string, error) {
 	return filepath.Join(home, ".assent", "device.key"), nil
 }
 
+// storage returns the device's file storage: the keystore, the ledger
+// (--ledger or its default) and the pinned audit head next to the keystore.
+func (s *storeFlags) storage() (*device.FileStorage, error) {
+	ks, err := s.keystorePath()
+	if err != nil {
+		return nil, err
+	}
+	p := device.DefaultFilePaths(ks)
+	if p.Ledger, err = s.ledgerPath(); err != nil {
+		return nil, err
+	}
+	return device.NewFileStorage(p), nil
+}
+
 func (s *storeFlags) ledgerPath() (string, error) {
 	if s.ledger != "" {
 		return s.ledger, nil
@@ -313,7 +327,7 @@ func startEnroll(sf *storeFlags, serverURL, name string, stderr io.Writer, extra
 	}
 	for _, p := range extra {
 		if _, err := os.Stat(p); err == nil {
-			return nil, fmt.Errorf("%s exists: this device has a ledger already (move it away to enroll again)", p)
+			return nil, fmt.Errorf("%s exists: this device holds a ledger or audit head already (move it away to enroll again)", p)
 		}
 	}
 	if name == "" {
@@ -337,8 +351,12 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	auto := fs.Bool("auto-approve", false, "approve every request that passes the checks, without asking (scripts and tests only)")
 	perMinute := fs.Int("max-per-minute", 30, "deny automatically past `N` requests in a minute (0: no limit)")
 	maxLifetime := fs.Duration("max-lifetime", device.DefaultMaxLifetime, "refuse requests whose lifetime is longer than `duration`")
+	auditEvery := fs.Duration("audit-interval", 10*time.Minute, "verify the audit chain and pin its head every `duration` (it is also done at start; 0: only at start)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *auditEvery < 0 {
+		return fmt.Errorf("%w: --audit-interval must not be negative", errUsage)
 	}
 	if err := noArgs(fs); err != nil {
 		return err
@@ -351,11 +369,13 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer id.Destroy()
-	ledgerPath, err := sf.ledgerPath()
+	st, err := sf.storage()
 	if err != nil {
 		return err
 	}
-	ledger, err := device.OpenLedger(ledgerPath)
+	defer st.Close()
+	ledgerPath := st.Paths().Ledger
+	ledger, err := device.OpenLedgerIn(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -381,14 +401,33 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		policy = terminalPolicy(&out, stdout, lines)
 		addDevice = runAddDevice(&sf, id, client, ledger, &out, lines, stdout, stderr)
 	}
+	notify := func(n device.Notice) { out.Lock(); defer out.Unlock(); writeNotice(stdout, stderr, n) }
 	agent, err := device.NewAgent(client, ledger, policy, device.AgentOptions{
-		MaxPerMinute: *perMinute,
-		MaxLifetime:  *maxLifetime,
-		Notify:       func(n device.Notice) { out.Lock(); defer out.Unlock(); writeNotice(stdout, stderr, n) },
-		AddDevice:    addDevice,
+		MaxPerMinute:  *perMinute,
+		MaxLifetime:   *maxLifetime,
+		Notify:        notify,
+		AuditInterval: *auditEvery,
+		AddDevice:     addDevice,
 	})
 	if err != nil {
 		return err
+	}
+	// The history is checked before any request is answered: a create of a
+	// record the chain shows approved is refused, and a rewritten chain
+	// stops the agent.
+	h, err := agent.VerifyHistory(ctx)
+	if h != nil {
+		for i := range h.Findings {
+			notify(device.Notice{Kind: device.NoticeFinding, Finding: &h.Findings[i]})
+		}
+	}
+	switch {
+	case errors.Is(err, device.ErrHistory):
+		return &exitError{code: exitAuditBroken, err: fmt.Errorf("REWRITTEN: %w\n%s", err, rewrittenAdvice)}
+	case err != nil:
+		fmt.Fprintf(stderr, "The audit chain could not be checked (%v); trying again later.\n", err)
+	default:
+		fmt.Fprintf(stderr, "Audit chain verified up to entry %d and pinned.\n", headSeq(h))
 	}
 	fmt.Fprintf(stderr, "Device %s of user %s, server %s; ledger %s. Waiting for requests (Ctrl-C to stop).\n",
 		id.DeviceID, id.UserID, id.ServerURL, ledgerPath)
@@ -419,6 +458,18 @@ func writeNotice(stdout, stderr io.Writer, n device.Notice) {
 		fmt.Fprintf(stdout, "  run `assent device add PAIRING-STRING` with the pairing string the new device shows.\n")
 	case device.NoticeRefused:
 		fmt.Fprintf(stderr, "REFUSED %v\n", n.Err)
+	case device.NoticeFinding:
+		label := "ALERT"
+		if n.Finding.Breaks() {
+			label = "REWRITTEN"
+		}
+		fmt.Fprintf(stderr, "AUDIT %s %s\n", label, n.Finding)
+	case device.NoticeHistory:
+		if errors.Is(n.Err, device.ErrHistory) {
+			fmt.Fprintf(stderr, "AUDIT REWRITTEN %v\n%s\n", n.Err, rewrittenAdvice)
+		} else {
+			fmt.Fprintf(stderr, "The audit chain could not be checked: %v\n", n.Err)
+		}
 	default:
 		fmt.Fprintf(stderr, "Error: %v\n", n.Err)
 	}
@@ -430,7 +481,7 @@ func autoPolicy(out *sync.Mutex, stdout io.Writer) device.Policy {
 	return func(_ context.Context, p *device.Prompt) (device.Decision, error) {
 		out.Lock()
 		defer out.Unlock()
-		if p.Kind == threshold.KindAccess && (p.UnknownToLedger || p.Mismatch) {
+		if p.Kind == threshold.KindAccess && (p.UnknownToLedger && p.KnownFromChain == nil || p.Mismatch) {
 			fmt.Fprintf(stdout, "Request %s: access to a record not as in the ledger; denying.\n", p.RequestID)
 			return device.Deny, nil
 		}
@@ -529,10 +580,46 @@ func deviceLedger(_ context.Context, args []string, stdout, stderr io.Writer) er
 	return device.WriteLedger(stdout, entries)
 }
 
+// Exit codes of `assent device audit` (and of `device run` when the chain
+// is rewritten at start), beyond 0 (verified, nothing unexpected), 1 (the
+// check could not run: keystore, network, server error) and 2 (usage).
+const (
+	exitAuditBroken = 3 // the chain is broken or rewritten, or contradicts the ledger: nothing pinned
+	exitAuditAlerts = 4 // the chain verifies and is pinned, but shows events this device did not expect
+)
+
+const rewrittenAdvice = `The server's audit history does not match what this device verified before: entries were
+removed, changed or hashed again, or an answer this device gave is missing or altered. Do not
+trust this server's records; keep the ledger and the head file (they are the evidence), and tell
+the operator. The head stays pinned where it was.`
+
+func headSeq(h *device.History) int64 {
+	if h == nil || h.Head == nil {
+		return 0
+	}
+	return h.Head.Seq
+}
+
 func deviceAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("device audit", stderr)
 	var sf storeFlags
-	sf.register(fs, false, true)
+	sf.register(fs, true, true)
+	all := fs.Bool("all", false, "report alerts for the whole chain, not only for entries after the pinned head")
+	quiet := fs.Bool("quiet", false, "print the findings only, not every entry")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: assent device audit [flags]\n\n")
+		fmt.Fprintf(fs.Output(), "Fetches the user's audit chain, verifies every link, checks that it extends the head this\n")
+		fmt.Fprintf(fs.Output(), "device pinned before and that every answer of the ledger is in it unchanged, reports what\n")
+		fmt.Fprintf(fs.Output(), "it did not expect (devices enrolled, revoked or suspended; answers by other devices), and\n")
+		fmt.Fprintf(fs.Output(), "pins the chain's last entry.\n\nExit codes:\n")
+		fmt.Fprintf(fs.Output(), "  0  verified and pinned; nothing unexpected\n")
+		fmt.Fprintf(fs.Output(), "  1  the check could not run (keystore, network, server error)\n")
+		fmt.Fprintf(fs.Output(), "  2  usage\n")
+		fmt.Fprintf(fs.Output(), "  3  BROKEN or REWRITTEN: the chain does not verify, does not extend the pinned head, or\n")
+		fmt.Fprintf(fs.Output(), "     contradicts the ledger; nothing is pinned\n")
+		fmt.Fprintf(fs.Output(), "  4  verified and pinned, with ALERTS: events this device did not expect\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -544,19 +631,63 @@ func deviceAudit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer id.Destroy()
+	st, err := sf.storage()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// Read without the lock, so that audit runs beside `device run`.
+	var entries []*device.Entry
+	if _, err := os.Stat(st.Paths().Ledger); err == nil {
+		if entries, err = device.ReadLedger(st.Paths().Ledger); err != nil {
+			return err
+		}
+	}
 	client, err := device.NewClient(id.ServerURL, id, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
 	if err != nil {
 		return err
 	}
-	entries, err := client.Audit(ctx)
-	if err != nil {
+	chainErr := func() error {
+		h, err := device.VerifyHistory(ctx, client, st, entries, device.HistoryOptions{All: *all})
+		if h != nil {
+			writeHistory(stdout, h, *quiet, err == nil)
+		}
+		if err == nil && len(h.Alerts()) > 0 {
+			return &exitError{code: exitAuditAlerts, err: fmt.Errorf("%w: %d", errAuditAlerts, len(h.Alerts()))}
+		}
 		return err
+	}()
+	if errors.Is(chainErr, device.ErrHistory) {
+		return &exitError{code: exitAuditBroken, err: fmt.Errorf("REWRITTEN: %w\n%s", chainErr, rewrittenAdvice)}
 	}
-	for _, e := range entries {
-		fmt.Fprintf(stdout, "%5d  %s  %-20s %s %s\n", e.Seq, e.At.UTC().Format(time.RFC3339), e.Event, device.Quote(e.Actor), device.Quote(e.Subject))
+	return chainErr
+}
+
+// errAuditAlerts: the chain verified, with alerts.
+var errAuditAlerts = errors.New("the audit chain verifies, but shows events this device did not expect (ALERT lines above)")
+
+// writeHistory prints the chain (unless quiet) and what VerifyHistory
+// found; pinned says the head was pinned.
+func writeHistory(w io.Writer, h *device.History, quiet, pinned bool) {
+	if !quiet {
+		for _, e := range h.Chain {
+			fmt.Fprintf(w, "%5d  %s  %-20s %s %s\n", e.Seq, e.At.UTC().Format(time.RFC3339), e.Event, device.Quote(e.Actor), device.Quote(e.Subject))
+		}
 	}
-	fmt.Fprintf(stdout, "%d entries; the chain verifies.\n", len(entries))
-	return nil
+	for _, f := range h.Findings {
+		label := "ALERT"
+		if f.Breaks() {
+			label = "REWRITTEN"
+		}
+		fmt.Fprintf(w, "%-9s %s\n", label, f) // every server string in it is quoted
+	}
+	prev := "no head was pinned before"
+	if h.Previous != nil {
+		prev = "it extends the head pinned before (" + h.Previous.String() + ")"
+	}
+	if pinned {
+		fmt.Fprintf(w, "%d entries; the chain verifies and %s; pinned entry %d.\n", len(h.Chain), prev, headSeq(h))
+	}
 }
 
 func deviceRecoveryKit(_ context.Context, args []string, stdout, stderr io.Writer) error {

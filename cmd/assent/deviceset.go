@@ -14,7 +14,7 @@ import (
 // device_key_id grouped for reading, which the person gives to whoever runs
 // `assent verify --user-key`: it must come from the phone, never from the
 // server.
-func deviceStatus(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func deviceStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("device status", stderr)
 	var sf storeFlags
 	sf.register(fs, false, false)
@@ -33,6 +33,19 @@ func deviceStatus(_ context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "User:     %s\n", id.UserID)
 	fmt.Fprintf(stdout, "Server:   %s\n", id.ServerURL)
 	fmt.Fprintf(stdout, "User key: %s\n", threshold.FormatKeyID(id.DeviceKeyID))
+	st, err := sf.storage()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch head, ok, err := device.ReadPinnedHead(ctx, st); {
+	case err != nil:
+		fmt.Fprintf(stdout, "Audit:    pinned head unreadable (%v)\n", err)
+	case !ok:
+		fmt.Fprintf(stdout, "Audit:    no head pinned yet (assent device audit pins one)\n")
+	default:
+		fmt.Fprintf(stdout, "Audit:    verified up to entry %d (hash %x)\n", head.Seq, head.Hash)
+	}
 	fmt.Fprintln(stdout, "Give the user key to anyone who checks your approvals (assent verify --user-key).")
 	return nil
 }

@@ -29,6 +29,16 @@ var commands = map[string]command{}
 // errUsage marks an error caused by how the command was called (exit code 2).
 var errUsage = errors.New("usage")
 
+// exitError is an error with its own exit code (above 2), for commands
+// whose help lists what each code means.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
 func register(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
 	commands[name] = command{summary: summary, run: run}
 }
@@ -86,6 +96,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "assent %s: %v\n", args[0], err)
 		return 2
+	case errors.As(err, new(*exitError)):
+		var ee *exitError
+		errors.As(err, &ee)
+		fmt.Fprintf(stderr, "assent %s: %v\n", args[0], err)
+		return ee.code
 	default:
 		fmt.Fprintf(stderr, "assent %s: %v\n", args[0], err)
 		return 1

@@ -40,11 +40,14 @@ var stdoutIsTerminal = func(w io.Writer) bool {
 // bundle, stores kD in a new keystore and the sender's ledger as this
 // device's ledger, then confirms.
 func enrollTransfer(ctx context.Context, sf *storeFlags, serverURL, code, name string, stdout, stderr io.Writer) error {
-	ledgerPath, err := sf.ledgerPath()
+	st, err := sf.storage()
 	if err != nil {
 		return err
 	}
-	en, err := startEnroll(sf, serverURL, name, stderr, ledgerPath)
+	defer st.Close()
+	paths := st.Paths()
+	ledgerPath := paths.Ledger
+	en, err := startEnroll(sf, serverURL, name, stderr, paths.Ledger, paths.Head)
 	if err != nil {
 		return err
 	}
@@ -68,15 +71,17 @@ func enrollTransfer(ctx context.Context, sf *storeFlags, serverURL, code, name s
 	fmt.Fprintf(stdout, "Waiting for the transfer (Ctrl-C to stop)...\n")
 	id, err := client.CompleteTransfer(ctx, p, device.TransferOptions{PollInterval: transferPoll, Save: func(id *device.Identity, b *device.Bundle) error {
 		id.ServerURL = client.ServerURL()
-		if err := device.CreateKeystore(path, pass, id, rand.Reader, keystoreKDF); err != nil {
+		if err := device.CreateKeystoreIn(ctx, st, pass, id, rand.Reader, keystoreKDF); err != nil {
 			return err
 		}
-		if err := device.ImportLedger(ledgerPath, b.Ledger); err != nil {
+		// The sender's ledger and the audit head it verified, and the
+		// sender as a device this one verified.
+		if err := device.ImportTransfer(ctx, st, b, id.UserID, time.Now()); err != nil {
 			os.Remove(path)
 			return err
 		}
 		if b.AuditHead != nil {
-			fmt.Fprintf(stdout, "The sending device had verified the audit chain up to entry %d.\n", b.AuditHead.Seq)
+			fmt.Fprintf(stdout, "Pinned the audit head the sending device verified (entry %d).\n", b.AuditHead.Seq)
 		}
 		return nil
 	}})
@@ -156,33 +161,42 @@ func deviceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			decision = device.Approve
 		}
 	}
-	return answerAdd(ctx, &sf, client, req, decision, pairing, nil, stdout)
+	st, err := sf.storage()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ledger, err := device.OpenLedgerIn(ctx, st)
+	if errors.Is(err, device.ErrLedgerLocked) {
+		return fmt.Errorf("%w: stop `assent device run` first, or answer the request there", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer ledger.Close()
+	return answerAdd(ctx, client, req, decision, pairing, ledger, stdout)
 }
 
-// answerAdd answers req with the ledger's bytes (from ledger, or read from
-// the ledger file when nil) and prints the outcome.
-func answerAdd(ctx context.Context, sf *storeFlags, client *device.Client, req *device.Request, decision device.Decision,
+// answerAdd answers req with the ledger's state and prints the outcome;
+// an approved device is recorded in the ledger as one this device
+// verified.
+func answerAdd(ctx context.Context, client *device.Client, req *device.Request, decision device.Decision,
 	pairing string, ledger *device.Ledger, stdout io.Writer) error {
-	var data []byte
-	var err error
+	var st *device.State
 	if decision == device.Approve {
-		if ledger != nil {
-			data, err = ledger.Export()
-		} else {
-			var path string
-			if path, err = sf.ledgerPath(); err == nil {
-				data, err = device.ExportLedgerFile(path)
-			}
-		}
-		if err != nil {
+		var err error
+		if st, err = ledger.ExportState(ctx); err != nil {
 			return err
 		}
 	}
-	state, err := client.AnswerAddDevice(ctx, req, decision, pairing, data)
+	state, err := client.AnswerAddDevice(ctx, req, decision, pairing, st)
 	if err != nil {
 		return err
 	}
 	if decision == device.Approve {
+		if err := ledger.AppendDevice(req.NewDevice.DeviceID, req.NewDevice.SigningPublicKey, req.RequestID, time.Now()); err != nil {
+			fmt.Fprintf(stdout, "The ledger did not record the new device (%v): its answers will show as unexpected.\n", err)
+		}
 		fmt.Fprintf(stdout, "Request %s: approved; the server says %s. The new device receives the device key, sealed to it.\n", req.RequestID, device.Quote(state))
 	} else {
 		fmt.Fprintf(stdout, "Request %s: denied; the server says %s. That device can never answer for you.\n", req.RequestID, device.Quote(state))
@@ -227,7 +241,7 @@ func runAddDevice(sf *storeFlags, self *device.Identity, client *device.Client, 
 		if err := verifyUser(sf, self, stderr); err != nil {
 			return nil, err
 		}
-		if err := answerAdd(ctx, sf, client, req, decision, line, ledger, stdout); err != nil {
+		if err := answerAdd(ctx, client, req, decision, line, ledger, stdout); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %s", device.ErrLeftForUser, req.RequestID) // told above

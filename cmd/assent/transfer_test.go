@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -77,6 +78,16 @@ func TestDeviceTransferCLI(t *testing.T) {
 	}
 	if !strings.Contains(tabOut.String(), "Added device "+newID) {
 		t.Fatalf("enroll --transfer output:\n%s", tabOut.String())
+	}
+
+	// The tablet took over the phone's ledger and the head it verified: its
+	// own check of the history extends that head and finds nothing
+	// unexpected (the phone is a device it verified).
+	if _, err := os.Stat(filepath.Join(e.dir, "tablet", "device.head")); err != nil {
+		t.Fatalf("the tablet pinned no head: %v", err)
+	}
+	if out, errOut, err := e.device(ctx, "", append([]string{"audit"}, tablet...)...); err != nil {
+		t.Fatalf("the tablet's audit: %v\n%s%s", err, out, errOut)
 	}
 
 	// The tablet answers with its own key.

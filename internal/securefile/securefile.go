@@ -16,6 +16,13 @@ import (
 // error wraps fs.ErrExist and nothing is changed. The filesystem must support
 // hard links.
 func WriteNew(path string, data []byte) error {
+	return place(path, data, os.Link)
+}
+
+// place writes data to a synced temporary file (O_EXCL, 0600) next to path,
+// in a parent directory made 0700 if missing, puts it at path with put
+// (link or rename), removes the temporary name and syncs the directory.
+func place(path string, data []byte, put func(tmp, path string) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -24,7 +31,7 @@ func WriteNew(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmp.Name()) // after a rename it fails harmlessly
 	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
@@ -35,7 +42,7 @@ func WriteNew(path string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
 	}
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := put(tmp.Name(), path); err != nil {
 		return err
 	}
 	return syncDir(dir)
@@ -52,4 +59,14 @@ func syncDir(dir string) error {
 		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Replace writes data to path with mode 0600, atomically and durably,
+// replacing any file there: the parent directory is created 0700 if
+// missing, data goes to a synced temporary file (O_EXCL, 0600) in the same
+// directory, which is renamed over path, and the directory is synced. A
+// reader sees the old file or the new one, never a mix; on an error the old
+// file is unchanged or already replaced whole.
+func Replace(path string, data []byte) error {
+	return place(path, data, os.Rename)
 }

@@ -57,3 +57,36 @@ func TestWriteNewFailsInMissingParentThatCannotBeMade(t *testing.T) {
 		t.Fatal("WriteNew under a regular file succeeded")
 	}
 }
+
+func TestReplace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "head")
+	for _, want := range []string{"first", "second"} {
+		if err := Replace(path, []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Fatalf("file holds %q, want %q", got, want)
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("file mode %o, want 600", perm)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("directory holds %d entries, want only the file (temporary files left behind)", len(entries))
+	}
+	if err := Replace(filepath.Join(path, "under-a-file"), []byte("x")); err == nil {
+		t.Fatal("Replace under a regular file succeeded")
+	}
+}
