@@ -11,10 +11,12 @@ import (
 
 // AuditHead is the last entry of the user's audit chain that the device
 // verified: its sequence number and hash (DESIGN.md, "The device watches").
-// The device refuses any later chain that does not extend it.
+// The device refuses any later chain that does not extend it. Its JSON
+// form ({"seq","hash"}, hash in base64) is the transfer bundle's; the
+// stored form is EncodeHead's.
 type AuditHead struct {
-	Seq  int64
-	Hash []byte // audit.Hash of entry Seq, 32 bytes
+	Seq  int64  `json:"seq"`
+	Hash []byte `json:"hash"` // audit.Hash of entry Seq, 32 bytes
 }
 
 // headVersion is the version of the stored head's encoding.

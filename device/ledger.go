@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -54,7 +55,8 @@ var zeroHash = make([]byte, sha256.Size)
 
 // Entry is one line of the ledger. Seq and Prev are filled in by the ledger.
 //
-// The ledger is a file of JSON lines, mode 0600. Line n carries Seq n and
+// The ledger is JSON lines kept in a Storage (FileStorage: a file, mode
+// 0600). Line n carries Seq n and
 // Prev, the hex SHA-256 of the bytes of line n-1 (without its newline; 64
 // zeros for line 1), and must be exactly the JSON encoding of its Entry. So
 // editing, removing, inserting or reordering any line but the last breaks
@@ -552,4 +554,66 @@ func copyEntry(e *Entry) *Entry {
 	c.StatementSHA256 = bytes.Clone(e.StatementSHA256)
 	c.SigningPublicKey = bytes.Clone(e.SigningPublicKey)
 	return &c
+}
+
+// Export returns the ledger's bytes (every complete line), for a transfer
+// bundle: the new device imports them (ImportLedger, or ImportState with
+// the lines), so that it knows the records already sealed and refuses them
+// as new creates. Errors wrap ErrLedger.
+func (l *Ledger) Export() ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	data, err := l.st.ReadLedger(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) < l.size {
+		return nil, fmt.Errorf("%w: the storage holds %d ledger bytes, the ledger wrote %d", ErrLedger, len(data), l.size)
+	}
+	return data[:l.size:l.size], nil
+}
+
+// ExportLedgerFile reads and checks the ledger at path without locking it
+// (another process may hold it open) and returns its complete lines; an
+// absent file is an empty ledger. Errors wrap ErrLedger.
+func ExportLedgerFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
+	}
+	defer f.Close()
+	if err := checkPrivate(f, path); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxLedgerSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLedger, err)
+	}
+	if len(data) > maxLedgerSize {
+		return nil, fmt.Errorf("%w: ledger over the limit", ErrLedger)
+	}
+	good, err := newLedgerState(false).parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return data[:good], nil
+}
+
+// ImportLedger writes data, a ledger exported by another device of the
+// user, as a new ledger file at path (mode 0600, never replacing a file:
+// ErrKeystoreExists). data must be complete lines whose chain verifies.
+// Errors wrap ErrLedger. ImportState does the same for any Storage, with
+// the pinned head.
+func ImportLedger(path string, data []byte) error {
+	good, err := newLedgerState(false).parse(data)
+	if err != nil {
+		return err
+	}
+	if good != int64(len(data)) {
+		return fmt.Errorf("%w: the imported ledger ends in an incomplete line", ErrLedger)
+	}
+	return writeNewFile(path, data)
 }

@@ -1,12 +1,14 @@
 package device_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/device/storagetest"
@@ -143,5 +145,50 @@ func TestFileStorageLayout(t *testing.T) {
 	}
 	if _, err := device.NewFileStorage(p).ReadKeystore(ctx); !errors.Is(err, device.ErrNoKeystore) {
 		t.Errorf("no keystore file: %v, want ErrNoKeystore", err)
+	}
+}
+
+// TestLedgerFileExportImport: the file ledger's export (open or not) and
+// import as a new file, as the transfer uses them.
+func TestLedgerFileExportImport(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a.ledger")
+	if data, err := device.ExportLedgerFile(src); err != nil || data != nil {
+		t.Fatalf("absent ledger: %q, %v", data, err)
+	}
+	l, err := device.OpenLedger(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// A device line is enough to have a chain to carry.
+	if err := l.AppendDevice("dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", make([]byte, 32), "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	open, err := l.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := device.ExportLedgerFile(src) // while the ledger is open and locked
+	if err != nil || !bytes.Equal(open, closed) || len(open) == 0 {
+		t.Fatalf("exports differ: %q / %q, %v", open, closed, err)
+	}
+	dst := filepath.Join(dir, "b.ledger")
+	if err := device.ImportLedger(dst, open); err != nil {
+		t.Fatal(err)
+	}
+	if err := device.ImportLedger(dst, open); !errors.Is(err, device.ErrKeystoreExists) {
+		t.Errorf("import over an existing file: %v", err)
+	}
+	if err := device.ImportLedger(filepath.Join(dir, "c.ledger"), open[:len(open)-1]); !errors.Is(err, device.ErrLedger) {
+		t.Errorf("import of a torn ledger: %v", err)
+	}
+	b, err := device.OpenLedger(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if len(b.Devices()) != 1 {
+		t.Errorf("imported ledger holds %d devices", len(b.Devices()))
 	}
 }

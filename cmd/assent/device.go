@@ -51,7 +51,7 @@ var deviceCommands = map[string]command{
 	"add":          {"add the device that shows PAIRING-STRING to the user's devices: add PAIRING-STRING", deviceAdd},
 	"reactivate":   {"reactivate a suspended device of the user: reactivate DEVICE_ID", deviceReactivate},
 	"ledger":       {"print the ledger of answers, checking its hash chain", deviceLedger},
-	"audit":        {"fetch and verify the user's audit chain on the server", deviceAudit},
+	"audit":        {"verify the user's audit chain, pin its head, report what this device did not expect (exit 3 rewritten, 4 alerts)", deviceAudit},
 	"recovery-kit": {"print a t-of-n recovery kit of the device share", deviceRecoveryKit},
 	"recover":      {"rebuild the device share from recovery shares on standard input", deviceRecover},
 	"status":       {"print this device's ids and the user's key fingerprint (for assent verify --user-key)", deviceStatus},
