@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -168,13 +169,46 @@ func deviceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer st.Close()
 	ledger, err := device.OpenLedgerIn(ctx, st)
 	if errors.Is(err, device.ErrLedgerLocked) {
-		return fmt.Errorf("%w: stop `assent device run` first, or answer the request there", err)
+		// `assent device run` holds the ledger: read it (and the head)
+		// without the lock; the new device cannot be recorded in it.
+		return answerAddLocked(ctx, client, req, decision, pairing, st.Paths(), stdout)
 	}
 	if err != nil {
 		return err
 	}
 	defer ledger.Close()
 	return answerAdd(ctx, client, req, decision, pairing, ledger, stdout)
+}
+
+// answerAddLocked is answerAdd while another process (`assent device run`)
+// holds the ledger: its lines and the pinned head are read without the
+// lock, and the approved device is not recorded as verified (the running
+// agent will report its answers as unexpected until it is).
+func answerAddLocked(ctx context.Context, client *device.Client, req *device.Request, decision device.Decision,
+	pairing string, paths device.FilePaths, stdout io.Writer) error {
+	data, err := device.ExportLedgerFile(paths.Ledger)
+	if err != nil {
+		return err
+	}
+	head, _, err := device.ReadPinnedHead(ctx, device.NewFileStorage(device.FilePaths{Head: paths.Head}))
+	if err != nil {
+		return err
+	}
+	var lines [][]byte
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte("\n"))
+		lines, data = append(lines, line), rest
+	}
+	state, err := client.AnswerAddDevice(ctx, req, decision, pairing, &device.State{Lines: lines, Head: head})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Request %s: %s; the server says %s.\n", req.RequestID, decision, device.Quote(state))
+	if decision == device.Approve {
+		fmt.Fprintf(stdout, "`assent device run` holds the ledger, so the new device is not recorded in it as one you verified:\n")
+		fmt.Fprintf(stdout, "its answers will show as unexpected in `assent device audit`.\n")
+	}
+	return nil
 }
 
 // answerAdd answers req with the ledger's state and prints the outcome;
