@@ -269,21 +269,30 @@ func TestTransferTwoAgents(t *testing.T) {
 		"pairing":   []byte(e.b.PairingString()),
 	}
 	files, _ := filepath.Glob(filepath.Join(e.cfg.DataDir, "*"))
-	scanned := 0
+	scanned, sawHash := 0, false
+	hash := sha256.Sum256(pub)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			continue // a directory
 		}
-		scanned++
+		if bytes.HasPrefix(data, []byte("SQLite format 3\x00")) {
+			scanned++ // the database itself (its WAL and the rest are scanned too)
+		}
 		for name, form := range forms {
 			if bytes.Contains(data, form) {
 				t.Errorf("%s holds the transfer public key (%s)", f, name)
 			}
 		}
+		// The scan sees what the store keeps: the key's hash, in the
+		// add_device statement, is there.
+		sawHash = sawHash || bytes.Contains(data, hash[:])
+	}
+	if !sawHash {
+		t.Error("the store's files do not hold the add_device statement's key hash: the scan reads nothing it keeps")
 	}
 	if scanned == 0 {
-		t.Fatal("no store file to scan")
+		t.Fatal("the SQLite database was not among the files scanned")
 	}
 	logs := []byte(e.logs.String())
 	if len(logs) == 0 {
