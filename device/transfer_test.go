@@ -247,8 +247,12 @@ func TestTransferTwoAgents(t *testing.T) {
 	for _, f := range h.Alerts() {
 		t.Errorf("B's history check alerts: %s", f)
 	}
-	if _, err := device.VerifyHistory(ctx, e.aClient, e.aLedger.Storage(), e.aLedger.Entries(), device.HistoryOptions{}); err != nil {
+	ha, err := device.VerifyHistory(ctx, e.aClient, e.aLedger.Storage(), e.aLedger.Entries(), device.HistoryOptions{})
+	if err != nil {
 		t.Fatalf("A's history check: %v", err)
+	}
+	for _, f := range ha.Alerts() {
+		t.Errorf("A's history check alerts: %s", f)
 	}
 
 	// The evidence of B is A's signed add_device statement.
