@@ -31,11 +31,8 @@ func ParseStatement(b []byte) (*Statement, error) {
 	s.Purpose = string(d.lp())
 	blinded := d.lp()
 	at := d.u64()
-	if d.err != nil {
-		return nil, d.err
-	}
-	if len(d.buf) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the statement", ErrStatement, len(d.buf))
+	if err := d.end(); err != nil {
+		return nil, err
 	}
 	if len(blinded)%elementSize != 0 {
 		return nil, fmt.Errorf("%w: blinded elements are %d bytes, not a multiple of %d", ErrStatement, len(blinded), elementSize)
@@ -70,6 +67,17 @@ func reencodes(marshal func() ([]byte, error), b []byte) error {
 	}
 	if !bytes.Equal(again, b) {
 		return fmt.Errorf("%w: the statement does not re-encode to itself", ErrStatement)
+	}
+	return nil
+}
+
+// end returns the first error, or an error if bytes are left.
+func (d *decoder) end() error {
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.buf) != 0 {
+		return fmt.Errorf("%w: %d bytes after the statement", ErrStatement, len(d.buf))
 	}
 	return nil
 }
@@ -141,11 +149,8 @@ func ParseAddDeviceStatement(b []byte) (*AddDeviceStatement, error) {
 		Decision:         string(d.lp()),
 	}
 	at := d.u64()
-	if d.err != nil {
-		return nil, d.err
-	}
-	if len(d.buf) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the statement", ErrStatement, len(d.buf))
+	if err := d.end(); err != nil {
+		return nil, err
 	}
 	var err error
 	if s.ExpiresAt, err = expiry(at); err != nil {

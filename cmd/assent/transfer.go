@@ -108,17 +108,9 @@ func deviceAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var sf storeFlags
 	sf.register(fs, true, true)
 	deny := fs.Bool("deny", false, "deny the request instead of approving it")
-	var pairing string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		pairing, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	pairing, err := parseOneArg(fs, args, "device add takes one pairing string (assent-pair:v1:...)")
+	if err != nil {
 		return err
-	}
-	if pairing == "" && fs.NArg() == 1 {
-		pairing = fs.Arg(0)
-	} else if fs.NArg() != 0 || pairing == "" {
-		return fmt.Errorf("%w: device add takes one pairing string (assent-pair:v1:...)", errUsage)
 	}
 	newID, _, err := threshold.ParsePairingString(pairing)
 	if err != nil {
