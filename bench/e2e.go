@@ -116,7 +116,7 @@ func (b *runner) endToEnd(ctx context.Context, st string) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := b.baselinePhase(ctx, api, devs[:c]); err != nil {
+		if err := b.baselinePhase(ctx, srv, api, devs[:c]); err != nil {
 			return err
 		}
 		if err := b.openPhase(ctx, api, devs[:c], sealed); err != nil {
@@ -157,6 +157,9 @@ type sealCPU struct {
 	c               int
 	server, harness float64 // cores
 	storeBusy       float64 // percent of the wall time
+	// perRecord is the CPU time, server and harness together, per sealed
+	// record.
+	perRecord time.Duration
 }
 
 // storeBound adds the row that says whether sealing at the highest
@@ -230,7 +233,8 @@ func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient,
 		return nil, err
 	}
 	use := sealCPU{c: c, server: (cpu1 - cpu0).Seconds() / elapsed.Seconds(), harness: (self1 - self0).Seconds() / elapsed.Seconds(),
-		storeBusy: 100 * (m1.busy - m0.busy).Seconds() / elapsed.Seconds()}
+		storeBusy: 100 * (m1.busy - m0.busy).Seconds() / elapsed.Seconds(),
+		perRecord: (cpu1 - cpu0 + self1 - self0) / time.Duration(max(1, len(lat)))}
 	op, on, busyNote := "seal", "", "share of the wall time with a store write in progress; SQLite has one writer"
 	sqliteStore := st == "" && (len(b.cfg.Stores) == 0 || b.cfg.Stores[0] == StoreSQLite)
 	if st != "" {
@@ -247,6 +251,7 @@ func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient,
 	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-harness-cpu/c%d", op, c), Part: PartEndToEnd,
 		Name:  fmt.Sprintf("harness CPU in use while sealing%s, concurrency %d", on, c),
 		Value: use.harness, Unit: UnitCores, Note: "simulated devices and third parties, this process"})
+	b.cpuCeiling(op, "sealed record"+on, "records sealed"+on, c, cpu1-cpu0, self1-self0, len(lat))
 	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-store-writes/c%d", op, c), Part: PartEndToEnd,
 		Name:  fmt.Sprintf("store writes per sealed record%s, concurrency %d", on, c),
 		Value: float64(m1.writes-m0.writes) / float64(len(lat)), Unit: UnitWrites,
@@ -267,6 +272,37 @@ func (b *runner) sealPhase(ctx context.Context, srv *serverProc, api *apiClient,
 	return sealed, nil
 }
 
+// cpuCeiling adds the CPU that one record of a phase cost, the server's
+// and this process's (the harness: simulated devices and third parties,
+// on the same cores), and the rate that the machine's cores would allow at
+// that cost if nothing but CPU limited it: a rate goal above the ceiling
+// cannot be met on this machine by tuning the waits (fsync, the store's
+// writer, scheduling), only by spending less CPU per record.
+func (b *runner) cpuCeiling(op, what, whats string, c int, server, harness time.Duration, n int) {
+	if n == 0 {
+		return
+	}
+	per := (server + harness) / time.Duration(n)
+	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-cpu-per-record/c%d", op, c), Part: PartEndToEnd,
+		Name:  fmt.Sprintf("CPU per %s, server and harness, concurrency %d", what, c),
+		Value: micros(per), Unit: UnitMicros,
+		Note: fmt.Sprintf("server %.0f µs + harness %.0f µs", micros(server/time.Duration(n)), micros(harness/time.Duration(n)))})
+	b.res.add(Row{ID: fmt.Sprintf("e2e/%s-cpu-ceiling/c%d", op, c), Part: PartEndToEnd,
+		Name:  fmt.Sprintf("CPU-bound ceiling: %s per second that %d cores allow at that CPU per record, concurrency %d", whats, runtime.NumCPU(), c),
+		Value: float64(runtime.NumCPU()) / per.Seconds(), Unit: UnitPerSecond,
+		Note: "cores / CPU per record; the harness shares the cores"})
+}
+
+// cpuTimes returns the CPU time the server child and this process have
+// used so far.
+func cpuTimes(srv *serverProc) (server, self time.Duration, err error) {
+	if server, err = srv.cpu(); err != nil {
+		return 0, 0, err
+	}
+	self, err = processCPU()
+	return server, self, err
+}
+
 // goalConcurrency is the concurrency the sealing goals are set at.
 const goalConcurrency = 64
 
@@ -275,8 +311,12 @@ const goalConcurrency = 64
 // records created and uploaded alike, but sealed by the server alone under
 // a key it holds (server.BaselineUploadPath, on in the bench child only).
 // It adds the baseline's rates and, next to them, Assent's as ratios.
-func (b *runner) baselinePhase(ctx context.Context, api *apiClient, devs []*simDevice) error {
+func (b *runner) baselinePhase(ctx context.Context, srv *serverProc, api *apiClient, devs []*simDevice) error {
 	c := len(devs)
+	cpu0, self0, err := cpuTimes(srv)
+	if err != nil {
+		return err
+	}
 	lat, elapsed, err := b.phase(ctx, c, "sealed without consent", func(ctx context.Context, w, i int) (time.Duration, error) {
 		rid, err := api.createRecord(ctx, devs[w].userID)
 		if err != nil {
@@ -289,8 +329,23 @@ func (b *runner) baselinePhase(ctx context.Context, api *apiClient, devs []*simD
 	if err != nil {
 		return err
 	}
+	cpu1, self1, err := cpuTimes(srv)
+	if err != nil {
+		return err
+	}
 	b.addRates("baseline", "records sealed without consent (no device; key wrapped under a server key)",
 		fmt.Sprintf("%s records, upload start to sealed", sizeName(b.cfg.RecordSize)), c, lat, elapsed)
+	b.cpuCeiling("baseline", "record sealed without consent", "records sealed without consent", c, cpu1-cpu0, self1-self0, len(lat))
+	if sc := b.sealCPU; sc.c == c && sc.perRecord > 0 && len(lat) > 0 {
+		// Both phases CPU-bound, the ratio of their rates is at most the
+		// inverse ratio of their CPU per record.
+		basePer := (cpu1 - cpu0 + self1 - self0) / time.Duration(len(lat))
+		b.res.add(Row{ID: fmt.Sprintf("e2e/seal-vs-baseline-cpu/c%d", c), Part: PartEndToEnd,
+			Name:  fmt.Sprintf("CPU per sealed record with consent, concurrency %d", c),
+			Value: micros(sc.perRecord), Unit: UnitMicros, Baseline: micros(basePer),
+			BaselineName: "no-consent baseline, same run (server and harness)",
+			Note:         fmt.Sprintf("on a CPU-bound machine the rate ratio can be at most %.2fx", basePer.Seconds()/sc.perRecord.Seconds())})
+	}
 	rate := b.res.Row(fmt.Sprintf("e2e/seal-rate/c%d", c))
 	base := b.res.Row(fmt.Sprintf("e2e/baseline-rate/c%d", c))
 	if rate == nil || base == nil {

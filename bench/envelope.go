@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/assent-dev/assent/envelope"
 )
@@ -33,6 +36,20 @@ func (b *runner) runEnvelope(ctx context.Context) error {
 	b.prog.set("part 3/6 envelope: seal %s", sizeName(size))
 	seal, err := measure(ctx, b.timing, nil, func(int) error {
 		return sealTo(io.Discard, dek, plain)
+	})
+	if err != nil {
+		return err
+	}
+	// SHA-256 alone over the same record, right after the seal: the
+	// wall-clock ratio then compares two measures taken under the same
+	// load, not one of part 1's.
+	b.prog.set("part 3/6 envelope: raw SHA-256 %s", sizeName(size))
+	shaAlone, err := measure(ctx, b.timing, nil, func(int) error {
+		h := sha256.New()
+		for off := int64(0); off < size; off += chunkSize {
+			h.Write(plain[off:min(off+chunkSize, size)])
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -102,9 +119,15 @@ func (b *runner) runEnvelope(ctx context.Context) error {
 	row = b.res.add(Row{ID: "envelope/seal-wall-vs-sha256", Part: 3,
 		Name:  fmt.Sprintf("envelope seal speed (wall clock; hashing in parallel), %s record", sizeName(size)),
 		Value: float64(size) / 1e6 / seal.Wall.Seconds(), Unit: UnitMBps,
-		Baseline: float64(chunkSize) / 1e6 / p.sha.Wall.Seconds(), BaselineName: "raw SHA-256 alone, 64 KiB chunks",
+		Baseline: float64(size) / 1e6 / shaAlone.Wall.Seconds(), BaselineName: "raw SHA-256 alone over the same record, 64 KiB chunks, measured right after",
 		Note: "needs two free cores; on a loaded machine wall time includes waiting for one"})
 	row.goal(">= 0.9x", row.Ratio, 0.9, false)
+	// Whether the machine gave this process two cores meanwhile: the
+	// wall-clock goal needs them, and a loaded machine does not have them.
+	b.res.add(Row{ID: "envelope/free-cores", Part: 3,
+		Name:  "cores free for the two goroutines of a seal (two SHA-256 streams at once against one, wall clock)",
+		Value: freeCores(plain), Unit: UnitCores,
+		Note: "2.00 on an idle machine of two or more cores; below, the seal's wall-clock ratio is bounded by the machine's load"})
 	row = b.res.add(Row{ID: "envelope/open", Part: 3, Name: fmt.Sprintf("envelope open, %s record", sizeName(size)),
 		Value: open.mbPerSecond(size), Unit: UnitMBps, Baseline: gcmOpen, BaselineName: "raw AES-256-GCM open"})
 	row.goal(">= 0.9x", row.Ratio, 0.9, false)
@@ -141,4 +164,36 @@ func sizeName(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// freeCores hashes plain (up to 16 MiB of it) once on one goroutine and
+// then on two at once, best of three each, and returns twice the first
+// wall time over the second: 2 when two cores were free, 1 when one was.
+func freeCores(plain []byte) float64 {
+	plain = plain[:min(len(plain), 16<<20)]
+	hashAll := func() {
+		h := sha256.New()
+		for off := 0; off < len(plain); off += chunkSize {
+			h.Write(plain[off:min(off+chunkSize, len(plain))])
+		}
+	}
+	best := func(f func()) time.Duration {
+		var m time.Duration
+		for i := range 3 {
+			t0 := time.Now()
+			f()
+			if d := time.Since(t0); i == 0 || d < m {
+				m = d
+			}
+		}
+		return m
+	}
+	one := best(hashAll)
+	two := best(func() {
+		var wg sync.WaitGroup
+		wg.Go(hashAll)
+		wg.Go(hashAll)
+		wg.Wait()
+	})
+	return 2 * one.Seconds() / two.Seconds()
 }

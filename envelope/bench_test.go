@@ -14,8 +14,8 @@ import (
 // cannot avoid: raw-gcm-sha256-seal adds the SHA-256 of the plaintext that the
 // Writer must compute (DESIGN.md: content_sha256), and raw-gcm-read-open the
 // copy of each chunk out of the source that any io.Reader consumer makes.
-// raw-sha256 is SHA-256 alone over the same chunks: the Writer hashes in a
-// second goroutine while it seals, so seal's ceiling is the slower of
+// raw-sha256 is SHA-256 alone over the same chunks: the Writer hashes groups
+// of chunks in a second goroutine while it seals the next, so seal's ceiling is the slower of
 // raw-sha256 and raw-gcm-seal, not raw-gcm-sha256-seal.
 func BenchmarkEnvelope(b *testing.B) {
 	dek := testKey(1)

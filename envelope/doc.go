@@ -6,9 +6,10 @@
 //
 // A record's plaintext is sealed under a 32-byte data key (DEK) by a [Writer]
 // and opened by a [Reader]. The Reader holds one chunk in memory and the
-// Writer three (two plaintext chunks, which a second goroutine hashes while
-// the Writer seals them, and one sealed chunk), whatever the size of the
-// record.
+// Writer at most seventeen (two groups of eight plaintext chunks, a group
+// hashed by a second goroutine while the Writer seals and fills the other,
+// and one sealed chunk), whatever the size of the record; a record smaller
+// than a group holds only the chunks it fills.
 //
 // # Format (version 1)
 //

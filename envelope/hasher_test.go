@@ -14,12 +14,22 @@ import (
 
 // TestConcurrentDigest: the digest the hashing goroutine computes over the
 // Writer's chunk buffers is the SHA-256 of the plaintext, for sizes on and
-// around every chunk boundary of the two-buffer ring (each buffer refilled
-// several times), whatever the write pattern, and the envelope still opens.
+// around the first chunk boundaries and around every group boundary of the
+// two-group ring (each group refilled several times, the last one full,
+// partial or of one byte), whatever the write pattern, and the envelope
+// still opens.
 func TestConcurrentDigest(t *testing.T) {
 	dek := testKey(7)
+	group := envelope.WriterChunkBuffers / 2
+	var ks []int
+	for k := range 4 {
+		ks = append(ks, k)
+	}
+	for g := 1; g <= 5; g++ {
+		ks = append(ks, g*group-1, g*group, g*group+1)
+	}
 	var sizes []int
-	for k := range 6 {
+	for _, k := range ks {
 		for _, d := range []int{-1, 0, 1} {
 			if n := k*specChunk + d; n >= 0 {
 				sizes = append(sizes, n)
@@ -78,7 +88,8 @@ func waitGoroutines(t *testing.T, before int) {
 // caller and is sticky), and when a Writer is dropped unfinished.
 func TestHasherStops(t *testing.T) {
 	dek := testKey(8)
-	pt := testPlaintext(5*specChunk+3, 8)
+	group := envelope.WriterChunkBuffers / 2
+	pt := testPlaintext((2*group+3)*specChunk+3, 8) // past both groups
 	before := runtime.NumGoroutine()
 
 	for range 20 {
@@ -93,7 +104,7 @@ func TestHasherStops(t *testing.T) {
 	}
 	waitGoroutines(t, before)
 
-	for _, limit := range []int{specHeaderSize + 10, specHeaderSize + specEncChunk + 1, specHeaderSize + 3*specEncChunk} {
+	for _, limit := range []int{specHeaderSize + 10, specHeaderSize + specEncChunk + 1, specHeaderSize + 3*specEncChunk, specHeaderSize + (group+2)*specEncChunk, specHeaderSize + (2*group+1)*specEncChunk} {
 		w, err := envelope.NewWriter(&failWriter{limit: limit}, dek, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -39,13 +39,13 @@ func TestSteadyStateAllocs(t *testing.T) {
 
 // TestMemoryBounded seals and opens 64 MiB and checks that each side
 // allocates, in all, its chunk buffers and a little fixed state: nothing
-// grows with the record. The Reader holds one chunk; the Writer two
-// plaintext chunks (one hashed while the other fills), one sealed chunk and
-// the hasher goroutine.
+// grows with the record. The Reader holds one chunk; the Writer two groups
+// of plaintext chunks (one hashed while the other fills), one sealed chunk
+// and the hasher goroutine.
 func TestMemoryBounded(t *testing.T) {
 	const chunks = 1024 // 64 MiB
 	const bound = 2 * specChunk
-	const sealBound = 3*specChunk + 24<<10
+	const sealBound = (envelope.WriterChunkBuffers+1)*specChunk + 24<<10
 	dek := testKey(2)
 	chunk := testPlaintext(specChunk, 2)
 
@@ -77,9 +77,10 @@ func TestMemoryBounded(t *testing.T) {
 
 	// The source's Writer seals as the Reader reads: both allocate nothing
 	// per chunk, so what is counted is the Reader's own state once the
-	// source's Writer has started its hasher (its second chunk, here).
+	// source's Writer has made all its chunk buffers (once it has filled
+	// both of its groups).
 	src := newSealingSource(t, dek, chunks)
-	for range 2 {
+	for range envelope.WriterChunkBuffers + 1 {
 		if err := src.sealNext(); err != nil {
 			t.Fatal(err)
 		}

@@ -51,7 +51,7 @@ func NewReader(src io.Reader, dek []byte) (*Reader, error) {
 		return nil, err
 	}
 	r.aead = aead
-	r.buf = make([]byte, encChunkSize+1)
+	r.buf = getSealed()[:encChunkSize+1]
 	return r, nil
 }
 
@@ -197,7 +197,10 @@ func (r *Reader) stop(err error) {
 	r.err = err
 	r.aead = nil
 	r.plain = nil
-	secret.Clear(r.buf)
+	if r.buf != nil {
+		putSealed(r.buf)
+		r.buf = nil
+	}
 }
 
 // readError maps the end of the source to ErrCorrupt (the envelope is

@@ -6,35 +6,36 @@ import (
 	"fmt"
 	"hash"
 	"io"
-
-	"github.com/assent-dev/assent/internal/secret"
 )
 
 // Writer seals a plaintext stream into an envelope. It fills one chunk at a
 // time: a full chunk is sealed and written once the next byte arrives (or
 // with the final flag by Close), so that the final chunk is known when it is
-// sealed. While a chunk is sealed, a second goroutine hashes the same chunk
-// buffer, so that sealing runs at the speed of the slower of SHA-256 and
-// AES-GCM rather than of their sum; the Writer owns two plaintext chunk
-// buffers and one sealed chunk buffer, whatever the size of the record.
+// sealed. Once a group of chunks has filled, a second goroutine hashes the
+// group's buffers while the Writer seals and fills the next group, so that
+// sealing runs at the speed of the slower of SHA-256 and AES-GCM rather than
+// of their sum; the Writer owns at most two groups of plaintext chunk buffers
+// and one sealed chunk buffer, whatever the size of the record.
 // A Writer is not safe for concurrent use.
 type Writer struct {
 	dst    io.Writer
 	aead   cipher.AEAD
 	header [HeaderSize]byte
 	nonce  streamNonce
-	// buf holds the plaintext of the current chunk in buf[:n]; it is one
-	// of the ring's buffers, which the hasher may read once handed over.
+	// cur is the group being filled; buf is its chunk ci, holding the
+	// plaintext of the current chunk in buf[:n].
+	cur *group
+	ci  int
 	buf []byte
 	n   int
-	// ring holds every plaintext buffer the Writer has made, to be
-	// cleared when it stops; the second is made with the hasher.
-	ring [ringSize][]byte
+	// ring holds every group the Writer has made, to be cleared when it
+	// stops; the second is made with the hasher.
+	ring [ringSize]*group
 	// out receives the sealed chunk: sealing cannot be done in place
-	// while the hasher still reads the plaintext.
+	// while the hasher may still read the plaintext.
 	out  []byte
 	hash hash.Hash
-	hs   *hasher // nil until the second chunk
+	hs   *hasher // nil until the first full group
 	size int64
 	sum  []byte
 	err  error // sticky: the first write error, or ErrClosed
@@ -67,9 +68,10 @@ func NewWriter(dst io.Writer, dek []byte, rand io.Reader) (*Writer, error) {
 		return nil, err
 	}
 	w.aead = aead
-	w.ring[0] = make([]byte, ChunkSize)
-	w.buf = w.ring[0]
-	w.out = make([]byte, 0, encChunkSize)
+	w.ring[0] = new(group)
+	w.cur = w.ring[0]
+	w.buf = w.cur.chunk(0)
+	w.out = getSealed()
 	w.hash = newHash()
 	return w, nil
 }
@@ -129,25 +131,33 @@ func (w *Writer) Sum() []byte {
 // Size returns the number of plaintext bytes taken in so far.
 func (w *Writer) Size() int64 { return w.size }
 
-// flush hands buf[:n] to the hasher, seals it into out and writes it; a
-// non-final chunk then takes the next free buffer of the ring. A final chunk
-// of a record that never filled a chunk before is hashed inline: a small
-// record starts no goroutine. A non-final chunk must leave a counter for the
-// chunk that follows it.
+// flush seals buf[:n] into out and writes it. A chunk that completes its
+// group, or the final chunk, first hands the group to the hasher (started
+// with the first full group that is not the last); a final chunk of a record
+// that never filled a group is hashed inline with the rest of its group: a
+// small record starts no goroutine. A non-final chunk then takes the next
+// buffer of its group, or the next free group. A non-final chunk must leave
+// a counter for the chunk that follows it.
 func (w *Writer) flush(last bool) error {
 	plain := w.buf[:w.n]
+	g := w.cur
+	g.parts[w.ci] = plain
+	g.used = w.ci + 1
+	full := g.used == groupChunks
 	switch {
-	case w.hs != nil:
-		w.hs.work <- plain
+	case w.hs != nil && (full || last):
+		w.hs.work <- g
 	case last:
-		w.hash.Write(plain)
-	default:
+		for _, p := range g.parts[:g.used] {
+			w.hash.Write(p)
+		}
+	case full:
 		w.hs = startHasher(w)
 		for i := 1; i < ringSize; i++ {
-			w.ring[i] = make([]byte, ChunkSize)
+			w.ring[i] = new(group)
 			w.hs.free <- w.ring[i]
 		}
-		w.hs.work <- plain
+		w.hs.work <- g
 	}
 	if last {
 		w.nonce.setLast()
@@ -162,10 +172,24 @@ func (w *Writer) flush(last bool) error {
 		return err
 	}
 	if !last {
-		w.buf = <-w.hs.free
+		if full {
+			w.cur = <-w.hs.free
+			w.ci = 0
+		} else {
+			w.ci++
+		}
+		w.buf = w.cur.chunk(w.ci)
 		w.n = 0
 	}
 	return nil
+}
+
+// chunk returns the group's buffer i, taken from the pool on first use.
+func (g *group) chunk(i int) []byte {
+	if g.bufs[i] == nil {
+		g.bufs[i] = getPlain()
+	}
+	return g.bufs[i]
 }
 
 // stop makes err sticky, waits for the hasher to let go of the buffers, and
@@ -176,10 +200,26 @@ func (w *Writer) stop(err error) {
 	if w.hs != nil {
 		w.hs.close()
 	}
-	for _, b := range w.ring {
-		secret.Clear(b)
+	// The hasher has let go: the buffers are clear to recycle, and the
+	// Writer holds none of them any more (every method checks err first).
+	for _, g := range w.ring {
+		if g == nil {
+			continue
+		}
+		for i, b := range g.bufs {
+			if b != nil {
+				putPlain(b)
+				g.bufs[i] = nil
+			}
+		}
+		clear(g.parts[:])
 	}
-	w.n = 0
+	w.ring = [ringSize]*group{}
+	w.cur, w.buf, w.n = nil, nil, 0
+	if w.out != nil {
+		putSealed(w.out)
+		w.out = nil
+	}
 }
 
 // writeAll writes b to dst, turning a short write into an error.

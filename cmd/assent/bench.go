@@ -24,7 +24,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return bench.ServeChild(ctx, args[1:], os.Stdin, stdout, stderr)
 	}
 	fs := newFlagSet("bench", stderr)
-	quick := fs.Bool("quick", false, "a short run (under two minutes): smaller records, fewer concurrencies, 10^3 records")
+	quick := fs.Bool("quick", false, "a short run (under two minutes): smaller records, shorter phases, 10^3 records")
 	out := fs.String("out", "", "`directory` for the raw results (results.json), SVG charts and the server's CPU profile")
 	parts := fs.String("parts", "", "comma-separated `list` of the parts to run, 1 to 6 (default all)")
 	work := fs.String("work-dir", "", "`directory` for temporary data; a full run needs a few GiB (default the system's)")

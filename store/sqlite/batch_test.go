@@ -201,3 +201,38 @@ func TestBatchesShareCommits(t *testing.T) {
 		t.Errorf("%d commits for %d concurrent calls: no call shared a commit", commits.Load(), calls)
 	}
 }
+
+// TestLoneCallFails: a call alone in its batch runs without a savepoint;
+// when it fails after one of its statements took effect, the batch is
+// rolled back, nothing of the call is visible, no commit is counted, and
+// the next call (alone too) commits.
+func TestLoneCallFails(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	r := newRecord(t)
+	lost := errors.New("lost the race")
+	commits := s.Commits()
+	err := s.write(t.Context(), "test", func(ctx context.Context, c *wconn) error {
+		if err := insertRecord(ctx, c, r); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %w", store.ErrConflict, lost)
+	})
+	if !errors.Is(err, store.ErrConflict) || !errors.Is(err, lost) {
+		t.Fatalf("lone failing call: %v", err)
+	}
+	if _, err := s.GetRecord(t.Context(), r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the failed call's insert is visible: %v", err)
+	}
+	if s.Commits() != commits {
+		t.Errorf("a batch that changed nothing counted as a commit")
+	}
+	if err := s.CreateRecord(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetRecord(t.Context(), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s.Commits() != commits+1 {
+		t.Errorf("commits %d, want %d", s.Commits(), commits+1)
+	}
+}

@@ -225,8 +225,12 @@ func (s *Store) use(ctx context.Context, p *pool, op string, f func() error) err
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	if err := s.checkFile(); err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+	// The writer checks the file once per batch, before its BEGIN (begin,
+	// batch.go): a write call need not stat it a second time.
+	if p != s.writer || s.wc.Load() == nil {
+		if err := s.checkFile(); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
 	}
 	err, broken := mapErr(f())
 	if broken {
