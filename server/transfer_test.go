@@ -319,3 +319,17 @@ func TestTransferAnswerRace(t *testing.T) {
 		}
 	}
 }
+
+// TestAddDevicePushed: the add_device request reaches the user's open
+// event stream as any request does.
+func TestAddDevicePushed(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.userWithDevice(t)
+	events := d.events(t)
+	waitFor(t, func() bool { return len(e.srv.hub.ConnectedDevices(d.userID)) == 1 }, "the stream")
+	nd := startTransfer(t, e, d)
+	q := addRequest(t, d, nd)
+	if got := nextEvent(t, events, "the add_device request"); got != q.RequestID {
+		t.Fatalf("pushed %q, want the add_device request %q", got, q.RequestID)
+	}
+}
