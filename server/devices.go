@@ -129,29 +129,11 @@ func (s *Server) suspendDevice(c *echo.Context) error {
 // which must be within MaxClockSkew of now, and its signature (401 if it
 // does not verify under the calling device's key).
 func (s *Server) revokeDevice(c *echo.Context) error {
-	caller, err := s.keyHolder(c)
+	ch, err := s.signedChange(c, "revocation", threshold.RevokeStatement)
 	if err != nil {
 		return err
 	}
-	d, err := s.userDevice(c, caller.UserID)
-	if err != nil {
-		return err
-	}
-	var in revokeJSON
-	if err := decodeJSON(c, &in); err != nil {
-		return err
-	}
-	now := s.now()
-	if skew := now.Sub(in.At); skew > MaxClockSkew || skew < -MaxClockSkew {
-		return fail(errBadRequest, "the revocation's time is not now")
-	}
-	stmt, err := threshold.RevokeStatement(d.UserID, d.ID, in.At)
-	if err != nil {
-		return failCause(errBadRequest, "malformed revocation", err)
-	}
-	if threshold.Verify(caller.SigningPublicKey, stmt, in.Signature) != nil {
-		return errAuth
-	}
+	caller, d, stmt, in := ch.caller, ch.target, ch.statement, ch.body
 	ctx := c.Request().Context()
 	from := d.State
 	if from != store.DeviceActive && from != store.DeviceSuspended {
@@ -164,6 +146,45 @@ func (s *Server) revokeDevice(c *echo.Context) error {
 	s.audit(ctx, d.UserID, store.EventDeviceRevoked, caller.ID, d.ID,
 		approvalDetails{DeviceID: caller.ID, Statement: stmt, Signature: in.Signature})
 	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceRevoked})
+}
+
+// deviceChange is a verified signed change of the user's device set: the
+// calling device (holding the user's key), the target device of the path,
+// the statement rebuilt and the body that signed it.
+type deviceChange struct {
+	caller, target *store.Device
+	statement      []byte
+	body           revokeJSON
+}
+
+// signedChange reads and checks the signed change of the path's device:
+// the caller holds the user's key (403), the target is one of the user's
+// devices (404), the body's time is within MaxClockSkew of now (400), and
+// its signature by the caller verifies over statement(user, device, at)
+// (401). what names the change in errors.
+func (s *Server) signedChange(c *echo.Context, what string, statement func(userID, deviceID string, at time.Time) ([]byte, error)) (*deviceChange, error) {
+	caller, err := s.keyHolder(c)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.userDevice(c, caller.UserID)
+	if err != nil {
+		return nil, err
+	}
+	ch := &deviceChange{caller: caller, target: d}
+	if err := decodeJSON(c, &ch.body); err != nil {
+		return nil, err
+	}
+	if skew := s.now().Sub(ch.body.At); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return nil, fail(errBadRequest, "the "+what+"'s time is not now")
+	}
+	if ch.statement, err = statement(d.UserID, d.ID, ch.body.At); err != nil {
+		return nil, failCause(errBadRequest, "malformed "+what, err)
+	}
+	if threshold.Verify(caller.SigningPublicKey, ch.statement, ch.body.Signature) != nil {
+		return nil, errAuth
+	}
+	return ch, nil
 }
 
 // cancelDevice: POST /v1/device/devices/{device_id}/cancel, by an active
