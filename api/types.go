@@ -205,6 +205,41 @@ type DeviceState struct {
 	State    string `json:"state"`
 }
 
+// DeviceList is the answer of GET /v1/users/{uid}/devices: the user's key
+// id and every device with its keys, state and evidence.
+type DeviceList struct {
+	UserKeyID string   `json:"user_key_id"`
+	Devices   []Device `json:"devices"`
+}
+
+// Device is one device of a DeviceList. Evidence is null for a device that
+// never confirmed its enrollment.
+type Device struct {
+	DeviceID         string          `json:"device_id"`
+	Name             string          `json:"name"`
+	State            string          `json:"state"`
+	OPRFPublicKey    []byte          `json:"oprf_public_key"`
+	SigningPublicKey []byte          `json:"signing_public_key"`
+	EnrolledAt       time.Time       `json:"enrolled_at"`
+	Evidence         *DeviceEvidence `json:"evidence"`
+}
+
+// DeviceEvidence binds a device's signing key to the user's pkD: its
+// enrollment statement, the signature over it, and the enrollment check's
+// blinded and evaluated elements and proof (DESIGN.md, "Verifiable by
+// anyone"). An added device also carries the add_device statement and
+// signature of the device that approved it, which alone prove nothing
+// about its signing key.
+type DeviceEvidence struct {
+	EnrollStatement   []byte   `json:"enroll_statement"`
+	EnrollSignature   []byte   `json:"enroll_signature"`
+	BlindedElements   [][]byte `json:"blinded_elements"`
+	EvaluatedElements [][]byte `json:"evaluated_elements"`
+	Proof             []byte   `json:"proof"`
+	AddStatement      []byte   `json:"add_statement,omitempty"`
+	AddSignature      []byte   `json:"add_signature,omitempty"`
+}
+
 // ConfirmRequest is the body of POST /v1/device/enroll/confirm.
 type ConfirmRequest struct {
 	DeviceID          string   `json:"device_id"`

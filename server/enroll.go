@@ -11,39 +11,13 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
 )
-
-type enrollJSON struct {
-	EnrollmentCode   string `json:"enrollment_code"`
-	DeviceName       string `json:"device_name"`
-	OPRFPublicKey    []byte `json:"oprf_public_key"`
-	SigningPublicKey []byte `json:"signing_public_key"`
-	Transfer         bool   `json:"transfer"`
-}
-
-type enrollReplyJSON struct {
-	DeviceID        string   `json:"device_id"`
-	UserID          string   `json:"user_id"`
-	BlindedElements [][]byte `json:"blinded_elements"`
-}
-
-type confirmJSON struct {
-	DeviceID          string   `json:"device_id"`
-	EvaluatedElements [][]byte `json:"evaluated_elements"`
-	Proof             []byte   `json:"proof"`
-	Signature         []byte   `json:"signature"`
-}
-
-type deviceStateJSON struct {
-	DeviceID string `json:"device_id"`
-	UserID   string `json:"user_id"`
-	State    string `json:"state"`
-}
 
 // enroll: POST /v1/device/enroll. The code is the credential: it is spent
 // only after everything else in the body has been checked and everything
@@ -59,7 +33,7 @@ func (s *Server) enroll(c *echo.Context) error {
 	if err := s.enrollAllowed(c); err != nil {
 		return err
 	}
-	var in enrollJSON
+	var in api.EnrollRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -138,7 +112,7 @@ func (s *Server) enroll(c *echo.Context) error {
 	if in.Transfer {
 		return s.askAddDevice(c, d)
 	}
-	return c.JSON(http.StatusCreated, enrollReplyJSON{DeviceID: deviceID, UserID: enr.UserID, BlindedElements: blinded})
+	return c.JSON(http.StatusCreated, api.EnrollAnswer{DeviceID: deviceID, UserID: enr.UserID, BlindedElements: blinded})
 }
 
 // enrollAllowed applies the per-address rate of the enrollment calls,
@@ -219,7 +193,7 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 	if err := s.enrollAllowed(c); err != nil {
 		return err
 	}
-	var in confirmJSON
+	var in api.ConfirmRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -313,7 +287,7 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 		return storeFail(err, "device")
 	}
 	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, details)
-	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: details.State})
+	return c.JSON(http.StatusOK, api.DeviceState{DeviceID: d.ID, UserID: d.UserID, State: details.State})
 }
 
 // The "via" of a device_enrolled event: a recovery, or a device added by

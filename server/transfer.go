@@ -258,5 +258,5 @@ func (s *Server) reactivateDevice(c *echo.Context) error {
 	}
 	s.audit(ctx, d.UserID, store.EventDeviceReactivated, ch.caller.ID, d.ID,
 		approvalDetails{DeviceID: ch.caller.ID, Statement: ch.statement, Signature: ch.body.Signature})
-	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceActive})
+	return c.JSON(http.StatusOK, api.DeviceState{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceActive})
 }
