@@ -54,18 +54,24 @@ var (
 	// ErrDeviceKeyMismatch: enroll/confirm of a device whose oprf_public_key
 	// is not the user's pinned pkD (DESIGN.md, "The user's device set").
 	ErrDeviceKeyMismatch = &Error{Status: http.StatusConflict, Code: "device_key_mismatch"}
-	ErrExpired           = &Error{Status: http.StatusGone, Code: "expired"}
-	ErrGone              = &Error{Status: http.StatusGone, Code: "gone"}
-	ErrTooLarge          = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large"}
-	ErrRateLimited       = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited"}
-	ErrInternal          = &Error{Status: http.StatusInternalServerError, Code: "internal"}
-	ErrUnavailable       = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable"}
+	// ErrTransferPending: GET /v1/device/transfer before an existing device
+	// answered the add_device request (ask again later).
+	ErrTransferPending = &Error{Status: http.StatusConflict, Code: "transfer_pending"}
+	// ErrTransferDenied: the add_device request was denied or expired; the
+	// device can never become active.
+	ErrTransferDenied = &Error{Status: http.StatusForbidden, Code: "transfer_denied"}
+	ErrExpired        = &Error{Status: http.StatusGone, Code: "expired"}
+	ErrGone           = &Error{Status: http.StatusGone, Code: "gone"}
+	ErrTooLarge       = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large"}
+	ErrRateLimited    = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited"}
+	ErrInternal       = &Error{Status: http.StatusInternalServerError, Code: "internal"}
+	ErrUnavailable    = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable"}
 )
 
 // Errors lists every error value, for documentation and tests.
 var Errors = []*Error{
 	ErrBadRequest, ErrInvalidID, ErrBadProof, ErrUnauthenticated, ErrForbidden,
-	ErrNotFound, ErrMethodNotAllowed, ErrConflict, ErrDeviceKeyMismatch, ErrExpired, ErrGone,
+	ErrNotFound, ErrMethodNotAllowed, ErrConflict, ErrDeviceKeyMismatch, ErrTransferPending, ErrTransferDenied, ErrExpired, ErrGone,
 	ErrTooLarge, ErrRateLimited, ErrInternal, ErrUnavailable,
 }
 

@@ -30,6 +30,7 @@ const (
 	PathDeviceTransfer         = "/v1/device/transfer"
 	PathDeviceRevoke           = "/v1/device/devices/{device_id}/revoke"
 	PathDeviceCancel           = "/v1/device/devices/{device_id}/cancel"
+	PathDeviceReactivate       = "/v1/device/devices/{device_id}/reactivate"
 	PathDevicePushSubscription = "/v1/device/push-subscription"
 	QueryWait                  = "wait"        // ?wait=S long-polls up to S seconds (at most MaxWaitSeconds)
 	QueryExternalID            = "external_id" // GET /v1/users?external_id=X
@@ -75,6 +76,15 @@ func DeviceRequestPath(id string) string { return PathDeviceRequests + "/" + esc
 
 // DeviceResponsePath returns /v1/device/requests/{request_id}/response.
 func DeviceResponsePath(id string) string { return DeviceRequestPath(id) + "/response" }
+
+// DeviceRevokePath returns /v1/device/devices/{device_id}/revoke.
+func DeviceRevokePath(id string) string { return "/v1/device/devices/" + esc(id) + "/revoke" }
+
+// DeviceCancelPath returns /v1/device/devices/{device_id}/cancel.
+func DeviceCancelPath(id string) string { return "/v1/device/devices/" + esc(id) + "/cancel" }
+
+// DeviceReactivatePath returns /v1/device/devices/{device_id}/reactivate.
+func DeviceReactivatePath(id string) string { return "/v1/device/devices/" + esc(id) + "/reactivate" }
 
 // Headers.
 const (

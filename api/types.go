@@ -143,20 +143,101 @@ type AnswerDetails struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-// EnrollRequest is the body of POST /v1/device/enroll.
+// EnrollRequest is the body of POST /v1/device/enroll. A device added by
+// transfer sets Transfer and leaves OPRFPublicKey out: it holds no kD until
+// an existing device sends it (DESIGN.md, "Adding a device (transfer)"),
+// and its transfer public key is never sent to the server.
 type EnrollRequest struct {
 	EnrollmentCode   string `json:"enrollment_code"`
 	DeviceName       string `json:"device_name"`
-	OPRFPublicKey    []byte `json:"oprf_public_key"`
+	OPRFPublicKey    []byte `json:"oprf_public_key,omitempty"`
 	SigningPublicKey []byte `json:"signing_public_key"`
+	Transfer         bool   `json:"transfer,omitempty"`
 }
 
 // EnrollAnswer is the 201 answer of POST /v1/device/enroll: one blinded
-// element for the enrollment check.
+// element for the enrollment check. For a transfer it is the 202 answer,
+// with State DeviceAwaitingTransfer.
 type EnrollAnswer struct {
 	DeviceID        string   `json:"device_id"`
 	UserID          string   `json:"user_id"`
+	State           string   `json:"state,omitempty"`
 	BlindedElements [][]byte `json:"blinded_elements"`
+}
+
+// NewDevice is the device an add_device request asks to add: its id, the
+// name it enrolled with and its Ed25519 signing key, which the add_device
+// statement names.
+type NewDevice struct {
+	DeviceID         string `json:"device_id"`
+	Name             string `json:"name"`
+	SigningPublicKey []byte `json:"signing_public_key"`
+}
+
+// Transfer is the answer of GET /v1/device/transfer once an existing
+// device approved the add_device request: the signed add_device statement
+// (which is also the bundle's HPKE info), its signature by the sending
+// device, and the HPKE bundle sealed to the new device's transfer key. The
+// server hands it out once and keeps no copy.
+type Transfer struct {
+	DeviceID       string    `json:"device_id"`
+	UserID         string    `json:"user_id"`
+	RequestID      string    `json:"request_id"`
+	SenderDeviceID string    `json:"sender_device_id"`
+	Statement      []byte    `json:"statement"`
+	Signature      []byte    `json:"signature"`
+	Bundle         []byte    `json:"bundle"`
+	ExpiresAt      time.Time `json:"expires_at"`
+}
+
+// DeviceChange is the body of POST /v1/device/devices/{device_id}/revoke
+// and .../reactivate: the time signed in the statement (within 60 s of the
+// server's clock) and the calling device's signature over it.
+type DeviceChange struct {
+	At        time.Time `json:"at"`
+	Signature []byte    `json:"signature"`
+}
+
+// DeviceState is the answer of a change of the user's device set.
+type DeviceState struct {
+	DeviceID string `json:"device_id"`
+	UserID   string `json:"user_id"`
+	State    string `json:"state"`
+}
+
+// DeviceList is the answer of GET /v1/users/{uid}/devices: the user's key
+// id and every device with its keys, state and evidence.
+type DeviceList struct {
+	UserKeyID string   `json:"user_key_id"`
+	Devices   []Device `json:"devices"`
+}
+
+// Device is one device of a DeviceList. Evidence is null for a device that
+// never confirmed its enrollment.
+type Device struct {
+	DeviceID         string          `json:"device_id"`
+	Name             string          `json:"name"`
+	State            string          `json:"state"`
+	OPRFPublicKey    []byte          `json:"oprf_public_key"`
+	SigningPublicKey []byte          `json:"signing_public_key"`
+	EnrolledAt       time.Time       `json:"enrolled_at"`
+	Evidence         *DeviceEvidence `json:"evidence"`
+}
+
+// DeviceEvidence binds a device's signing key to the user's pkD: its
+// enrollment statement, the signature over it, and the enrollment check's
+// blinded and evaluated elements and proof (DESIGN.md, "Verifiable by
+// anyone"). An added device also carries the add_device statement and
+// signature of the device that approved it, which alone prove nothing
+// about its signing key.
+type DeviceEvidence struct {
+	EnrollStatement   []byte   `json:"enroll_statement"`
+	EnrollSignature   []byte   `json:"enroll_signature"`
+	BlindedElements   [][]byte `json:"blinded_elements"`
+	EvaluatedElements [][]byte `json:"evaluated_elements"`
+	Proof             []byte   `json:"proof"`
+	AddStatement      []byte   `json:"add_statement,omitempty"`
+	AddSignature      []byte   `json:"add_signature,omitempty"`
 }
 
 // ConfirmRequest is the body of POST /v1/device/enroll/confirm.
@@ -203,6 +284,9 @@ type DeviceRequest struct {
 	CreatedAt       time.Time     `json:"created_at"`
 	ExpiresAt       time.Time     `json:"expires_at"`
 	State           string        `json:"state"`
+	// NewDevice is set on a request of kind add_device (which has no
+	// record, requester purpose or blinded elements).
+	NewDevice *NewDevice `json:"new_device,omitempty"`
 }
 
 // DeviceRequestList is the answer of GET /v1/device/requests?state=pending.
@@ -219,11 +303,18 @@ type DeviceRequestList struct {
 // fixes that layout); the device request signature covers the whole body,
 // so it is the device's word, and the server records it in the audit entry
 // of the deny (details "reason"). Any other value is refused (400).
+//
+// For an add_device request, Signature is over the add_device statement,
+// TransferKeyHash is the SHA-256 of the new device's transfer public key
+// that the statement names (32 zero bytes for a deny without a pairing
+// string), and an approval carries TransferBundle, the HPKE bundle.
 type DeviceResponse struct {
 	Decision          string   `json:"decision"`
 	EvaluatedElements [][]byte `json:"evaluated_elements,omitempty"`
 	Proof             []byte   `json:"proof,omitempty"`
 	Signature         []byte   `json:"signature"`
+	TransferKeyHash   []byte   `json:"transfer_key_hash,omitempty"`
+	TransferBundle    []byte   `json:"transfer_bundle,omitempty"`
 	Reason            string   `json:"reason,omitempty"`
 }
 

@@ -98,6 +98,9 @@ type Notice struct {
 	Finding   *Finding // NoticeFinding
 	Err       error    // NoticeDisconnected, NoticeRefused, NoticeError, NoticeHistory
 	Retry     time.Duration
+	// AddDevice is set for NoticeAddDevice: the add_device request, checked,
+	// that the agent left for the user.
+	AddDevice *AddDevice
 }
 
 // Notice kinds.
@@ -109,6 +112,10 @@ const (
 	NoticeError        = "error"        // handling a request failed; it may be tried again
 	NoticeFinding      = "finding"      // the audit check found something (Finding); alerts and breakage
 	NoticeHistory      = "history"      // the audit check failed (Err; ErrHistory: the history was rewritten)
+	// NoticeAddDevice: an add_device request, which no policy answers (it
+	// needs the pairing string and fresh user verification): left for the
+	// user (AgentOptions.AddDevice, or `assent device add`).
+	NoticeAddDevice = "add_device"
 )
 
 // AgentOptions tunes an Agent. The zero value of each field selects its
@@ -143,6 +150,12 @@ type AgentOptions struct {
 	AuditInterval time.Duration
 	// History tunes that check.
 	History HistoryOptions
+	// AddDevice, if set, is called once per add_device request that passed
+	// CheckAddDevice, to ask the user (the pairing string, then fresh user
+	// verification) and answer it; an error is told through Notify. Unset,
+	// the agent only tells Notify (NoticeAddDevice). Policy never sees an
+	// add_device request, so --auto-approve never approves one.
+	AddDevice func(ctx context.Context, req *Request, add *AddDevice) (*Result, error)
 	// RequireMatch requires number matching for every request (DESIGN.md
 	// "Sealing a record", step 2): the Prompt asks the policy for the code
 	// the requester shows (Prompt.RequireMatch, MatchTyped), and an approval
@@ -269,6 +282,9 @@ func (a *Agent) HandleRequest(ctx context.Context, req *Request) (*Result, error
 			res.Reposted = true
 		}
 		return res, err
+	}
+	if req.Kind == threshold.KindAddDevice {
+		return a.addDevice(ctx, req)
 	}
 	if err := a.check(req); err != nil {
 		return nil, err
@@ -429,4 +445,28 @@ func (b *burstLimiter) allow(now time.Time) bool {
 	}
 	b.times = append(b.times, now)
 	return true
+}
+
+// ErrLeftForUser: an add_device request the agent showed once and left for
+// the user; it is not handled again.
+var ErrLeftForUser = errors.New("device: add_device request left for the user")
+
+// addDevice handles an add_device request: checked, then handed once to
+// AgentOptions.AddDevice, or told to Notify and left.
+func (a *Agent) addDevice(ctx context.Context, req *Request) (*Result, error) {
+	add, err := CheckAddDevice(a.id, req, a.o.Now(), a.o.MaxLifetime)
+	if errors.Is(err, ErrRefused) {
+		return nil, a.remember(req.RequestID, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	left := a.remember(req.RequestID, fmt.Errorf("%w: %s", ErrLeftForUser, req.RequestID))
+	if a.o.AddDevice == nil {
+		a.o.Notify(Notice{Kind: NoticeAddDevice, RequestID: req.RequestID, AddDevice: add})
+		return nil, left
+	}
+	ctx, cancel := context.WithDeadline(ctx, req.ExpiresAt)
+	defer cancel()
+	return a.o.AddDevice(ctx, req, add)
 }

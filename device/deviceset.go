@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -71,6 +72,36 @@ func (c *Client) Cancel(ctx context.Context, deviceID string) error {
 	}
 	if out.DeviceID != deviceID || out.State != "cancelled" {
 		return fmt.Errorf("%w: cancellation answer names another device or state", ErrProtocol)
+	}
+	return nil
+}
+
+// Reactivate reactivates suspended device deviceID of this device's user:
+// it signs threshold.ReactivateStatement for now and posts it (POST
+// /v1/device/devices/{id}/reactivate). Only a device's signed statement
+// reactivates a suspended device (DESIGN.md); the statement's layout is
+// our addition. The caller asks for fresh user verification first. A
+// server refusal is an *APIError (404 unknown device, 409 not suspended).
+func (c *Client) Reactivate(ctx context.Context, deviceID string) error {
+	if c.id == nil {
+		return ErrNotEnrolled
+	}
+	if ids.Check(ids.Device, deviceID) != nil {
+		return fmt.Errorf("device: %q is not a device id", deviceID)
+	}
+	at := c.now().UTC().Truncate(time.Second)
+	stmt, err := threshold.ReactivateStatement(c.id.UserID, deviceID, at)
+	if err != nil {
+		return err
+	}
+	var out deviceStateAnswer
+	err = c.do(ctx, call{method: http.MethodPost, target: api.DeviceReactivatePath(deviceID), signed: true,
+		body: &api.DeviceChange{At: at, Signature: threshold.Sign(c.id.SigningKey, stmt)}, want: http.StatusOK, out: &out})
+	if err != nil {
+		return fmt.Errorf("device: reactivating %s: %w", deviceID, err)
+	}
+	if out.DeviceID != deviceID || out.State != api.DeviceActive {
+		return fmt.Errorf("%w: reactivation answer names another device or state", ErrProtocol)
 	}
 	return nil
 }

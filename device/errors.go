@@ -39,6 +39,14 @@ var (
 	ErrProtocol = errors.New("device: unexpected server response")
 	// ErrNotEnrolled: the operation needs an enrolled identity.
 	ErrNotEnrolled = errors.New("device: not enrolled")
+	// ErrTransfer: a transfer bundle failed the new device's checks (a
+	// statement that does not name this device, its signing key or its
+	// transfer key, a bundle that does not open or decode, a device share
+	// whose public key is not the user's pkD); nothing was imported.
+	ErrTransfer = errors.New("device: transfer refused")
+	// ErrPairing: a pairing string is malformed or names another device
+	// than the add_device request; nothing was signed or sent.
+	ErrPairing = errors.New("device: pairing string refused")
 	// ErrNoKeystore: the storage holds no keystore yet (always wrapped
 	// together with ErrKeystore).
 	ErrNoKeystore = errors.New("device: no keystore")

@@ -306,11 +306,15 @@ func (w *watcher) answer(h *History, e *audit.Entry) {
 			Detail: fmt.Sprintf("the answer to %.60q has details that do not decode", e.Subject)})
 		return
 	}
-	st, err := threshold.ParseStatement(d.Statement)
 	decision := threshold.DecisionApprove
 	if e.Event == api.AuditDenied {
 		decision = threshold.DecisionDeny
 	}
+	if bytes.HasPrefix(d.Statement, []byte(threshold.LabelAddDevice)) {
+		w.addDevice(h, e, &d, decision)
+		return
+	}
+	st, err := threshold.ParseStatement(d.Statement)
 	if err != nil || st.RequestID != e.Subject || st.UserID != w.self.UserID || st.Decision != decision || d.DeviceID != e.Actor {
 		w.breaks(h, e, Finding{Kind: FindingAnswerForged, RequestID: e.Subject, DeviceID: d.DeviceID,
 			Detail: fmt.Sprintf("the answer to %.60q carries a statement that is not of this request, user and decision", e.Subject)})
@@ -341,6 +345,29 @@ func (w *watcher) answer(h *History, e *audit.Entry) {
 	if st.Kind == threshold.KindCreate && decision == threshold.DecisionApprove {
 		h.Records[st.RecordID] = &ChainRecord{RecordID: st.RecordID, RequestID: st.RequestID, DeviceID: d.DeviceID,
 			ContentSHA256: bytes.Clone(st.ContentSHA256), Seq: e.Seq, Verified: verified}
+	}
+}
+
+// addDevice checks an answer to an add_device request: an add_device
+// statement of this request, user and decision, signed by the device the
+// entry names (FindingAnswerForged otherwise, breakage, when that device is
+// known); an answer by a device this device does not know is an alert.
+func (w *watcher) addDevice(h *History, e *audit.Entry, d *approvalDetails, decision string) {
+	st, err := threshold.ParseAddDeviceStatement(d.Statement)
+	if err != nil || st.RequestID != e.Subject || st.UserID != w.self.UserID || st.Decision != decision ||
+		st.SenderDeviceID != d.DeviceID || d.DeviceID != e.Actor {
+		w.breaks(h, e, Finding{Kind: FindingAnswerForged, RequestID: e.Subject, DeviceID: d.DeviceID,
+			Detail: fmt.Sprintf("the answer to add_device request %.60q carries a statement that is not of this request, user, sender and decision", e.Subject)})
+		return
+	}
+	key, known := w.keys[d.DeviceID]
+	switch {
+	case known && threshold.Verify(key, d.Statement, d.Signature) != nil:
+		w.breaks(h, e, Finding{Kind: FindingAnswerForged, RequestID: st.RequestID, DeviceID: d.DeviceID,
+			Detail: fmt.Sprintf("the answer to add_device request %.60q is said to be by device %.60q, but its signature does not verify under that device's key", st.RequestID, d.DeviceID)})
+	case !known:
+		w.alert(h, e, Finding{Kind: FindingForeignAnswer, RequestID: st.RequestID, DeviceID: d.DeviceID,
+			Detail: fmt.Sprintf("device %.60q, unknown to this device, answered %s to adding device %.60q", d.DeviceID, decision, st.NewDeviceID)})
 	}
 }
 

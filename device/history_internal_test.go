@@ -328,3 +328,67 @@ func FuzzCheckHistory(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckHistoryAddDevice: an answer to an add_device request carries
+// the add_device statement: one signed by a known device is expected, one
+// by an unknown device is an alert, and one whose signature is not the
+// named known device's, or whose statement names another request, sender
+// or decision, is breakage.
+func TestCheckHistoryAddDevice(t *testing.T) {
+	self := newIdentity(t, "https://assent.example")
+	stranger := newIdentity(t, "https://assent.example")
+	newDev := newIdentity(t, "https://assent.example")
+	addAnswer := func(c *chain, by *Identity, key ed25519.PrivateKey, decision string, edit func(*threshold.AddDeviceStatement)) {
+		t.Helper()
+		st := threshold.AddDeviceStatement{
+			RequestID: mustID(t, ids.Request), UserID: c.uid, NewDeviceID: newDev.DeviceID, SigningPublicKey: newDev.SigningPublicKey(),
+			TransferKeyHash: make([]byte, 32), SenderDeviceID: by.DeviceID, DeviceKeyID: self.DeviceKeyID,
+			Decision: decision, ExpiresAt: ledgerTime.Add(time.Hour),
+		}
+		subject := st.RequestID
+		if edit != nil {
+			edit(&st)
+		}
+		msg, err := st.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.answerBytes(by.DeviceID, decision, subject, msg, threshold.Sign(key, msg))
+	}
+	base := func() *chain {
+		c := &chain{t: t, uid: self.UserID}
+		c.add("user_created", mustID(t, ids.Client), self.UserID, nil)
+		c.add(api.AuditDeviceEnrolled, self.DeviceID, self.DeviceID, nil)
+		return c
+	}
+
+	c := base()
+	addAnswer(c, self, self.SigningKey, threshold.DecisionApprove, nil)
+	addAnswer(c, self, self.SigningKey, threshold.DecisionDeny, nil)
+	if h, err := CheckHistory(self, c.entries, nil, nil, HistoryOptions{All: true}); err != nil || len(h.Alerts()) != 0 {
+		t.Fatalf("this device's own add_device answers: %v, alerts %v", err, findingKinds(h))
+	}
+	c = base()
+	addAnswer(c, stranger, stranger.SigningKey, threshold.DecisionApprove, nil)
+	h, err := CheckHistory(self, c.entries, nil, nil, HistoryOptions{All: true})
+	if err != nil || findingKinds(h)[3] != FindingForeignAnswer {
+		t.Fatalf("an unknown device's add_device answer: %v, findings %v", err, findingKinds(h))
+	}
+	for name, tc := range map[string]struct {
+		key  ed25519.PrivateKey
+		edit func(*threshold.AddDeviceStatement)
+	}{
+		"signed by another key": {stranger.SigningKey, nil},
+		"another request":       {self.SigningKey, func(s *threshold.AddDeviceStatement) { s.RequestID = mustID(t, ids.Request) }},
+		"another sender":        {self.SigningKey, func(s *threshold.AddDeviceStatement) { s.SenderDeviceID = stranger.DeviceID }},
+		"another decision":      {self.SigningKey, func(s *threshold.AddDeviceStatement) { s.Decision = threshold.DecisionDeny }},
+		"another user":          {self.SigningKey, func(s *threshold.AddDeviceStatement) { s.UserID = stranger.UserID }},
+	} {
+		c := base()
+		addAnswer(c, self, tc.key, threshold.DecisionApprove, tc.edit)
+		h, err := CheckHistory(self, c.entries, nil, nil, HistoryOptions{})
+		if !errors.Is(err, ErrHistory) || findingKinds(h)[3] != FindingAnswerForged {
+			t.Errorf("%s: %v, findings %v, want answer_forged", name, err, findingKinds(h))
+		}
+	}
+}

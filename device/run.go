@@ -140,7 +140,7 @@ func (a *Agent) report(id string) func(*Result, error) {
 		switch {
 		case err == nil:
 			a.o.Notify(Notice{Kind: NoticeAnswered, RequestID: id, Result: res})
-		case errors.Is(err, ErrAnswered), errors.Is(err, ErrBusy), errors.Is(err, ErrNotPending),
+		case errors.Is(err, ErrAnswered), errors.Is(err, ErrBusy), errors.Is(err, ErrNotPending), errors.Is(err, ErrLeftForUser),
 			errors.Is(err, context.Canceled):
 		case errors.Is(err, ErrRefused):
 			a.o.Notify(Notice{Kind: NoticeRefused, RequestID: id, Err: err})

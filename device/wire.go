@@ -11,13 +11,14 @@ type (
 	// and the SHA-256 of its plaintext.
 	RecordView = api.RequestRecord
 	// Request is a device request as the server sends it
-	// (GET /v1/device/requests/{id}). Nothing in it is trusted before the
-	// device's checks.
+	// (GET /v1/device/requests/{id}); NewDevice is set on a request of kind
+	// add_device. Nothing in it is trusted before the device's checks.
 	Request = api.DeviceRequest
 	// Response is a device's answer to a request
 	// (POST /v1/device/requests/{id}/response). For a deny,
 	// EvaluatedElements and Proof are empty and omitted; Reason says why
 	// the device denied, when it was not the user's choice
-	// (api.ReasonMatchFailed).
+	// (api.ReasonMatchFailed). TransferKeyHash and TransferBundle answer an
+	// add_device request.
 	Response = api.DeviceResponse
 )

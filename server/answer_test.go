@@ -107,7 +107,11 @@ func testDeviceAuth(t *testing.T, single bool) {
 	})
 	t.Run("oversize body", func(t *testing.T) {
 		big := bytes.Repeat([]byte("a"), maxJSONBody+1)
-		req := d.signed(t, "POST", "/v1/device/requests/req_aaaaaaaaaaaaaaaaaaaaaaaaaa/response", big, e.clock.Now(), newNonce(t))
+		req := d.signed(t, "POST", "/v1/device/devices/"+d.id+"/revoke", big, e.clock.Now(), newNonce(t))
+		e.send(req).wantError(t, http.StatusRequestEntityTooLarge, "too_large")
+		// An answer may carry a transfer bundle, and has a higher cap.
+		big = bytes.Repeat([]byte("a"), maxTransferBody+1)
+		req = d.signed(t, "POST", "/v1/device/requests/req_aaaaaaaaaaaaaaaaaaaaaaaaaa/response", big, e.clock.Now(), newNonce(t))
 		e.send(req).wantError(t, http.StatusRequestEntityTooLarge, "too_large")
 	})
 	t.Run("state filter", func(t *testing.T) {

@@ -96,6 +96,19 @@ func (s *Server) clientAuth(scope string) echo.MiddlewareFunc {
 // maxJSONBody bytes, 413 past it; within Config.ReadTimeout) is read here,
 // once the device is known, and handed on unchanged.
 func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return s.deviceAuthFor(nil, maxJSONBody)(next)
+}
+
+// deviceAuthFor is deviceAuth for a route that a device may call in the
+// states states accepts (nil: active, or a recovery that has ripened), with
+// bodies of at most limit bytes.
+func (s *Server) deviceAuthFor(states func(string) bool, limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return s.deviceAuthStates(next, states, limit)
+	}
+}
+
+func (s *Server) deviceAuthStates(next echo.HandlerFunc, states func(string) bool, limit int64) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		r := c.Request()
 		ctx := r.Context()
@@ -126,13 +139,17 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		// suspended device is refused at once, by every node. A recovery
 		// past its waiting time becomes active on the device's first call,
 		// but only once that call's signature verifies.
-		if dev.State != store.DeviceActive && dev.State != store.DeviceRecoveryPending {
+		if states != nil {
+			if !states(dev.State) {
+				return errAuth
+			}
+		} else if dev.State != store.DeviceActive && dev.State != store.DeviceRecoveryPending {
 			return errAuth
 		}
-		if r.ContentLength > maxJSONBody {
-			return fail(errTooLarge, "request body over "+strconv.Itoa(maxJSONBody)+" bytes")
+		if r.ContentLength > limit {
+			return fail(errTooLarge, "request body over "+strconv.FormatInt(limit, 10)+" bytes")
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxJSONBody))
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
 		if err != nil {
 			return jsonFail(err)
 		}
@@ -156,7 +173,7 @@ func (s *Server) deviceAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return storeFail(err, "nonce")
 		}
-		if dev.State == store.DeviceRecoveryPending {
+		if states == nil && dev.State == store.DeviceRecoveryPending {
 			if _, err := s.ripeRecovery(ctx, dev); err != nil {
 				return err
 			}

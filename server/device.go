@@ -37,12 +37,16 @@ func (s *Server) listDeviceRequests(c *echo.Context) error {
 	if err != nil {
 		return storeFail(err, "request")
 	}
+	devices, err := s.addedDevices(c.Request().Context(), reqs...)
+	if err != nil {
+		return err
+	}
 	out := api.DeviceRequestList{Requests: make([]api.DeviceRequest, 0, len(reqs))}
 	for _, q := range reqs {
 		// Requests are addressed to the user's key: a device of another
 		// key (one enrolled before keys were pinned) never sees them.
 		if q.DeviceKeyID == dev.KeyID {
-			out.Requests = append(out.Requests, s.requestView(q))
+			out.Requests = append(out.Requests, s.requestView(q, devices))
 		}
 	}
 	return c.JSON(http.StatusOK, out)
@@ -54,7 +58,31 @@ func (s *Server) getDeviceRequest(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.requestView(q))
+	devices, err := s.addedDevices(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.requestView(q, devices))
+}
+
+// addedDevices loads the devices that the add_device requests among reqs
+// ask to add, by id.
+func (s *Server) addedDevices(ctx context.Context, reqs ...*store.Request) (map[string]*store.Device, error) {
+	var out map[string]*store.Device
+	for _, q := range reqs {
+		if q.Kind != store.KindAddDevice {
+			continue
+		}
+		d, err := s.store.GetDevice(ctx, q.DeviceID)
+		if err != nil {
+			return nil, storeFail(err, "device")
+		}
+		if out == nil {
+			out = map[string]*store.Device{}
+		}
+		out[d.ID] = d
+	}
+	return out, nil
 }
 
 // deviceRequest loads the request of path parameter id; a request of
@@ -78,7 +106,9 @@ func (s *Server) deviceRequest(c *echo.Context) (*store.Request, error) {
 
 // requestView shows a request; a pending one past its expiry shows as
 // expired before the sweeper gets to it.
-func (s *Server) requestView(q *store.Request) api.DeviceRequest {
+// devices holds, by id, the devices that the add_device requests among the
+// requests shown name (see addedDevices).
+func (s *Server) requestView(q *store.Request, devices map[string]*store.Device) api.DeviceRequest {
 	state := q.State
 	if state == store.RequestPending && !s.now().Before(q.ExpiresAt) {
 		state = store.RequestExpired
@@ -86,6 +116,13 @@ func (s *Server) requestView(q *store.Request) api.DeviceRequest {
 	blinded := q.BlindedElements
 	if blinded == nil {
 		blinded = [][]byte{}
+	}
+	var added *api.NewDevice
+	if q.Kind == store.KindAddDevice {
+		added = &api.NewDevice{DeviceID: q.DeviceID}
+		if d, ok := devices[q.DeviceID]; ok {
+			added.Name, added.SigningPublicKey = d.Name, d.SigningPublicKey
+		}
 	}
 	return api.DeviceRequest{
 		RequestID:   q.ID,
@@ -103,6 +140,7 @@ func (s *Server) requestView(q *store.Request) api.DeviceRequest {
 		CreatedAt:       wire(q.CreatedAt),
 		ExpiresAt:       wire(q.ExpiresAt),
 		State:           state,
+		NewDevice:       added,
 	}
 }
 
@@ -120,10 +158,19 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		return err
 	}
 	var in api.DeviceResponse
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSONLimit(c, &in, maxTransferBody); err != nil {
 		return err
 	}
 	dev := authDevice(c)
+	if q.Kind == store.KindAddDevice {
+		if in.Reason != "" {
+			return fail(errBadRequest, "an add_device answer carries no reason")
+		}
+		return s.answerAddDevice(c, q, dev, &in)
+	}
+	if len(in.TransferKeyHash) > 0 || len(in.TransferBundle) > 0 {
+		return fail(errBadRequest, "only an add_device answer carries a transfer")
+	}
 	now := s.now()
 	switch {
 	case q.State == store.RequestExpired || (q.State == store.RequestPending && !now.Before(q.ExpiresAt)):
@@ -137,7 +184,7 @@ func (s *Server) answerRequest(c *echo.Context) error {
 	if err := checkReason(in.Decision, in.Reason); err != nil {
 		return err
 	}
-	view := s.requestView(q)
+	view := s.requestView(q, nil)
 	stmt, err := threshold.ApprovalStatement(&view, in.Decision).Marshal()
 	if err != nil {
 		return failCause(errInternal, msgInternal, err)

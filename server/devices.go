@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
@@ -16,43 +17,6 @@ import (
 
 // The user's device set (DESIGN.md): who may change a device's state, and
 // the evidence anyone can check.
-
-// deviceEvidenceJSON binds a device's signing key to the user's pkD: its
-// enrollment statement (rebuilt from the device's keys and check), the
-// signature over it, and the enrollment check's blinded and evaluated
-// elements and v2 proof. An added device also carries the add_device
-// statement and signature of the device that approved it.
-type deviceEvidenceJSON struct {
-	EnrollStatement   []byte   `json:"enroll_statement"`
-	EnrollSignature   []byte   `json:"enroll_signature"`
-	BlindedElements   [][]byte `json:"blinded_elements"`
-	EvaluatedElements [][]byte `json:"evaluated_elements"`
-	Proof             []byte   `json:"proof"`
-	AddStatement      []byte   `json:"add_statement,omitempty"`
-	AddSignature      []byte   `json:"add_signature,omitempty"`
-}
-
-type deviceJSON struct {
-	DeviceID         string              `json:"device_id"`
-	Name             string              `json:"name"`
-	State            string              `json:"state"`
-	OPRFPublicKey    []byte              `json:"oprf_public_key"`
-	SigningPublicKey []byte              `json:"signing_public_key"`
-	EnrolledAt       time.Time           `json:"enrolled_at"`
-	Evidence         *deviceEvidenceJSON `json:"evidence"`
-}
-
-type deviceListJSON struct {
-	UserKeyID string       `json:"user_key_id"`
-	Devices   []deviceJSON `json:"devices"`
-}
-
-// revokeJSON is the body of POST /v1/device/devices/{id}/revoke: the time
-// signed in the revocation statement and the signature over it.
-type revokeJSON struct {
-	At        time.Time `json:"at"`
-	Signature []byte    `json:"signature"`
-}
 
 // userDevices: GET /v1/users/{uid}/devices, for the creating client with
 // users:admin or any client with records:access (which reads records, and
@@ -81,9 +45,9 @@ func (s *Server) userDevices(c *echo.Context) error {
 	if err != nil {
 		return storeFail(err, "device")
 	}
-	out := deviceListJSON{UserKeyID: u.DeviceKeyID, Devices: make([]deviceJSON, 0, len(devs))}
+	out := api.DeviceList{UserKeyID: u.DeviceKeyID, Devices: make([]api.Device, 0, len(devs))}
 	for _, d := range devs {
-		v := deviceJSON{
+		v := api.Device{
 			DeviceID: d.ID, Name: d.Name, State: d.State, OPRFPublicKey: d.OPRFPublicKey,
 			SigningPublicKey: d.SigningPublicKey, EnrolledAt: wire(d.CreatedAt),
 		}
@@ -92,7 +56,7 @@ func (s *Server) userDevices(c *echo.Context) error {
 			if err != nil {
 				return failCause(errInternal, msgInternal, err)
 			}
-			v.Evidence = &deviceEvidenceJSON{
+			v.Evidence = &api.DeviceEvidence{
 				EnrollStatement: stmt, EnrollSignature: ev.EnrollSignature, BlindedElements: d.CheckBlinded,
 				EvaluatedElements: ev.EvaluatedElements, Proof: ev.Proof, AddStatement: ev.AddStatement, AddSignature: ev.AddSignature,
 			}
@@ -120,7 +84,7 @@ func (s *Server) suspendDevice(c *echo.Context) error {
 	}
 	s.hub.EndDevice(d.UserID, d.ID)
 	s.audit(ctx, u.ID, store.EventDeviceSuspended, authClient(c).ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceSuspended})
-	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: u.ID, State: store.DeviceSuspended})
+	return c.JSON(http.StatusOK, api.DeviceState{DeviceID: d.ID, UserID: u.ID, State: store.DeviceSuspended})
 }
 
 // revokeDevice: POST /v1/device/devices/{device_id}/revoke, by an active
@@ -129,29 +93,11 @@ func (s *Server) suspendDevice(c *echo.Context) error {
 // which must be within MaxClockSkew of now, and its signature (401 if it
 // does not verify under the calling device's key).
 func (s *Server) revokeDevice(c *echo.Context) error {
-	caller, err := s.keyHolder(c)
+	ch, err := s.signedChange(c, "revocation", threshold.RevokeStatement)
 	if err != nil {
 		return err
 	}
-	d, err := s.userDevice(c, caller.UserID)
-	if err != nil {
-		return err
-	}
-	var in revokeJSON
-	if err := decodeJSON(c, &in); err != nil {
-		return err
-	}
-	now := s.now()
-	if skew := now.Sub(in.At); skew > MaxClockSkew || skew < -MaxClockSkew {
-		return fail(errBadRequest, "the revocation's time is not now")
-	}
-	stmt, err := threshold.RevokeStatement(d.UserID, d.ID, in.At)
-	if err != nil {
-		return failCause(errBadRequest, "malformed revocation", err)
-	}
-	if threshold.Verify(caller.SigningPublicKey, stmt, in.Signature) != nil {
-		return errAuth
-	}
+	caller, d, stmt, in := ch.caller, ch.target, ch.statement, ch.body
 	ctx := c.Request().Context()
 	from := d.State
 	if from != store.DeviceActive && from != store.DeviceSuspended {
@@ -163,7 +109,46 @@ func (s *Server) revokeDevice(c *echo.Context) error {
 	s.hub.EndDevice(d.UserID, d.ID)
 	s.audit(ctx, d.UserID, store.EventDeviceRevoked, caller.ID, d.ID,
 		approvalDetails{DeviceID: caller.ID, Statement: stmt, Signature: in.Signature})
-	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceRevoked})
+	return c.JSON(http.StatusOK, api.DeviceState{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceRevoked})
+}
+
+// deviceChange is a verified signed change of the user's device set: the
+// calling device (holding the user's key), the target device of the path,
+// the statement rebuilt and the body that signed it.
+type deviceChange struct {
+	caller, target *store.Device
+	statement      []byte
+	body           api.DeviceChange
+}
+
+// signedChange reads and checks the signed change of the path's device:
+// the caller holds the user's key (403), the target is one of the user's
+// devices (404), the body's time is within MaxClockSkew of now (400), and
+// its signature by the caller verifies over statement(user, device, at)
+// (401). what names the change in errors.
+func (s *Server) signedChange(c *echo.Context, what string, statement func(userID, deviceID string, at time.Time) ([]byte, error)) (*deviceChange, error) {
+	caller, err := s.keyHolder(c)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.userDevice(c, caller.UserID)
+	if err != nil {
+		return nil, err
+	}
+	ch := &deviceChange{caller: caller, target: d}
+	if err := decodeJSON(c, &ch.body); err != nil {
+		return nil, err
+	}
+	if skew := s.now().Sub(ch.body.At); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return nil, fail(errBadRequest, "the "+what+"'s time is not now")
+	}
+	if ch.statement, err = statement(d.UserID, d.ID, ch.body.At); err != nil {
+		return nil, failCause(errBadRequest, "malformed "+what, err)
+	}
+	if threshold.Verify(caller.SigningPublicKey, ch.statement, ch.body.Signature) != nil {
+		return nil, errAuth
+	}
+	return ch, nil
 }
 
 // cancelDevice: POST /v1/device/devices/{device_id}/cancel, by an active
@@ -183,7 +168,7 @@ func (s *Server) cancelDevice(c *echo.Context) error {
 		return err
 	}
 	s.audit(ctx, d.UserID, store.EventDeviceCancelled, caller.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceCancelled})
-	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceCancelled})
+	return c.JSON(http.StatusOK, api.DeviceState{DeviceID: d.ID, UserID: d.UserID, State: store.DeviceCancelled})
 }
 
 // userDevice loads the device of path parameter device_id, which must be

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/threshold"
 )
 
@@ -111,24 +112,7 @@ func TestSuspendAndDeviceList(t *testing.T) {
 	e.do(http.MethodDelete, path, e.admin, nil).wantError(t, http.StatusConflict, "conflict")
 	phone.call(t, http.MethodGet, "/v1/device/requests?state=pending", nil).wantError(t, http.StatusUnauthorized, "unauthenticated")
 
-	var list struct {
-		UserKeyID string `json:"user_key_id"`
-		Devices   []struct {
-			DeviceID         string    `json:"device_id"`
-			Name             string    `json:"name"`
-			EnrolledAt       time.Time `json:"enrolled_at"`
-			State            string    `json:"state"`
-			OPRFPublicKey    []byte    `json:"oprf_public_key"`
-			SigningPublicKey []byte    `json:"signing_public_key"`
-			Evidence         *struct {
-				EnrollStatement   []byte   `json:"enroll_statement"`
-				EnrollSignature   []byte   `json:"enroll_signature"`
-				BlindedElements   [][]byte `json:"blinded_elements"`
-				EvaluatedElements [][]byte `json:"evaluated_elements"`
-				Proof             []byte   `json:"proof"`
-			} `json:"evidence"`
-		} `json:"devices"`
-	}
+	var list api.DeviceList
 	e.do(http.MethodGet, "/v1/users/"+phone.userID+"/devices", e.writer, nil).wantError(t, http.StatusForbidden, "forbidden")
 	e.do(http.MethodGet, "/v1/users/"+phone.userID+"/devices", otherAdmin, nil).wantError(t, http.StatusForbidden, "forbidden")
 	e.do(http.MethodGet, "/v1/users/"+phone.userID+"/devices", e.reader, nil).want(t, http.StatusOK).decode(t, &list)

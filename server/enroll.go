@@ -11,38 +11,13 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
 )
-
-type enrollJSON struct {
-	EnrollmentCode   string `json:"enrollment_code"`
-	DeviceName       string `json:"device_name"`
-	OPRFPublicKey    []byte `json:"oprf_public_key"`
-	SigningPublicKey []byte `json:"signing_public_key"`
-}
-
-type enrollReplyJSON struct {
-	DeviceID        string   `json:"device_id"`
-	UserID          string   `json:"user_id"`
-	BlindedElements [][]byte `json:"blinded_elements"`
-}
-
-type confirmJSON struct {
-	DeviceID          string   `json:"device_id"`
-	EvaluatedElements [][]byte `json:"evaluated_elements"`
-	Proof             []byte   `json:"proof"`
-	Signature         []byte   `json:"signature"`
-}
-
-type deviceStateJSON struct {
-	DeviceID string `json:"device_id"`
-	UserID   string `json:"user_id"`
-	State    string `json:"state"`
-}
 
 // enroll: POST /v1/device/enroll. The code is the credential: it is spent
 // only after everything else in the body has been checked and everything
@@ -58,14 +33,20 @@ func (s *Server) enroll(c *echo.Context) error {
 	if err := s.enrollAllowed(c); err != nil {
 		return err
 	}
-	var in enrollJSON
+	var in api.EnrollRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
 	if err := checkText("device_name", in.DeviceName, true); err != nil {
 		return err
 	}
-	if _, err := oprf.ParsePublicKey(in.OPRFPublicKey); err != nil {
+	if in.Transfer {
+		// The device holds no kD until the transfer: it enrolls with the
+		// user's pinned pkD, and its transfer key never comes here.
+		if in.OPRFPublicKey != nil {
+			return fail(errBadRequest, "a transfer enrollment carries no oprf_public_key: the device receives the user's device key from an existing device")
+		}
+	} else if _, err := oprf.ParsePublicKey(in.OPRFPublicKey); err != nil {
 		return fail(errBadRequest, "oprf_public_key is not a valid ristretto255 public key")
 	}
 	if len(in.SigningPublicKey) != ed25519.PublicKeySize {
@@ -78,8 +59,15 @@ func (s *Server) enroll(c *echo.Context) error {
 	sum := sha256Sum([]byte(code))
 	// A read first (on a read connection): an unknown, used or expired
 	// code costs neither a blinding nor the store's writer.
-	if err := s.checkCode(c.Request().Context(), sum); err != nil {
+	codeUser, err := s.checkCode(c.Request().Context(), sum)
+	if err != nil {
 		return err
+	}
+	var pkD []byte
+	if in.Transfer {
+		if pkD, err = s.transferSource(c.Request().Context(), codeUser); err != nil {
+			return err
+		}
 	}
 	deviceID, err := ids.New(ids.Device, s.rand)
 	if err != nil {
@@ -109,16 +97,22 @@ func (s *Server) enroll(c *echo.Context) error {
 		Name:             in.DeviceName,
 		OPRFPublicKey:    in.OPRFPublicKey,
 		SigningPublicKey: in.SigningPublicKey,
-		KeyID:            threshold.DeviceKeyID(in.OPRFPublicKey),
 		State:            store.DevicePending,
 		CheckBlinded:     blinded,
 		CreatedAt:        s.now(),
 	}
+	if in.Transfer {
+		d.OPRFPublicKey, d.State = pkD, store.DeviceAwaitingTransfer
+	}
+	d.KeyID = threshold.DeviceKeyID(d.OPRFPublicKey)
 	if err := s.createDevice(ctx, d); err != nil {
 		requestLogger(c, s.log).Error("enrollment code spent but the device could not be stored", "user_id", d.UserID, "error", err)
 		return failCause(errUnavailable, "the device could not be registered and the enrollment code is spent; ask for a new enrollment code", err)
 	}
-	return c.JSON(http.StatusCreated, enrollReplyJSON{DeviceID: deviceID, UserID: enr.UserID, BlindedElements: blinded})
+	if in.Transfer {
+		return s.askAddDevice(c, d)
+	}
+	return c.JSON(http.StatusCreated, api.EnrollAnswer{DeviceID: deviceID, UserID: enr.UserID, BlindedElements: blinded})
 }
 
 // enrollAllowed applies the per-address rate of the enrollment calls,
@@ -131,21 +125,22 @@ func (s *Server) enrollAllowed(c *echo.Context) error {
 	return nil
 }
 
-// checkCode reads the enrollment code of hash sum without spending it: 401
-// if unknown, 410 if used or expired. UseEnrollment stays the arbiter.
-func (s *Server) checkCode(ctx context.Context, sum []byte) error {
+// checkCode reads the enrollment code of hash sum without spending it and
+// returns its user: 401 if unknown, 410 if used or expired. UseEnrollment
+// stays the arbiter.
+func (s *Server) checkCode(ctx context.Context, sum []byte) (string, error) {
 	enr, err := s.store.GetEnrollment(ctx, sum)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errAuth
+		return "", errAuth
 	case err != nil:
-		return storeFail(err, "enrollment")
+		return "", storeFail(err, "enrollment")
 	case !enr.UsedAt.IsZero():
-		return fail(errGone, "enrollment code already used")
+		return "", fail(errGone, "enrollment code already used")
 	case !s.now().Before(enr.ExpiresAt):
-		return fail(errExpired, "enrollment code expired")
+		return "", fail(errExpired, "enrollment code expired")
 	}
-	return nil
+	return enr.UserID, nil
 }
 
 // createDeviceBackoff are the waits before each retry of storing an
@@ -198,7 +193,7 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 	if err := s.enrollAllowed(c); err != nil {
 		return err
 	}
-	var in confirmJSON
+	var in api.ConfirmRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -220,7 +215,13 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 	if threshold.Verify(d.SigningPublicKey, stmt, in.Signature) != nil {
 		return errAuth
 	}
-	if d.State != store.DevicePending {
+	switch d.State {
+	case store.DevicePending:
+	case store.DeviceAwaitingTransfer:
+		return fail(errTransferPending, "no existing device has approved the transfer yet")
+	case store.DeviceCancelled:
+		return fail(errTransferDenied, "the transfer was denied or expired; this device can never become active")
+	default:
 		return fail(errConflict, "device is already active")
 	}
 	if !s.now().Before(d.CreatedAt.Add(EnrollmentTTL)) {
@@ -265,7 +266,12 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 	// while another device is active it waits RecoveryDelay, for those
 	// devices to see it and cancel it.
 	details := deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceActive}
-	if pinned != nil {
+	added := d.Evidence.AddStatement != nil
+	if added {
+		// Added by transfer: an active device of the user approved it,
+		// and it is active as soon as its own proof verifies.
+		details.Via = viaTransfer
+	} else if pinned != nil {
 		details.Via = viaRecovery
 		active, err := s.store.ActiveDevices(ctx, d.UserID)
 		if err != nil {
@@ -275,16 +281,21 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 			details.State = store.DeviceRecoveryPending
 		}
 	}
-	ev := store.DeviceEvidence{EnrollSignature: in.Signature, EvaluatedElements: in.EvaluatedElements, Proof: in.Proof}
+	ev := store.DeviceEvidence{EnrollSignature: in.Signature, EvaluatedElements: in.EvaluatedElements, Proof: in.Proof,
+		AddStatement: d.Evidence.AddStatement, AddSignature: d.Evidence.AddSignature}
 	if err := s.store.ConfirmDevice(ctx, d.ID, details.State, ev, s.now()); err != nil {
 		return storeFail(err, "device")
 	}
 	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, details)
-	return c.JSON(http.StatusOK, deviceStateJSON{DeviceID: d.ID, UserID: d.UserID, State: details.State})
+	return c.JSON(http.StatusOK, api.DeviceState{DeviceID: d.ID, UserID: d.UserID, State: details.State})
 }
 
-// viaRecovery is the "via" of a device_enrolled event of a recovery.
-const viaRecovery = "recovery"
+// The "via" of a device_enrolled event: a recovery, or a device added by
+// transfer.
+const (
+	viaRecovery = "recovery"
+	viaTransfer = "transfer"
+)
 
 // RecoveryDelay is how long a recovery enrollment stays recovery_pending
 // while another device of the user is active (DESIGN.md, "Recovery").

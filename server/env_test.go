@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/syncbuf"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/store/blobdir"
@@ -197,12 +198,7 @@ func (r *resp) decode(t testing.TB, v any) {
 // errorCode returns the code of a DESIGN.md error body.
 func (r *resp) errorCode(t testing.TB) string {
 	t.Helper()
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var body api.ErrorBody
 	r.decode(t, &body)
 	if body.Error.Message == "" {
 		t.Errorf("error body %s has no message", r.body)

@@ -26,6 +26,8 @@ var (
 	errMethodNotAllowed = api.ErrMethodNotAllowed
 	errConflict         = api.ErrConflict
 	errKeyMismatch      = api.ErrDeviceKeyMismatch
+	errTransferPending  = api.ErrTransferPending
+	errTransferDenied   = api.ErrTransferDenied
 	errExpired          = api.ErrExpired
 	errGone             = api.ErrGone
 	errTooLarge         = api.ErrTooLarge

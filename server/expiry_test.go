@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/store/blobdir"
 	"github.com/assent-dev/assent/threshold"
@@ -107,9 +108,7 @@ func TestExpiry(t *testing.T) {
 	if e.srv.keys.len() != 0 {
 		t.Error("session key held after expiry")
 	}
-	var chain struct {
-		Entries []wireAudit `json:"entries"`
-	}
+	var chain api.AuditList
 	e.do(http.MethodGet, "/v1/users/"+d.userID+"/audit", e.admin, nil).want(t, http.StatusOK).decode(t, &chain)
 	events := verifyAudit(t, chain.Entries)
 	for _, ev := range []string{store.EventRecordExpired, store.EventSessionExpired} {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/envelope"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
@@ -52,10 +53,7 @@ func TestSealAndOpen(t *testing.T) {
 	}
 
 	ans := d.answerBody(t, q, threshold.DecisionApprove)
-	var reply struct {
-		RequestID string `json:"request_id"`
-		State     string `json:"state"`
-	}
+	var reply api.DeviceResponseAnswer
 	d.post(t, q.RequestID, ans).want(t, http.StatusOK).decode(t, &reply)
 	if reply.State != "approved" || reply.RequestID != q.RequestID {
 		t.Fatalf("answer reply %+v", reply)
@@ -114,9 +112,7 @@ func TestSealAndOpen(t *testing.T) {
 
 	// The audit chain, read by the third party and by the device, is whole
 	// and tells the story.
-	var chain struct {
-		Entries []wireAudit `json:"entries"`
-	}
+	var chain api.AuditList
 	d.call(t, http.MethodGet, "/v1/device/audit", nil).want(t, http.StatusOK).decode(t, &chain)
 	events := verifyAudit(t, chain.Entries)
 	want := []string{
@@ -127,9 +123,7 @@ func TestSealAndOpen(t *testing.T) {
 	if !slices.Equal(events, want) {
 		t.Errorf("audit events %v, want %v", events, want)
 	}
-	var admin struct {
-		Entries []wireAudit `json:"entries"`
-	}
+	var admin api.AuditList
 	e.do(http.MethodGet, "/v1/users/"+d.userID+"/audit?after=2&limit=3", e.admin, nil).want(t, http.StatusOK).decode(t, &admin)
 	if len(admin.Entries) != 3 || admin.Entries[0].Seq != 3 {
 		t.Errorf("audit page after=2 limit=3: %d entries from %d", len(admin.Entries), admin.Entries[0].Seq)

@@ -24,11 +24,16 @@ const maxJSONBody = 64 << 10
 // key in another case than v's schema, and nothing after it but white
 // space (400), by strictjson.
 func decodeJSON(c *echo.Context, v any) error {
+	return decodeJSONLimit(c, v, maxJSONBody)
+}
+
+// decodeJSONLimit is decodeJSON with a cap of limit bytes.
+func decodeJSONLimit(c *echo.Context, v any, limit int64) error {
 	r := c.Request()
-	if r.ContentLength > maxJSONBody {
-		return fail(errTooLarge, "request body over "+strconv.Itoa(maxJSONBody)+" bytes")
+	if r.ContentLength > limit {
+		return fail(errTooLarge, "request body over "+strconv.FormatInt(limit, 10)+" bytes")
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxJSONBody))
+	data, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
 	if err != nil {
 		return jsonFail(err)
 	}

@@ -262,3 +262,15 @@ func (m *meteredStore) PushSubscriptions(ctx context.Context, userID string) ([]
 func (m *meteredStore) DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error {
 	return m.run("DeletePushSubscription", func() error { return m.Store.DeletePushSubscription(ctx, deviceID, endpoint) })
 }
+
+func (m *meteredStore) ApproveTransfer(ctx context.Context, t *store.Transfer, now time.Time) error {
+	return m.run("ApproveTransfer", func() error { return m.Store.ApproveTransfer(ctx, t, now) })
+}
+
+func (m *meteredStore) TakeTransfer(ctx context.Context, deviceID string, now time.Time) (*store.Transfer, error) {
+	return meter(m, "TakeTransfer", func() (*store.Transfer, error) { return m.Store.TakeTransfer(ctx, deviceID, now) })
+}
+
+func (m *meteredStore) DeleteExpiredTransfers(ctx context.Context, now time.Time, limit int) (int, error) {
+	return meter(m, "DeleteExpiredTransfers", func() (int, error) { return m.Store.DeleteExpiredTransfers(ctx, now, limit) })
+}

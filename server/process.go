@@ -114,6 +114,12 @@ func unusable(err error) bool {
 // endRequestFor ends what q was waiting for, as expired: its record (whose
 // staged blob goes) or its session.
 func (s *Server) endRequestFor(ctx context.Context, q *store.Request) {
+	if q.Kind == store.KindAddDevice {
+		if err := s.cancelTransfer(ctx, q); err != nil {
+			s.log.Warn("cancelling the device of an ended add_device request failed", "request_id", q.ID, "error", err)
+		}
+		return
+	}
 	if q.Kind == threshold.KindCreate {
 		s.endRecord(ctx, q.RecordID, store.RecordExpired)
 		return
@@ -126,6 +132,8 @@ func (s *Server) endRequestFor(ctx context.Context, q *store.Request) {
 // the session.
 func (s *Server) act(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
 	switch {
+	case q.Kind == store.KindAddDevice:
+		return s.actAddDevice(ctx, q)
 	case q.Answer.Decision == threshold.DecisionDeny && q.Kind == threshold.KindCreate:
 		s.endRecord(ctx, q.RecordID, store.RecordRejected)
 	case q.Answer.Decision == threshold.DecisionDeny:

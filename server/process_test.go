@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/store"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -93,9 +94,7 @@ func TestUnusableAnswerIsFinal(t *testing.T) {
 		}
 	})
 
-	var chain struct {
-		Entries []wireAudit `json:"entries"`
-	}
+	var chain api.AuditList
 	d.call(t, http.MethodGet, "/v1/device/audit", nil).want(t, http.StatusOK).decode(t, &chain)
 	events := verifyAudit(t, chain.Entries)
 	if !slices.Contains(events, store.EventRecordExpired) || !slices.Contains(events, store.EventSessionExpired) {

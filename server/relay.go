@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/server/push"
+	"github.com/assent-dev/assent/store"
 )
 
 // relayUsersPerTick bounds the store listings of one relay tick; past it
@@ -18,7 +19,8 @@ const relayUsersPerTick = 256
 // nodes made for the users connected here: the hub that a request's own
 // node notifies lives in that node's memory only (DESIGN.md, "Push" and
 // "Scale-out"). Every PushPollInterval it lists the pending requests of the
-// connected users and notifies the hub of each one it has not relayed yet.
+// connected users and notifies the hub of each one it has not relayed yet;
+// it also ends the streams of connected devices that are no longer active.
 // Only the hub is notified: the node that made a request has run the other
 // notifiers (webhooks) already.
 //
@@ -76,9 +78,13 @@ func (r *relay) tick(ctx context.Context) error {
 	return nil
 }
 
-// relayUser notifies the hub of each pending request of userID that another
+// relayUser ends the streams of userID's devices that are no longer active,
+// then notifies the hub of each pending request of userID that another
 // node made and that was not relayed before.
 func (r *relay) relayUser(ctx context.Context, userID string, now time.Time) error {
+	if err := r.endInactive(ctx, userID); err != nil {
+		return err
+	}
 	reqs, err := r.s.store.PendingRequests(ctx, userID, now, maxDeviceList)
 	if err != nil {
 		return fmt.Errorf("listing the pending requests of %s: %w", userID, err)
@@ -111,5 +117,27 @@ func (r *relay) relayUser(ctx context.Context, userID string, now time.Time) err
 		}
 	}
 	r.users[userID] = set
+	return nil
+}
+
+// endInactive ends the open streams of userID's devices that are not
+// active: a device revoked or suspended through another node (whose
+// EndDevice ended only that node's streams) stops hearing of its user's
+// requests within one relay turn of the user, as on the node that changed
+// it. A device's later calls are refused by every node at once anyway.
+func (r *relay) endInactive(ctx context.Context, userID string) error {
+	connected := r.s.hub.ConnectedDevices(userID)
+	if len(connected) == 0 {
+		return nil
+	}
+	active, err := r.s.store.ActiveDevices(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("listing the active devices of %s: %w", userID, err)
+	}
+	for _, id := range connected {
+		if !slices.ContainsFunc(active, func(d *store.Device) bool { return d.ID == id }) {
+			r.s.hub.EndDevice(userID, id)
+		}
+	}
 	return nil
 }

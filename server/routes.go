@@ -10,9 +10,11 @@ import (
 type authKind int
 
 const (
-	authOpen   authKind = iota // health checks, and enrollment (the code or the signature in the body is the credential)
-	authKey                    // a third party's API key, with the route's scope if it names one
-	authSigned                 // a signed device call
+	authOpen     authKind = iota // health checks, and enrollment (the code or the signature in the body is the credential)
+	authKey                      // a third party's API key, with the route's scope if it names one
+	authSigned                   // a signed device call
+	authTransfer                 // a signed call of a device waiting for its transfer bundle
+	authAnswer                   // a signed device call whose body may carry a transfer bundle
 )
 
 // route is one endpoint of the API: the whole API is the table in routes,
@@ -49,13 +51,15 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/v1/device/enroll/confirm", authOpen, "", s.confirmEnrollment},
 		{http.MethodGet, "/v1/device/requests", authSigned, "", s.listDeviceRequests},
 		{http.MethodGet, "/v1/device/requests/:id", authSigned, "", s.getDeviceRequest},
-		{http.MethodPost, "/v1/device/requests/:id/response", authSigned, "", s.answerRequest},
+		{http.MethodPost, "/v1/device/requests/:id/response", authAnswer, "", s.answerRequest},
 		{http.MethodGet, "/v1/device/events", authSigned, "", s.deviceEvents},
 		{http.MethodGet, "/v1/device/audit", authSigned, "", s.deviceAudit},
 		{http.MethodGet, "/v1/device/push-subscription", authSigned, "", s.pushConfig},
 		{http.MethodPost, "/v1/device/push-subscription", authSigned, "", s.putPushSubscription},
 		{http.MethodPost, "/v1/device/devices/:device_id/revoke", authSigned, "", s.revokeDevice},
 		{http.MethodPost, "/v1/device/devices/:device_id/cancel", authSigned, "", s.cancelDevice},
+		{http.MethodPost, "/v1/device/devices/:device_id/reactivate", authSigned, "", s.reactivateDevice},
+		{http.MethodGet, "/v1/device/transfer", authTransfer, "", s.getTransfer},
 	}
 	if s.baseline != nil {
 		rs = append(rs, route{http.MethodPut, BaselineUploadPath, authKey, ScopeRecordsWrite, s.baselineUpload})
@@ -70,6 +74,10 @@ func (s *Server) routeAuth(rt route) []echo.MiddlewareFunc {
 		return []echo.MiddlewareFunc{s.clientAuth(rt.scope)}
 	case authSigned:
 		return []echo.MiddlewareFunc{s.deviceAuth}
+	case authTransfer:
+		return []echo.MiddlewareFunc{s.deviceAuthFor(transferStates, maxJSONBody)}
+	case authAnswer:
+		return []echo.MiddlewareFunc{s.deviceAuthFor(nil, maxTransferBody)}
 	}
 	return nil
 }

@@ -50,6 +50,11 @@ func (s *Server) sweep(ctx context.Context) error {
 		}))
 	}
 
+	// A transfer bundle nobody fetched in time goes (ciphertext only, but
+	// the server keeps none of it longer than needed).
+	_, err = s.store.DeleteExpiredTransfers(ctx, now, sweepBatch)
+	errs = append(errs, err)
+
 	s.pending.expire(now)
 	s.keys.expire(now)
 	s.limits.prune(s.clock())
@@ -70,9 +75,12 @@ func (s *Server) expireRequest(ctx context.Context, q *store.Request) error {
 		return fmt.Errorf("expiring request %s: %w", q.ID, err)
 	}
 	s.pending.drop(q.ID)
-	if q.Kind == threshold.KindCreate {
+	switch q.Kind {
+	case store.KindAddDevice:
+		return s.cancelTransfer(ctx, q)
+	case threshold.KindCreate:
 		s.endRecord(ctx, q.RecordID, store.RecordExpired)
-	} else {
+	default:
 		s.endSession(ctx, q.UserID, q.SessionID, store.SessionExpired)
 	}
 	return nil

@@ -76,7 +76,8 @@ const (
 
 // Device states (DESIGN.md, "The user's device set"): pending -> active ->
 // revoked | suspended; awaiting_transfer -> pending for a device added by
-// transfer; pending -> recovery_pending -> active | cancelled for a recovery
+// transfer (awaiting_transfer -> cancelled when its add_device request is
+// denied or expires); pending -> recovery_pending -> active | cancelled for a recovery
 // enrollment while another device of the user is active; suspended -> active
 // (only on a device's signed statement) | revoked. A device is pending from
 // enrollment until its enrollment check (proof and signature) is confirmed.
@@ -95,7 +96,7 @@ const (
 // DeviceTransitions lists the moves SetDeviceState makes, from -> allowed
 // targets. The first move out of pending is ConfirmDevice's.
 var DeviceTransitions = map[string][]string{
-	DeviceAwaitingTransfer: {DevicePending},
+	DeviceAwaitingTransfer: {DevicePending, DeviceCancelled},
 	DeviceRecoveryPending:  {DeviceActive, DeviceCancelled},
 	DeviceActive:           {DeviceRevoked, DeviceSuspended},
 	DeviceSuspended:        {DeviceActive, DeviceRevoked},
@@ -254,11 +255,14 @@ type RequestRecord struct {
 // Request is one question to the user's device: seal this record, or open it
 // for this requester.
 type Request struct {
-	ID              string
-	Kind            string // "create" or "access"
-	UserID          string
-	RecordID        string
-	SessionID       string // for kind "access"
+	ID        string
+	Kind      string // "create", "access" or "add_device"
+	UserID    string
+	RecordID  string // empty for kind "add_device"
+	SessionID string // for kind "access"
+	// DeviceID is, for kind "add_device", the device waiting for the
+	// transfer (its name and signing key are the Device's); empty otherwise.
+	DeviceID        string
 	DeviceKeyID     string
 	Requester       Requester
 	Purpose         string
@@ -522,6 +526,22 @@ type Store interface {
 	// endpoint is endpoint (so that a push service's 410 for a replaced
 	// subscription leaves the new one). ErrNotFound otherwise.
 	DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error
+
+	// ApproveTransfer stores the transfer bundle t of device t.DeviceID and
+	// moves that device from awaiting_transfer to pending, writing
+	// t.Statement and t.Signature as its Evidence.AddStatement and
+	// AddSignature and StateAt = now: ErrNotFound for an unknown device,
+	// ErrConflict unless it is awaiting transfer (or a bundle for it is
+	// stored already).
+	ApproveTransfer(ctx context.Context, t *Transfer, now time.Time) error
+	// TakeTransfer returns the bundle of device deviceID and deletes it, so
+	// that it is handed out at most once: ErrNotFound if there is none
+	// (never stored, taken already or deleted), ErrExpired (and nothing
+	// deleted) if now >= ExpiresAt.
+	TakeTransfer(ctx context.Context, deviceID string, now time.Time) (*Transfer, error)
+	// DeleteExpiredTransfers deletes up to limit bundles with ExpiresAt <=
+	// now and returns how many it deleted.
+	DeleteExpiredTransfers(ctx context.Context, now time.Time, limit int) (int, error)
 
 	// PinMasterKeyID records keyID as the id of the master key that wraps
 	// this store's server shares, if none is recorded yet, and returns the

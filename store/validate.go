@@ -11,6 +11,7 @@ import "time"
 const (
 	KindCreate      = "create"
 	KindAccess      = "access"
+	KindAddDevice   = "add_device"
 	DecisionApprove = "approve"
 	DecisionDeny    = "deny"
 )

@@ -129,3 +129,41 @@ func FuzzParseStatement(f *testing.F) {
 		}
 	})
 }
+
+func TestParseAddDeviceStatement(t *testing.T) {
+	g := readGolden(t)
+	st, err := ParseAddDeviceStatement(g.DeviceSet.AddDevice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.NewDeviceID != g.DeviceSet.NewDeviceID || st.RequestID != g.DeviceSet.AddRequestID || st.SenderDeviceID != g.DeviceID ||
+		!bytes.Equal(st.TransferKeyHash, g.DeviceSet.TransferKeyHash) || st.ExpiresAt.Unix() != g.DeviceSet.AddExpiresAt {
+		t.Fatalf("ParseAddDeviceStatement(golden) = %+v", st)
+	}
+	good := g.DeviceSet.AddDevice
+	for name, b := range map[string][]byte{
+		"empty":     nil,
+		"truncated": good[:len(good)-1],
+		"trailing":  append(bytes.Clone(good), 0),
+		"label":     append([]byte("assent/add-device/v2"), good[len(LabelAddDevice):]...),
+	} {
+		if _, err := ParseAddDeviceStatement(b); !errors.Is(err, ErrStatement) {
+			t.Errorf("ParseAddDeviceStatement(%s) = %v, want ErrStatement", name, err)
+		}
+	}
+}
+
+func FuzzParseAddDeviceStatement(f *testing.F) {
+	f.Add([]byte(readGolden(f).DeviceSet.AddDevice))
+	f.Add([]byte(LabelAddDevice + "\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := ParseAddDeviceStatement(b)
+		if err != nil {
+			return
+		}
+		again, err := st.Marshal()
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("parsed statement re-marshals to %x, %v", again, err)
+		}
+	})
+}

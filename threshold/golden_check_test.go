@@ -164,6 +164,11 @@ func TestGoldenIndependently(t *testing.T) {
 	if !bytes.Equal(addSt, d.AddDevice) || !bytes.Equal(addSt, d.HPKEInfo) || !ed25519.Verify(pub, addSt, d.AddSignature) {
 		t.Errorf("add_device statement %x, HPKE info or signature is wrong, want %x", d.AddDevice, addSt)
 	}
+	re := lpHand(lpHand(append([]byte("assent/reactivate-device/v1"), 0), []byte(g.UserID)), []byte(d.RevokeDeviceID))
+	re = binary.BigEndian.AppendUint64(re, uint64(d.ReactivateAt))
+	if !bytes.Equal(re, d.Reactivate) || !ed25519.Verify(pub, re, d.ReactivateSignature) {
+		t.Errorf("reactivate statement %x or its signature is wrong, want %x", d.Reactivate, re)
+	}
 	pairing := "assent-pair:v1:" + d.NewDeviceID + ":" + strings.TrimRight(base32.StdEncoding.EncodeToString(d.TransferPublicKey), "=")
 	if pairing != d.PairingString {
 		t.Errorf("pairing string %q, want %q", d.PairingString, pairing)

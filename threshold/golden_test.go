@@ -72,7 +72,8 @@ type golden struct {
 
 // goldenDeviceSet holds the byte strings of the user's device set
 // (DESIGN.md): a revocation statement, an add_device statement (which is
-// also the HPKE info of the transfer bundle), and the pairing string. All
+// also the HPKE info of the transfer bundle), the pairing string, and a
+// reactivation statement (ours: DESIGN.md names no layout). All
 // are signed with signing_seed.
 type goldenDeviceSet struct {
 	RevokeDeviceID    string   `json:"revoke_device_id"`
@@ -90,6 +91,11 @@ type goldenDeviceSet struct {
 	AddSignature      hexBytes `json:"add_device_signature"`
 	HPKEInfo          hexBytes `json:"hpke_info"`
 	PairingString     string   `json:"pairing_string"`
+	// Reactivation of a suspended device (our addition to DESIGN.md, which
+	// gives no layout): of device RevokeDeviceID at ReactivateAt.
+	ReactivateAt        int64    `json:"reactivate_at_unix"`
+	Reactivate          hexBytes `json:"reactivate_statement"`
+	ReactivateSignature hexBytes `json:"reactivate_signature"`
 }
 
 type goldenStatement struct {
@@ -285,6 +291,10 @@ func makeGolden(t *testing.T) *golden {
 	check(err)
 	d.AddSignature, d.HPKEInfo = Sign(sk, d.AddDevice), d.AddDevice
 	d.PairingString = PairingString(d.NewDeviceID, d.TransferPublicKey)
+	d.ReactivateAt = 1700000600
+	d.Reactivate, err = ReactivateStatement(g.UserID, d.RevokeDeviceID, time.Unix(d.ReactivateAt, 0))
+	check(err)
+	d.ReactivateSignature = Sign(sk, d.Reactivate)
 	return g
 }
 

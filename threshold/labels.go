@@ -15,6 +15,10 @@ const (
 	LabelAddDevice   = "assent/add-device/v1"    // prefix of the add_device statement
 	LabelRevoke      = "assent/revoke-device/v1" // prefix of the revocation statement
 	LabelPairing     = "assent-pair:v1:"         // prefix of the pairing string of a transfer
+	// LabelReactivate prefixes the statement that reactivates a suspended
+	// device. DESIGN.md says only that a device's signed statement
+	// reactivates; this layout, like the revocation's, is our addition.
+	LabelReactivate = "assent/reactivate-device/v1"
 )
 
 // KindAddDevice is the kind of a request to approve a device added by

@@ -31,11 +31,8 @@ func ParseStatement(b []byte) (*Statement, error) {
 	s.Purpose = string(d.lp())
 	blinded := d.lp()
 	at := d.u64()
-	if d.err != nil {
-		return nil, d.err
-	}
-	if len(d.buf) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the statement", ErrStatement, len(d.buf))
+	if err := d.end(); err != nil {
+		return nil, err
 	}
 	if len(blinded)%elementSize != 0 {
 		return nil, fmt.Errorf("%w: blinded elements are %d bytes, not a multiple of %d", ErrStatement, len(blinded), elementSize)
@@ -43,18 +40,46 @@ func ParseStatement(b []byte) (*Statement, error) {
 	for i := 0; i < len(blinded); i += elementSize {
 		s.BlindedElements = append(s.BlindedElements, bytes.Clone(blinded[i:i+elementSize]))
 	}
-	if at > 1<<62 {
-		return nil, fmt.Errorf("%w: expiry out of range", ErrStatement)
-	}
-	s.ExpiresAt = time.Unix(int64(at), 0).UTC()
-	again, err := s.Marshal()
-	if err != nil {
+	var err error
+	if s.ExpiresAt, err = expiry(at); err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(again, b) {
-		return nil, fmt.Errorf("%w: the statement does not re-encode to itself", ErrStatement)
+	if err := reencodes(s.Marshal, b); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// expiry is the time of a statement's u64be expiry.
+func expiry(at uint64) (time.Time, error) {
+	if at > 1<<62 {
+		return time.Time{}, fmt.Errorf("%w: expiry out of range", ErrStatement)
+	}
+	return time.Unix(int64(at), 0).UTC(), nil
+}
+
+// reencodes checks that a parsed statement marshals back to b, so that one
+// statement has one encoding.
+func reencodes(marshal func() ([]byte, error), b []byte) error {
+	again, err := marshal()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(again, b) {
+		return fmt.Errorf("%w: the statement does not re-encode to itself", ErrStatement)
+	}
+	return nil
+}
+
+// end returns the first error, or an error if bytes are left.
+func (d *decoder) end() error {
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.buf) != 0 {
+		return fmt.Errorf("%w: %d bytes after the statement", ErrStatement, len(d.buf))
+	}
+	return nil
 }
 
 // decoder reads the fields encoder writes, keeping the first error.
@@ -102,4 +127,37 @@ func (d *decoder) u64() uint64 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(b)
+}
+
+// ParseAddDeviceStatement decodes add_device statement bytes
+// (AddDeviceStatement.Marshal's layout), for the new device, which must
+// read what the statement names before it opens the bundle. It is strict
+// as ParseStatement is: exact label and lengths, nothing after the end, and
+// the result re-marshals to the same bytes. Errors wrap ErrStatement.
+func ParseAddDeviceStatement(b []byte) (*AddDeviceStatement, error) {
+	d := decoder{buf: b}
+	d.label(LabelAddDevice)
+	d.byte0()
+	s := &AddDeviceStatement{
+		RequestID:        string(d.lp()),
+		UserID:           string(d.lp()),
+		NewDeviceID:      string(d.lp()),
+		SigningPublicKey: bytes.Clone(d.lp()),
+		TransferKeyHash:  bytes.Clone(d.lp()),
+		SenderDeviceID:   string(d.lp()),
+		DeviceKeyID:      string(d.lp()),
+		Decision:         string(d.lp()),
+	}
+	at := d.u64()
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.ExpiresAt, err = expiry(at); err != nil {
+		return nil, err
+	}
+	if err := reencodes(s.Marshal, b); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -25,7 +25,7 @@ import (
 )
 
 func init() {
-	register("device", "the device agent (enroll, run, ledger, audit, recovery-kit, recover, status, revoke, cancel)", runDevice)
+	register("device", "the device agent (enroll, run, add, ledger, audit, recovery-kit, recover, status, revoke, reactivate, cancel)", runDevice)
 }
 
 // Environment variables of `assent device`.
@@ -46,8 +46,10 @@ var deviceStdin io.Reader = os.Stdin
 var keystoreKDF = device.DefaultKDFParams
 
 var deviceCommands = map[string]command{
-	"enroll":       {"enroll this device with a code: --server URL --code CODE (or $" + envEnrollmentCode + ")", deviceEnroll},
-	"run":          {"answer requests, asking y/N for each", deviceRun},
+	"enroll":       {"enroll this device with a code: --server URL --code CODE (or $" + envEnrollmentCode + "); --transfer to add it from an existing device", deviceEnroll},
+	"run":          {"answer requests, asking y/N for each (and the pairing string and passphrase for an add_device)", deviceRun},
+	"add":          {"add the device that shows PAIRING-STRING to the user's devices: add PAIRING-STRING", deviceAdd},
+	"reactivate":   {"reactivate a suspended device of the user: reactivate DEVICE_ID", deviceReactivate},
 	"ledger":       {"print the ledger of answers, checking its hash chain", deviceLedger},
 	"audit":        {"verify the user's audit chain, pin its head, report what this device did not expect (exit 3 rewritten, 4 alerts)", deviceAudit},
 	"recovery-kit": {"print a t-of-n recovery kit of the device share", deviceRecoveryKit},
@@ -244,6 +246,7 @@ func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	serverURL := fs.String("server", "", "`URL` of the Assent server")
 	code := codeFlag(fs, "enrollment `code` from the service that created your user")
 	name := fs.String("name", "", "device `name` shown to services (default: the host name)")
+	transfer := fs.Bool("transfer", false, "join the user's devices by transfer: print a pairing string for an existing device and wait for it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -256,6 +259,9 @@ func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *serverURL == "" || *code == "" {
 		return fmt.Errorf("%w: --server and --code (or $%s) are required", errUsage, envEnrollmentCode)
 	}
+	if *transfer {
+		return enrollTransfer(ctx, &sf, *serverURL, *code, *name, stdout, stderr)
+	}
 	return enrollDevice(ctx, &sf, *serverURL, *code, *name, nil, stdout, stderr)
 }
 
@@ -263,25 +269,12 @@ func deviceEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // keystore before confirming; share is the device share to enroll (nil: a
 // new one).
 func enrollDevice(ctx context.Context, sf *storeFlags, serverURL, code, name string, share *oprf.PrivateKey, stdout, stderr io.Writer) error {
-	path, err := sf.keystorePath()
+	en, err := startEnroll(sf, serverURL, name, stderr)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("a keystore exists at %s: this device is enrolled already (move it away to enroll again)", path)
-	}
-	if name == "" {
-		name, _ = os.Hostname()
-	}
-	client, err := device.NewClient(serverURL, nil, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
-	if err != nil {
-		return fmt.Errorf("%w: --server: %v", errUsage, err)
-	}
-	pass, err := sf.passphrase(stderr, true)
-	if err != nil {
-		return err
-	}
-	defer secret.Clear(pass)
+	defer secret.Clear(en.pass)
+	path, client, pass, name := en.keystore, en.client, en.pass, en.name
 	saved := false
 	id, err := client.Enroll(ctx, code, device.EnrollOptions{Name: name, OPRFKey: share, Save: func(id *device.Identity) error {
 		if err := device.CreateKeystore(path, pass, id, rand.Reader, keystoreKDF); err != nil {
@@ -312,6 +305,43 @@ func enrollDevice(ctx context.Context, sf *storeFlags, serverURL, code, name str
 	fmt.Fprintf(stdout, "Next: make a recovery kit (assent device recovery-kit --threshold 2 --shares 3),\n")
 	fmt.Fprintf(stdout, "then answer requests with `assent device run`.\n")
 	return nil
+}
+
+// enrollment is what an enrollment needs before it calls the server.
+type enrollment struct {
+	keystore, name string
+	client         *device.Client
+	pass           []byte // the caller clears it
+}
+
+// startEnroll checks that no keystore (nor, with extra, those files)
+// exists, defaults the name to the host name, makes the client and asks for
+// the new keystore's passphrase twice.
+func startEnroll(sf *storeFlags, serverURL, name string, stderr io.Writer, extra ...string) (*enrollment, error) {
+	path, err := sf.keystorePath()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("a keystore exists at %s: this device is enrolled already (move it away to enroll again)", path)
+	}
+	for _, p := range extra {
+		if _, err := os.Stat(p); err == nil {
+			return nil, fmt.Errorf("%s exists: this device holds a ledger or audit head already (move it away to enroll again)", p)
+		}
+	}
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	client, err := device.NewClient(serverURL, nil, device.ClientOptions{InsecureHTTP: sf.insecureHTTP})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --server: %v", errUsage, err)
+	}
+	pass, err := sf.passphrase(stderr, true)
+	if err != nil {
+		return nil, err
+	}
+	return &enrollment{keystore: path, name: name, client: client, pass: pass}, nil
 }
 
 func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -361,12 +391,16 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var out sync.Mutex // serialises stdout and stderr lines
 	var policy device.Policy
+	var addDevice func(context.Context, *device.Request, *device.AddDevice) (*device.Result, error)
 	if *auto {
 		fmt.Fprintln(stderr, "WARNING: --auto-approve approves every request that passes the device's checks without asking you.")
 		fmt.Fprintln(stderr, "WARNING: use it only for scripts and tests. Access to records not in the ledger is still denied.")
+		fmt.Fprintln(stderr, "Requests to add a device are never auto-approved: they are left for you (assent device add).")
 		policy = autoPolicy(&out, stdout)
 	} else {
-		policy = terminalPolicy(&out, stdout, newLineReader(deviceStdin))
+		lines := newLineReader(deviceStdin)
+		policy = terminalPolicy(&out, stdout, lines)
+		addDevice = runAddDevice(&sf, id, client, ledger, &out, lines, stdout, stderr)
 	}
 	notify := func(n device.Notice) { out.Lock(); defer out.Unlock(); writeNotice(stdout, stderr, n) }
 	agent, err := device.NewAgent(client, ledger, policy, device.AgentOptions{
@@ -375,6 +409,7 @@ func deviceRun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		RequireMatch:  *requireMatch,
 		Notify:        notify,
 		AuditInterval: *auditEvery,
+		AddDevice:     addDevice,
 	})
 	if err != nil {
 		return err
@@ -421,6 +456,11 @@ func writeNotice(stdout, stderr io.Writer, n device.Notice) {
 			how = ": the code typed is not the request's match code"
 		}
 		fmt.Fprintf(stdout, "Request %s: %s%s; the server says %s.\n", r.RequestID, r.Decision, how, device.Quote(r.State))
+	case device.NoticeAddDevice:
+		a := n.AddDevice
+		fmt.Fprintf(stdout, "Request %s: add device %s (named %s) to your devices. Not answered here (never auto-approved):\n",
+			a.RequestID, a.DeviceID, device.Quote(a.Name))
+		fmt.Fprintf(stdout, "  run `assent device add PAIRING-STRING` with the pairing string the new device shows.\n")
 	case device.NoticeRefused:
 		fmt.Fprintf(stderr, "REFUSED %v\n", n.Err)
 	case device.NoticeFinding:

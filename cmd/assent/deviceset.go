@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -57,6 +58,13 @@ func deviceRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"Revoked device %s: its calls are refused from now on. Its copy of the device share is not rotated.\n")
 }
 
+// deviceReactivate reactivates a suspended device of the user, with a
+// statement this device signs (our layout: DESIGN.md names none).
+func deviceReactivate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return deviceSetChange(ctx, "reactivate", args, stdout, stderr, (*device.Client).Reactivate,
+		"Reactivated device %s: it answers for you again.\n")
+}
+
 // deviceCancel cancels a pending recovery enrollment of the user.
 func deviceCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return deviceSetChange(ctx, "cancel", args, stdout, stderr, (*device.Client).Cancel,
@@ -70,18 +78,9 @@ func deviceSetChange(ctx context.Context, name string, args []string, stdout, st
 	fs := newFlagSet("device "+name, stderr)
 	var sf storeFlags
 	sf.register(fs, false, true)
-	// The device id may come before the flags or after them.
-	var target string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		target, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	target, err := parseOneArg(fs, args, "device "+name+" takes one device id")
+	if err != nil {
 		return err
-	}
-	if target == "" && fs.NArg() == 1 {
-		target = fs.Arg(0)
-	} else if fs.NArg() != 0 || target == "" {
-		return fmt.Errorf("%w: device %s takes one device id", errUsage, name)
 	}
 	id, err := sf.openIdentity(stderr)
 	if err != nil {
@@ -97,4 +96,22 @@ func deviceSetChange(ctx context.Context, name string, args []string, stdout, st
 	}
 	fmt.Fprintf(stdout, done, target)
 	return nil
+}
+
+// parseOneArg parses fs's flags around exactly one argument, which may come
+// before the flags or after them; usage says what the command takes.
+func parseOneArg(fs *flag.FlagSet, args []string, usage string) (string, error) {
+	var arg string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		arg, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if arg == "" && fs.NArg() == 1 {
+		arg = fs.Arg(0)
+	} else if fs.NArg() != 0 || arg == "" {
+		return "", fmt.Errorf("%w: %s", errUsage, usage)
+	}
+	return arg, nil
 }

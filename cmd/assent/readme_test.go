@@ -35,3 +35,34 @@ func TestREADMEQuickstart(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEDeviceCommands: the README's table of `assent device` commands
+// lists exactly the commands of deviceCommands.
+func TestREADMEDeviceCommands(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "Its commands (`assent device help`):")
+	if !ok {
+		t.Fatal("README has no table of device commands")
+	}
+	table, _, _ = strings.Cut(table, "\n\n## ")
+	listed := map[string]bool{}
+	for _, line := range strings.Split(table, "\n") {
+		if rest, ok := strings.CutPrefix(line, "| `"); ok {
+			name, _, _ := strings.Cut(rest, " ")
+			listed[strings.TrimSuffix(name, "`")] = true
+		}
+	}
+	for name := range deviceCommands {
+		if !listed[name] {
+			t.Errorf("README's device command table lacks %q", name)
+		}
+	}
+	for name := range listed {
+		if _, ok := deviceCommands[name]; !ok {
+			t.Errorf("README's device command table lists %q, which assent device lacks", name)
+		}
+	}
+}

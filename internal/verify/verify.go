@@ -47,33 +47,14 @@ var (
 	ErrUserKey = errors.New("verify: the user's key is not the one given")
 )
 
-// DeviceList is GET /v1/users/{uid}/devices, decoded strictly.
-type DeviceList struct {
-	UserKeyID string   `json:"user_key_id"`
-	Devices   []Device `json:"devices"`
-}
-
-// Device is one listed device with its evidence.
-type Device struct {
-	DeviceID         string    `json:"device_id"`
-	Name             string    `json:"name"`
-	State            string    `json:"state"`
-	OPRFPublicKey    []byte    `json:"oprf_public_key"`
-	SigningPublicKey []byte    `json:"signing_public_key"`
-	EnrolledAt       string    `json:"enrolled_at"`
-	Evidence         *Evidence `json:"evidence"`
-}
-
-// Evidence binds a device's signing key to pkD.
-type Evidence struct {
-	EnrollStatement   []byte   `json:"enroll_statement"`
-	EnrollSignature   []byte   `json:"enroll_signature"`
-	BlindedElements   [][]byte `json:"blinded_elements"`
-	EvaluatedElements [][]byte `json:"evaluated_elements"`
-	Proof             []byte   `json:"proof"`
-	AddStatement      []byte   `json:"add_statement,omitempty"`
-	AddSignature      []byte   `json:"add_signature,omitempty"`
-}
+// The device list of GET /v1/users/{uid}/devices, as package api defines
+// it: the list, one device, and the evidence that binds a device's signing
+// key to pkD.
+type (
+	DeviceList = api.DeviceList
+	Device     = api.Device
+	Evidence   = api.DeviceEvidence
+)
 
 // ParseDeviceList decodes a device list strictly (no unknown fields).
 func ParseDeviceList(b []byte) (*DeviceList, error) {

@@ -314,6 +314,23 @@ func (h *Hub) ConnectedUsers() []string {
 	return users
 }
 
+// ConnectedDevices returns the ids of the devices of user userID with an
+// open stream, each once, in no particular order. A node uses it to end
+// the streams of devices another node revoked or suspended.
+func (h *Hub) ConnectedDevices(userID string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seen := make(map[string]bool, len(h.users[userID]))
+	var devices []string
+	for s := range h.users[userID] {
+		if !seen[s.deviceID] {
+			seen[s.deviceID] = true
+			devices = append(devices, s.deviceID)
+		}
+	}
+	return devices
+}
+
 // canFlush reports whether the innermost writer under w's Unwrap chain can
 // flush. Probing instead of calling Flush matters: some wrappers (Echo's
 // Response) panic when the writer beneath them cannot flush.

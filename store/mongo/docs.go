@@ -224,6 +224,7 @@ type requestDoc struct {
 	UserID          string           `bson:"user_id"`
 	RecordID        string           `bson:"record_id"`
 	SessionID       string           `bson:"session_id,omitempty"`
+	DeviceID        string           `bson:"device_id,omitempty"`
 	DeviceKeyID     string           `bson:"device_key_id"`
 	Requester       requesterDoc     `bson:"requester"`
 	Purpose         string           `bson:"purpose,omitempty"`
@@ -239,7 +240,7 @@ type requestDoc struct {
 
 func toRequestDoc(q *store.Request) *requestDoc {
 	return &requestDoc{
-		ID: q.ID, Kind: q.Kind, UserID: q.UserID, RecordID: q.RecordID, SessionID: q.SessionID, DeviceKeyID: q.DeviceKeyID,
+		ID: q.ID, Kind: q.Kind, UserID: q.UserID, RecordID: q.RecordID, SessionID: q.SessionID, DeviceID: q.DeviceID, DeviceKeyID: q.DeviceKeyID,
 		Requester: requesterDoc{ID: q.Requester.ID, Name: q.Requester.Name}, Purpose: q.Purpose,
 		Record: requestRecordDoc{
 			Title: q.Record.Title, ContentType: q.Record.ContentType, Size: q.Record.Size, ContentSHA256: q.Record.ContentSHA256,
@@ -258,7 +259,7 @@ func toAnswerDoc(a *store.Answer) *answerDoc {
 
 func (d *requestDoc) request() *store.Request {
 	q := &store.Request{
-		ID: d.ID, Kind: d.Kind, UserID: d.UserID, RecordID: d.RecordID, SessionID: d.SessionID, DeviceKeyID: d.DeviceKeyID,
+		ID: d.ID, Kind: d.Kind, UserID: d.UserID, RecordID: d.RecordID, SessionID: d.SessionID, DeviceID: d.DeviceID, DeviceKeyID: d.DeviceKeyID,
 		Requester: store.Requester{ID: d.Requester.ID, Name: d.Requester.Name}, Purpose: d.Purpose,
 		Record: store.RequestRecord{
 			Title: d.Record.Title, ContentType: d.Record.ContentType, Size: d.Record.Size,

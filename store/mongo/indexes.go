@@ -44,6 +44,7 @@ var indexes = []index{
 	{collNonces, "expires", keys("expires_at"), false},
 	{collAudit, "user_seq", keys("user_id", "seq"), true},
 	{collPush, "endpoint", keys("endpoint"), true},
+	{collTransfers, "expires", keys("expires_at"), false},
 	// GridFS: the driver's standard indexes, plus the uniqueness of names
 	// and the listing of staged blobs.
 	{blobBucket + ".files", "filename_uploadDate", keys("filename", "uploadDate"), false},

@@ -43,6 +43,7 @@ const (
 	collAudit       = "audit"
 	collSettings    = "settings"
 	collPush        = "push_subscriptions"
+	collTransfers   = "transfers"
 	blobBucket      = "blobs" // GridFS: blobs.files and blobs.chunks
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/assent-dev/assent/store/internal/check"
 )
 
-const requestColumns = `id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
+const requestColumns = `id, kind, user_id, record_id, session_id, device_id, device_key_id, requester_id, requester_name,
 	purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
 	created_at, expires_at, owner_node, answer_decision, answer_evaluated, answer_proof, answer_device_id,
 	answer_statement, answer_signature, answered_at, processed`
@@ -21,7 +21,7 @@ func scanRequest(r pgx.Row) (*store.Request, error) {
 	var decision, device *string
 	var created, expires, answered *int64
 	var a store.Answer
-	if err := r.Scan(&q.ID, &q.Kind, &q.UserID, &q.RecordID, &q.SessionID, &q.DeviceKeyID, &q.Requester.ID, &q.Requester.Name,
+	if err := r.Scan(&q.ID, &q.Kind, &q.UserID, &q.RecordID, &q.SessionID, &q.DeviceID, &q.DeviceKeyID, &q.Requester.ID, &q.Requester.Name,
 		&q.Purpose, &q.Record.Title, &q.Record.ContentType, &q.Record.Size, &q.Record.ContentSHA256, &q.BlindedElements, &q.State,
 		&created, &expires, &q.OwnerNode, &decision, &a.EvaluatedElements, &a.Proof, &device,
 		&a.Approval.Statement, &a.Approval.Signature, &answered, &q.Processed); err != nil {
@@ -47,14 +47,18 @@ func (s *Store) CreateRequest(ctx context.Context, q *store.Request) error {
 	return s.exec(ctx, "create request", insertRequest, insertRequestArgs(q)...)
 }
 
-const insertRequest = `INSERT INTO requests (id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
+const insertRequest = `INSERT INTO requests (id, kind, user_id, record_id, session_id, device_id, device_key_id, requester_id, requester_name,
 		purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
 		created_at, expires_at, owner_node)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, $16, $17)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', $16, $17, $18)`
 
 func insertRequestArgs(q *store.Request) []any {
-	return []any{q.ID, q.Kind, q.UserID, q.RecordID, q.SessionID, q.DeviceKeyID, q.Requester.ID, q.Requester.Name,
-		q.Purpose, q.Record.Title, q.Record.ContentType, q.Record.Size, bytesArg(q.Record.ContentSHA256), q.BlindedElements,
+	blinded := q.BlindedElements
+	if blinded == nil {
+		blinded = [][]byte{} // the column is not null; an add_device request has none
+	}
+	return []any{q.ID, q.Kind, q.UserID, q.RecordID, q.SessionID, q.DeviceID, q.DeviceKeyID, q.Requester.ID, q.Requester.Name,
+		q.Purpose, q.Record.Title, q.Record.ContentType, q.Record.Size, bytesArg(q.Record.ContentSHA256), blinded,
 		timeArg(q.CreatedAt), timeArg(q.ExpiresAt), q.OwnerNode}
 }
 

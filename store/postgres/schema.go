@@ -207,6 +207,25 @@ CREATE TABLE push_subscriptions (
 	auth      bytea NOT NULL
 );
 `,
+	// 3: adding a device by transfer (DESIGN.md, "The user's device set"):
+	// requests of kind add_device name the device to add; the transfer
+	// bundles, ciphertext only, until fetched or expired.
+	`
+ALTER TABLE requests DROP CONSTRAINT requests_kind_check;
+ALTER TABLE requests ADD CONSTRAINT requests_kind_check CHECK (kind IN ('create', 'access', 'add_device'));
+ALTER TABLE requests ADD COLUMN device_id text NOT NULL DEFAULT '';
+CREATE TABLE transfers (
+	device_id  text PRIMARY KEY,
+	user_id    text NOT NULL,
+	request_id text NOT NULL,
+	sender_id  text NOT NULL,
+	bundle     bytea NOT NULL,
+	statement  bytea NOT NULL,
+	signature  bytea NOT NULL,
+	expires_at bigint NOT NULL
+);
+CREATE INDEX transfers_due ON transfers (expires_at);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

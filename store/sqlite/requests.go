@@ -11,7 +11,7 @@ import (
 	"github.com/assent-dev/assent/store/internal/check"
 )
 
-const requestColumns = `id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
+const requestColumns = `id, kind, user_id, record_id, session_id, device_id, device_key_id, requester_id, requester_name,
 	purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
 	created_at, expires_at, owner_node, answer_decision, answer_evaluated, answer_proof, answer_device_id,
 	answer_statement, answer_signature, answered_at, processed`
@@ -21,7 +21,7 @@ func scanRequest(r scanner) (*store.Request, error) {
 	var blinded, decision, evaluated, device sql.NullString
 	var created, expires, answered sql.NullInt64
 	var a store.Answer
-	if err := r.Scan(&q.ID, &q.Kind, &q.UserID, &q.RecordID, &q.SessionID, &q.DeviceKeyID, &q.Requester.ID, &q.Requester.Name,
+	if err := r.Scan(&q.ID, &q.Kind, &q.UserID, &q.RecordID, &q.SessionID, &q.DeviceID, &q.DeviceKeyID, &q.Requester.ID, &q.Requester.Name,
 		&q.Purpose, &q.Record.Title, &q.Record.ContentType, &q.Record.Size, &q.Record.ContentSHA256, &blinded, &q.State,
 		&created, &expires, &q.OwnerNode, &decision, &evaluated, &a.Proof, &device,
 		&a.Approval.Statement, &a.Approval.Signature, &answered, &q.Processed); err != nil {
@@ -64,14 +64,23 @@ func (s *Store) CreateRequest(ctx context.Context, q *store.Request) error {
 
 func insertRequest(ctx context.Context, c *wconn, q *store.Request) error {
 	_, err := c.exec(ctx,
-		`INSERT INTO requests (id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
+		`INSERT INTO requests (id, kind, user_id, record_id, session_id, device_id, device_key_id, requester_id, requester_name,
 			purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
 			created_at, expires_at, owner_node)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-		q.ID, q.Kind, q.UserID, q.RecordID, q.SessionID, q.DeviceKeyID, q.Requester.ID, q.Requester.Name,
-		q.Purpose, q.Record.Title, q.Record.ContentType, q.Record.Size, bytesArg(q.Record.ContentSHA256), listArg(q.BlindedElements),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+		q.ID, q.Kind, q.UserID, q.RecordID, q.SessionID, q.DeviceID, q.DeviceKeyID, q.Requester.ID, q.Requester.Name,
+		q.Purpose, q.Record.Title, q.Record.ContentType, q.Record.Size, bytesArg(q.Record.ContentSHA256), blindedArg(q.BlindedElements),
 		timeArg(q.CreatedAt), timeArg(q.ExpiresAt), q.OwnerNode)
 	return err
+}
+
+// blindedArg is the column of a request's blinded elements, which is not
+// null: empty for an add_device request, which has none.
+func blindedArg(l [][]byte) any {
+	if v := listArg(l); v != nil {
+		return v
+	}
+	return ""
 }
 
 // GetRequest implements store.Store.

@@ -207,6 +207,66 @@ CREATE TABLE push_subscriptions (
 	auth      BLOB NOT NULL
 );
 `,
+	// 5: adding a device by transfer (DESIGN.md, "The user's device set"):
+	// requests of kind add_device name the device to add, which SQLite's
+	// CHECK on kind forces a rebuild for; the transfer bundles, ciphertext
+	// only, until fetched or expired.
+	`
+CREATE TABLE requests_v2 (
+	id                    TEXT PRIMARY KEY,
+	kind                  TEXT NOT NULL CHECK (kind IN ('create', 'access', 'add_device')),
+	user_id               TEXT NOT NULL,
+	record_id             TEXT NOT NULL,
+	session_id            TEXT NOT NULL,
+	device_id             TEXT NOT NULL DEFAULT '',
+	device_key_id         TEXT NOT NULL,
+	requester_id          TEXT NOT NULL,
+	requester_name        TEXT NOT NULL,
+	purpose               TEXT NOT NULL,
+	record_title          TEXT NOT NULL,
+	record_content_type   TEXT NOT NULL,
+	record_size           INTEGER NOT NULL,
+	record_content_sha256 BLOB,
+	blinded_elements      TEXT NOT NULL,
+	state                 TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired')),
+	created_at            INTEGER NOT NULL,
+	expires_at            INTEGER NOT NULL,
+	owner_node            TEXT NOT NULL,
+	answer_decision       TEXT,
+	answer_evaluated      TEXT,
+	answer_proof          BLOB,
+	answer_device_id      TEXT,
+	answer_statement      BLOB,
+	answer_signature      BLOB,
+	answered_at           INTEGER,
+	processed             INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO requests_v2 (id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
+	purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
+	created_at, expires_at, owner_node, answer_decision, answer_evaluated, answer_proof, answer_device_id,
+	answer_statement, answer_signature, answered_at, processed)
+	SELECT id, kind, user_id, record_id, session_id, device_key_id, requester_id, requester_name,
+	purpose, record_title, record_content_type, record_size, record_content_sha256, blinded_elements, state,
+	created_at, expires_at, owner_node, answer_decision, answer_evaluated, answer_proof, answer_device_id,
+	answer_statement, answer_signature, answered_at, processed FROM requests;
+DROP TABLE requests;
+ALTER TABLE requests_v2 RENAME TO requests;
+CREATE INDEX requests_user_pending ON requests (user_id, created_at, expires_at) WHERE state = 'pending';
+CREATE INDEX requests_pending_due ON requests (expires_at) WHERE state = 'pending';
+CREATE INDEX requests_owner_pending ON requests (owner_node, created_at) WHERE state = 'pending';
+CREATE INDEX requests_owner_answered ON requests (owner_node, created_at) WHERE state IN ('approved', 'denied') AND processed = 0;
+CREATE TABLE transfers (
+	device_id  TEXT PRIMARY KEY,
+	user_id    TEXT NOT NULL,
+	request_id TEXT NOT NULL,
+	sender_id  TEXT NOT NULL,
+	bundle     BLOB NOT NULL,
+	statement  BLOB NOT NULL,
+	signature  BLOB NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+CREATE INDEX transfers_due ON transfers (expires_at);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

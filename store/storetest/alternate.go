@@ -278,3 +278,15 @@ func (a *alternate) PushSubscriptions(ctx context.Context, userID string) ([]*st
 func (a *alternate) DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error {
 	return a.next().DeletePushSubscription(ctx, deviceID, endpoint)
 }
+
+func (a *alternate) ApproveTransfer(ctx context.Context, t *store.Transfer, now time.Time) error {
+	return a.next().ApproveTransfer(ctx, t, now)
+}
+
+func (a *alternate) TakeTransfer(ctx context.Context, deviceID string, now time.Time) (*store.Transfer, error) {
+	return a.next().TakeTransfer(ctx, deviceID, now)
+}
+
+func (a *alternate) DeleteExpiredTransfers(ctx context.Context, now time.Time, limit int) (int, error) {
+	return a.next().DeleteExpiredTransfers(ctx, now, limit)
+}

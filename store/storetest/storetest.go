@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Audit", testAudit},
 		{"MasterKeyID", testMasterKeyID},
 		{"PushSubscriptions", testPushSubscriptions},
+		{"Transfers", testTransfers},
 		{"MalformedIDs", testMalformedIDs},
 		{"Oversize", testOversize},
 		{"Context", testContext},
@@ -94,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		}
 		testRaces(t, open(t), opts)
 		t.Run("PinMasterKeyID", func(t *testing.T) { raceMasterKeyID(t, open(t), opts) })
+		t.Run("TakeTransfer", func(t *testing.T) { raceTakeTransfer(t, open(t), opts.racers()) })
 	})
 }
 

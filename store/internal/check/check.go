@@ -361,6 +361,8 @@ func NewRequest(q *store.Request) error {
 		return invalid("a new request is already answered")
 	}
 	var session error
+	record := RecordID("request record id", q.RecordID)
+	blinded := List("request blinded elements", q.BlindedElements, true)
 	switch q.Kind {
 	case store.KindCreate:
 		if q.SessionID != "" {
@@ -368,8 +370,18 @@ func NewRequest(q *store.Request) error {
 		}
 	case store.KindAccess:
 		session = ID("request session id", ids.Session, q.SessionID)
+	case store.KindAddDevice:
+		// It names the device to add, and no record, session or element.
+		session = ID("request device id", ids.Device, q.DeviceID)
+		record, blinded = nil, nil
+		if q.RecordID != "" || q.SessionID != "" || len(q.BlindedElements) != 0 {
+			record = invalid("an add_device request has a record, session or blinded elements")
+		}
 	default:
 		return invalid("request kind %s", quote(q.Kind))
+	}
+	if q.Kind != store.KindAddDevice && q.DeviceID != "" {
+		return invalid("a %s request has a device id", q.Kind)
 	}
 	if q.Record.Size < 0 {
 		return invalid("request record size %d is negative", q.Record.Size)
@@ -380,7 +392,7 @@ func NewRequest(q *store.Request) error {
 	return first(
 		ID("request id", ids.Request, q.ID),
 		ID("request user id", ids.User, q.UserID),
-		RecordID("request record id", q.RecordID),
+		record,
 		session,
 		KeyID("request device key id", q.DeviceKeyID),
 		ID("request requester id", ids.Client, q.Requester.ID),
@@ -388,7 +400,7 @@ func NewRequest(q *store.Request) error {
 		Text("request purpose", q.Purpose, false),
 		Text("request record title", q.Record.Title, false),
 		Text("request record content type", q.Record.ContentType, false),
-		List("request blinded elements", q.BlindedElements, true),
+		blinded,
 		Time("request created at", q.CreatedAt, true),
 		Time("request expires at", q.ExpiresAt, true),
 		Text("request owner node", q.OwnerNode, false),
@@ -396,10 +408,14 @@ func NewRequest(q *store.Request) error {
 }
 
 // Answer checks the argument of AnswerRequest: an approval carries the
-// evaluated elements and proof, a denial neither.
+// evaluated elements and proof (both, or neither for an add_device
+// request), a denial neither.
 func Answer(a *store.Answer) error {
 	switch a.Decision {
 	case store.DecisionApprove:
+		if len(a.EvaluatedElements) == 0 && len(a.Proof) == 0 {
+			break // the approval of an add_device request, which evaluates nothing
+		}
 		if err := first(
 			List("answer evaluated elements", a.EvaluatedElements, true),
 			Bytes("answer proof", a.Proof, true),
@@ -716,4 +732,29 @@ func PushEndpoint(endpoint string) error {
 		return invalid("push subscription endpoint: %d bytes, want 1 to %d", len(endpoint), store.MaxPushEndpoint)
 	}
 	return nil
+}
+
+// Transfer checks the argument of ApproveTransfer.
+func Transfer(t *store.Transfer, now time.Time) error {
+	if t == nil {
+		return invalid("transfer is nil")
+	}
+	if len(t.Bundle) == 0 || len(t.Bundle) > store.MaxTransferLen {
+		return invalid("transfer bundle is %d bytes, want 1 to %d", len(t.Bundle), store.MaxTransferLen)
+	}
+	return first(
+		ID("transfer device id", ids.Device, t.DeviceID),
+		ID("transfer user id", ids.User, t.UserID),
+		ID("transfer request id", ids.Request, t.RequestID),
+		ID("transfer sender id", ids.Device, t.SenderID),
+		Bytes("transfer statement", t.Statement, true),
+		Bytes("transfer signature", t.Signature, true),
+		Time("transfer expires at", t.ExpiresAt, true),
+		Time("now", now, true),
+	)
+}
+
+// ExpireTransfers checks the arguments of DeleteExpiredTransfers.
+func ExpireTransfers(now time.Time, limit int) error {
+	return first(Time("now", now, true), Limit(limit))
 }
