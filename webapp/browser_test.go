@@ -427,6 +427,10 @@ func TestApprovalAppInChromium(t *testing.T) {
 		t.Fatalf("denied record: %+v, %v", rec, err)
 	}
 
+	// A second, file-based agent joins by transfer, approved in the page
+	// with its pairing string; it then seals a record with the same kD.
+	joinByTransfer(t, ctx, w, run)
+
 	// Reload: the keystore survives in IndexedDB, the passphrase is asked
 	// again, a wrong one does not open it.
 	var status string
@@ -536,5 +540,94 @@ func passkey(t *testing.T, ctx context.Context, w *world, run func(string, ...ch
 		evalAwait(`assentDevice.decide(`+strconvQuote(req2)+`, "approve", "00", "").then(() => "approved", e => e.message)`, &msg))
 	if !strings.Contains(msg, "needs the passkey again") {
 		t.Fatalf("approval without the passkey gesture: %q", msg)
+	}
+}
+
+// joinByTransfer enrolls a file-based device agent by transfer: it shows
+// its pairing string, which the page takes (pasted), finds the add_device
+// request for, and approves after the passphrase; the agent receives kD,
+// the ledger and the audit head, and seals a record on its own.
+func joinByTransfer(t *testing.T, ctx context.Context, w *world, run func(string, ...chromedp.Action)) {
+	t.Helper()
+	en, err := w.tp.NewEnrollment(ctx, w.userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon, err := device.NewClient(w.node.URL, nil, device.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := anon.EnrollTransfer(ctx, en.EnrollmentCode, "laptop agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pt.Destroy()
+	fs := device.NewFileStorage(device.DefaultFilePaths(filepath.Join(t.TempDir(), "device.key")))
+	defer fs.Close()
+	type joined struct {
+		id  *device.Identity
+		err error
+	}
+	done := make(chan joined, 1)
+	go func() {
+		id, err := anon.CompleteTransfer(ctx, pt, device.TransferOptions{PollInterval: 100 * time.Millisecond,
+			Save: func(id *device.Identity, b *device.Bundle) error {
+				id.ServerURL = anon.ServerURL()
+				if err := device.CreateKeystoreIn(ctx, fs, []byte("agent passphrase"), id, rand.Reader,
+					device.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}); err != nil {
+					return err
+				}
+				return device.ImportTransfer(ctx, fs, b, id.UserID, time.Now())
+			}})
+		done <- joined{id, err}
+	}()
+	var fields, result string
+	run("pair", goTo("#/pair"), chromedp.WaitVisible("#pair-string", chromedp.ByQuery),
+		chromedp.SetValue("#pair-string", pt.PairingString(), chromedp.ByQuery), chromedp.Click("#pair-check", chromedp.ByQuery),
+		waitBody("pair", "shown"), text("#pair-fields", &fields))
+	if !strings.Contains(fields, pt.DeviceID) || !strings.Contains(fields, "laptop agent") {
+		t.Errorf("pairing screen:\n%s", fields)
+	}
+	run("approve the new device", chromedp.SendKeys("#pair-pass", testPassphrase, chromedp.ByQuery), chromedp.Click("#pair-approve", chromedp.ByQuery),
+		waitBody("pair", "approved"), text("#pair-result", &result))
+	var j joined
+	select {
+	case j = <-done:
+	case <-ctx.Done():
+		t.Fatal("the transfer did not complete")
+	}
+	if j.err != nil {
+		t.Fatalf("the new device's transfer: %v (page: %s)", j.err, result)
+	}
+	defer j.id.Destroy()
+	if j.id.UserID != w.userID || j.id.State != device.StateActive {
+		t.Fatalf("joined as %s, %s", j.id.UserID, j.id.State)
+	}
+	t.Logf("device %s joined by transfer approved in the page (%s)", j.id.DeviceID, result)
+
+	// The new agent seals a record: it holds the same kD.
+	ledger, err := device.OpenLedgerIn(ctx, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ledger.Close()
+	c, err := device.NewClient(w.node.URL, j.id, device.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := func(_ context.Context, p *device.Prompt) (device.Decision, error) {
+		p.MatchTyped = p.MatchCode()
+		return device.Approve, nil
+	}
+	ag, err := device.NewAgent(c, ledger, approve, device.AgentOptions{RequireMatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rid, req, _ := w.upload(t, ctx, "Sealed by the laptop", []byte("from the second device"))
+	if _, err := ag.Handle(ctx, req); err != nil {
+		t.Fatalf("the joined agent handling %s: %v", req, err)
+	}
+	if rec, err := w.tp.AwaitRecord(ctx, rid); err != nil || rec.State != api.RecordSealed {
+		t.Fatalf("record sealed by the joined agent: %+v, %v", rec, err)
 	}
 }

@@ -158,6 +158,7 @@ async function route() {
   if (h === "#/ledger") return showLedger();
   if (h === "#/devices") return showDevices(st);
   if (h === "#/audit") return showAudit();
+  if (h === "#/pair") return showPair();
   return showRequests();
 }
 
@@ -175,8 +176,8 @@ async function showRequests() {
     for (const r of reqs) {
       const li = el("li");
       li.dataset.requestId = r.request_id;
-      const a = el("a", (r.kind === "create" ? "Seal: " : r.kind === "access" ? "Open: " : "") + (r.record.title || r.request_id));
-      a.href = "#/request/" + r.request_id;
+      const a = el("a", (r.kind === "create" ? "Seal: " : r.kind === "access" ? "Open: " : r.kind === "add_device" ? "Add a device: " : "") + (r.record.title || r.request_id));
+      a.href = r.kind === "add_device" ? "#/pair" : "#/request/" + r.request_id;
       li.append(a, el("div", "by " + r.requester + " — " + r.purpose, "note"));
       if (r.refused) li.append(el("div", "Refused by this device: " + r.refused, "alarm"));
       list.append(li);
@@ -388,6 +389,72 @@ async function showAudit() {
   soleHolder(a);
 }
 
+// --- adding a device (transfer) ---
+
+let pairing = null; // the pairing string whose request is on screen
+
+function showPair() {
+  show("pair");
+  pairing = null;
+  $("pair-request").hidden = true;
+  $("pair-result").textContent = "";
+  $("pair-scan").hidden = !("BarcodeDetector" in globalThis);
+  delete document.body.dataset.pair;
+}
+
+async function findPair(text) {
+  $("pair-request").hidden = true;
+  $("pair-result").textContent = "Looking for the request…";
+  try {
+    const r = await dev().showAddDevice(text.trim());
+    pairing = text.trim();
+    const dl = $("pair-fields");
+    dl.replaceChildren();
+    field(dl, "New device", r.device_id, "mono");
+    field(dl, "Its name", r.name);
+    field(dl, "Request", r.request_id, "mono");
+    field(dl, "Expires", when(r.expires_at));
+    $("pair-request").hidden = false;
+    $("pair-result").textContent = "";
+    $("pair-pass").hidden = $("pair-pass").previousElementSibling.hidden = lastState && lastState.unlocked_by === "passkey";
+    document.body.dataset.pair = "shown";
+  } catch (e) {
+    $("pair-result").textContent = "No request found: " + e.message;
+    document.body.dataset.pair = "error";
+  }
+}
+
+async function answerPair(decision) {
+  if (!pairing) return;
+  $("pair-approve").disabled = $("pair-deny").disabled = true;
+  $("pair-result").textContent = decision === "approve" ? "Sealing your device share to the new device…" : "Refusing…";
+  try {
+    let prf = "";
+    if (lastState && lastState.unlocked_by === "passkey") prf = await passkeyPRF(lastState.passkey.credential_id, lastState.passkey.salt);
+    const r = await dev().answerAddDevice(pairing, decision, $("pair-pass").value, prf);
+    $("pair-pass").value = "";
+    $("pair-result").textContent = decision === "approve"
+      ? "Added: the server says " + r.state + ". The new device receives your device share, sealed to it."
+      : "Refused: the server says " + r.state + ". That device can never answer for you.";
+    document.body.dataset.pair = r.state;
+    $("pair-request").hidden = true;
+    pairing = null;
+  } catch (e) {
+    $("pair-pass").value = "";
+    $("pair-result").textContent = "Not answered: " + e.message;
+    document.body.dataset.pair = "error";
+  } finally { $("pair-approve").disabled = $("pair-deny").disabled = false; }
+}
+
+async function scanPair(file) {
+  try {
+    const codes = await new BarcodeDetector({ formats: ["qr_code"] }).detect(await createImageBitmap(file));
+    if (!codes.length) throw new Error("no QR code in the picture");
+    $("pair-string").value = codes[0].rawValue;
+    await findPair(codes[0].rawValue);
+  } catch (e) { $("pair-result").textContent = "Could not read the QR code: " + e.message; }
+}
+
 // --- push ---
 
 async function subscribePush() {
@@ -446,6 +513,10 @@ function wire() {
       status("Not unlocked: " + e.message);
     } finally { $("unlock-submit").disabled = !!codeChanged; }
   });
+  $("pair-form").addEventListener("submit", (ev) => { ev.preventDefault(); findPair($("pair-string").value); });
+  $("pair-approve").addEventListener("click", () => answerPair("approve"));
+  $("pair-deny").addEventListener("click", () => answerPair("deny"));
+  $("pair-image").addEventListener("change", (ev) => { if (ev.target.files[0]) scanPair(ev.target.files[0]); });
   $("approve").addEventListener("click", () => decide("approve"));
   $("deny").addEventListener("click", () => decide("deny"));
   $("refresh").addEventListener("click", () => route());

@@ -321,6 +321,17 @@ func (a *app) pending() (any, error) {
 		}
 		s := summaryView{RequestID: r.RequestID, Kind: r.Kind, Requester: r.Requester.Name, Purpose: r.Purpose,
 			Record: viewRecord(r.Record), ExpiresAt: r.ExpiresAt}
+		if r.Kind == api.KindAddDevice {
+			// Answered on the pairing screen, with the new device's
+			// pairing string.
+			if add, err := device.CheckAddDevice(id, r, time.Now(), device.MaxApprovalLifetime); err != nil {
+				s.Refused = err.Error()
+			} else {
+				s.Requester, s.Purpose = "a new device of yours", "add device "+add.DeviceID+" named "+device.Quote(add.Name)
+			}
+			out = append(out, s)
+			continue
+		}
 		if err := device.CheckRequest(id, r, time.Now(), device.DefaultMaxLifetime); err != nil {
 			s.Refused = err.Error()
 		}

@@ -38,6 +38,10 @@ func main() {
 	bind("passkeySetup", func(args []js.Value) (any, error) {
 		return a.passkeySetup(str(args, 0), str(args, 1), boolArg(args, 2), boolArg(args, 3))
 	})
+	bind("showAddDevice", func(args []js.Value) (any, error) { return a.showAddDevice(str(args, 0)) })
+	bind("answerAddDevice", func(args []js.Value) (any, error) {
+		return a.answerAddDevice(str(args, 0), str(args, 1), str(args, 2), str(args, 3))
+	})
 	bind("unlockPasskey", func(args []js.Value) (any, error) { return a.unlockPasskey(str(args, 0)) })
 	bind("ledger", func([]js.Value) (any, error) { return a.ledgerView() })
 	bind("audit", func([]js.Value) (any, error) { return a.auditView() })
