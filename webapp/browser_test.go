@@ -176,54 +176,7 @@ func TestApprovalAppInChromium(t *testing.T) {
 	defer cancel()
 	w := startWorld(t, ctx)
 
-	// The profile is removed by hand: Chromium may still write in it for a
-	// moment after it was told to quit, which t.TempDir's check refuses.
-	profile, err := os.MkdirTemp("", "assent-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(profile)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.Flag("headless", "new"),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(360, 800),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer bcancel()
-	// The first Run starts the browser, for bctx's lifetime (not a step's).
-	if err := chromedp.Run(bctx); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	var logs bytes.Buffer
-	chromedp.ListenTarget(bctx, func(ev any) {
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			for _, a := range e.Args {
-				fmt.Fprintf(&logs, "console.%s: %s\n", e.Type, a.Value)
-			}
-		case *runtime.EventExceptionThrown:
-			fmt.Fprintf(&logs, "exception: %s\n", e.ExceptionDetails.Error())
-		}
-	})
-	defer func() {
-		if t.Failed() {
-			t.Logf("browser console:\n%s", logs.String())
-		}
-	}()
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(bctx, stepTimeout)
-		defer scancel()
-		if err := chromedp.Run(sctx, actions...); err != nil {
-			var body string
-			_ = chromedp.Run(bctx, chromedp.Evaluate(`document.body.dataset.state+" "+document.body.dataset.screen+" | "+document.getElementById("status").textContent+" | "+document.getElementById("warnings").textContent`, &body))
-			t.Fatalf("%s: %v (page: %s)", what, err, body)
-		}
-	}
+	bctx, run := startBrowser(t, ctx, exe)
 
 	// Registrations of the service worker, for the push below.
 	regs := make(chan *serviceworker.Registration, 16)
@@ -494,11 +447,72 @@ func TestApprovalAppInChromium(t *testing.T) {
 	}
 }
 
+// stepFunc runs one named step of a browser test under stepTimeout and
+// fails the test, with the page's state, if it fails.
+type stepFunc func(what string, actions ...chromedp.Action)
+
+// startBrowser starts a headless Chromium (exe) with a fresh profile, 360
+// px wide, for ctx's lifetime; it returns the browser's context and the
+// step runner, and prints the page's console when the test failed.
+func startBrowser(t *testing.T, ctx context.Context, exe string) (context.Context, stepFunc) {
+	t.Helper()
+	// The profile is removed by hand: Chromium may still write in it for a
+	// moment after it was told to quit, which t.TempDir's check refuses.
+	profile, err := os.MkdirTemp("", "assent-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(profile) })
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox,
+		chromedp.Flag("headless", "new"),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(360, 800),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(bcancel)
+	// The first Run starts the browser, for bctx's lifetime (not a step's).
+	if err := chromedp.Run(bctx); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	var logs bytes.Buffer
+	chromedp.ListenTarget(bctx, func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			for _, a := range e.Args {
+				fmt.Fprintf(&logs, "console.%s: %s\n", e.Type, a.Value)
+			}
+		case *runtime.EventExceptionThrown:
+			fmt.Fprintf(&logs, "exception: %s\n", e.ExceptionDetails.Error())
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", logs.String())
+		}
+	})
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(bctx, stepTimeout)
+		defer scancel()
+		if err := chromedp.Run(sctx, actions...); err != nil {
+			var body string
+			_ = chromedp.Run(bctx, chromedp.Evaluate(`document.body.dataset.state+" "+document.body.dataset.screen+" | "+document.getElementById("status").textContent+" | "+document.getElementById("warnings").textContent`, &body))
+			t.Fatalf("%s: %v (page: %s)", what, err, body)
+		}
+	}
+
+	return bctx, run
+}
+
 // passkey sets up a passkey unlock with CDP's WebAuthn virtual
 // authenticator (platform, user verification, PRF), reloads, unlocks with
 // it, and approves a record with the passkey gesture. If this Chromium's
 // virtual authenticator refuses PRF, it says so and returns.
-func passkey(t *testing.T, ctx context.Context, w *world, run func(string, ...chromedp.Action)) {
+func passkey(t *testing.T, ctx context.Context, w *world, run stepFunc) {
 	t.Helper()
 	var id webauthn.AuthenticatorID
 	err := chromedp.Run(ctx, webauthn.Enable(), chromedp.ActionFunc(func(ctx context.Context) error {
@@ -547,7 +561,7 @@ func passkey(t *testing.T, ctx context.Context, w *world, run func(string, ...ch
 // its pairing string, which the page takes (pasted), finds the add_device
 // request for, and approves after the passphrase; the agent receives kD,
 // the ledger and the audit head, and seals a record on its own.
-func joinByTransfer(t *testing.T, ctx context.Context, w *world, run func(string, ...chromedp.Action)) {
+func joinByTransfer(t *testing.T, ctx context.Context, w *world, run stepFunc) {
 	t.Helper()
 	en, err := w.tp.NewEnrollment(ctx, w.userID)
 	if err != nil {

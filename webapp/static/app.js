@@ -144,6 +144,7 @@ async function route() {
   document.body.dataset.state = st.unlocked ? "ready" : st.enrolled ? "locked" : "enroll";
   $("nav").hidden = !st.unlocked;
   if (st.error) status(st.error);
+  if (document.body.dataset.join === "waiting") return show("join");
   if (!st.enrolled) return show("enroll");
   if (!st.unlocked) {
     show("unlock");
@@ -455,6 +456,98 @@ async function scanPair(file) {
   } catch (e) { $("pair-result").textContent = "Could not read the QR code: " + e.message; }
 }
 
+// --- joining an account by transfer (this phone as the new device) ---
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// drawQR draws the QR code's modules (rows of "1" dark, "0" light, from
+// the device) as an SVG built with DOM calls: one rect per run of dark
+// modules, on a light square with a quiet zone of 4 modules.
+function drawQR(box, rows, text) {
+  const n = rows.length, q = 4, size = n + 2 * q;
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 " + size + " " + size);
+  svg.setAttribute("width", String(size * 6));
+  svg.setAttribute("height", String(size * 6));
+  svg.setAttribute("shape-rendering", "crispEdges");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "QR code of the pairing string " + text);
+  const bg = document.createElementNS(SVG_NS, "rect");
+  bg.setAttribute("width", String(size)); bg.setAttribute("height", String(size)); bg.setAttribute("fill", "#fff");
+  svg.append(bg);
+  rows.forEach((row, y) => {
+    for (let x = 0; x < row.length;) {
+      if (row[x] !== "1") { x++; continue; }
+      let w = 1;
+      while (row[x + w] === "1") w++;
+      const r = document.createElementNS(SVG_NS, "rect");
+      r.setAttribute("class", "m");
+      r.setAttribute("x", String(x + q)); r.setAttribute("y", String(y + q));
+      r.setAttribute("width", String(w)); r.setAttribute("height", "1");
+      r.setAttribute("fill", "#000");
+      svg.append(r);
+      x += w;
+    }
+  });
+  box.replaceChildren(svg);
+}
+
+let joinTimer = null;
+
+async function join(serverURL, code, passphrase, name, started) {
+  status("Enrolling for a transfer…");
+  const v = await dev().joinStart(serverURL, code, passphrase, name);
+  started();
+  status("");
+  show("join");
+  $("join-pairing").textContent = v.pairing;
+  drawQR($("join-qr"), v.qr, v.pairing);
+  $("join-progress").hidden = false;
+  $("join-cancel").hidden = false;
+  $("join-restart").hidden = true;
+  document.body.dataset.join = "waiting";
+  document.body.dataset.joinDevice = v.device_id;
+  const t0 = Date.now();
+  const tick = () => {
+    const s = Math.round((Date.now() - t0) / 1000);
+    $("join-status").textContent = "Waiting for your other device to approve device " + v.device_id + "… (" + Math.floor(s / 60) + " min " + (s % 60) + " s; this phone asks the server every 2 s)";
+  };
+  tick();
+  joinTimer = setInterval(tick, 5000);
+  try {
+    await dev().joinWait();
+    clearInterval(joinTimer);
+    $("join-status").textContent = "Added: your device share arrived, sealed to this phone; the ledger and audit head of your other device were imported.";
+    document.body.dataset.join = "joined";
+    status("Added to your account by transfer.");
+    if (globalThis.Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
+    subscribePush();
+    location.hash = "#/requests";
+    await route();
+  } catch (e) {
+    clearInterval(joinTimer);
+    $("join-progress").hidden = true;
+    $("join-cancel").hidden = true;
+    $("join-restart").hidden = false;
+    $("join-status").textContent = "Not added: " + e.message;
+    document.body.dataset.join = "failed";
+    $("join-restart").focus();
+  }
+}
+
+async function copyPairing() {
+  const text = $("join-pairing").textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    $("join-status").textContent = "Pairing string copied.";
+  } catch (e) {
+    const r = document.createRange();
+    r.selectNodeContents($("join-pairing"));
+    getSelection().removeAllRanges(); getSelection().addRange(r);
+    $("join-status").textContent = "Copying is not allowed here: the pairing string is selected, copy it by hand.";
+  }
+}
+
 // --- push ---
 
 async function subscribePush() {
@@ -483,6 +576,15 @@ function wire() {
     const f = ev.target;
     if (f.passphrase.value !== f.passphrase2.value) { status("The two passphrases differ."); f.passphrase2.focus(); return; }
     $("enroll-submit").disabled = true;
+    if (f.join.checked) {
+      try {
+        const server = f.server.value.trim();
+        await join(server, f.code.value.trim(), f.passphrase.value, f.name.value.trim(), () => { f.reset(); f.server.value = server; });
+      } catch (e) {
+        status("Enrollment failed: " + e.message);
+      } finally { $("enroll-submit").disabled = !!codeChanged; }
+      return;
+    }
     status("Enrolling… (deriving the key from your passphrase takes a few seconds)");
     try {
       await dev().enroll(f.server.value.trim(), f.code.value.trim(), f.passphrase.value, f.name.value.trim());
@@ -513,6 +615,12 @@ function wire() {
       status("Not unlocked: " + e.message);
     } finally { $("unlock-submit").disabled = !!codeChanged; }
   });
+  $("join-copy").addEventListener("click", () => copyPairing());
+  $("join-cancel").addEventListener("click", async () => {
+    $("join-status").textContent = "Cancelling…";
+    try { await dev().joinCancel(); } catch (e) { $("join-status").textContent = "Not cancelled: " + e.message; }
+  });
+  $("join-restart").addEventListener("click", async () => { delete document.body.dataset.join; status(""); await route(); $("enroll-code").focus(); });
   $("pair-form").addEventListener("submit", (ev) => { ev.preventDefault(); findPair($("pair-string").value); });
   $("pair-approve").addEventListener("click", () => answerPair("approve"));
   $("pair-deny").addEventListener("click", () => answerPair("deny"));

@@ -49,6 +49,7 @@ type app struct {
 	agent      *device.Agent
 	waits      map[string]*wait
 	started    time.Time
+	join       *join // a transfer under way (join.go)
 }
 
 // wait is a request the agent is handling while the page shows it: the

@@ -28,6 +28,11 @@ func main() {
 	bind("enroll", func(args []js.Value) (any, error) {
 		return a.enroll(str(args, 0), str(args, 1), str(args, 2), str(args, 3))
 	})
+	bind("joinStart", func(args []js.Value) (any, error) {
+		return a.joinStart(str(args, 0), str(args, 1), str(args, 2), str(args, 3))
+	})
+	bind("joinWait", func([]js.Value) (any, error) { return a.joinWait() })
+	bind("joinCancel", func([]js.Value) (any, error) { return a.joinCancel() })
 	bind("unlock", func(args []js.Value) (any, error) { return a.unlock(str(args, 0)) })
 	bind("lock", func([]js.Value) (any, error) { a.lock(); return a.state(), nil })
 	bind("pending", func([]js.Value) (any, error) { return a.pending() })
