@@ -152,6 +152,24 @@ const (
 	DeviceCancelled        = "cancelled"
 )
 
+// Device platforms (DESIGN.md "The approval app"): what kind of program
+// holds a device, as the device said when it enrolled. A device enrolled
+// without one (before platforms existed) has the empty platform, which
+// lists and tools show as PlatformUnknown.
+const (
+	PlatformAgent = "agent" // `assent device`, or another program on the device library
+	PlatformWeb   = "web"   // the approval app in a browser
+	// PlatformUnknown is how tools show the empty platform; it is never
+	// sent or stored.
+	PlatformUnknown = "unknown"
+)
+
+// ValidPlatform reports whether p may be sent as an enrollment's platform:
+// PlatformAgent, PlatformWeb, or empty (not said).
+func ValidPlatform(p string) bool {
+	return p == "" || p == PlatformAgent || p == PlatformWeb
+}
+
 // Kinds of device request and decisions of a device's answer.
 const (
 	KindCreate      = "create"

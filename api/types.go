@@ -35,11 +35,14 @@ type User struct {
 
 // DeviceSummary is one active device of a User answer.
 type DeviceSummary struct {
-	DeviceID    string    `json:"device_id"`
-	Name        string    `json:"name"`
-	State       string    `json:"state"`
-	DeviceKeyID string    `json:"device_key_id"`
-	EnrolledAt  time.Time `json:"enrolled_at"`
+	DeviceID    string `json:"device_id"`
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	DeviceKeyID string `json:"device_key_id"`
+	// Platform is the one the device enrolled with (PlatformAgent,
+	// PlatformWeb), absent if it gave none.
+	Platform   string    `json:"platform,omitempty"`
+	EnrolledAt time.Time `json:"enrolled_at"`
 }
 
 // CreateRecordRequest is the body of POST /v1/users/{uid}/records.
@@ -153,6 +156,10 @@ type EnrollRequest struct {
 	OPRFPublicKey    []byte `json:"oprf_public_key,omitempty"`
 	SigningPublicKey []byte `json:"signing_public_key"`
 	Transfer         bool   `json:"transfer,omitempty"`
+	// Platform is PlatformAgent or PlatformWeb, or empty for a device that
+	// does not say; any other value is refused (400) before the code is
+	// spent.
+	Platform string `json:"platform,omitempty"`
 }
 
 // EnrollAnswer is the 201 answer of POST /v1/device/enroll: one blinded
@@ -215,9 +222,12 @@ type DeviceList struct {
 // Device is one device of a DeviceList. Evidence is null for a device that
 // never confirmed its enrollment.
 type Device struct {
-	DeviceID         string          `json:"device_id"`
-	Name             string          `json:"name"`
-	State            string          `json:"state"`
+	DeviceID string `json:"device_id"`
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	// Platform is the one the device enrolled with (PlatformAgent,
+	// PlatformWeb), absent if it gave none.
+	Platform         string          `json:"platform,omitempty"`
 	OPRFPublicKey    []byte          `json:"oprf_public_key"`
 	SigningPublicKey []byte          `json:"signing_public_key"`
 	EnrolledAt       time.Time       `json:"enrolled_at"`

@@ -59,6 +59,10 @@ type ClientOptions struct {
 	// set it outside a test network: the device would then fetch requests
 	// and send answers readable by anyone on the path.
 	InsecureHTTP bool
+	// Platform is the platform Enroll and EnrollTransfer enroll the device
+	// as (DESIGN.md "The approval app"): api.PlatformAgent (the default,
+	// when empty) or api.PlatformWeb. Another value is ErrPlatform.
+	Platform string
 }
 
 // Client is the device's HTTP client of the /v1/device API. It signs every
@@ -72,13 +76,15 @@ type Client struct {
 	timeout time.Duration
 	now     func() time.Time
 	rand    io.Reader
+	// platform is what Enroll and EnrollTransfer send.
+	platform string
 }
 
 // NewClient returns a client of the server at serverURL acting as id (nil
 // before enrollment: only Enroll works then). serverURL must be an absolute
 // https URL, or http to a loopback host (any host with
 // o.InsecureHTTP); a path in it is a prefix of every API path. Errors:
-// ErrServerURL.
+// ErrServerURL, ErrPlatform.
 func NewClient(serverURL string, id *Identity, o ClientOptions) (*Client, error) {
 	u, err := parseServerURL(serverURL)
 	if err != nil {
@@ -87,7 +93,13 @@ func NewClient(serverURL string, id *Identity, o ClientOptions) (*Client, error)
 	if u.Scheme == "http" && !o.InsecureHTTP && !isLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("%w: plain http is allowed only to a loopback host; use https", ErrServerURL)
 	}
-	c := &Client{base: u, id: id, hc: &http.Client{}, timeout: o.RequestTimeout, now: o.Now, rand: o.Rand}
+	if o.Platform == "" {
+		o.Platform = api.PlatformAgent
+	}
+	if !api.ValidPlatform(o.Platform) {
+		return nil, ErrPlatform
+	}
+	c := &Client{base: u, id: id, hc: &http.Client{}, timeout: o.RequestTimeout, now: o.Now, rand: o.Rand, platform: o.Platform}
 	if o.HTTPClient != nil {
 		*c.hc = *o.HTTPClient
 	}

@@ -39,8 +39,9 @@ type EnrollOptions struct {
 // set), registers their public halves (POST /v1/device/enroll), evaluates
 // the server's check element with info threshold.EnrollCheckInfo(user,
 // device, signing key) and signs threshold.EnrollStatement, and confirms
-// (POST /v1/device/enroll/confirm). It returns the active identity, which the
-// caller owns (Destroy when done).
+// (POST /v1/device/enroll/confirm). The device enrolls as the client's
+// platform (ClientOptions.Platform). It returns the active identity, which
+// the caller owns (Destroy when done).
 //
 // The code is a credential: it is sent only in the enrollment body, never in
 // a URL or an error. A server refusal is an *APIError (401 unknown code, 410
@@ -68,7 +69,8 @@ func (c *Client) Enroll(ctx context.Context, code string, o EnrollOptions) (*Ide
 
 	var reg api.EnrollAnswer
 	err = c.do(ctx, call{method: http.MethodPost, target: "/v1/device/enroll", want: http.StatusCreated, out: &reg,
-		body: &api.EnrollRequest{EnrollmentCode: code, DeviceName: o.Name, OPRFPublicKey: oprfPub, SigningPublicKey: signPub}})
+		body: &api.EnrollRequest{EnrollmentCode: code, DeviceName: o.Name, OPRFPublicKey: oprfPub, SigningPublicKey: signPub,
+			Platform: c.platform}})
 	if err != nil {
 		return nil, fmt.Errorf("device: enrolling: %w", err)
 	}

@@ -34,6 +34,8 @@ var (
 	// ErrServerURL: the server URL is not an absolute http(s) URL, or is
 	// plain http to a host other than loopback.
 	ErrServerURL = errors.New("device: invalid server URL")
+	// ErrPlatform: ClientOptions.Platform is none of the API's platforms.
+	ErrPlatform = errors.New("device: unknown platform")
 	// ErrProtocol: the server answered with something the API does not
 	// allow (a malformed body, an unexpected status, a broken audit chain).
 	ErrProtocol = errors.New("device: unexpected server response")

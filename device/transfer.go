@@ -86,7 +86,8 @@ func (p *PendingTransfer) identity(serverURL string) *Identity {
 // EnrollTransfer enrolls this device with an enrollment code as a device
 // added by transfer: it makes a signing key and an X25519 transfer key pair,
 // and registers the signing key only (POST /v1/device/enroll with
-// transfer:true; the transfer public key is never sent). The server answers
+// transfer:true and the client's platform; the transfer public key is never
+// sent). The server answers
 // 202 awaiting_transfer and asks the user's active devices with an
 // add_device request. A server refusal is an *APIError (401 unknown code,
 // 410 used or expired, 409 a user without a device to transfer from).
@@ -115,7 +116,8 @@ func (c *Client) EnrollTransfer(ctx context.Context, code, name string) (*Pendin
 	p := &PendingTransfer{Name: name, signingKey: signing, transferSK: sk, transferPK: pkBytes}
 	var reg api.EnrollAnswer
 	err = c.do(ctx, call{method: http.MethodPost, target: api.PathDeviceEnroll, want: http.StatusAccepted, out: &reg,
-		body: &api.EnrollRequest{EnrollmentCode: code, DeviceName: name, SigningPublicKey: signing.Public().(ed25519.PublicKey), Transfer: true}})
+		body: &api.EnrollRequest{EnrollmentCode: code, DeviceName: name, SigningPublicKey: signing.Public().(ed25519.PublicKey), Transfer: true,
+			Platform: c.platform}})
 	if err != nil {
 		p.Destroy()
 		return nil, fmt.Errorf("device: enrolling for a transfer: %w", err)

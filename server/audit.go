@@ -73,6 +73,9 @@ type (
 		// entered (active or recovery_pending).
 		Via   string `json:"via,omitempty"`
 		State string `json:"state,omitempty"`
+		// Platform is, in device_enrolled, the one the device enrolled
+		// with (absent if it gave none).
+		Platform string `json:"platform,omitempty"`
 	}
 	deliveryDetails struct {
 		RecordID      string `json:"record_id"`

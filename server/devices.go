@@ -48,7 +48,7 @@ func (s *Server) userDevices(c *echo.Context) error {
 	out := api.DeviceList{UserKeyID: u.DeviceKeyID, Devices: make([]api.Device, 0, len(devs))}
 	for _, d := range devs {
 		v := api.Device{
-			DeviceID: d.ID, Name: d.Name, State: d.State, OPRFPublicKey: d.OPRFPublicKey,
+			DeviceID: d.ID, Name: d.Name, State: d.State, Platform: d.Platform, OPRFPublicKey: d.OPRFPublicKey,
 			SigningPublicKey: d.SigningPublicKey, EnrolledAt: wire(d.CreatedAt),
 		}
 		if ev := d.Evidence; ev.EnrollSignature != nil {
@@ -222,7 +222,7 @@ func (s *Server) ripeRecovery(ctx context.Context, d *store.Device) (bool, error
 		return false, storeFail(err, "device")
 	}
 	d.State = store.DeviceActive
-	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, Via: viaRecovery, State: store.DeviceActive})
+	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, Via: viaRecovery, State: store.DeviceActive, Platform: d.Platform})
 	return true, nil
 }
 

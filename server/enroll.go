@@ -40,6 +40,9 @@ func (s *Server) enroll(c *echo.Context) error {
 	if err := checkText("device_name", in.DeviceName, true); err != nil {
 		return err
 	}
+	if !api.ValidPlatform(in.Platform) {
+		return fail(errBadRequest, `platform must be "agent" or "web" (or absent)`)
+	}
 	if in.Transfer {
 		// The device holds no kD until the transfer: it enrolls with the
 		// user's pinned pkD, and its transfer key never comes here.
@@ -98,6 +101,7 @@ func (s *Server) enroll(c *echo.Context) error {
 		OPRFPublicKey:    in.OPRFPublicKey,
 		SigningPublicKey: in.SigningPublicKey,
 		State:            store.DevicePending,
+		Platform:         in.Platform,
 		CheckBlinded:     blinded,
 		CreatedAt:        s.now(),
 	}
@@ -265,7 +269,7 @@ func (s *Server) confirmEnrollment(c *echo.Context) error {
 	// recovery kit (an added device goes through the transfer instead):
 	// while another device is active it waits RecoveryDelay, for those
 	// devices to see it and cancel it.
-	details := deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceActive}
+	details := deviceDetails{DeviceKeyID: d.KeyID, State: store.DeviceActive, Platform: d.Platform}
 	added := d.Evidence.AddStatement != nil
 	if added {
 		// Added by transfer: an active device of the user approved it,

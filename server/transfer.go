@@ -75,7 +75,7 @@ func (s *Server) askAddDevice(c *echo.Context, d *store.Device) error {
 		requestLogger(c, s.log).Error("transfer enrollment stored but its add_device request could not be", "device_id", d.ID, "error", err)
 		return failCause(errUnavailable, "the device could not be registered and the enrollment code is spent; ask for a new enrollment code", err)
 	}
-	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, Via: viaTransfer, State: d.State})
+	s.audit(ctx, d.UserID, store.EventDeviceEnrolled, d.ID, d.ID, deviceDetails{DeviceKeyID: d.KeyID, Via: viaTransfer, State: d.State, Platform: d.Platform})
 	s.audit(ctx, d.UserID, store.EventApprovalRequested, actorServer, q.ID, requestDetails{RequestID: q.ID})
 	s.notify(d.UserID, q.ID)
 	return c.JSON(http.StatusAccepted, api.EnrollAnswer{DeviceID: d.ID, UserID: d.UserID, State: d.State, BlindedElements: d.CheckBlinded})

@@ -51,7 +51,8 @@ func (s *Server) writeUser(c *echo.Context, u *store.User) error {
 	for _, d := range devs {
 		out.State = api.UserActive
 		out.Devices = append(out.Devices, api.DeviceSummary{
-			DeviceID: d.ID, Name: d.Name, State: d.State, DeviceKeyID: d.KeyID, EnrolledAt: d.ActivatedAt.UTC(),
+			DeviceID: d.ID, Name: d.Name, State: d.State, DeviceKeyID: d.KeyID, Platform: d.Platform,
+			EnrolledAt: d.ActivatedAt.UTC(),
 		})
 	}
 	return c.JSON(http.StatusOK, out)

@@ -144,6 +144,9 @@ type Device struct {
 	SigningPublicKey []byte // Ed25519, 32 bytes
 	KeyID            string // device_key_id: hex of the first 16 bytes of SHA-256(pkD)
 	State            string // one of the Device* states
+	// Platform is api.PlatformAgent or api.PlatformWeb as the device said
+	// at enrollment, or empty if it did not say.
+	Platform string
 	// CheckBlinded holds the blinded elements of the enrollment check, so that
 	// any node can verify the confirmation.
 	CheckBlinded [][]byte

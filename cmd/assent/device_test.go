@@ -187,6 +187,9 @@ func TestDeviceCLI(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`User key: [0-9a-f]{4}( [0-9a-f]{4}){7}\n`).MatchString(status) {
 		t.Fatalf("status does not print the grouped user key: %v\n%s", err, status)
 	}
+	if !strings.Contains(status, "Platform: agent\n") {
+		t.Errorf("status does not print the platform assent device enrolls as:\n%s", status)
+	}
 	if fi, err := os.Stat(ks); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("keystore: %v %v", fi, err)
 	}
@@ -219,7 +222,8 @@ func TestDeviceCLI(t *testing.T) {
 	t.Setenv(envAPIKey, e.key)
 	var vout bytes.Buffer
 	if err := runVerify(ctx, []string{"--server", e.url, "--user-key", keyLine[1], sealed}, &vout, &vout); err != nil ||
-		!strings.Contains(vout.String(), "the one given") || !strings.Contains(vout.String(), "Not proven") {
+		!strings.Contains(vout.String(), "the one given") || !strings.Contains(vout.String(), "Not proven") ||
+		!strings.Contains(vout.String(), `("phone", listed as active, platform agent)`) {
 		t.Errorf("verify with the phone's key: %v\n%s", err, vout.String())
 	}
 	vout.Reset()

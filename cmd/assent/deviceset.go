@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/threshold"
 )
@@ -33,6 +34,7 @@ func deviceStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "Device:   %s\n", id.DeviceID)
 	fmt.Fprintf(stdout, "User:     %s\n", id.UserID)
 	fmt.Fprintf(stdout, "Server:   %s\n", id.ServerURL)
+	fmt.Fprintf(stdout, "Platform: %s\n", api.PlatformAgent) // how assent device enrolls (device.ClientOptions' default)
 	fmt.Fprintf(stdout, "User key: %s\n", threshold.FormatKeyID(id.DeviceKeyID))
 	st, err := sf.storage()
 	if err != nil {

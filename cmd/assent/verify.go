@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/internal/verify"
 	"github.com/assent-dev/assent/threshold"
@@ -72,7 +73,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	st := r.Statement
 	fmt.Fprintf(stdout, "ok  the statement is the one rebuilt from the record: create, approve, its content digest,\n")
 	fmt.Fprintf(stdout, "    request %s, requester %s, purpose %q, expiring %s\n", st.RequestID, st.RequesterID, st.Purpose, st.ExpiresAt.Format("2006-01-02T15:04:05Z"))
-	fmt.Fprintf(stdout, "ok  it is signed by device %s (%q, listed as %s)\n", r.Device.DeviceID, r.Device.Name, r.Device.State)
+	fmt.Fprintf(stdout, "ok  it is signed by device %s (%q, listed as %s, platform %s)\n", r.Device.DeviceID, r.Device.Name, r.Device.State, platformOf(r.Device.Platform))
 	fmt.Fprintf(stdout, "ok  that device's enrollment proof (bound to its signing key) verifies against the user's key\n")
 	fmt.Fprintf(stdout, "ok  the approval's evaluation proof verifies against the user's key for this record\n")
 	if r.UserKeyChecked {
@@ -87,4 +88,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errUserKeyUnchecked
 	}
 	return nil
+}
+
+// platformOf is the platform a device list gives, for printing: as given
+// if it is one of the API's, api.PlatformUnknown for a device that enrolled
+// without one, quoted and cut otherwise (the list is the server's word).
+func platformOf(p string) string {
+	switch {
+	case p == "":
+		return api.PlatformUnknown
+	case api.ValidPlatform(p):
+		return p
+	default:
+		return fmt.Sprintf("%.40q", p)
+	}
 }

@@ -63,6 +63,7 @@ type deviceDoc struct {
 	SigningPublicKey []byte       `bson:"signing_public_key"`
 	KeyID            string       `bson:"device_key_id"`
 	State            string       `bson:"state"`
+	Platform         string       `bson:"platform,omitempty"` // absent for the devices enrolled before platforms
 	CheckBlinded     [][]byte     `bson:"check_blinded,omitempty"`
 	CreatedAt        time.Time    `bson:"created_at,omitempty"`
 	ActivatedAt      time.Time    `bson:"activated_at,omitempty"`
@@ -98,15 +99,15 @@ func (d *evidenceDoc) evidence() store.DeviceEvidence {
 func toDeviceDoc(d *store.Device) *deviceDoc {
 	return &deviceDoc{
 		ID: d.ID, UserID: d.UserID, Name: d.Name, OPRFPublicKey: d.OPRFPublicKey, SigningPublicKey: d.SigningPublicKey,
-		KeyID: d.KeyID, State: d.State, CheckBlinded: d.CheckBlinded, CreatedAt: d.CreatedAt, ActivatedAt: d.ActivatedAt,
-		StateAt: d.StateAt,
+		KeyID: d.KeyID, State: d.State, Platform: d.Platform, CheckBlinded: d.CheckBlinded, CreatedAt: d.CreatedAt,
+		ActivatedAt: d.ActivatedAt, StateAt: d.StateAt,
 	}
 }
 
 func (d *deviceDoc) device() *store.Device {
 	return &store.Device{
 		ID: d.ID, UserID: d.UserID, Name: d.Name, OPRFPublicKey: nonEmpty(d.OPRFPublicKey),
-		SigningPublicKey: nonEmpty(d.SigningPublicKey), KeyID: d.KeyID, State: d.State,
+		SigningPublicKey: nonEmpty(d.SigningPublicKey), KeyID: d.KeyID, State: d.State, Platform: d.Platform,
 		CheckBlinded: nonEmptyList(d.CheckBlinded), CreatedAt: utc(d.CreatedAt), ActivatedAt: utc(d.ActivatedAt),
 		StateAt: utc(d.StateAt), Evidence: d.Evidence.evidence(),
 	}

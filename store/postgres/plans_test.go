@@ -31,7 +31,7 @@ func (l *queryLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndDa
 
 // schemaOnly are the statements of Open (migration), run once per start.
 // (and their begin and commit).
-var schemaOnly = regexp.MustCompile(`assent_schema|pg_tables|pg_advisory|CREATE |^(begin|commit|rollback)$`)
+var schemaOnly = regexp.MustCompile(`assent_schema|pg_tables|pg_advisory|CREATE |ALTER |^(begin|commit|rollback)$`)
 
 var param = regexp.MustCompile(`\$(\d+)`)
 

@@ -121,14 +121,14 @@ func (s *Store) UseEnrollment(ctx context.Context, codeHash []byte, now time.Tim
 }
 
 const deviceColumns = `id, user_id, name, oprf_public_key, signing_public_key, key_id, state, check_blinded, created_at,
-	activated_at, state_at, enroll_signature, check_evaluated, check_proof, add_statement, add_signature`
+	activated_at, state_at, enroll_signature, check_evaluated, check_proof, add_statement, add_signature, platform`
 
 func scanDevice(r pgx.Row) (*store.Device, error) {
 	d := new(store.Device)
 	ev := &d.Evidence
 	var created, activated, stateAt *int64
 	if err := r.Scan(&d.ID, &d.UserID, &d.Name, &d.OPRFPublicKey, &d.SigningPublicKey, &d.KeyID, &d.State, &d.CheckBlinded, &created,
-		&activated, &stateAt, &ev.EnrollSignature, &ev.EvaluatedElements, &ev.Proof, &ev.AddStatement, &ev.AddSignature); err != nil {
+		&activated, &stateAt, &ev.EnrollSignature, &ev.EvaluatedElements, &ev.Proof, &ev.AddStatement, &ev.AddSignature, &d.Platform); err != nil {
 		return nil, err
 	}
 	d.CheckBlinded, ev.EvaluatedElements = listArg(d.CheckBlinded), listArg(ev.EvaluatedElements)
@@ -145,9 +145,9 @@ func (s *Store) CreateDevice(ctx context.Context, d *store.Device) error {
 	}
 	return s.exec(ctx, "create device",
 		`INSERT INTO devices (id, user_id, name, oprf_public_key, signing_public_key, key_id, state, check_blinded, created_at,
-			activated_at, state_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			activated_at, state_at, platform) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		d.ID, d.UserID, d.Name, d.OPRFPublicKey, d.SigningPublicKey, d.KeyID, d.State,
-		listArg(d.CheckBlinded), timeArg(d.CreatedAt), timeArg(d.ActivatedAt), timeArg(d.StateAt))
+		listArg(d.CheckBlinded), timeArg(d.CreatedAt), timeArg(d.ActivatedAt), timeArg(d.StateAt), d.Platform)
 }
 
 // GetDevice implements store.Store.

@@ -267,6 +267,12 @@ CREATE TABLE transfers (
 );
 CREATE INDEX transfers_due ON transfers (expires_at);
 `,
+	// 6: the platform a device enrolled with (DESIGN.md "The approval
+	// app"): agent or web; empty for the devices enrolled before, which
+	// did not say.
+	`
+ALTER TABLE devices ADD COLUMN platform TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

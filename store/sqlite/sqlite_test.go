@@ -275,3 +275,43 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatformMigration: a database written before devices had a platform
+// (schema version 5) keeps its devices through migration 6, each with no
+// platform, and takes new devices with one.
+func TestPlatformMigration(t *testing.T) {
+	dir := t.TempDir()
+	saved := migrations
+	migrations = saved[:5]
+	s, err := Open(t.Context(), dir)
+	migrations = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	user, _ := ids.New(ids.User, rand.Reader)
+	old, _ := ids.New(ids.Device, rand.Reader)
+	db := rawDB(t, dir)
+	if _, err := db.Exec(`INSERT INTO devices (id, user_id, name, oprf_public_key, signing_public_key, key_id, state, created_at)
+		VALUES (?, ?, 'old phone', ?, ?, ?, 'pending', ?)`, old, user, make([]byte, 32), make([]byte, 32), strings.Repeat("ab", 16), t0.UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s2 := openTest(t, dir, Options{})
+	d, err := s2.GetDevice(t.Context(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Platform != "" || d.Name != "old phone" {
+		t.Fatalf("device from before migration 6: platform %q, name %q", d.Platform, d.Name)
+	}
+	web, _ := ids.New(ids.Device, rand.Reader)
+	if err := s2.CreateDevice(t.Context(), &store.Device{ID: web, UserID: user, Name: "browser", OPRFPublicKey: make([]byte, 32),
+		SigningPublicKey: make([]byte, 32), KeyID: strings.Repeat("cd", 16), State: store.DevicePending, Platform: "web", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s2.GetDevice(t.Context(), web); err != nil || d.Platform != "web" {
+		t.Fatalf("device after migration 6: %+v, %v", d, err)
+	}
+}

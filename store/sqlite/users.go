@@ -105,7 +105,7 @@ func (s *Store) UseEnrollment(ctx context.Context, codeHash []byte, now time.Tim
 }
 
 const deviceColumns = `id, user_id, name, oprf_public_key, signing_public_key, key_id, state, check_blinded, created_at,
-	activated_at, state_at, enroll_signature, check_evaluated, check_proof, add_statement, add_signature`
+	activated_at, state_at, enroll_signature, check_evaluated, check_proof, add_statement, add_signature, platform`
 
 func scanDevice(r scanner) (*store.Device, error) {
 	d := new(store.Device)
@@ -113,7 +113,7 @@ func scanDevice(r scanner) (*store.Device, error) {
 	var blinded, evaluated sql.NullString
 	var created, activated, stateAt sql.NullInt64
 	if err := r.Scan(&d.ID, &d.UserID, &d.Name, &d.OPRFPublicKey, &d.SigningPublicKey, &d.KeyID, &d.State, &blinded, &created,
-		&activated, &stateAt, &ev.EnrollSignature, &evaluated, &ev.Proof, &ev.AddStatement, &ev.AddSignature); err != nil {
+		&activated, &stateAt, &ev.EnrollSignature, &evaluated, &ev.Proof, &ev.AddStatement, &ev.AddSignature, &d.Platform); err != nil {
 		return nil, err
 	}
 	var err error
@@ -136,9 +136,9 @@ func (s *Store) CreateDevice(ctx context.Context, d *store.Device) error {
 	}
 	return s.exec(ctx, "create device",
 		`INSERT INTO devices (id, user_id, name, oprf_public_key, signing_public_key, key_id, state, check_blinded, created_at,
-			activated_at, state_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			activated_at, state_at, platform) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.UserID, d.Name, d.OPRFPublicKey, d.SigningPublicKey, d.KeyID, d.State,
-		listArg(d.CheckBlinded), timeArg(d.CreatedAt), timeArg(d.ActivatedAt), timeArg(d.StateAt))
+		listArg(d.CheckBlinded), timeArg(d.CreatedAt), timeArg(d.ActivatedAt), timeArg(d.StateAt), d.Platform)
 }
 
 // GetDevice implements store.Store.

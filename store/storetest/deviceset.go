@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
 )
@@ -100,4 +101,48 @@ func testDeviceSet(t *testing.T, s store.Store) {
 	if none != nil {
 		t.Fatalf("UserDevices of a user without devices: %d", len(none))
 	}
+}
+
+// testDevicePlatforms: a device keeps the platform it enrolled with
+// (agent, web, or none said) through every read and every state change,
+// and a platform the API does not know is refused.
+func testDevicePlatforms(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	u := newUser(t, newID(t, ids.Client))
+	want(t, s.CreateUser(ctx, u), nil, "CreateUser")
+	var devs []*store.Device
+	for i, p := range []string{api.PlatformAgent, api.PlatformWeb, ""} {
+		d := newDevice(t, u.ID, t0.Add(time.Duration(i)*time.Second))
+		d.Platform = p
+		want(t, s.CreateDevice(ctx, d), nil, "CreateDevice with platform %q", p)
+		got, err := s.GetDevice(ctx, d.ID)
+		want(t, err, nil, "GetDevice")
+		same(t, got, d, "GetDevice of a device with platform %q", p)
+		devs = append(devs, d)
+	}
+	for _, p := range []string{"unknown", "Agent", "ios", "web ", "agent\x00"} {
+		d := newDevice(t, u.ID, t0)
+		d.Platform = p
+		want(t, s.CreateDevice(ctx, d), store.ErrInvalid, "CreateDevice with platform %q", p)
+		want(t, func() error { _, err := s.GetDevice(ctx, d.ID); return err }(), store.ErrNotFound, "GetDevice of a device refused for platform %q", p)
+	}
+	all, err := s.UserDevices(ctx, u.ID)
+	want(t, err, nil, "UserDevices")
+	same(t, all, devs, "UserDevices: each device with its platform")
+
+	// Confirmed and then suspended, the web device is still web.
+	web := devs[1]
+	at := t0.Add(time.Minute)
+	ev := newEvidence()
+	want(t, s.ConfirmDevice(ctx, web.ID, store.DeviceActive, ev, at), nil, "ConfirmDevice")
+	web.State, web.ActivatedAt, web.StateAt, web.Evidence = store.DeviceActive, at, at, ev
+	active, err := s.ActiveDevices(ctx, u.ID)
+	want(t, err, nil, "ActiveDevices")
+	same(t, active, []*store.Device{web}, "ActiveDevices: the web device with its platform")
+	at = at.Add(time.Minute)
+	want(t, s.SetDeviceState(ctx, web.ID, store.DeviceActive, store.DeviceSuspended, at), nil, "SetDeviceState active -> suspended")
+	web.State, web.StateAt = store.DeviceSuspended, at
+	got, err := s.GetDevice(ctx, web.ID)
+	want(t, err, nil, "GetDevice")
+	same(t, got, web, "GetDevice of the suspended web device")
 }

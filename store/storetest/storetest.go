@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Enrollments", testEnrollments},
 		{"Devices", testDevices},
 		{"DeviceSet", testDeviceSet},
+		{"DevicePlatforms", testDevicePlatforms},
 		{"Clients", testClients},
 		{"Records", testRecords},
 		{"RecordTimes", testRecordTimes},

@@ -130,7 +130,7 @@ func (a *app) state() stateView {
 }
 
 func clientOptions() device.ClientOptions {
-	return device.ClientOptions{}
+	return device.ClientOptions{Platform: api.PlatformWeb}
 }
 
 func (a *app) enroll(serverURL, code, passphrase, name string) (any, error) {

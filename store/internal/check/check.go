@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
 )
@@ -210,6 +211,9 @@ func Device(d *store.Device) error {
 	}
 	if !evidenceIsZero(&d.Evidence) {
 		return invalid("a new device has enrollment evidence")
+	}
+	if !api.ValidPlatform(d.Platform) {
+		return invalid("device platform %s", quote(d.Platform))
 	}
 	return first(
 		ID("device id", ids.Device, d.ID),
