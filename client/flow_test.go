@@ -22,6 +22,7 @@ import (
 
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/server"
 )
 
@@ -81,7 +82,8 @@ func TestFlow(t *testing.T) {
 	if before.State != api.UserAwaitingDevice || len(before.Devices) != 0 || before.ExternalID != "p-17" || before.DisplayName != "Ada" {
 		t.Fatalf("user before enrollment: %+v", before)
 	}
-	t.Cleanup(w.enroll(t, dir, u.EnrollmentCode))
+	stopDevice, userKey := w.enrollKeyed(t, dir, u.EnrollmentCode)
+	t.Cleanup(stopDevice)
 	after, err := c.User(ctx, u.UserID)
 	check(t, err)
 	if after.State != api.UserActive || len(after.Devices) != 1 || after.Devices[0].State != api.DeviceActive || after.Devices[0].Name != "phone" {
@@ -107,6 +109,9 @@ func TestFlow(t *testing.T) {
 	if _, err := c.Record(ctx, rec.RecordID, 0); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.VerifyApproval(ctx, rec.RecordID, userKey); !errors.Is(err, client.ErrNotVerified) {
+		t.Fatalf("verify a record awaiting upload: %v, want ErrNotVerified", err)
+	}
 	data := bytes.Repeat([]byte("scan "), 40000) // 200 kB: several envelope chunks
 	// Size unknown: sent chunked.
 	p, err := c.Upload(ctx, rec.RecordID, bytes.NewReader(data), -1)
@@ -119,6 +124,23 @@ func TestFlow(t *testing.T) {
 	sum := sha256.Sum256(data)
 	if sealed.State != api.RecordSealed || sealed.Approval == nil || !bytes.Equal(sealed.ContentSHA256, sum[:]) || *sealed.Size != int64(len(data)) {
 		t.Fatalf("sealed record %+v", sealed)
+	}
+	rep, err := c.VerifyApproval(ctx, rec.RecordID, userKey)
+	check(t, err)
+	if !rep.UserKeyChecked || rep.UserKeyID != userKey || rep.DeviceID != sealed.Approval.DeviceID || rep.RecordID != rec.RecordID {
+		t.Fatalf("verify report %+v, want the device %s under key %s, checked", rep, sealed.Approval.DeviceID, userKey)
+	}
+	if rep, err := c.VerifyApproval(ctx, rec.RecordID, ""); err != nil || rep.UserKeyChecked {
+		t.Fatalf("verify without a user key: %+v, %v (want it verified, the key not checked)", rep, err)
+	}
+	otherKey := strings.Repeat("0", len(userKey))
+	if _, err := c.VerifyApproval(ctx, rec.RecordID, otherKey); !errors.Is(err, client.ErrNotVerified) || !strings.Contains(err.Error(), "not the one given") {
+		t.Fatalf("verify against another user key: %v, want ErrNotVerified naming the key", err)
+	}
+	unknown, err := ids.NewRecord(rand.Reader, time.Now())
+	check(t, err)
+	if _, err := c.VerifyApproval(ctx, unknown, userKey); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("verify an unknown record: %v, want api.ErrNotFound", err)
 	}
 
 	acc, err := c.RequestAccess(ctx, rec.RecordID, "second opinion")

@@ -62,13 +62,20 @@ func startWorld(tb testing.TB, dir string) *world {
 
 // enroll enrolls an agent that approves every request, running until stop.
 func (w *world) enroll(tb testing.TB, dir, code string) (stop func()) {
+	stop, _ = w.enrollKeyed(tb, dir, code)
+	return stop
+}
+
+// enrollKeyed is enroll that also returns the device's key fingerprint
+// (device_key_id), as the phone shows it to its user.
+func (w *world) enrollKeyed(tb testing.TB, dir, code string) (stop func(), keyID string) {
 	approve := func(context.Context, *device.Prompt) (device.Decision, error) { return device.Approve, nil }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	d, err := nodetest.EnrollDeviceWith(ctx, w.node.URL, code, "phone", filepath.Join(dir, "ledger"), approve, device.AgentOptions{},
 		device.ClientOptions{HTTPClient: &http.Client{Transport: w.val}})
 	check(tb, err)
-	return func() { _ = d.Close() }
+	return func() { _ = d.Close() }, d.Identity.DeviceKeyID
 }
 
 func (w *world) stop() { _ = w.node.Stop() }
