@@ -176,19 +176,10 @@ func (d *demo) run(ctx context.Context) error {
 		return d.runApp(ctx, n)
 	}
 
-	key, cl, err := server.CreateClient(ctx, n.Store, rand.Reader, time.Now(), "Demo clinic", server.AllScopes)
-	if err != nil {
-		return fmt.Errorf("registering the third party: %w", err)
-	}
-	clinic, err := client.New(n.URL, key, nil)
+	clinic, user, err := d.thirdParty(ctx, n)
 	if err != nil {
 		return err
 	}
-	user, err := clinic.CreateUser(ctx, "demo-user", "Demo user")
-	if err != nil {
-		return fmt.Errorf("creating the user: %w", err)
-	}
-	d.step("third party %s registered (API key via the admin path); user %s created", cl.ID, user.UserID)
 
 	t0 := time.Now()
 	dev, err := startDemoDevice(ctx, n.URL, user.EnrollmentCode, filepath.Join(d.dir, "device", "ledger"), d.approve)
@@ -456,4 +447,23 @@ func rate(n int64, d time.Duration) string {
 		return "- MB/s"
 	}
 	return fmt.Sprintf("%.0f MB/s", float64(n)/1e6/d.Seconds())
+}
+
+// thirdParty registers the demo's third party (its API key made through
+// the admin path, on the node's store) and has it create the demo user.
+func (d *demo) thirdParty(ctx context.Context, n *node.Node) (*client.Client, *api.Enrollment, error) {
+	key, cl, err := server.CreateClient(ctx, n.Store, rand.Reader, time.Now(), "Demo clinic", server.AllScopes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("registering the third party: %w", err)
+	}
+	clinic, err := client.New(n.URL, key, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	user, err := clinic.CreateUser(ctx, "demo-user", "Demo user")
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the user: %w", err)
+	}
+	d.step("third party %s registered (API key via the admin path); user %s created", cl.ID, user.UserID)
+	return clinic, user, nil
 }

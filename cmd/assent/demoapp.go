@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/internal/node"
-	"github.com/assent-dev/assent/server"
 	"github.com/assent-dev/assent/webapp"
 )
 
@@ -83,19 +81,10 @@ func (d *demo) runApp(ctx context.Context, n *node.Node) error {
 		return fmt.Errorf("the approval app: %w", err)
 	}
 	d.step("approval app built and served on %s in %s (the API allows that origin only)", d.app.url, millis(time.Since(t0)))
-	key, cl, err := server.CreateClient(ctx, n.Store, rand.Reader, time.Now(), "Demo clinic", server.AllScopes)
-	if err != nil {
-		return fmt.Errorf("registering the third party: %w", err)
-	}
-	clinic, err := client.New(n.URL, key, nil)
+	clinic, user, err := d.thirdParty(ctx, n)
 	if err != nil {
 		return err
 	}
-	user, err := clinic.CreateUser(ctx, "demo-user", "Demo user")
-	if err != nil {
-		return fmt.Errorf("creating the user: %w", err)
-	}
-	d.step("third party %s registered; user %s created", cl.ID, user.UserID)
 	fmt.Fprintf(d.out, "\n  Open the approval app:  %s\n  Enrollment code:        %s\n  (server URL prefilled; choose any passphrase of 8 characters or more)\n\n", d.app.url, user.EnrollmentCode)
 
 	signer, err := d.awaitBrowserDevice(ctx, clinic, user.UserID)

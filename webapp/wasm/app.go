@@ -67,17 +67,21 @@ func newApp() *app {
 	return &app{waits: map[string]*wait{}, started: time.Now()}
 }
 
-func (a *app) storage(ctx context.Context) (*IDB, error) {
+func (a *app) storage(ctx context.Context) (*IDB, error) { return a.openOnce(ctx, &a.st, dbName) }
+
+// openOnce opens the IndexedDB database name into *slot on first use and
+// hands out that one connection afterwards.
+func (a *app) openOnce(ctx context.Context, slot **IDB, name string) (*IDB, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.st != nil {
-		return a.st, nil
+	if *slot != nil {
+		return *slot, nil
 	}
-	st, err := OpenIDB(ctx, dbName)
+	st, err := OpenIDB(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	a.st = st
+	*slot = st
 	return st, nil
 }
 

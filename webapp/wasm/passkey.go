@@ -56,17 +56,7 @@ type passkeyMeta struct {
 }
 
 func (a *app) passkeyStore(ctx context.Context) (*IDB, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.pk != nil {
-		return a.pk, nil
-	}
-	st, err := OpenIDB(ctx, passkeyDBName)
-	if err != nil {
-		return nil, err
-	}
-	a.pk = st
-	return st, nil
+	return a.openOnce(ctx, &a.pk, passkeyDBName)
 }
 
 func decodePRF(prfB64 string) ([]byte, error) {
