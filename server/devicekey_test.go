@@ -138,11 +138,7 @@ func TestEndedDeviceLosesItsStream(t *testing.T) {
 		}
 		ended := make(chan error, 1)
 		go func() { _, err := io.Copy(io.Discard, res.Body); ended <- err }()
-		if end == "suspend" {
-			e.do(http.MethodDelete, "/v1/users/"+d.userID+"/devices/"+d.id, e.admin, nil).want(t, http.StatusOK)
-		} else {
-			d.call(t, http.MethodPost, "/v1/device/devices/"+d.id+"/revoke", revokeBody(t, d, d.userID, d.id, e.clock.Now())).want(t, http.StatusOK)
-		}
+		endDevice(t, e, d, end)
 		select {
 		case <-ended:
 		case <-time.After(5 * time.Second):

@@ -22,6 +22,28 @@ func sameKey(t *testing.T, d *testDevice) *testDevice {
 	return &testDevice{env: d.env, kD: d.kD, sk: sk}
 }
 
+// activeSameKey enrolls a second device with d's kD (a recovery, since d
+// is active) and lets its delay pass: an active device of d's user with a
+// signing key of its own.
+func activeSameKey(t *testing.T, e *testEnv, d *testDevice) *testDevice {
+	t.Helper()
+	second := sameKey(t, d)
+	second.enrollAs(t, code(t, e, d.userID), "recovery_pending")
+	e.clock.Advance(RecoveryDelay + time.Second)
+	second.call(t, http.MethodGet, api.PendingRequestsTarget, nil).want(t, http.StatusOK)
+	return second
+}
+
+// endDevice suspends d (as the admin client) or has it revoke itself.
+func endDevice(t *testing.T, e *testEnv, d *testDevice, end string) {
+	t.Helper()
+	if end == "suspend" {
+		e.do(http.MethodDelete, "/v1/users/"+d.userID+"/devices/"+d.id, e.admin, nil).want(t, http.StatusOK)
+		return
+	}
+	d.call(t, http.MethodPost, "/v1/device/devices/"+d.id+"/revoke", revokeBody(t, d, d.userID, d.id, e.clock.Now())).want(t, http.StatusOK)
+}
+
 // code is a new enrollment code for d's user.
 func code(t *testing.T, e *testEnv, userID string) string {
 	t.Helper()

@@ -206,14 +206,7 @@ func reactivateBody(t *testing.T, by *testDevice, userID, target string, at time
 func TestReactivate(t *testing.T) {
 	e := newEnv(t, nil)
 	phone := e.userWithDevice(t)
-	var enr api.Enrollment
-	e.do(http.MethodPost, "/v1/users/"+phone.userID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &enr)
-	second := newDeviceKeys(t, e)
-	second.kD = phone.kD
-	second.enrollAs(t, enr.EnrollmentCode, "recovery_pending")
-	// The recovery is active after its delay.
-	e.clock.Advance(RecoveryDelay + time.Second)
-	second.call(t, http.MethodGet, api.PendingRequestsTarget, nil).want(t, http.StatusOK)
+	second := activeSameKey(t, e, phone)
 
 	target := api.DeviceReactivatePath(second.id)
 	now := e.clock.Now()
@@ -264,11 +257,7 @@ func TestEndedDeviceLosesItsStreamOnEveryNode(t *testing.T) {
 		ended := make(chan error, 1)
 		go func() { _, err := io.Copy(io.Discard, res.Body); ended <- err }()
 		waitFor(t, func() bool { return len(b.srv.hub.ConnectedDevices(d.userID)) == 1 }, "the stream on node-b")
-		if end == "suspend" {
-			a.do(http.MethodDelete, "/v1/users/"+d.userID+"/devices/"+d.id, a.admin, nil).want(t, http.StatusOK)
-		} else {
-			d.call(t, http.MethodPost, "/v1/device/devices/"+d.id+"/revoke", revokeBody(t, d, d.userID, d.id, a.clock.Now())).want(t, http.StatusOK)
-		}
+		endDevice(t, a, d, end)
 		select {
 		case <-ended:
 		case <-time.After(5 * time.Second):
@@ -284,13 +273,7 @@ func TestEndedDeviceLosesItsStreamOnEveryNode(t *testing.T) {
 func TestTransferAnswerRace(t *testing.T) {
 	e := newEnv(t, nil)
 	d := e.userWithDevice(t)
-	var enr api.Enrollment
-	e.do(http.MethodPost, "/v1/users/"+d.userID+"/enrollment", e.admin, nil).want(t, http.StatusCreated).decode(t, &enr)
-	other := newDeviceKeys(t, e)
-	other.kD = d.kD
-	other.enrollAs(t, enr.EnrollmentCode, "recovery_pending")
-	e.clock.Advance(RecoveryDelay + time.Second)
-	other.call(t, http.MethodGet, api.PendingRequestsTarget, nil).want(t, http.StatusOK)
+	other := activeSameKey(t, e, d)
 
 	pub := make([]byte, 32)
 	for trial := range 8 {
