@@ -46,6 +46,9 @@ type FileStorage struct {
 	ledger *os.File
 	failed error
 	closed bool
+	// dirty: ledger bytes were written by appendLedgerLazy and not synced
+	// since.
+	dirty bool
 }
 
 // NewFileStorage returns the storage of the files p names. It touches no
@@ -144,10 +147,23 @@ func (s *FileStorage) ReadLedger(ctx context.Context) ([]byte, error) {
 	return data, nil
 }
 
-// AppendLedger writes data at the end of the ledger file and syncs it.
+// AppendLedger writes data at the end of the ledger file and syncs it (and
+// with it any line appendLedgerLazy wrote before).
 func (s *FileStorage) AppendLedger(ctx context.Context, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.appendLedger(ctx, data, true)
+}
+
+// appendLedgerLazy writes data at the end of the ledger file without
+// waiting for the disk (lazyLedger): the next sync carries it.
+func (s *FileStorage) appendLedgerLazy(ctx context.Context, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appendLedger(ctx, data, false)
+}
+
+func (s *FileStorage) appendLedger(ctx context.Context, data []byte, durable bool) error {
 	f, err := s.ledgerFile(ctx)
 	if err != nil {
 		return err
@@ -155,10 +171,36 @@ func (s *FileStorage) AppendLedger(ctx context.Context, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("%w: writing: %v", ErrLedger, err)
 	}
+	s.dirty = true
+	if !durable {
+		return nil
+	}
+	return s.syncLedger(f)
+}
+
+// flushLedger syncs the ledger file if appendLedgerLazy wrote to it since
+// the last sync (lazyLedger).
+func (s *FileStorage) flushLedger(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dirty {
+		return nil
+	}
+	f, err := s.ledgerFile(ctx)
+	if err != nil {
+		return err
+	}
+	return s.syncLedger(f)
+}
+
+// syncLedger syncs the ledger file; a failure fails every later ledger
+// call, since what the file holds is then unknown.
+func (s *FileStorage) syncLedger(f *os.File) error {
 	if err := f.Sync(); err != nil {
 		s.failed = fmt.Errorf("%w: syncing failed earlier: %v", ErrLedger, err)
 		return fmt.Errorf("%w: syncing: %v", ErrLedger, err)
 	}
+	s.dirty = false
 	return nil
 }
 
@@ -180,11 +222,7 @@ func (s *FileStorage) TruncateLedger(ctx context.Context, size int64) error {
 	if err := f.Truncate(size); err != nil {
 		return fmt.Errorf("%w: cutting: %v", ErrLedger, err)
 	}
-	if err := f.Sync(); err != nil {
-		s.failed = fmt.Errorf("%w: syncing failed earlier: %v", ErrLedger, err)
-		return fmt.Errorf("%w: syncing: %v", ErrLedger, err)
-	}
-	return nil
+	return s.syncLedger(f)
 }
 
 // ReadHead reads the head file; nil if there is none.
@@ -240,7 +278,8 @@ func (s *FileStorage) SwapHead(ctx context.Context, old, next []byte) error {
 	return nil
 }
 
-// Close closes the ledger file, releasing its lock. Later calls fail.
+// Close syncs what the ledger file holds unsynced, then closes it,
+// releasing its lock. Later calls fail.
 func (s *FileStorage) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -248,8 +287,12 @@ func (s *FileStorage) Close() error {
 		return nil
 	}
 	s.closed = true
-	if s.ledger != nil {
-		return s.ledger.Close()
+	if s.ledger == nil {
+		return nil
 	}
-	return nil
+	var err error
+	if s.dirty && s.failed == nil {
+		err = s.syncLedger(s.ledger)
+	}
+	return errors.Join(err, s.ledger.Close())
 }

@@ -355,7 +355,9 @@ func validRecordID(id string) bool {
 // Repaired reports whether OpenLedger cut off an incomplete last line.
 func (l *Ledger) Repaired() bool { return l.repaired }
 
-// appendEntry writes e as the next line, durably (Storage.AppendLedger). On
+// appendEntry writes e as the next line, durably (Storage.AppendLedger),
+// or, when durable is false and the storage can (lazyLedger), without
+// waiting for the disk: the next durable line carries it. On
 // a failure the entry is forgotten and the storage cut back to the last good
 // line; if even that fails (FileStorage refuses every call after a failed
 // sync), the ledger refuses every later append (ErrLedger), since the
@@ -363,7 +365,7 @@ func (l *Ledger) Repaired() bool { return l.repaired }
 // posted for a failed append, so a line that reached the storage anyway is
 // at worst an answer that the next run finds without an outcome and posts
 // as recorded.
-func (l *Ledger) appendEntry(e *Entry) error {
+func (l *Ledger) appendEntry(e *Entry, durable bool) error {
 	if l.broken != nil {
 		return l.broken
 	}
@@ -380,7 +382,11 @@ func (l *Ledger) appendEntry(e *Entry) error {
 	}
 	sum := sha256.Sum256(line)
 	ctx := context.Background()
-	if err := l.st.AppendLedger(ctx, append(line, '\n')); err != nil {
+	write := l.st.AppendLedger
+	if lazy, ok := l.st.(lazyLedger); ok && !durable {
+		write = lazy.appendLedgerLazy
+	}
+	if err := write(ctx, append(line, '\n')); err != nil {
 		l.unindex(e)
 		if terr := l.st.TruncateLedger(ctx, l.size); terr != nil {
 			l.broken = fmt.Errorf("%w: a failed write could not be undone: %v", ErrLedger, terr)
@@ -426,17 +432,24 @@ func (l *Ledger) AppendAnswer(e *Entry) error {
 		return fmt.Errorf("%w: the ledger already holds record %s", ErrRefused, e.RecordID)
 	}
 	e.Type = EntryAnswer
-	return l.appendEntry(e)
+	return l.appendEntry(e, true)
 }
 
 // AppendOutcome records what the server said to the answer of requestID:
 // OutcomeAccepted with the request's new state, or OutcomeRejected with the
 // server's error code. ErrLedger if the request was never answered or the
 // write fails.
+//
+// On a FileStorage the line is written but not synced: the next answer's
+// sync (or Close) makes it durable. A crash of the machine before that may
+// lose it, which costs nothing an answer needs: the answer itself was
+// durable before it was posted, and an answer without an outcome is posted
+// again as recorded if the request is still pending, never answered anew.
+// This saves one of the two fsyncs per answer.
 func (l *Ledger) AppendOutcome(requestID, outcome, state, code string, at time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.appendEntry(&Entry{Type: EntryOutcome, At: at.UTC(), RequestID: requestID, Outcome: outcome, State: state, Error: code})
+	return l.appendEntry(&Entry{Type: EntryOutcome, At: at.UTC(), RequestID: requestID, Outcome: outcome, State: state, Error: code}, false)
 }
 
 // AppendDevice records device deviceID of the user with its signing key,
@@ -449,7 +462,7 @@ func (l *Ledger) AppendDevice(deviceID string, signingKey ed25519.PublicKey, req
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.appendEntry(&Entry{Type: EntryDevice, At: at.UTC(), RequestID: requestID, DeviceID: deviceID,
-		SigningPublicKey: bytes.Clone(signingKey)})
+		SigningPublicKey: bytes.Clone(signingKey)}, true)
 }
 
 // Devices returns the signing keys of the devices the ledger records
@@ -518,8 +531,9 @@ func (l *Ledger) HoldsRecord(recordID string) bool {
 	return l.state.creates[recordID]
 }
 
-// Close ends the ledger's use: later appends fail. A ledger from
-// OpenLedger also closes its file (and releases its lock); one from
+// Close ends the ledger's use: later appends fail. It makes durable the
+// outcome lines written since the last answer (AppendOutcome). A ledger
+// from OpenLedger also closes its file (and releases its lock); one from
 // OpenLedgerIn leaves its storage to the caller.
 func (l *Ledger) Close() error {
 	l.mu.Lock()
@@ -527,11 +541,15 @@ func (l *Ledger) Close() error {
 	if l.broken != nil && errors.Is(l.broken, errClosed) {
 		return nil
 	}
+	var err error
+	if lazy, ok := l.st.(lazyLedger); ok && l.broken == nil {
+		err = lazy.flushLedger(context.Background())
+	}
 	l.broken = fmt.Errorf("%w: %w", ErrLedger, errClosed)
 	if l.owned {
-		return l.st.Close()
+		err = errors.Join(err, l.st.Close())
 	}
-	return nil
+	return err
 }
 
 var errClosed = errors.New("closed")

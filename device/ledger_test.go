@@ -370,3 +370,79 @@ func TestLedgerDeviceLines(t *testing.T) {
 		t.Errorf("WriteLedger: %v\n%s", err, out.String())
 	}
 }
+
+// An outcome line is written at once (another reader sees it) but synced
+// only by the next answer or by Close, so that an answer costs one fsync;
+// an answer line is synced before AppendAnswer returns.
+func TestLedgerOutcomeSyncedWithNextAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	l := openTestLedger(t, path)
+	fs := l.st.(*FileStorage)
+	unsynced := func() bool {
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		return fs.dirty
+	}
+	first := testAnswer(t, threshold.KindCreate, "", threshold.DecisionApprove)
+	if err := l.AppendAnswer(first); err != nil {
+		t.Fatal(err)
+	}
+	if unsynced() {
+		t.Fatal("an answer line is not synced when AppendAnswer returns")
+	}
+	if err := l.AppendOutcome(first.RequestID, OutcomeAccepted, "approved", "", ledgerTime); err != nil {
+		t.Fatal(err)
+	}
+	if !unsynced() {
+		t.Error("the outcome line was synced on its own")
+	}
+	if entries, err := ReadLedger(path); err != nil || len(entries) != 2 || entries[1].Type != EntryOutcome {
+		t.Errorf("another reader after the outcome: %d entries, %v", len(entries), err)
+	}
+	second := testAnswer(t, threshold.KindCreate, "", threshold.DecisionApprove)
+	if err := l.AppendAnswer(second); err != nil {
+		t.Fatal(err)
+	}
+	if unsynced() {
+		t.Error("the next answer's sync left bytes unsynced")
+	}
+	if err := l.AppendOutcome(second.RequestID, OutcomeAccepted, "approved", "", ledgerTime); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if unsynced() {
+		t.Error("Close left the last outcome unsynced")
+	}
+	if entries, err := ReadLedger(path); err != nil || len(entries) != 4 {
+		t.Errorf("after Close: %d entries, %v", len(entries), err)
+	}
+}
+
+// A ledger on a storage it does not own syncs the outcome lines at Close
+// and leaves the storage open.
+func TestLedgerCloseFlushesStorageItDoesNotOwn(t *testing.T) {
+	fs := NewFileStorage(FilePaths{Ledger: filepath.Join(t.TempDir(), "ledger")})
+	defer fs.Close()
+	l, err := OpenLedgerIn(t.Context(), fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := testAnswer(t, threshold.KindCreate, "", threshold.DecisionApprove)
+	if err := l.AppendAnswer(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AppendOutcome(e.RequestID, OutcomeAccepted, "approved", "", ledgerTime); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fs.dirty {
+		t.Error("Close left the outcome unsynced")
+	}
+	if _, err := fs.ReadLedger(t.Context()); err != nil {
+		t.Errorf("the storage was closed with the ledger: %v", err)
+	}
+}

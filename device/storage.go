@@ -58,6 +58,22 @@ type Storage interface {
 	Close() error
 }
 
+// lazyLedger is a Storage that can also append to the ledger without
+// waiting for durability, for lines whose loss in a crash of the machine
+// (not of the process: the bytes are written) is harmless: an answer's
+// outcome, which the next run learns again by posting the recorded answer
+// once more (Agent.HandleRequest), and which VerifyHistory only uses to
+// look for accepted answers missing from the chain. Such a line becomes
+// durable with the next AppendLedger or TruncateLedger (one sync carries
+// every byte written before it, in order, so no durable line ever follows
+// a lost one), with flushLedger or Close, or when the kernel writes it back
+// on its own. Storages without it append every line durably.
+type lazyLedger interface {
+	appendLedgerLazy(ctx context.Context, data []byte) error
+	// flushLedger makes every byte appended so far durable.
+	flushLedger(ctx context.Context) error
+}
+
 // maxLedgerSize bounds the ledger bytes a Storage returns and the ledger
 // accepts, so that a damaged store cannot make the device allocate without
 // limit.
