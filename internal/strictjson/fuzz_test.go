@@ -2,6 +2,7 @@ package strictjson
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -30,6 +31,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s), false)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, allowUnknown bool) {
+		sameChecks(t, data)
 		var got wireLike
 		if Decode(data, &got, Options{AllowUnknownFields: allowUnknown}) != nil {
 			return
@@ -111,6 +113,21 @@ func checkTree(t *testing.T, data []byte) {
 		}
 		if n := len(stack); n > 0 && stack[n-1] != nil {
 			expectKey[n-1] = true
+		}
+	}
+}
+
+// sameChecks fails if the byte scanner and the token reader judge valid
+// JSON data differently, for a schema and for none.
+func sameChecks(t *testing.T, data []byte) {
+	if !json.Valid(data) {
+		return
+	}
+	for _, ty := range []reflect.Type{reflect.TypeFor[wireLike](), reflect.TypeFor[[]wireLike](), reflect.TypeFor[map[string]wireLike](), nil} {
+		s := scanner{data: data}
+		fast, slow := s.value(ty, 0), checkTokens(data, ty)
+		if fmt.Sprint(fast) != fmt.Sprint(slow) {
+			t.Fatalf("into %v: the scanner says %v, the token reader %v", ty, fast, slow)
 		}
 	}
 }

@@ -65,16 +65,8 @@ func Decode(data []byte, v any, o Options) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("strictjson: Decode needs a non-nil pointer, not %T", v)
 	}
-	scan := json.NewDecoder(bytes.NewReader(data))
-	scan.UseNumber()
-	if err := walk(scan, rv.Type().Elem(), 0); err != nil {
+	if err := check(data, rv.Type().Elem()); err != nil {
 		return err
-	}
-	if _, err := scan.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrTrailing, err)
-		}
-		return ErrTrailing
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if !o.AllowUnknownFields {
@@ -83,6 +75,36 @@ func Decode(data []byte, v any, o Options) error {
 	// The scan above saw exactly one value and then the end, so the
 	// decoder reads all of it.
 	return dec.Decode(v)
+}
+
+// check applies the rules of the package doc to data, to be decoded into
+// a t. Input that is one syntactically valid JSON value (json.Valid, which
+// is fast) is checked by scanning its bytes (scanner), five times faster
+// than reading its tokens; anything else goes through the token reader
+// (checkTokens), which says where the syntax fails or that data trails.
+// The two agree on every valid input (FuzzDecode checks it).
+func check(data []byte, t reflect.Type) error {
+	if json.Valid(data) {
+		s := scanner{data: data}
+		return s.value(t, 0)
+	}
+	return checkTokens(data, t)
+}
+
+// checkTokens is check by encoding/json's tokens.
+func checkTokens(data []byte, t reflect.Type) error {
+	scan := json.NewDecoder(bytes.NewReader(data))
+	scan.UseNumber()
+	if err := walk(scan, t, 0); err != nil {
+		return err
+	}
+	if _, err := scan.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrTrailing, err)
+		}
+		return ErrTrailing
+	}
+	return nil
 }
 
 // walk reads one value from dec, checking its objects against t, the Go
@@ -137,21 +159,9 @@ func walkObject(dec *json.Decoder, t reflect.Type, depth int) error {
 			return err
 		}
 		key, _ := tok.(string)
-		if _, dup := seen[key]; dup {
-			return fmt.Errorf("%w %.64q", ErrDuplicateKey, key)
-		}
-		seen[key] = struct{}{}
-		sub := elem
-		if fields != nil {
-			ft, exact := fields[key]
-			if !exact {
-				for name := range fields {
-					if strings.EqualFold(name, key) {
-						return fmt.Errorf("%w: %.64q for %q", ErrKeyCase, key, name)
-					}
-				}
-			}
-			sub = ft
+		sub, err := checkKey(seen, fields, elem, key)
+		if err != nil {
+			return err
 		}
 		if err := walk(dec, sub, depth+1); err != nil {
 			return err
@@ -159,6 +169,29 @@ func walkObject(dec *json.Decoder, t reflect.Type, depth int) error {
 	}
 	_, err := dec.Token() // '}'
 	return err
+}
+
+// checkKey checks the next key of an object against the keys seen before
+// in it (recording it) and against the fields of its struct type, if any,
+// and returns the type its value decodes into: the field's, or elem (a
+// map's values), or nil.
+func checkKey(seen map[string]struct{}, fields map[string]reflect.Type, elem reflect.Type, key string) (reflect.Type, error) {
+	if _, dup := seen[key]; dup {
+		return nil, fmt.Errorf("%w %.64q", ErrDuplicateKey, key)
+	}
+	seen[key] = struct{}{}
+	if fields == nil {
+		return elem, nil
+	}
+	ft, exact := fields[key]
+	if !exact {
+		for name := range fields {
+			if strings.EqualFold(name, key) {
+				return nil, fmt.Errorf("%w: %.64q for %q", ErrKeyCase, key, name)
+			}
+		}
+	}
+	return ft, nil
 }
 
 var (

@@ -118,3 +118,26 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		t.Fatalf("%+v != %+v", got, want)
 	}
 }
+
+// The byte scanner of valid JSON and the token reader agree on the cases
+// each rule is for, escapes and nesting included.
+func TestScannerAgreesWithTokens(t *testing.T) {
+	deep := strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth)
+	deeper := strings.Repeat(`{"a":`, MaxDepth+1) + "1" + strings.Repeat("}", MaxDepth+1)
+	for _, in := range []string{
+		`{"external_id":"a","EXTERNAL_ID":"b"}`, `{"a":1,"\u0061":2}`, `{"a\"b":1,"a\"b":2}`, `{"x\\":1,"x\\":2}`,
+		`{"requester":{"id":"x","ID":"y"}}`, `[{"id":"1"},{"ID":"2"}]`, `{"requests":[{"record":{"size":1,"size":2}}]}`,
+		`{"title":"\ud800","Title":"x"}`, ` {"title" : "t" , "blinded_elements" : [ "AA==" , null ] } `,
+		`{"requests":[{"request_id":"r","record":{"size":-1.5e3}}],"error":{"code":true}}`,
+		deep, "[" + deep + "]", deeper, `"just a string"`, `12`, `null`, `{}`, `[]`,
+	} {
+		sameChecks(t, []byte(in))
+	}
+	var v wireLike
+	if err := Decode([]byte(`{"a":1,"\u0061":2}`), &v, Options{AllowUnknownFields: true}); !errors.Is(err, ErrDuplicateKey) {
+		t.Errorf("an escaped duplicate key: %v", err)
+	}
+	if err := Decode([]byte(deeper), &v, Options{AllowUnknownFields: true}); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("nesting past MaxDepth: %v", err)
+	}
+}
