@@ -44,7 +44,8 @@ const benchServerEnv = "ASSENT_DEVICE_BENCH_SERVER"
 // and system) is the device's alone: reported as cpu-µs/answer, next to
 // the primitives measured in this process (prim-µs: POPRF evaluation with
 // proof + Ed25519 sign, the same sum `assent bench` uses) and their ratio
-// (x-primitives). Run with -cpuprofile to see where the device's time goes.
+// (x-primitives), and the CPU of the request's fetch alone (get-µs). Run
+// with -cpuprofile to see where the device's time goes.
 func BenchmarkAgent(b *testing.B) {
 	srv := startBenchServer(b)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,6 +73,7 @@ func BenchmarkAgent(b *testing.B) {
 	connected := make(chan struct{}, 1)
 	var mu sync.Mutex
 	var failures []error
+	var lastID string
 	approve := func(context.Context, *device.Prompt) (device.Decision, error) { return device.Approve, nil }
 	a, err := device.NewAgent(c, l, approve, device.AgentOptions{
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second,
@@ -83,6 +85,9 @@ func BenchmarkAgent(b *testing.B) {
 				default:
 				}
 			case device.NoticeAnswered:
+				mu.Lock()
+				lastID = n.RequestID
+				mu.Unlock()
 				answered <- struct{}{}
 			case device.NoticeError, device.NoticeRefused:
 				mu.Lock()
@@ -128,8 +133,23 @@ func BenchmarkAgent(b *testing.B) {
 	}
 	per := float64(cpu.Microseconds()) / float64(b.N)
 	b.ReportMetric(per, "cpu-µs/answer")
+	b.ReportMetric(float64(fetchCPU(b, c, lastID, 200).Microseconds()), "get-µs")
 	b.ReportMetric(float64(prim.Microseconds()), "prim-µs")
 	b.ReportMetric(per/float64(prim.Microseconds()), "x-primitives")
+}
+
+// fetchCPU returns the CPU time of one signed fetch of a request (the GET
+// the agent makes after each event), averaged over n: what a push carrying
+// the request itself would save.
+func fetchCPU(b *testing.B, c *device.Client, requestID string, n int) time.Duration {
+	b.Helper()
+	start := processCPU(b)
+	for range n {
+		if _, err := c.GetRequest(context.Background(), requestID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return (processCPU(b) - start) / time.Duration(n)
 }
 
 // primitivesCPU returns the CPU time of one POPRF evaluation with proof and
