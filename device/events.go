@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
 	"time"
 
 	"github.com/assent-dev/assent/api"
@@ -39,12 +38,12 @@ func (c *Client) Events(ctx context.Context, idle time.Duration, connected func(
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	resp, err := c.send(ctx, call{method: http.MethodGet, target: "/v1/device/events", signed: true})
+	resp, err := c.send(ctx, call{method: methodGet, target: "/v1/device/events", signed: true})
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.Status != statusOK {
 		return readAPIError(resp)
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/event-stream" {
