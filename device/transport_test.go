@@ -118,3 +118,25 @@ func TestHTTPHeader(t *testing.T) {
 		t.Fatalf("%v", h)
 	}
 }
+
+// The event stream is accepted by its media type alone, in any case and
+// with parameters; another type ends it with ErrProtocol before connected.
+func TestEventsContentType(t *testing.T) {
+	id := newIdentity(t, "https://api.example")
+	defer id.Destroy()
+	for ct, want := range map[string]bool{
+		"text/event-stream": true, "Text/Event-Stream; charset=utf-8": true, " text/event-stream ;x=y": true,
+		"application/json": false, "": false, "text/event-streams": false, "text/plain; text/event-stream": false,
+	} {
+		tr := &recordingTransport{status: 200, header: HTTPHeader{"content-type": ct}, body: ": keepalive\n\n"}
+		c, err := NewClient("https://api.example", id, ClientOptions{Transport: tr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		connected := false
+		err = c.Events(context.Background(), time.Minute, func() { connected = true }, func(string) {})
+		if connected != want || (!want && !errors.Is(err, ErrProtocol)) || (want && !errors.Is(err, errStreamEnded)) {
+			t.Errorf("content type %q: connected %v, %v", ct, connected, err)
+		}
+	}
+}
