@@ -232,15 +232,6 @@ func (q *QRCode) encodeBlocks() *bitset.Bitset {
 	return result
 }
 
-// max returns the maximum of a and b.
-func max(a int, b int) int {
-	if a > b {
-		return a
-	}
-
-	return b
-}
-
 // addPadding pads the encoded data upto the full length required.
 func (q *QRCode) addPadding() {
 	numDataBits := q.version.numDataBits()

@@ -1,5 +1,6 @@
 // Copyright (c) 2014 Tom Harwood. MIT licence: see LICENSE.
-// Unchanged from github.com/skip2/go-qrcode (commit da1b6568686e); see qrcode.go.
+// From github.com/skip2/go-qrcode (commit da1b6568686e), gofmt-ed, without
+// the functions only the image output and upstream's tests used; see qrcode.go.
 
 // go-qrcode
 // Copyright 2014 Tom Harwood

@@ -1,5 +1,6 @@
 // Copyright (c) 2014 Tom Harwood. MIT licence: see LICENSE.
-// Unchanged from github.com/skip2/go-qrcode (commit da1b6568686e); see qrcode.go.
+// From github.com/skip2/go-qrcode (commit da1b6568686e), gofmt-ed, without
+// the functions only the image output and upstream's tests used; see qrcode.go.
 
 // go-qrcode
 // Copyright 2014 Tom Harwood
@@ -116,27 +117,6 @@ func (m *symbol) bitmap() [][]bool {
 	}
 
 	return module
-}
-
-// string returns a pictorial representation of the symbol, suitable for
-// printing in a TTY.
-func (m *symbol) string() string {
-	var result string
-
-	for _, row := range m.module {
-		for _, value := range row {
-			switch value {
-			case true:
-				result += "  "
-			case false:
-				// Unicode 'FULL BLOCK' (U+2588).
-				result += "██"
-			}
-		}
-		result += "\n"
-	}
-
-	return result
 }
 
 // Constants used to weight penalty calculations. Specified by ISO/IEC

@@ -1,5 +1,6 @@
 // Copyright (c) 2014 Tom Harwood. MIT licence: see LICENSE.
-// Unchanged from github.com/skip2/go-qrcode (commit da1b6568686e); see qrcode.go.
+// From github.com/skip2/go-qrcode (commit da1b6568686e), gofmt-ed, without
+// the functions only the image output and upstream's tests used; see qrcode.go.
 
 // go-qrcode
 // Copyright 2014 Tom Harwood
@@ -3038,16 +3039,4 @@ func (v qrCodeVersion) symbolSize() int {
 // the QR Code. The quiet space assists with decoding.
 func (v qrCodeVersion) quietZoneSize() int {
 	return 4
-}
-
-// getQRCodeVersion returns the QR Code version by version number and recovery
-// level. Returns nil if the requested combination is not defined.
-func getQRCodeVersion(level RecoveryLevel, version int) *qrCodeVersion {
-	for _, v := range versions {
-		if v.level == level && v.version == version {
-			return &v
-		}
-	}
-
-	return nil
 }
