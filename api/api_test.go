@@ -99,7 +99,7 @@ func TestErrorIsByCode(t *testing.T) {
 	}
 }
 
-func TestReadError(t *testing.T) {
+func TestDecodeError(t *testing.T) {
 	for _, tc := range []struct {
 		name, body     string
 		status         int
@@ -113,21 +113,44 @@ func TestReadError(t *testing.T) {
 		{"empty code", `{"error":{"code":"","message":"x"}}`, 404, "not_found", "", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			rec.Header().Set(api.HeaderRetryAfter, tc.retryAfterHead)
-			rec.Header().Set(api.HeaderRequestID, "rid-1")
-			rec.WriteHeader(tc.status)
-			io.WriteString(rec, tc.body)
-			e := api.ReadError(rec.Result())
+			h := http.Header{}
+			h.Set(api.HeaderRetryAfter, tc.retryAfterHead)
+			h.Set(api.HeaderRequestID, "rid-1")
+			e := api.DecodeError(tc.status, h.Get, strings.NewReader(tc.body))
 			if e.Status != tc.status || e.Code != tc.code || e.Message != tc.msg || e.RetryAfter != tc.retry || e.RequestID != "rid-1" {
 				t.Fatalf("got %+v", e)
 			}
 		})
 	}
-	resp := &http.Response{StatusCode: 204, Body: http.NoBody}
-	if err := api.CheckStatus(resp, 200); !errors.Is(err, api.ErrUnexpectedStatus) {
+	// No header lookup, and a body over the limit: the code comes from the
+	// status alone, and no more than MaxErrorBody bytes are read.
+	big := &countingReader{r: strings.NewReader(`{"error":{"code":"conflict","message":"` + strings.Repeat("x", 2*api.MaxErrorBody) + `"}}`)}
+	if e := api.DecodeError(503, nil, big); e.Code != "unavailable" || e.Message != "" || e.RequestID != "" {
+		t.Fatalf("over-limit body: got %+v", e)
+	}
+	if big.n != api.MaxErrorBody {
+		t.Fatalf("read %d bytes of an over-limit error body, want %d", big.n, api.MaxErrorBody)
+	}
+	if err := api.CheckStatus(204, 200, nil, nil); !errors.Is(err, api.ErrUnexpectedStatus) {
 		t.Fatalf("204 for 200: %v", err)
 	}
+	if err := api.CheckStatus(200, 200, nil, nil); err != nil {
+		t.Fatalf("200 for 200: %v", err)
+	}
+	if err := api.CheckStatus(409, 200, nil, strings.NewReader(`{"error":{"code":"conflict","message":"m"}}`)); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("409 for 200: %v", err)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
 
 // TestWebhookAgainstServer: api.VerifyWebhook accepts exactly what the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -13,7 +12,7 @@ import (
 // Error is an API failure: the HTTP status, the code of the error body
 // {"error":{"code","message"}} and its message. The server answers with
 // one of the values below (its own message in Message); a client decodes
-// the answer back into an *Error with ReadError.
+// the answer back into an *Error with DecodeError.
 //
 // errors.Is(err, api.ErrNotFound) holds for any *Error with the same Code,
 // whatever its message or status, so both sides test failures the same way.
@@ -41,31 +40,50 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
+// The HTTP statuses of the error values (RFC 9110 section 15; 429 is RFC
+// 6585's). Plain numbers rather than net/http's names: the approval app's
+// WebAssembly links this package, and net/http would bring its whole
+// transport and crypto/tls into it although the browser's fetch carries
+// the requests there.
+const (
+	statusBadRequest            = 400
+	statusUnauthorized          = 401
+	statusForbidden             = 403
+	statusNotFound              = 404
+	statusMethodNotAllowed      = 405
+	statusConflict              = 409
+	statusGone                  = 410
+	statusRequestEntityTooLarge = 413
+	statusTooManyRequests       = 429
+	statusInternalServerError   = 500
+	statusServiceUnavailable    = 503
+)
+
 // The error values of the API (docs/wire.md "Error codes"), each with its status.
 var (
-	ErrBadRequest       = &Error{Status: http.StatusBadRequest, Code: "bad_request"}
-	ErrInvalidID        = &Error{Status: http.StatusBadRequest, Code: "invalid_id"}
-	ErrBadProof         = &Error{Status: http.StatusBadRequest, Code: "bad_proof"}
-	ErrUnauthenticated  = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated"}
-	ErrForbidden        = &Error{Status: http.StatusForbidden, Code: "forbidden"}
-	ErrNotFound         = &Error{Status: http.StatusNotFound, Code: "not_found"}
-	ErrMethodNotAllowed = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed"}
-	ErrConflict         = &Error{Status: http.StatusConflict, Code: "conflict"}
+	ErrBadRequest       = &Error{Status: statusBadRequest, Code: "bad_request"}
+	ErrInvalidID        = &Error{Status: statusBadRequest, Code: "invalid_id"}
+	ErrBadProof         = &Error{Status: statusBadRequest, Code: "bad_proof"}
+	ErrUnauthenticated  = &Error{Status: statusUnauthorized, Code: "unauthenticated"}
+	ErrForbidden        = &Error{Status: statusForbidden, Code: "forbidden"}
+	ErrNotFound         = &Error{Status: statusNotFound, Code: "not_found"}
+	ErrMethodNotAllowed = &Error{Status: statusMethodNotAllowed, Code: "method_not_allowed"}
+	ErrConflict         = &Error{Status: statusConflict, Code: "conflict"}
 	// ErrDeviceKeyMismatch: enroll/confirm of a device whose oprf_public_key
 	// is not the user's pinned pkD (DESIGN.md, "The user's device set").
-	ErrDeviceKeyMismatch = &Error{Status: http.StatusConflict, Code: "device_key_mismatch"}
+	ErrDeviceKeyMismatch = &Error{Status: statusConflict, Code: "device_key_mismatch"}
 	// ErrTransferPending: GET /v1/device/transfer before an existing device
 	// answered the add_device request (ask again later).
-	ErrTransferPending = &Error{Status: http.StatusConflict, Code: "transfer_pending"}
+	ErrTransferPending = &Error{Status: statusConflict, Code: "transfer_pending"}
 	// ErrTransferDenied: the add_device request was denied or expired; the
 	// device can never become active.
-	ErrTransferDenied = &Error{Status: http.StatusForbidden, Code: "transfer_denied"}
-	ErrExpired        = &Error{Status: http.StatusGone, Code: "expired"}
-	ErrGone           = &Error{Status: http.StatusGone, Code: "gone"}
-	ErrTooLarge       = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large"}
-	ErrRateLimited    = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited"}
-	ErrInternal       = &Error{Status: http.StatusInternalServerError, Code: "internal"}
-	ErrUnavailable    = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable"}
+	ErrTransferDenied = &Error{Status: statusForbidden, Code: "transfer_denied"}
+	ErrExpired        = &Error{Status: statusGone, Code: "expired"}
+	ErrGone           = &Error{Status: statusGone, Code: "gone"}
+	ErrTooLarge       = &Error{Status: statusRequestEntityTooLarge, Code: "too_large"}
+	ErrRateLimited    = &Error{Status: statusTooManyRequests, Code: "rate_limited"}
+	ErrInternal       = &Error{Status: statusInternalServerError, Code: "internal"}
+	ErrUnavailable    = &Error{Status: statusServiceUnavailable, Code: "unavailable"}
 )
 
 // Errors lists every error value, for documentation and tests.
@@ -86,28 +104,34 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// maxErrorBody bounds how much of an error answer ReadError reads.
-const maxErrorBody = 64 << 10
+// MaxErrorBody bounds how much of an error answer DecodeError reads.
+const MaxErrorBody = 64 << 10
 
-// ReadError turns a non-2xx answer into an *Error: the code and message of
-// its body, its status, Retry-After and X-Request-Id. A body that is not an
-// error body (a proxy's page, say) gives an *Error with the status, the code
-// of the first error value with that status (or "http_<status>") and no
-// message. It reads at most 64 KiB of the body and does not close it.
-func ReadError(resp *http.Response) *Error {
-	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get(HeaderRequestID)}
-	if s, err := strconv.ParseInt(resp.Header.Get(HeaderRetryAfter), 10, 32); err == nil && s > 0 {
+// DecodeError turns a non-2xx answer into an *Error: the code and message
+// of its body, its status, and the Retry-After and X-Request-Id that header
+// (the answer's header lookup, case-insensitive; nil when there is none)
+// gives. A body that is not an error body (a proxy's page, say) gives an
+// *Error with the status, the code of the first error value with that
+// status (or "http_<status>") and no message. It reads at most
+// MaxErrorBody bytes of body and does not close it; a read error counts as
+// a body that is not an error body.
+func DecodeError(status int, header func(name string) string, body io.Reader) *Error {
+	if header == nil {
+		header = func(string) string { return "" }
+	}
+	e := &Error{Status: status, RequestID: header(HeaderRequestID)}
+	if s, err := strconv.ParseInt(header(HeaderRetryAfter), 10, 32); err == nil && s > 0 {
 		e.RetryAfter = time.Duration(s) * time.Second
 	}
-	var body ErrorBody
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if json.Unmarshal(raw, &body) == nil && body.Error.Code != "" {
-		e.Code, e.Message = body.Error.Code, body.Error.Message
+	var b ErrorBody
+	raw, _ := io.ReadAll(io.LimitReader(body, MaxErrorBody))
+	if json.Unmarshal(raw, &b) == nil && b.Error.Code != "" {
+		e.Code, e.Message = b.Error.Code, b.Error.Message
 		return e
 	}
-	e.Code = "http_" + strconv.Itoa(resp.StatusCode)
+	e.Code = "http_" + strconv.Itoa(status)
 	for _, v := range Errors {
-		if v.Status == resp.StatusCode {
+		if v.Status == status {
 			e.Code = v.Code
 			break
 		}
@@ -128,14 +152,16 @@ func AsError(err error) *Error {
 // status than the route's.
 var ErrUnexpectedStatus = errors.New("api: unexpected status")
 
-// CheckStatus returns nil if resp has status want, an *Error from ReadError
-// for a non-2xx status, and ErrUnexpectedStatus wrapped otherwise.
-func CheckStatus(resp *http.Response, want int) error {
+// CheckStatus returns nil if an answer has status want, the *Error of
+// DecodeError(status, header, body) for a non-2xx status, and
+// ErrUnexpectedStatus wrapped otherwise. It reads body only for a non-2xx
+// status.
+func CheckStatus(status, want int, header func(name string) string, body io.Reader) error {
 	switch {
-	case resp.StatusCode == want:
+	case status == want:
 		return nil
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return fmt.Errorf("%w: %d, want %d", ErrUnexpectedStatus, resp.StatusCode, want)
+	case status >= 200 && status < 300:
+		return fmt.Errorf("%w: %d, want %d", ErrUnexpectedStatus, status, want)
 	}
-	return ReadError(resp)
+	return DecodeError(status, header, body)
 }

@@ -108,7 +108,7 @@ func (c *apiClient) uploadBaseline(ctx context.Context, rid string, content io.R
 		return err
 	}
 	defer resp.Body.Close()
-	if err := api.CheckStatus(resp, http.StatusOK); err != nil {
+	if err := client.CheckResponse(resp, http.StatusOK); err != nil {
 		return fmt.Errorf("baseline upload of %s: %w", rid, err)
 	}
 	var out struct {

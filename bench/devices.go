@@ -36,7 +36,7 @@ func newUserDevice(ctx context.Context, api *apiClient, externalID, dir string) 
 	if err != nil {
 		return nil, fmt.Errorf("creating a user: %w", err)
 	}
-	opts := device.ClientOptions{HTTPClient: api.hc}
+	opts := device.ClientOptions{Transport: device.HTTPTransport(api.hc)}
 	c, err := device.NewClient(api.base, nil, opts)
 	if err != nil {
 		return nil, err

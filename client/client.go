@@ -101,11 +101,19 @@ func (c *Client) do(req *http.Request, want int) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := api.CheckStatus(resp, want); err != nil {
+	if err := CheckResponse(resp, want); err != nil {
 		resp.Body.Close()
 		return nil, err
 	}
 	return resp, nil
+}
+
+// CheckResponse is api.CheckStatus on an *http.Response: nil if resp has
+// status want, the *api.Error of a non-2xx answer (its body read, up to
+// api.MaxErrorBody bytes, and not closed), api.ErrUnexpectedStatus wrapped
+// for another 2xx status.
+func CheckResponse(resp *http.Response, want int) error {
+	return api.CheckStatus(resp.StatusCode, want, resp.Header.Get, resp.Body)
 }
 
 // call sends in as JSON (no body if nil) and decodes an answer of status

@@ -73,7 +73,7 @@ func (w *world) enrollKeyed(tb testing.TB, dir, code string) (stop func(), keyID
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	d, err := nodetest.EnrollDeviceWith(ctx, w.node.URL, code, "phone", filepath.Join(dir, "ledger"), approve, device.AgentOptions{},
-		device.ClientOptions{HTTPClient: &http.Client{Transport: w.val}})
+		device.ClientOptions{Transport: device.HTTPTransport(&http.Client{Transport: w.val})})
 	check(tb, err)
 	return func() { _ = d.Close() }, d.Identity.DeviceKeyID
 }

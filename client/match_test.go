@@ -82,7 +82,7 @@ func TestMatchCode(t *testing.T) {
 	check(t, err)
 	ty := &typist{codes: map[string]chan string{}, seen: map[string]*device.Prompt{}}
 	d, err := nodetest.EnrollDeviceWith(ctx, w.node.URL, u.EnrollmentCode, "phone", filepath.Join(dir, "ledger"), ty.policy,
-		device.AgentOptions{RequireMatch: true}, device.ClientOptions{HTTPClient: &http.Client{Transport: w.val}})
+		device.AgentOptions{RequireMatch: true}, device.ClientOptions{Transport: device.HTTPTransport(&http.Client{Transport: w.val})})
 	check(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 

@@ -3,7 +3,6 @@ package device
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 
 	"github.com/assent-dev/assent/api"
@@ -27,8 +26,8 @@ func (c *Client) Audit(ctx context.Context) ([]*audit.Entry, error) {
 	for {
 		after := int64(len(all))
 		var page api.AuditList
-		err := c.do(ctx, call{method: http.MethodGet, target: api.PathDeviceAudit + "?after=" + strconv.FormatInt(after, 10),
-			signed: true, want: http.StatusOK, out: &page})
+		err := c.do(ctx, call{method: methodGet, target: api.PathDeviceAudit + "?after=" + strconv.FormatInt(after, 10),
+			signed: true, want: statusOK, out: &page})
 		if err != nil {
 			return nil, err
 		}

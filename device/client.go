@@ -1,7 +1,6 @@
 package device
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -9,8 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,13 +40,11 @@ const (
 
 // ClientOptions tunes a Client. The zero value is ready to use.
 type ClientOptions struct {
-	// HTTPClient sends the requests (nil: a new http.Client without a
-	// global timeout, since the event stream is long-lived; each other call
-	// is bounded by RequestTimeout). NewClient uses a copy that never
-	// follows redirects: a redirect would re-send signed calls, answers and
-	// the enrollment code to another URL, even over plain http. A redirect
-	// answer is an *APIError with its 3xx status.
-	HTTPClient *http.Client
+	// Transport sends the requests (nil: HTTPTransport(nil) natively, the
+	// browser's fetch in WebAssembly). It never follows redirects (see
+	// Transport): natively a redirect answer is an *APIError with its 3xx
+	// status, in the browser an error wrapping ErrProtocol.
+	Transport Transport
 	// RequestTimeout bounds each call but Events (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
 	// Now is the clock for request timestamps (nil: time.Now).
@@ -72,7 +68,7 @@ type ClientOptions struct {
 type Client struct {
 	base    *url.URL
 	id      *Identity
-	hc      *http.Client
+	tr      Transport
 	timeout time.Duration
 	now     func() time.Time
 	rand    io.Reader
@@ -99,11 +95,10 @@ func NewClient(serverURL string, id *Identity, o ClientOptions) (*Client, error)
 	if !api.ValidPlatform(o.Platform) {
 		return nil, ErrPlatform
 	}
-	c := &Client{base: u, id: id, hc: &http.Client{}, timeout: o.RequestTimeout, now: o.Now, rand: o.Rand, platform: o.Platform}
-	if o.HTTPClient != nil {
-		*c.hc = *o.HTTPClient
+	c := &Client{base: u, id: id, tr: o.Transport, timeout: o.RequestTimeout, now: o.Now, rand: o.Rand, platform: o.Platform}
+	if c.tr == nil {
+		c.tr = defaultTransport()
 	}
-	c.hc.CheckRedirect = noRedirects
 	if c.timeout <= 0 {
 		c.timeout = DefaultRequestTimeout
 	}
@@ -115,9 +110,6 @@ func NewClient(serverURL string, id *Identity, o ClientOptions) (*Client, error)
 	}
 	return c, nil
 }
-
-// noRedirects makes an http.Client return a redirect answer as it is.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // ServerURL returns the server URL the client was made with, normalised.
 func (c *Client) ServerURL() string { return c.base.String() }
@@ -142,8 +134,10 @@ func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	// netip, not net: net would link the resolver into the WebAssembly. A
+	// zone is refused as net.ParseIP refuses it.
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.IsLoopback()
 }
 
 // APIError is an error answer of the server: its HTTP status and the code
@@ -156,7 +150,7 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	if e.Code == "" {
-		return fmt.Sprintf("server answered %d %s", e.Status, http.StatusText(e.Status))
+		return fmt.Sprintf("server answered %d %s", e.Status, statusText(e.Status))
 	}
 	msg := e.Message
 	if len(msg) > 200 {
@@ -170,7 +164,7 @@ func (e *APIError) Error() string {
 func transient(err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return ae.Status >= 500 || ae.Status == http.StatusTooManyRequests
+		return ae.Status >= 500 || ae.Status == statusTooManyRequests
 	}
 	return err != nil && !errors.Is(err, ErrProtocol) && !errors.Is(err, context.Canceled)
 }
@@ -193,7 +187,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != cl.want {
+	if resp.Status != cl.want {
 		return readAPIError(resp)
 	}
 	if cl.out == nil {
@@ -213,7 +207,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 }
 
 // send builds, signs and sends a request; the caller closes the body.
-func (c *Client) send(ctx context.Context, cl call) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, cl call) (*HTTPResponse, error) {
 	var body []byte
 	if cl.body != nil {
 		var err error
@@ -225,30 +219,34 @@ func (c *Client) send(ctx context.Context, cl call) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("device: bad target %q: %w", cl.target, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("device: %w", err)
+	// The target signed is the one of the URL as the transport parses it
+	// again (net/http writes that one on the request line).
+	raw := u.String()
+	if u, err = url.Parse(raw); err != nil {
+		return nil, fmt.Errorf("device: bad target %q: %w", cl.target, err)
 	}
+	req := &HTTPRequest{Method: cl.method, URL: raw, Header: HTTPHeader{}, Body: body}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	if cl.signed {
-		if err := c.sign(req, body); err != nil {
+		if err := c.sign(req, u.RequestURI(), body); err != nil {
 			return nil, err
 		}
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.tr.RoundTrip(ctx, req)
 	if err != nil {
 		// No "device:" prefix: the callers that wrap it add theirs.
-		return nil, fmt.Errorf("%s %s: %w", cl.method, req.URL.Path, unwrapURLError(err))
+		return nil, fmt.Errorf("%s %s: %w", cl.method, u.Path, err)
 	}
 	return resp, nil
 }
 
 // sign adds the device authentication headers, signing the request target
-// exactly as net/http will write it on the request line.
-func (c *Client) sign(req *http.Request, body []byte) error {
+// exactly as it goes on the request line: target is the RequestURI of the
+// URL req carries.
+func (c *Client) sign(req *HTTPRequest, target string, body []byte) error {
 	if c.id == nil {
 		return ErrNotEnrolled
 	}
@@ -258,7 +256,7 @@ func (c *Client) sign(req *http.Request, body []byte) error {
 	}
 	ts := strconv.FormatInt(c.now().Unix(), 10)
 	nonce := base64.StdEncoding.EncodeToString(n[:])
-	msg := threshold.DeviceAuthMessage(req.Method, req.URL.RequestURI(), ts, nonce, body)
+	msg := threshold.DeviceAuthMessage(req.Method, target, ts, nonce, body)
 	req.Header.Set(HeaderDevice, c.id.DeviceID)
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderNonce, nonce)
@@ -266,17 +264,8 @@ func (c *Client) sign(req *http.Request, body []byte) error {
 	return nil
 }
 
-// unwrapURLError drops net/url's wrapper, which repeats the whole URL.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-func readAPIError(resp *http.Response) error {
-	e := &APIError{Status: resp.StatusCode}
+func readAPIError(resp *HTTPResponse) error {
+	e := &APIError{Status: resp.Status}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorSize))
 	var b api.ErrorBody
 	if decodeJSON(data, &b) == nil && validCode(b.Error.Code) {
@@ -311,7 +300,7 @@ func decodeJSON(data []byte, v any) error {
 // device's user (GET /v1/device/requests?state=pending). Each is unchecked.
 func (c *Client) PendingRequests(ctx context.Context) ([]*Request, error) {
 	var l api.DeviceRequestList
-	if err := c.do(ctx, call{method: http.MethodGet, target: api.PendingRequestsTarget, signed: true, want: http.StatusOK, out: &l}); err != nil {
+	if err := c.do(ctx, call{method: methodGet, target: api.PendingRequestsTarget, signed: true, want: statusOK, out: &l}); err != nil {
 		return nil, err
 	}
 	out := make([]*Request, len(l.Requests))
@@ -332,7 +321,7 @@ func (c *Client) GetRequest(ctx context.Context, requestID string) (*Request, er
 		return nil, fmt.Errorf("device: request id: %w", err)
 	}
 	var r Request
-	if err := c.do(ctx, call{method: http.MethodGet, target: api.DeviceRequestPath(requestID), signed: true, want: http.StatusOK, out: &r}); err != nil {
+	if err := c.do(ctx, call{method: methodGet, target: api.DeviceRequestPath(requestID), signed: true, want: statusOK, out: &r}); err != nil {
 		return nil, err
 	}
 	if r.RequestID != requestID {
@@ -350,7 +339,7 @@ func (c *Client) Respond(ctx context.Context, requestID string, r *Response) (st
 		return "", fmt.Errorf("device: request id: %w", err)
 	}
 	var res api.DeviceResponseAnswer
-	if err := c.do(ctx, call{method: http.MethodPost, target: api.DeviceResponsePath(requestID), body: r, signed: true, want: http.StatusOK, out: &res}); err != nil {
+	if err := c.do(ctx, call{method: methodPost, target: api.DeviceResponsePath(requestID), body: r, signed: true, want: statusOK, out: &res}); err != nil {
 		return "", err
 	}
 	if res.RequestID != requestID {

@@ -3,7 +3,6 @@ package device
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/assent-dev/assent/api"
@@ -42,8 +41,8 @@ func (c *Client) Revoke(ctx context.Context, deviceID string) error {
 		return err
 	}
 	var out deviceStateAnswer
-	err = c.do(ctx, call{method: http.MethodPost, target: "/v1/device/devices/" + deviceID + "/revoke", signed: true,
-		body: &revokeBody{At: at, Signature: threshold.Sign(c.id.SigningKey, stmt)}, want: http.StatusOK, out: &out})
+	err = c.do(ctx, call{method: methodPost, target: "/v1/device/devices/" + deviceID + "/revoke", signed: true,
+		body: &revokeBody{At: at, Signature: threshold.Sign(c.id.SigningKey, stmt)}, want: statusOK, out: &out})
 	if err != nil {
 		return fmt.Errorf("device: revoking %s: %w", deviceID, err)
 	}
@@ -65,8 +64,8 @@ func (c *Client) Cancel(ctx context.Context, deviceID string) error {
 		return fmt.Errorf("device: %q is not a device id", deviceID)
 	}
 	var out deviceStateAnswer
-	err := c.do(ctx, call{method: http.MethodPost, target: "/v1/device/devices/" + deviceID + "/cancel", signed: true,
-		want: http.StatusOK, out: &out})
+	err := c.do(ctx, call{method: methodPost, target: "/v1/device/devices/" + deviceID + "/cancel", signed: true,
+		want: statusOK, out: &out})
 	if err != nil {
 		return fmt.Errorf("device: cancelling %s: %w", deviceID, err)
 	}
@@ -95,8 +94,8 @@ func (c *Client) Reactivate(ctx context.Context, deviceID string) error {
 		return err
 	}
 	var out deviceStateAnswer
-	err = c.do(ctx, call{method: http.MethodPost, target: api.DeviceReactivatePath(deviceID), signed: true,
-		body: &api.DeviceChange{At: at, Signature: threshold.Sign(c.id.SigningKey, stmt)}, want: http.StatusOK, out: &out})
+	err = c.do(ctx, call{method: methodPost, target: api.DeviceReactivatePath(deviceID), signed: true,
+		body: &api.DeviceChange{At: at, Signature: threshold.Sign(c.id.SigningKey, stmt)}, want: statusOK, out: &out})
 	if err != nil {
 		return fmt.Errorf("device: reactivating %s: %w", deviceID, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/assent-dev/assent/api"
@@ -68,7 +67,7 @@ func (c *Client) Enroll(ctx context.Context, code string, o EnrollOptions) (*Ide
 	signPub := id.SigningPublicKey()
 
 	var reg api.EnrollAnswer
-	err = c.do(ctx, call{method: http.MethodPost, target: "/v1/device/enroll", want: http.StatusCreated, out: &reg,
+	err = c.do(ctx, call{method: methodPost, target: "/v1/device/enroll", want: statusCreated, out: &reg,
 		body: &api.EnrollRequest{EnrollmentCode: code, DeviceName: o.Name, OPRFPublicKey: oprfPub, SigningPublicKey: signPub,
 			Platform: c.platform}})
 	if err != nil {
@@ -103,7 +102,7 @@ func (c *Client) Enroll(ctx context.Context, code string, o EnrollOptions) (*Ide
 	}
 
 	var conf api.ConfirmAnswer
-	err = c.do(ctx, call{method: http.MethodPost, target: "/v1/device/enroll/confirm", want: http.StatusOK, out: &conf,
+	err = c.do(ctx, call{method: methodPost, target: "/v1/device/enroll/confirm", want: statusOK, out: &conf,
 		body: &api.ConfirmRequest{DeviceID: id.DeviceID, EvaluatedElements: evaluated, Proof: proof, Signature: threshold.Sign(id.SigningKey, stmt)}})
 	if err != nil {
 		return nil, fmt.Errorf("device: confirming enrollment: %w", err)

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"net/http"
+	"strings"
 	"time"
 
 	"github.com/assent-dev/assent/api"
@@ -39,15 +38,15 @@ func (c *Client) Events(ctx context.Context, idle time.Duration, connected func(
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	resp, err := c.send(ctx, call{method: http.MethodGet, target: "/v1/device/events", signed: true})
+	resp, err := c.send(ctx, call{method: methodGet, target: "/v1/device/events", signed: true})
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.Status != statusOK {
 		return readAPIError(resp)
 	}
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/event-stream" {
+	if mediaType(resp.Header.Get("Content-Type")) != "text/event-stream" {
 		return fmt.Errorf("%w: event stream has content type %.60q", ErrProtocol, resp.Header.Get("Content-Type"))
 	}
 	connected()
@@ -73,6 +72,15 @@ func (c *Client) Events(ctx context.Context, idle time.Duration, connected func(
 		return errStreamEnded
 	}
 	return err
+}
+
+// mediaType returns the media type of a Content-Type value: before any
+// parameter, trimmed, in lower case (RFC 9110 section 8.3.1). Package mime
+// is not used for it: its tables would grow the approval app's WebAssembly,
+// and the parameters of an event stream do not matter to the device.
+func mediaType(contentType string) string {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
 }
 
 // idleReader restarts the idle timer on every read that returns data, so a

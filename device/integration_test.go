@@ -311,7 +311,7 @@ func TestCrashBeforeOutcome(t *testing.T) {
 
 	lossy := &failingPosts{}
 	l1 := openLedger(t, ledgerPath)
-	c1, _ := device.NewClient(e.url(), id, device.ClientOptions{HTTPClient: &http.Client{Transport: lossy}})
+	c1, _ := device.NewClient(e.url(), id, device.ClientOptions{Transport: device.HTTPTransport(&http.Client{Transport: lossy})})
 	p := &prompts{decide: approveAll}
 	a1, err := device.NewAgent(c1, l1, p.policy, device.AgentOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	if err != nil {

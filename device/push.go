@@ -3,7 +3,6 @@ package device
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/assent-dev/assent/api"
 )
@@ -17,7 +16,7 @@ const vapidKeySize = 65
 // is ErrProtocol.
 func (c *Client) PushConfig(ctx context.Context) ([]byte, error) {
 	var pc api.PushConfig
-	if err := c.do(ctx, call{method: http.MethodGet, target: api.PathDevicePushSubscription, signed: true, want: http.StatusOK, out: &pc}); err != nil {
+	if err := c.do(ctx, call{method: methodGet, target: api.PathDevicePushSubscription, signed: true, want: statusOK, out: &pc}); err != nil {
 		return nil, err
 	}
 	if len(pc.VAPIDPublicKey) != vapidKeySize || pc.VAPIDPublicKey[0] != 4 {
@@ -34,12 +33,12 @@ func (c *Client) PushConfig(ctx context.Context) ([]byte, error) {
 func (c *Client) SubscribePush(ctx context.Context, sub *api.PushSubscription) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.send(ctx, call{method: http.MethodPost, target: api.PathDevicePushSubscription, body: sub, signed: true})
+	resp, err := c.send(ctx, call{method: methodPost, target: api.PathDevicePushSubscription, body: sub, signed: true})
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+	if resp.Status != statusCreated && resp.Status != statusOK {
 		return readAPIError(resp)
 	}
 	return nil

@@ -12,7 +12,8 @@ import (
 // TestNoRedirects: a redirect answer is an error, never followed, so that
 // signed headers, answers and enrollment codes go nowhere but to the
 // server the device was enrolled with (a 307 would re-send them, body
-// included, even from https to http). A caller's own http.Client is not
+// included, even from https to http): with the default transport and with
+// HTTPTransport of nil or of the caller's own http.Client, which is not
 // changed.
 func TestNoRedirects(t *testing.T) {
 	var elsewhere atomic.Int32
@@ -27,10 +28,10 @@ func TestNoRedirects(t *testing.T) {
 	defer redirect.Close()
 
 	own := &http.Client{}
-	for _, hc := range []*http.Client{nil, own} {
+	for _, tr := range []Transport{nil, HTTPTransport(nil), HTTPTransport(own)} {
 		id := newIdentity(t, redirect.URL)
 		defer id.Destroy()
-		c, err := NewClient(redirect.URL, id, ClientOptions{HTTPClient: hc})
+		c, err := NewClient(redirect.URL, id, ClientOptions{Transport: tr})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -115,7 +114,7 @@ func (c *Client) EnrollTransfer(ctx context.Context, code, name string) (*Pendin
 	}
 	p := &PendingTransfer{Name: name, signingKey: signing, transferSK: sk, transferPK: pkBytes}
 	var reg api.EnrollAnswer
-	err = c.do(ctx, call{method: http.MethodPost, target: api.PathDeviceEnroll, want: http.StatusAccepted, out: &reg,
+	err = c.do(ctx, call{method: methodPost, target: api.PathDeviceEnroll, want: statusAccepted, out: &reg,
 		body: &api.EnrollRequest{EnrollmentCode: code, DeviceName: name, SigningPublicKey: signing.Public().(ed25519.PublicKey), Transfer: true,
 			Platform: c.platform}})
 	if err != nil {
@@ -165,7 +164,7 @@ func (c *Client) CompleteTransfer(ctx context.Context, p *PendingTransfer, o Tra
 	signer.id = p.identity(c.ServerURL())
 	var t api.Transfer
 	for {
-		err := signer.do(ctx, call{method: http.MethodGet, target: api.PathDeviceTransfer, signed: true, want: http.StatusOK, out: &t})
+		err := signer.do(ctx, call{method: methodGet, target: api.PathDeviceTransfer, signed: true, want: statusOK, out: &t})
 		var ae *APIError
 		if err == nil {
 			break
@@ -209,7 +208,7 @@ func (c *Client) CompleteTransfer(ctx context.Context, p *PendingTransfer, o Tra
 		}
 	}
 	var conf api.ConfirmAnswer
-	err = c.do(ctx, call{method: http.MethodPost, target: api.PathDeviceConfirm, want: http.StatusOK, out: &conf,
+	err = c.do(ctx, call{method: methodPost, target: api.PathDeviceConfirm, want: statusOK, out: &conf,
 		body: &api.ConfirmRequest{DeviceID: id.DeviceID, EvaluatedElements: evaluated, Proof: proof, Signature: threshold.Sign(id.SigningKey, stmt)}})
 	if err != nil {
 		return nil, fmt.Errorf("device: confirming the transfer enrollment: %w", err)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/assent-dev/assent/api"
+	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/device"
 	"github.com/assent-dev/assent/oprf"
 	"github.com/assent-dev/assent/server"
@@ -240,7 +240,7 @@ func postJSON(url string, in any, want int, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if err := api.CheckStatus(resp, want); err != nil {
+	if err := client.CheckResponse(resp, want); err != nil {
 		return err
 	}
 	if out == nil {

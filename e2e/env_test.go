@@ -126,7 +126,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		policy = e.policy
 	}
 	e.dev, err = EnrollDeviceWith(ctx, e.node.URL, e.user.EnrollmentCode, "Pat's phone",
-		filepath.Join(t.TempDir(), "device.ledger"), policy, agentOptions(), device.ClientOptions{HTTPClient: &http.Client{Transport: e.val}})
+		filepath.Join(t.TempDir(), "device.ledger"), policy, agentOptions(), device.ClientOptions{Transport: device.HTTPTransport(&http.Client{Transport: e.val})})
 	if err != nil {
 		t.Fatalf("enrolling the device: %v", err)
 	}

@@ -95,7 +95,7 @@ func startWorld(t *testing.T, ctx context.Context) *world {
 	t.Cleanup(func() { _ = node.Stop() })
 
 	start := time.Now()
-	b, err := webapp.Build(ctx, webapp.BuildOptions{Out: filepath.Join(dir, "bundle"), API: node.URL, SrcDir: ".."})
+	b, err := webapp.Build(ctx, webapp.BuildOptions{Out: filepath.Join(dir, "bundle"), API: node.URL, SrcDir: "..", SelfTest: true})
 	if err != nil {
 		t.Fatal(err)
 	}

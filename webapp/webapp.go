@@ -88,6 +88,10 @@ type BuildOptions struct {
 	SrcDir string
 	// Go is the go command (default "go" from $PATH).
 	Go string
+	// SelfTest builds the WebAssembly with the in-page test instruments
+	// (SelfTestTag) for the browser tests. Never set it for a bundle users
+	// get: they have no use for it, and it grows the WebAssembly.
+	SelfTest bool
 }
 
 // Bundle describes a bundle Build wrote.
@@ -160,7 +164,7 @@ func Build(ctx context.Context, o BuildOptions) (*Bundle, error) {
 	}
 	wasm := o.Wasm
 	if wasm == nil {
-		if wasm, err = BuildWasm(ctx, o.SrcDir, o.Go); err != nil {
+		if wasm, err = BuildWasm(ctx, o.SrcDir, o.Go, o.SelfTest); err != nil {
 			return nil, err
 		}
 	}
@@ -220,9 +224,16 @@ func Build(ctx context.Context, o BuildOptions) (*Bundle, error) {
 	return &Bundle{Dir: o.Out, Version: version, Sums: sums, CSP: csp}, nil
 }
 
+// SelfTestTag is the build tag of the WebAssembly's test instruments:
+// assentDevice.selfTest (device/storagetest on IndexedDB), bench (the
+// approval's CPU work) and transportCheck (the fetch transport's bad
+// paths), which only the browser tests call.
+const SelfTestTag = "assentselftest"
+
 // BuildWasm builds the WebAssembly device (GOOS=js GOARCH=wasm, stripped,
-// -trimpath) from the module at srcDir ("" for the current directory).
-func BuildWasm(ctx context.Context, srcDir, goCmd string) ([]byte, error) {
+// -trimpath) from the module at srcDir ("" for the current directory),
+// with SelfTestTag if selfTest.
+func BuildWasm(ctx context.Context, srcDir, goCmd string, selfTest bool) ([]byte, error) {
 	if goCmd == "" {
 		goCmd = "go"
 	}
@@ -232,7 +243,11 @@ func BuildWasm(ctx context.Context, srcDir, goCmd string) ([]byte, error) {
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, FileWasm)
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-ldflags=-s -w", "-o", out, WasmPackage)
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}
+	if selfTest {
+		args = append(args, "-tags", SelfTestTag)
+	}
+	cmd := exec.CommandContext(ctx, goCmd, append(args, WasmPackage)...)
 	cmd.Dir = srcDir
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if msg, err := cmd.CombinedOutput(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/assent-dev/assent/webapp"
@@ -59,11 +60,19 @@ func appBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	wasm, err := os.ReadFile(filepath.Join(b.Dir, webapp.FileWasm))
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "assent app: bundle %s written to %s (%d files, device.wasm %s); hashes in %s\n",
 		b.Version, b.Dir, len(b.Sums), b.Sums[webapp.FileWasm][:16], webapp.FileSums)
+	fmt.Fprintf(stdout, "device.wasm: %s, %s gzipped (budget %s)\n", mib(len(wasm)), mib(webapp.GzipSize(wasm)), mib(webapp.MaxWasmGzip))
 	fmt.Fprintln(stdout, "Host it on an origin the API operator does not control, and list that origin with assent serve --app-origin.")
 	return nil
 }
+
+// mib writes n bytes in MiB, with the exact count.
+func mib(n int) string { return fmt.Sprintf("%.2f MiB (%d bytes)", float64(n)/(1<<20), n) }
 
 // appServe is `assent app serve --listen ADDR --api URL [--dir DIR]`: it
 // serves a built bundle (or builds one in a temporary directory) for trials.

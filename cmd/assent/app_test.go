@@ -5,10 +5,15 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/assent-dev/assent/webapp"
 )
 
 func TestServeAppOrigins(t *testing.T) {
@@ -52,5 +57,26 @@ func TestAppUsage(t *testing.T) {
 		if err := runApp(context.Background(), args, &out, &out); !errors.Is(err, errUsage) {
 			t.Errorf("assent app %q: %v, want a usage error", args, err)
 		}
+	}
+}
+
+// assent app build says how big device.wasm is, raw and gzipped, and the
+// numbers are the file's.
+func TestAppBuildPrintsWasmSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the WebAssembly")
+	}
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := runApp(context.Background(), []string{"build", "--out", dir, "--api", "https://api.example", "--src", "../.."}, &out, &out); err != nil {
+		t.Fatalf("assent app build: %v\n%s", err, out.String())
+	}
+	wasm, err := os.ReadFile(filepath.Join(dir, webapp.FileWasm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("device.wasm: %s, %s gzipped (budget %s)", mib(len(wasm)), mib(webapp.GzipSize(wasm)), mib(webapp.MaxWasmGzip))
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("assent app build printed %q, want a line %q", out.String(), want)
 	}
 }

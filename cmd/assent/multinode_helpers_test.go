@@ -464,7 +464,7 @@ func (ph *phone) on(t *testing.T) *phone {
 // client returns a device client of node acting as id.
 func (ph *phone) client(node string, id *device.Identity) *device.Client {
 	ph.t.Helper()
-	c, err := device.NewClient(node, id, device.ClientOptions{HTTPClient: &http.Client{Transport: ph.rec}, RequestTimeout: callTimeout})
+	c, err := device.NewClient(node, id, device.ClientOptions{Transport: device.HTTPTransport(&http.Client{Transport: ph.rec}), RequestTimeout: callTimeout})
 	if err != nil {
 		ph.t.Fatal(err)
 	}

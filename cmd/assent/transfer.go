@@ -12,13 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/skip2/go-qrcode"
-	"golang.org/x/term"
-
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/internal/qrcode"
 	"github.com/assent-dev/assent/internal/secret"
 	"github.com/assent-dev/assent/threshold"
+	"golang.org/x/term"
 )
 
 // Adding a device by transfer from the command line (DESIGN.md, "Adding a

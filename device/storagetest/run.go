@@ -1,3 +1,9 @@
+//go:build !js
+
+// Run is for Go tests, which never run in js/wasm; there, package testing
+// (with flag and its own runtime hooks) would grow the approval app's
+// WebAssembly for nothing, since the app runs Check itself.
+
 package storagetest
 
 import (

@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -94,7 +93,7 @@ type (
 
 // ReadAPIError makes the *APIError of a refusal with status and body.
 func ReadAPIError(status int, body []byte) *APIError {
-	return api.ReadError(&http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body))})
+	return api.DecodeError(status, nil, bytes.NewReader(body))
 }
 
 // CreateRecord creates a record awaiting its upload (POST

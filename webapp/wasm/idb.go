@@ -11,6 +11,7 @@ import (
 	"syscall/js"
 
 	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/internal/jsutil"
 )
 
 // IndexedDB layout: one database per app origin, version 1, with two
@@ -59,14 +60,14 @@ func OpenIDB(ctx context.Context, name string) (*IDB, error) {
 		}
 		return nil
 	})
-	ok := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, nil); return nil })
-	fail := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, reqError(req)); return nil })
+	ok := js.FuncOf(func(js.Value, []js.Value) any { jsutil.SendOnce(done, nil); return nil })
+	fail := js.FuncOf(func(js.Value, []js.Value) any { jsutil.SendOnce(done, reqError(req)); return nil })
 	// Blocked (another tab holds an older version open) is not an end: the
 	// open goes on once that tab closes; ctx bounds the wait.
 	req.Set("onupgradeneeded", upgrade)
 	req.Set("onsuccess", ok)
 	req.Set("onerror", fail)
-	err, cerr := settle(ctx, done, upgrade, ok, fail)
+	err, cerr := jsutil.Settle(ctx, done, upgrade, ok, fail)
 	if cerr != nil {
 		return nil, fmt.Errorf("opening IndexedDB (is the app open in another tab?): %w", cerr)
 	}
@@ -80,11 +81,11 @@ func OpenIDB(ctx context.Context, name string) (*IDB, error) {
 func DeleteIDB(ctx context.Context, name string) error {
 	req := js.Global().Get("indexedDB").Call("deleteDatabase", name)
 	done := make(chan error, 1)
-	ok := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, nil); return nil })
-	fail := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, reqError(req)); return nil })
+	ok := js.FuncOf(func(js.Value, []js.Value) any { jsutil.SendOnce(done, nil); return nil })
+	fail := js.FuncOf(func(js.Value, []js.Value) any { jsutil.SendOnce(done, reqError(req)); return nil })
 	req.Set("onsuccess", ok)
 	req.Set("onerror", fail)
-	err, cerr := settle(ctx, done, ok, fail)
+	err, cerr := jsutil.Settle(ctx, done, ok, fail)
 	if cerr != nil {
 		return cerr
 	}
@@ -93,7 +94,7 @@ func DeleteIDB(ctx context.Context, name string) error {
 
 func reqError(req js.Value) error {
 	if e := req.Get("error"); e.Truthy() {
-		return jsError(e)
+		return jsutil.Error(e)
 	}
 	return errors.New("IndexedDB request failed")
 }
@@ -131,15 +132,15 @@ func (s *IDB) txn(ctx context.Context, mode string, body func(tx js.Value, abort
 			tx.Call("abort")
 		}
 	}
-	complete := js.FuncOf(func(js.Value, []js.Value) any { sendOnce(done, nil); return nil })
+	complete := js.FuncOf(func(js.Value, []js.Value) any { jsutil.SendOnce(done, nil); return nil })
 	failed := js.FuncOf(func(js.Value, []js.Value) any {
 		switch e := tx.Get("error"); {
 		case aborted != nil:
-			sendOnce(done, aborted)
+			jsutil.SendOnce(done, aborted)
 		case e.Truthy():
-			sendOnce(done, jsError(e))
+			jsutil.SendOnce(done, jsutil.Error(e))
 		default:
-			sendOnce(done, errors.New("IndexedDB transaction aborted"))
+			jsutil.SendOnce(done, errors.New("IndexedDB transaction aborted"))
 		}
 		return nil
 	})
@@ -152,7 +153,7 @@ func (s *IDB) txn(ctx context.Context, mode string, body func(tx js.Value, abort
 	}
 	// The transaction ends on its own even after ctx; its callbacks stay
 	// until then.
-	err, cerr := settle(ctx, done, funcs...)
+	err, cerr := jsutil.Settle(ctx, done, funcs...)
 	if cerr != nil {
 		return cerr
 	}
@@ -164,7 +165,7 @@ func catch(f func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if je, ok := r.(js.Error); ok {
-				err = jsError(je.Value)
+				err = jsutil.Error(je.Value)
 				return
 			}
 			err = fmt.Errorf("%v", r)
@@ -190,7 +191,7 @@ func (s *IDB) get(ctx context.Context, sentinel error, key string) ([]byte, erro
 			if v.IsUndefined() {
 				return
 			}
-			if out, bad = jsBytes(v); bad != nil {
+			if out, bad = jsutil.Bytes(v); bad != nil {
 				abort(bad)
 			}
 		})
@@ -226,7 +227,7 @@ func (s *IDB) CreateKeystore(ctx context.Context, blob []byte) error {
 				abort(device.ErrKeystoreExists)
 				return
 			}
-			st.Call("add", toJSBytes(blob), keyKeystore)
+			st.Call("add", jsutil.Uint8Array(blob), keyKeystore)
 		})
 	}, storeKV)
 	switch {
@@ -249,7 +250,7 @@ func ledgerChunks(tx js.Value, keep func(js.Func), abort func(error), done func(
 			done(keys, data)
 			return
 		}
-		b, err := jsBytes(cur.Get("value"))
+		b, err := jsutil.Bytes(cur.Get("value"))
 		if err != nil {
 			abort(fmt.Errorf("a ledger chunk is not bytes"))
 			return
@@ -286,7 +287,7 @@ func (s *IDB) AppendLedger(ctx context.Context, data []byte) error {
 		return nil
 	}
 	err := s.txn(ctx, txReadWrite, func(tx js.Value, _ func(error), _ func(js.Func)) {
-		tx.Call("objectStore", storeLedger).Call("add", toJSBytes(data))
+		tx.Call("objectStore", storeLedger).Call("add", jsutil.Uint8Array(data))
 	}, storeLedger)
 	if err != nil {
 		return fmt.Errorf("%w: IndexedDB: %v", device.ErrLedger, err)
@@ -311,7 +312,7 @@ func (s *IDB) TruncateLedger(ctx context.Context, size int64) error {
 			}
 			st.Call("clear")
 			if size > 0 {
-				st.Call("add", toJSBytes(data[:size]))
+				st.Call("add", jsutil.Uint8Array(data[:size]))
 			}
 		})
 	}, storeLedger)
@@ -343,7 +344,7 @@ func (s *IDB) SwapHead(ctx context.Context, old, next []byte) error {
 			var cur []byte
 			if !v.IsUndefined() {
 				var err error
-				if cur, err = jsBytes(v); err != nil {
+				if cur, err = jsutil.Bytes(v); err != nil {
 					abort(err)
 					return
 				}
@@ -353,7 +354,7 @@ func (s *IDB) SwapHead(ctx context.Context, old, next []byte) error {
 				abort(device.ErrHeadConflict)
 				return
 			}
-			st.Call("put", toJSBytes(next), keyHead)
+			st.Call("put", jsutil.Uint8Array(next), keyHead)
 		})
 	}, storeKV)
 	switch {
@@ -390,7 +391,7 @@ func (s *IDB) putKV(ctx context.Context, key string, value []byte) error {
 		return fmt.Errorf("%w: %s is the storage's own", errIDBMeta, key)
 	}
 	err := s.txn(ctx, txReadWrite, func(tx js.Value, _ func(error), _ func(js.Func)) {
-		tx.Call("objectStore", storeKV).Call("put", toJSBytes(value), key)
+		tx.Call("objectStore", storeKV).Call("put", jsutil.Uint8Array(value), key)
 	}, storeKV)
 	if err != nil {
 		return fmt.Errorf("%w: IndexedDB: %v", errIDBMeta, err)

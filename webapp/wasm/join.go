@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/skip2/go-qrcode"
-
 	"github.com/assent-dev/assent/api"
 	"github.com/assent-dev/assent/device"
+	"github.com/assent-dev/assent/internal/qrcode"
 )
 
 // Joining a user by transfer (DESIGN.md, "Adding a device (transfer)"),

@@ -3,9 +3,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"syscall/js"
 )
@@ -47,75 +45,6 @@ func safeCall(fn func() (any, error)) (v any, err error) {
 		}
 	}()
 	return fn()
-}
-
-// sendOnce gives v to ch if it has room; a callback never blocks the
-// JavaScript event loop.
-func sendOnce[T any](ch chan T, v T) {
-	select {
-	case ch <- v:
-	default:
-	}
-}
-
-// settle waits for the value the callbacks funcs send to ch (exactly one
-// of them calls back, once), or for ctx's end. The callbacks are released
-// once the value came: at once, or, if ctx ended first, in the background
-// when JavaScript calls back at last; never while JavaScript may still
-// call them (a released callback called would stop the program).
-func settle[T any](ctx context.Context, ch chan T, funcs ...js.Func) (T, error) {
-	select {
-	case v := <-ch:
-		release(funcs)
-		return v, nil
-	case <-ctx.Done():
-		go func() {
-			<-ch
-			release(funcs)
-		}()
-		var zero T
-		return zero, ctx.Err()
-	}
-}
-
-func release(funcs []js.Func) {
-	for _, f := range funcs {
-		f.Release()
-	}
-}
-
-// jsError makes an error of a thrown JavaScript value.
-func jsError(v js.Value) error {
-	if v.Type() == js.TypeObject {
-		name, msg := v.Get("name"), v.Get("message")
-		if msg.Type() == js.TypeString {
-			if name.Type() == js.TypeString {
-				return errors.New(name.String() + ": " + msg.String())
-			}
-			return errors.New(msg.String())
-		}
-	}
-	return errors.New(v.String())
-}
-
-// jsBytes copies a Uint8Array (or ArrayBuffer) into Go.
-func jsBytes(v js.Value) ([]byte, error) {
-	if v.InstanceOf(js.Global().Get("ArrayBuffer")) {
-		v = js.Global().Get("Uint8Array").New(v)
-	}
-	if !v.InstanceOf(js.Global().Get("Uint8Array")) {
-		return nil, errors.New("not bytes")
-	}
-	b := make([]byte, v.Get("length").Int())
-	js.CopyBytesToGo(b, v)
-	return b, nil
-}
-
-// toJSBytes copies b into a new Uint8Array.
-func toJSBytes(b []byte) js.Value {
-	a := js.Global().Get("Uint8Array").New(len(b))
-	js.CopyBytesToJS(a, b)
-	return a
 }
 
 // str returns args[i] if it is a string, else "".

@@ -14,6 +14,10 @@ import (
 	"syscall/js"
 )
 
+// testBindings are the test instruments selftest.go adds to the device
+// object in a build with webapp.SelfTestTag; none in the app users get.
+var testBindings = map[string]func(a *app, args []js.Value) (any, error){}
+
 func main() {
 	a := newApp()
 	obj := js.Global().Get("Object").New()
@@ -53,14 +57,9 @@ func main() {
 	bind("pushConfig", func([]js.Value) (any, error) { return a.pushConfig() })
 	bind("pushSubscribe", func(args []js.Value) (any, error) { return a.pushSubscribe(str(args, 0)) })
 	bind("revoke", func(args []js.Value) (any, error) { return a.revoke(str(args, 0), str(args, 1)) })
-	bind("selfTest", func([]js.Value) (any, error) { return a.selfTest() })
-	bind("bench", func(args []js.Value) (any, error) {
-		n := 0
-		if len(args) > 0 && args[0].Type() == js.TypeNumber {
-			n = args[0].Int()
-		}
-		return a.bench(n)
-	})
+	for name, fn := range testBindings {
+		bind(name, func(args []js.Value) (any, error) { return fn(a, args) })
+	}
 	js.Global().Set("assentDevice", obj)
 	if cb := js.Global().Get("assentDeviceReady"); cb.Type() == js.TypeFunction {
 		cb.Invoke()

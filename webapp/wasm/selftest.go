@@ -1,4 +1,7 @@
-//go:build js && wasm
+//go:build js && wasm && assentselftest
+
+// The in-page test instruments (webapp.SelfTestTag): only the browser
+// tests build them in, so the app users get carries none of them.
 
 package main
 
@@ -8,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"syscall/js"
 	"time"
 
 	"github.com/assent-dev/assent/device"
@@ -16,6 +20,18 @@ import (
 )
 
 var _ device.Storage = (*IDB)(nil)
+
+func init() {
+	testBindings["selfTest"] = func(a *app, _ []js.Value) (any, error) { return a.selfTest() }
+	testBindings["bench"] = func(a *app, args []js.Value) (any, error) {
+		n := 0
+		if len(args) > 0 && args[0].Type() == js.TypeNumber {
+			n = args[0].Int()
+		}
+		return a.bench(n)
+	}
+	testBindings["transportCheck"] = func(_ *app, args []js.Value) (any, error) { return transportCheck(str(args, 0)) }
+}
 
 type selfTestView struct {
 	OK     bool     `json:"ok"`
