@@ -207,7 +207,9 @@ type Record struct {
 	State       string
 	CreatedAt   time.Time
 
-	// Set when the upload completes (StageRecord).
+	// Set when the upload completes (StageRecord). BlobName stays empty
+	// for a record whose ciphertext the store keeps (Staging.Content);
+	// GetRecord never returns that ciphertext (RecordContent does).
 	Size          int64
 	ContentSHA256 []byte
 	BlobName      string
@@ -223,11 +225,15 @@ type Record struct {
 }
 
 // Staging is what StageRecord writes: the upload is complete and the record
-// now waits for the device.
+// now waits for the device. The ciphertext is either in the blob store
+// under BlobName, or, for a small record, Content itself (1 to
+// MaxInlineContent bytes, kept by the store with the record and read with
+// RecordContent): exactly one of the two is set.
 type Staging struct {
 	Size          int64
 	ContentSHA256 []byte
 	BlobName      string
+	Content       []byte
 	Input         []byte
 	DeviceKeyID   string
 	RequestID     string
@@ -411,14 +417,20 @@ type Store interface {
 	// now < ExpiresAt: ErrExpired after, ErrConflict from any other state.
 	SealRecord(ctx context.Context, id string, s Seal, now time.Time) error
 	// EndRecord moves a record from awaiting_upload or pending_approval to
-	// rejected or expired (to). ErrConflict from any other state; ErrInvalid
-	// for another target state.
+	// rejected or expired (to), deleting the ciphertext the store kept for
+	// it (Staging.Content) in the same change. ErrConflict from any other
+	// state; ErrInvalid for another target state.
 	EndRecord(ctx context.Context, id, to string, now time.Time) error
 	// RecordsToExpire lists up to limit records pending approval with
 	// ExpiresAt <= now, and records awaiting upload created before
 	// uploadDeadline, earliest deadline first (a pending record's deadline
 	// is ExpiresAt, an awaiting one's CreatedAt + (now - uploadDeadline)).
 	RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*Record, error)
+	// RecordContent returns the ciphertext a record staged with
+	// Staging.Content keeps, while it is pending approval or sealed:
+	// ErrNotFound for an unknown record, one whose ciphertext is in the
+	// blob store, or one ended (rejected or expired).
+	RecordContent(ctx context.Context, id string) ([]byte, error)
 	// CountRecords counts the records of a user in any state; for limits and
 	// benchmarks.
 	CountRecords(ctx context.Context, userID string) (int, error)

@@ -83,7 +83,8 @@ func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Stagi
 	}
 	const op = "stage and ask"
 	err := s.inTx(ctx, op, func(ctx context.Context, q txQuerier) error {
-		if err := q.changed(ctx, stageRecord, stageRecordArgs(recordID, &st)...); err != nil {
+		query, args := stageRecord(recordID, &st)
+		if err := q.changed(ctx, query, args...); err != nil {
 			return err
 		}
 		if err := q.exec(ctx, "", insertRequest, insertRequestArgs(r)...); err != nil {

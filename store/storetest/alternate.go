@@ -259,6 +259,10 @@ func (a *alternate) CreateRecordAudited(ctx context.Context, r *store.Record, e 
 	return a.next().CreateRecordAudited(ctx, r, e)
 }
 
+func (a *alternate) RecordContent(ctx context.Context, id string) ([]byte, error) {
+	return a.next().RecordContent(ctx, id)
+}
+
 func (a *alternate) StageAndAsk(ctx context.Context, recordID string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
 	return a.next().StageAndAsk(ctx, recordID, s, q, e)
 }

@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Sessions", testSessions},
 		{"SessionsToExpire", testSessionsToExpire},
 		{"Nonces", testNonces},
+		{"RecordContent", testRecordContent},
 		{"CombinedCreate", testCombinedCreate},
 		{"CombinedStage", testCombinedStage},
 		{"CombinedSeal", testCombinedSeal},

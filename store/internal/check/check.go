@@ -320,12 +320,26 @@ func Staging(s *store.Staging) error {
 	}
 	return first(
 		Len("staging content SHA-256", s.ContentSHA256, store.HashLen),
-		BlobName(s.BlobName),
+		blobOrContent(s),
 		Len("staging input", s.Input, store.InputLen),
 		KeyID("staging device key id", s.DeviceKeyID),
 		ID("staging request id", ids.Request, s.RequestID),
 		Time("staging expires at", s.ExpiresAt, true),
 	)
+}
+
+// blobOrContent checks that a staging names a blob or holds the ciphertext
+// itself, not both.
+func blobOrContent(s *store.Staging) error {
+	switch {
+	case s.Content == nil:
+		return BlobName(s.BlobName)
+	case s.BlobName != "":
+		return invalid("a staging has both a blob name and content")
+	case len(s.Content) == 0 || len(s.Content) > store.MaxInlineContent:
+		return invalid("staging content of %d bytes is outside 1 to %d", len(s.Content), store.MaxInlineContent)
+	}
+	return nil
 }
 
 func approvalIsZero(a *store.Approval) bool {
