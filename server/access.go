@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -175,7 +176,7 @@ func (s *Server) downloadContent(c *echo.Context) error {
 	if err != nil {
 		return storeFail(err, "record")
 	}
-	blob, err := s.blobs.Open(ctx, rec.BlobName)
+	blob, err := s.openContent(ctx, rec)
 	if err != nil {
 		return storeFail(err, "record content")
 	}
@@ -309,3 +310,26 @@ func (s *Server) keyless(ctx context.Context, sess *store.Session) error {
 	s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
 	return fail(errExpired, "the session's key is no longer held by the server; ask for access again")
 }
+
+// openContent opens the ciphertext of a sealed record: kept by the store
+// for a small record (no blob name), else its committed blob.
+func (s *Server) openContent(ctx context.Context, rec *store.Record) (store.Blob, error) {
+	if rec.BlobName != "" {
+		return s.blobs.Open(ctx, rec.BlobName)
+	}
+	b, err := s.store.RecordContent(ctx, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &keptContent{Reader: bytes.NewReader(b), size: int64(len(b))}, nil
+}
+
+// keptContent is a record's ciphertext read from the store, as a
+// store.Blob.
+type keptContent struct {
+	*bytes.Reader
+	size int64
+}
+
+func (k *keptContent) Size() int64  { return k.size }
+func (k *keptContent) Close() error { return nil }

@@ -302,7 +302,7 @@ func (s *Server) answerAndSeal(ctx context.Context, q *store.Request, p *pending
 	answer store.Answer, details approvalDetails, now time.Time) (done bool, err error) {
 	wrapped, err := s.wrapRecordKey(ctx, q, p, yD)
 	if err == nil {
-		err = s.commit(ctx, q.RecordID)
+		err = s.commitContent(ctx, q, p)
 	}
 	if err != nil {
 		// The usual path meets the same failure and ends the record, or

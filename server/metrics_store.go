@@ -88,6 +88,10 @@ func (m *meteredStore) GetRecord(ctx context.Context, id string) (*store.Record,
 	return meter(m, "GetRecord", func() (*store.Record, error) { return m.Store.GetRecord(ctx, id) })
 }
 
+func (m *meteredStore) RecordContent(ctx context.Context, id string) ([]byte, error) {
+	return meter(m, "RecordContent", func() ([]byte, error) { return m.Store.RecordContent(ctx, id) })
+}
+
 func (m *meteredStore) StageRecord(ctx context.Context, id string, s store.Staging) error {
 	err := m.run("StageRecord", func() error { return m.Store.StageRecord(ctx, id, s) })
 	if err == nil {

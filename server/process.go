@@ -211,7 +211,7 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	if err != nil {
 		return err
 	}
-	if err := s.commit(ctx, q.RecordID); err != nil {
+	if err := s.commitContent(ctx, q, p); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			// The sweeper ended the record and deleted its blob.
 			s.endRecord(ctx, q.RecordID, store.RecordExpired)
@@ -229,7 +229,7 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	case errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrConflict):
 		// Too late, or ended by someone else: the record is not sealed, so
 		// its content must not stay.
-		if !s.endRecord(ctx, q.RecordID, store.RecordExpired) {
+		if !s.endRecord(ctx, q.RecordID, store.RecordExpired) && !p.inline {
 			if rec, gerr := s.store.GetRecord(ctx, q.RecordID); gerr == nil && rec.State != store.RecordSealed {
 				s.deleteBlob(ctx, q.RecordID)
 			}
@@ -252,6 +252,16 @@ func (s *Server) wrapRecordKey(ctx context.Context, q *store.Request, p *pending
 		return nil, err
 	}
 	return threshold.WrapDEK(s.rand, kek, p.dek, ad)
+}
+
+// commitContent makes the ciphertext of q's record, uploaded with the
+// secrets p, durable under its final name: its blob is committed, unless
+// the store keeps it (written with the staging, nothing left to do).
+func (s *Server) commitContent(ctx context.Context, q *store.Request, p *pendingSecrets) error {
+	if p.inline {
+		return nil
+	}
+	return s.commit(ctx, q.RecordID)
 }
 
 // commit commits the staged blob name; a blob committed by an earlier try
