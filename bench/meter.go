@@ -170,6 +170,10 @@ func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer
 	return write(m, func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
 }
 
+func (m *meteredStore) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
+	return write(m, func() (bool, error) { return m.Store.AnswerAndOpen(ctx, a, now) })
+}
+
 func (m *meteredStore) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {
 	return write(m, func() (bool, error) { return m.Store.PutPushSubscription(ctx, p) })
 }

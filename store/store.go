@@ -329,6 +329,19 @@ type SealingAnswer struct {
 	SealAudit   *AuditEntry
 }
 
+// OpeningAnswer is what AnswerAndOpen writes: a device's approval of an
+// access request and the session it opens, with their audit entries.
+type OpeningAnswer struct {
+	RequestID string
+	Answer    Answer // Decision must be "approve"
+	// AnswerAudit (the approved event) is appended once the answer is
+	// stored, OpenAudit (session_opened) once the session is open.
+	AnswerAudit *AuditEntry
+	SessionID   string
+	Opening     SessionOpening
+	OpenAudit   *AuditEntry
+}
+
 // SessionOpening is what OpenSession writes.
 type SessionOpening struct {
 	ExpiresAt time.Time
@@ -512,6 +525,12 @@ type Store interface {
 	// unprocessed, as after AnswerRequest, and sealed is false with a nil
 	// error: the caller processes the answer the usual way.
 	AnswerAndSeal(ctx context.Context, a *SealingAnswer, now time.Time) (sealed bool, err error)
+	// AnswerAndOpen is AnswerAndSeal for an approved access request: the
+	// answer and its audit entry, then OpenSession(a.SessionID, a.Opening,
+	// now), MarkProcessed(a.RequestID) and AppendAudit(a.OpenAudit). If the
+	// session cannot be opened, the answer stays stored and unprocessed
+	// and opened is false with a nil error.
+	AnswerAndOpen(ctx context.Context, a *OpeningAnswer, now time.Time) (opened bool, err error)
 
 	// RememberNonce records a device request nonce until expires:
 	// ErrConflict if the same (deviceID, nonce) is remembered and has not

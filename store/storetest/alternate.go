@@ -271,6 +271,10 @@ func (a *alternate) AnswerAndSeal(ctx context.Context, x *store.SealingAnswer, n
 	return a.next().AnswerAndSeal(ctx, x, now)
 }
 
+func (a *alternate) AnswerAndOpen(ctx context.Context, x *store.OpeningAnswer, now time.Time) (bool, error) {
+	return a.next().AnswerAndOpen(ctx, x, now)
+}
+
 func (a *alternate) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {
 	return a.next().PutPushSubscription(ctx, p)
 }

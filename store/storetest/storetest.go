@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"CombinedCreate", testCombinedCreate},
 		{"CombinedStage", testCombinedStage},
 		{"CombinedSeal", testCombinedSeal},
+		{"CombinedOpen", testCombinedOpen},
 		{"Audit", testAudit},
 		{"MasterKeyID", testMasterKeyID},
 		{"PushSubscriptions", testPushSubscriptions},

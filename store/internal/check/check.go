@@ -714,12 +714,27 @@ func AnswerAndSeal(a *store.SealingAnswer, now time.Time) error {
 	if a == nil {
 		return invalid("no sealing answer")
 	}
-	if err := first(AnswerRequest(a.RequestID, &a.Answer, now), SealRecord(a.RecordID, &a.Seal, now),
-		AuditEntry(a.AnswerAudit), AuditEntry(a.SealAudit)); err != nil {
+	return approvingAnswer("a sealing answer", a.RequestID, &a.Answer, now, SealRecord(a.RecordID, &a.Seal, now), a.AnswerAudit, a.SealAudit)
+}
+
+// AnswerAndOpen checks the arguments of AnswerAndOpen: those of
+// AnswerRequest, OpenSession and AppendAudit, and that the answer approves.
+func AnswerAndOpen(a *store.OpeningAnswer, now time.Time) error {
+	if a == nil {
+		return invalid("no opening answer")
+	}
+	return approvingAnswer("an opening answer", a.RequestID, &a.Answer, now, OpenSession(a.SessionID, &a.Opening, now), a.AnswerAudit, a.OpenAudit)
+}
+
+// approvingAnswer checks the answer of a combined answering call, the
+// check of what it then changes (thenErr) and its two audit entries, and
+// that the answer approves.
+func approvingAnswer(what, requestID string, a *store.Answer, now time.Time, thenErr error, answerAudit, thenAudit *store.AuditEntry) error {
+	if err := first(AnswerRequest(requestID, a, now), thenErr, AuditEntry(answerAudit), AuditEntry(thenAudit)); err != nil {
 		return err
 	}
-	if a.Answer.Decision != store.DecisionApprove {
-		return invalid("a sealing answer must approve, not %q", a.Answer.Decision)
+	if a.Decision != store.DecisionApprove {
+		return invalid("%s must approve, not %q", what, a.Decision)
 	}
 	return nil
 }
