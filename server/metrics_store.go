@@ -249,6 +249,18 @@ func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer
 }
 
 // sealed counts the staged bytes of a record that was just sealed.
+func (m *meteredStore) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
+	opened, err := meter(m, "AnswerAndOpen", func() (bool, error) { return m.Store.AnswerAndOpen(ctx, a, now) })
+	if err != nil {
+		return opened, err // audit entries not written are appended again through AppendAudit
+	}
+	m.m.auditEvent(a.AnswerAudit.Event)
+	if opened {
+		m.m.auditEvent(a.OpenAudit.Event)
+	}
+	return opened, nil
+}
+
 func (m *meteredStore) sealed(recordID string) {
 	if size, ok := m.staged.LoadAndDelete(recordID); ok {
 		m.m.bytesSealed.Add(float64(size.(int64)))

@@ -279,6 +279,22 @@ func (s *Server) commit(ctx context.Context, name string) error {
 	return nil
 }
 
+// unwrapRecordKey unwraps the data key of record rec, which q asks to
+// open, with the secrets p and yD as processClaimed, under the record's
+// KEK.
+func (s *Server) unwrapRecordKey(ctx context.Context, q *store.Request, p *pendingSecrets, rec *store.Record, yD []byte) ([]byte, error) {
+	kek, err := s.recordKEK(ctx, q, p, rec.Input, yD)
+	if err != nil {
+		return nil, err
+	}
+	defer secret.Clear(kek)
+	ad, err := threshold.WrapAD(rec.UserID, rec.ID, rec.ContentSHA256, uint64(rec.Size))
+	if err != nil {
+		return nil, err
+	}
+	return threshold.UnwrapDEK(kek, rec.WrappedDEK, ad)
+}
+
 // open finishes an approved access: unwrap the record's data key, hold it
 // for the session, and open the session (conditional).
 func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
@@ -286,17 +302,7 @@ func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	if err != nil {
 		return err
 	}
-	kek, err := s.recordKEK(ctx, q, p, rec.Input, yD)
-	if err != nil {
-		return err
-	}
-	ad, err := threshold.WrapAD(rec.UserID, rec.ID, rec.ContentSHA256, uint64(rec.Size))
-	if err != nil {
-		secret.Clear(kek)
-		return err
-	}
-	dek, err := threshold.UnwrapDEK(kek, rec.WrappedDEK, ad)
-	secret.Clear(kek)
+	dek, err := s.unwrapRecordKey(ctx, q, p, rec, yD)
 	if err != nil {
 		return err
 	}
