@@ -218,16 +218,7 @@ func TestStaleStagedBlobs(t *testing.T) {
 	crashed := e.createRecord(t, d.userID)
 	leftover := e.createRecord(t, d.userID)
 	for _, name := range []string{crashed, leftover} {
-		b, err := e.blobs.Stage(t.Context(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.Write([]byte("half an upload")); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Close(); err != nil {
-			t.Fatal(err)
-		}
+		e.leaveStaged(t, name)
 	}
 	// Records too large for the store to keep: their uploads stage blobs.
 	pendingID := e.createRecord(t, d.userID)

@@ -37,6 +37,22 @@ var maxKeptPlain = func() int {
 // to keep: its upload stages a blob.
 func largeContent(t testing.TB) []byte { return randomContent(t, maxKeptPlain+1) }
 
+// leaveStaged stages a blob of record rid as an upload that crashed would
+// leave it: written, closed, never committed.
+func (e *testEnv) leaveStaged(t *testing.T, rid string) {
+	t.Helper()
+	b, err := e.blobs.Stage(t.Context(), rid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write([]byte("half an upload")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // committedBlob reports whether record rid has a committed blob file.
 func (e *testEnv) committedBlob(t *testing.T, rid string) bool {
 	t.Helper()
@@ -300,16 +316,7 @@ func TestSweepStagedOfKeptRecord(t *testing.T) {
 	e := newEnv(t, nil)
 	d := e.userWithDevice(t)
 	rid := e.createRecord(t, d.userID)
-	left, err := e.blobs.Stage(t.Context(), rid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := left.Write([]byte("a crashed upload's ciphertext")); err != nil {
-		t.Fatal(err)
-	}
-	if err := left.Close(); err != nil {
-		t.Fatal(err)
-	}
+	e.leaveStaged(t, rid)
 	content := []byte("the small retry")
 	p := e.upload(t, rid, content)
 	d.answer(t, d.request(t, p.RequestID), threshold.DecisionApprove).want(t, http.StatusOK)
