@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
@@ -24,7 +25,14 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 	if err := check.RecordID("record id", id); err != nil {
 		return nil, err
 	}
-	return getByID(ctx, s, "get record", s.records, id, (*recordDoc).record)
+	// Without the ciphertext a small record keeps: reads of a record are
+	// many (long polls), and it can be 64 KiB.
+	d := new(recordDoc)
+	if err := s.get(ctx, "get record", s.records, bson.D{eq("_id", id)}, d,
+		options.FindOne().SetProjection(bson.D{eq(contentField, 0)})); err != nil {
+		return nil, err
+	}
+	return d.record(), nil
 }
 
 // StageRecord implements store.Store.
