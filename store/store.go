@@ -514,6 +514,14 @@ type Store interface {
 	// no such record. A store without multi-document transactions inserts
 	// q first and expires it again if the record cannot be staged.
 	StageAndAsk(ctx context.Context, recordID string, s Staging, q *Request, e *AuditEntry) error
+	// AskAccess is CreateSession(sess) (pending approval), CreateRequest(q)
+	// (its access request, pending) and AppendAudit(e) (access_requested):
+	// ErrConflict if the session id or the request id exists. q must be
+	// sess's request (q.SessionID, RecordID and UserID are sess's, and
+	// sess.RequestID is q.ID). A store without multi-document
+	// transactions inserts the session first and ends it (expired) again
+	// if the request cannot be stored.
+	AskAccess(ctx context.Context, sess *Session, q *Request, e *AuditEntry) error
 	// AnswerAndSeal stores an approval and seals the record it approves,
 	// for the node that holds the request's secrets and has already used
 	// the answer to wrap the record's key: AnswerRequest(a.RequestID,

@@ -30,3 +30,8 @@ func (s *Store) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now t
 func (s *Store) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
 	return sequentialAnswerAndOpen(ctx, s, a, now)
 }
+
+// AskAccess implements store.Store.
+func (s *Store) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	return sequentialAskAccess(ctx, s, sess, q, e)
+}

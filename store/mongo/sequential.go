@@ -60,6 +60,25 @@ func sequentialStageAndAsk(ctx context.Context, s store.Store, recordID string, 
 	return auditAfter(ctx, s, "stage and ask", e)
 }
 
+// sequentialAskAccess is AskAccess on s: the session is inserted first (a
+// duplicate id changes nothing), then its request; if the request cannot
+// be, the session is ended again (expired), so that it never opens.
+func sequentialAskAccess(ctx context.Context, s store.Store, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	if err := check.AskAccess(sess, q, e); err != nil {
+		return err
+	}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		return err
+	}
+	if err := s.CreateRequest(ctx, q); err != nil {
+		if xerr := s.EndSession(context.WithoutCancel(ctx), sess.ID, store.SessionExpired, sess.CreatedAt); xerr != nil {
+			return errors.Join(err, fmt.Errorf("store: ask access: ending the session again: %w", xerr))
+		}
+		return err
+	}
+	return auditAfter(ctx, s, "ask access", e)
+}
+
 // sequentialAnswerAndSeal is AnswerAndSeal on s: the answer (the arbiter), its
 // audit entry, the seal, the processed mark and the seal's audit entry.
 // Once the answer is stored, a seal that fails for any reason (also an

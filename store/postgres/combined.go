@@ -99,6 +99,23 @@ func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Stagi
 	return s.whyNot(ctx, op, "records", recordID, time.Time{}, store.RecordAwaitingUpload)
 }
 
+// AskAccess implements store.Store.
+func (s *Store) AskAccess(ctx context.Context, sess *store.Session, r *store.Request, e *store.AuditEntry) error {
+	if err := check.AskAccess(sess, r, e); err != nil {
+		return err
+	}
+	return s.inTx(ctx, "ask access", func(ctx context.Context, q txQuerier) error {
+		if err := q.exec(ctx, "", insertSession, insertSessionArgs(sess)...); err != nil {
+			return err
+		}
+		if err := q.exec(ctx, "", insertRequest, insertRequestArgs(r)...); err != nil {
+			return err
+		}
+		_, err := appendAudit(ctx, q, e)
+		return err
+	})
+}
+
 // AnswerAndSeal implements store.Store. A record that cannot be sealed
 // (its UPDATE matches nothing) leaves the answer and its audit entry to be
 // committed, as the contract asks.

@@ -34,10 +34,14 @@ func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
 	if err := check.NewSession(x); err != nil {
 		return err
 	}
-	return s.exec(ctx, "create session",
-		`INSERT INTO sessions (id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 'pending_approval', $7, $8)`,
-		x.ID, x.RecordID, x.UserID, x.RequesterID, x.Purpose, x.RequestID, timeArg(x.CreatedAt), timeArg(x.ExpiresAt))
+	return s.exec(ctx, "create session", insertSession, insertSessionArgs(x)...)
+}
+
+const insertSession = `INSERT INTO sessions (id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at)
+	VALUES ($1, $2, $3, $4, $5, $6, 'pending_approval', $7, $8)`
+
+func insertSessionArgs(x *store.Session) []any {
+	return []any{x.ID, x.RecordID, x.UserID, x.RequesterID, x.Purpose, x.RequestID, timeArg(x.CreatedAt), timeArg(x.ExpiresAt)}
 }
 
 // GetSession implements store.Store.

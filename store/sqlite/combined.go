@@ -49,6 +49,23 @@ func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Stagi
 	return s.whyNot(ctx, op, "records", recordID, time.Time{}, store.RecordAwaitingUpload)
 }
 
+// AskAccess implements store.Store.
+func (s *Store) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	if err := check.AskAccess(sess, q, e); err != nil {
+		return err
+	}
+	return s.write(ctx, "ask access", func(ctx context.Context, c *wconn) error {
+		if err := insertSession(ctx, c, sess); err != nil {
+			return err
+		}
+		if err := insertRequest(ctx, c, q); err != nil {
+			return err
+		}
+		_, err := appendAudit(ctx, c, e)
+		return err
+	})
+}
+
 // AnswerAndSeal implements store.Store.
 func (s *Store) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
 	if err := check.AnswerAndSeal(a, now); err != nil {

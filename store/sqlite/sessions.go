@@ -38,10 +38,15 @@ func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
 	if err := check.NewSession(x); err != nil {
 		return err
 	}
-	return s.exec(ctx, "create session",
+	return s.write(ctx, "create session", func(ctx context.Context, c *wconn) error { return insertSession(ctx, c, x) })
+}
+
+func insertSession(ctx context.Context, c *wconn, x *store.Session) error {
+	_, err := c.exec(ctx,
 		`INSERT INTO sessions (id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, 'pending_approval', ?, ?)`,
 		x.ID, x.RecordID, x.UserID, x.RequesterID, x.Purpose, x.RequestID, timeArg(x.CreatedAt), timeArg(x.ExpiresAt))
+	return err
 }
 
 // GetSession implements store.Store.

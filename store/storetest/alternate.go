@@ -271,6 +271,10 @@ func (a *alternate) AnswerAndSeal(ctx context.Context, x *store.SealingAnswer, n
 	return a.next().AnswerAndSeal(ctx, x, now)
 }
 
+func (a *alternate) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	return a.next().AskAccess(ctx, sess, q, e)
+}
+
 func (a *alternate) AnswerAndOpen(ctx context.Context, x *store.OpeningAnswer, now time.Time) (bool, error) {
 	return a.next().AnswerAndOpen(ctx, x, now)
 }

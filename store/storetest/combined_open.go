@@ -13,9 +13,7 @@ import (
 func askedSession(t *testing.T, s store.Store, expires time.Time) (*store.Session, *store.Request) {
 	t.Helper()
 	ctx := ctxOf(t)
-	sess := newSession(t, newID(t, ids.User), t0, expires)
-	q := newRequest(t, store.KindAccess, sess.UserID, t0, expires)
-	q.SessionID, q.RecordID, sess.RequestID = sess.ID, sess.RecordID, q.ID
+	sess, q := accessAsk(t, expires)
 	want(t, s.CreateSession(ctx, sess), nil, "CreateSession")
 	want(t, s.CreateRequest(ctx, q), nil, "CreateRequest")
 	return sess, q
@@ -122,4 +120,64 @@ func openContest() contest {
 				}
 			}
 	}}
+}
+
+// accessAsk returns a new pending session and its access request.
+func accessAsk(t *testing.T, expires time.Time) (*store.Session, *store.Request) {
+	sess := newSession(t, newID(t, ids.User), t0, expires)
+	q := newRequest(t, store.KindAccess, sess.UserID, t0, expires)
+	q.SessionID, q.RecordID, sess.RequestID = sess.ID, sess.RecordID, q.ID
+	return sess, q
+}
+
+func testCombinedAsk(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	expires := t0.Add(time.Hour)
+	sess, q := accessAsk(t, expires)
+	entry := newAuditEntry(sess.UserID, store.EventAccessRequested, t0)
+
+	// Not the session's access request: refused, nothing written.
+	for name, edit := range map[string]func(q *store.Request){
+		"kind":       func(q *store.Request) { q.Kind, q.SessionID = store.KindCreate, "" },
+		"session id": func(q *store.Request) { q.SessionID = newID(t, ids.Session) },
+		"record id":  func(q *store.Request) { q.RecordID = newRecordID(t, t0) },
+	} {
+		bad := *q
+		edit(&bad)
+		want(t, s.AskAccess(ctx, sess, &bad, entry), store.ErrInvalid, "AskAccess with another %s", name)
+	}
+	_, err := s.GetSession(ctx, sess.ID)
+	want(t, err, store.ErrNotFound, "the session of a refused AskAccess")
+
+	// The request id exists: the session is absent, or (a store without
+	// multi-document transactions) expired again, so that it never opens.
+	taken := createRequest(t, s, newRequest(t, store.KindAccess, sess.UserID, t0, expires))
+	s2, q2 := accessAsk(t, expires)
+	q2.ID, s2.RequestID = taken.ID, taken.ID
+	want(t, s.AskAccess(ctx, s2, q2, newAuditEntry(s2.UserID, store.EventAccessRequested, t0)), store.ErrConflict, "AskAccess with an existing request id")
+	if got, err := s.GetSession(ctx, s2.ID); err == nil && got.State != store.SessionExpired {
+		t.Fatalf("the session of a refused AskAccess is %s", got.State)
+	} else if err != nil {
+		want(t, err, store.ErrNotFound, "the session of a refused AskAccess")
+	}
+	wantEvents(t, s, s2.UserID)
+
+	want(t, s.AskAccess(ctx, sess, q, entry), nil, "AskAccess")
+	wantS := *sess
+	wantS.State = store.SessionPendingApproval
+	same(t, getSession(t, s, sess.ID), &wantS, "session after AskAccess")
+	wantQ := *q
+	wantQ.State = store.RequestPending
+	same(t, getRequest(t, s, q.ID), &wantQ, "request after AskAccess")
+	wantEvents(t, s, sess.UserID, store.EventAccessRequested)
+
+	// The session id exists: refused, its request not stored.
+	_, q3 := accessAsk(t, expires)
+	q3.SessionID, q3.RecordID, q3.UserID = sess.ID, sess.RecordID, sess.UserID
+	again := *sess
+	again.RequestID = q3.ID
+	want(t, s.AskAccess(ctx, &again, q3, entry), store.ErrConflict, "AskAccess with an existing session id")
+	_, err = s.GetRequest(ctx, q3.ID)
+	want(t, err, store.ErrNotFound, "the request of a refused AskAccess")
+	wantEvents(t, s, sess.UserID, store.EventAccessRequested)
 }

@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"CombinedStage", testCombinedStage},
 		{"CombinedSeal", testCombinedSeal},
 		{"CombinedOpen", testCombinedOpen},
+		{"CombinedAsk", testCombinedAsk},
 		{"Audit", testAudit},
 		{"MasterKeyID", testMasterKeyID},
 		{"PushSubscriptions", testPushSubscriptions},

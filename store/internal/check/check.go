@@ -708,6 +708,18 @@ func StageAndAsk(recordID string, s *store.Staging, q *store.Request, e *store.A
 	return nil
 }
 
+// AskAccess checks the arguments of AskAccess: those of CreateSession,
+// CreateRequest and AppendAudit, and that q is sess's access request.
+func AskAccess(sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	if err := first(NewSession(sess), NewRequest(q), AuditEntry(e)); err != nil {
+		return err
+	}
+	if q.Kind != store.KindAccess || q.SessionID != sess.ID || q.RecordID != sess.RecordID || q.UserID != sess.UserID || sess.RequestID != q.ID {
+		return invalid("request %s is not the access request of session %s", q.ID, sess.ID)
+	}
+	return nil
+}
+
 // AnswerAndSeal checks the arguments of AnswerAndSeal: those of
 // AnswerRequest, SealRecord and AppendAudit, and that the answer approves.
 func AnswerAndSeal(a *store.SealingAnswer, now time.Time) error {
