@@ -229,6 +229,14 @@ func (m *meteredStore) StageAndAsk(ctx context.Context, recordID string, s store
 	return err
 }
 
+func (m *meteredStore) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	err := m.run("AskAccess", func() error { return m.Store.AskAccess(ctx, sess, q, e) })
+	if err == nil {
+		m.m.auditEvent(e.Event)
+	}
+	return err
+}
+
 func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
 	sealed, err := meter(m, "AnswerAndSeal", func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
 	if err != nil {

@@ -44,11 +44,18 @@ func TestAccessAnswersRace(t *testing.T) {
 	}
 }
 
-// openFailStore fails AnswerAndOpen as an unavailable database would, when
-// told to.
+// openFailStore fails AskAccess (ask) and AnswerAndOpen (fail) as an
+// unavailable database would, when told to.
 type openFailStore struct {
 	store.Store
-	fail atomic.Bool
+	ask, fail atomic.Bool
+}
+
+func (s *openFailStore) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	if s.ask.Load() {
+		return fmt.Errorf("test: %w: disk gone", store.ErrUnavailable)
+	}
+	return s.Store.AskAccess(ctx, sess, q, e)
 }
 
 func (s *openFailStore) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
@@ -59,13 +66,21 @@ func (s *openFailStore) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswe
 }
 
 // TestAccessAnswerStoreFails: when the store cannot take an access
-// approval, the device hears 503, the session stays pending with no key
+// request, the client hears 503 and no secrets stay; when it cannot take
+// an access approval, the device hears 503, the session stays pending with no key
 // held, and the same approval sent again opens it.
 func TestAccessAnswerStoreFails(t *testing.T) {
 	fs := &openFailStore{}
 	e := newEnv(t, nil, func(d *Deps) { fs.Store = d.Store; d.Store = fs })
 	d := e.userWithDevice(t)
 	rid := e.sealed(t, d, []byte("opened on the second try"))
+	fs.ask.Store(true)
+	e.do(http.MethodPost, "/v1/records/"+rid+"/access", e.reader, map[string]string{"purpose": "second opinion"}).
+		wantError(t, http.StatusServiceUnavailable, "unavailable")
+	if e.srv.pending.len() != 0 {
+		t.Fatal("secrets held for an access request the store did not take")
+	}
+	fs.ask.Store(false)
 	p := e.askAccess(t, rid, e.reader)
 	q := d.request(t, p.RequestID)
 	fs.fail.Store(true)

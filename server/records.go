@@ -214,18 +214,6 @@ func (s *Server) newRequest(id, kind string, rec *store.Record, dev *store.Devic
 	}
 }
 
-// ask stores request q with its secrets p. The secrets are in place before
-// the request exists, so that any answer to it finds them; if the request
-// cannot be stored they are cleared.
-func (s *Server) ask(ctx context.Context, q *store.Request, p *pendingSecrets) error {
-	s.pending.put(q.ID, p)
-	if err := s.store.CreateRequest(ctx, q); err != nil {
-		s.pending.drop(q.ID)
-		return err
-	}
-	return nil
-}
-
 // upload is a received record content: its data key, size and digest,
 // and its ciphertext when small enough for the store to keep (nil when it
 // is in a staged blob).

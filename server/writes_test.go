@@ -137,6 +137,11 @@ func (w *writeCounter) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer
 	return w.Store.AnswerAndOpen(ctx, a, now)
 }
 
+func (w *writeCounter) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	w.n.Add(1)
+	return w.Store.AskAccess(ctx, sess, q, e)
+}
+
 func (w *writeCounter) CreateSession(ctx context.Context, s *store.Session) error {
 	w.n.Add(1)
 	return w.Store.CreateSession(ctx, s)
@@ -147,9 +152,10 @@ func (w *writeCounter) OpenSession(ctx context.Context, id string, o store.Sessi
 	return w.Store.OpenSession(ctx, id, o, now)
 }
 
-// TestOpenWrites: the approval of an access request on a single node is
-// one store write (answered and opened, with both audit entries); the
-// session is open when the device hears back and the request processed.
+// TestOpenWrites: an access request is one store write (session, request
+// and audit entry), and its approval on a single node one more (answered
+// and opened, with both audit entries); the session is open when the
+// device hears back and the request processed.
 func TestOpenWrites(t *testing.T) {
 	wc := &writeCounter{}
 	e := newEnv(t, func(c *Config) { c.SingleNode = true }, func(d *Deps) {
@@ -158,9 +164,13 @@ func TestOpenWrites(t *testing.T) {
 	})
 	d := e.userWithDevice(t)
 	rid := e.sealed(t, d, []byte("open me"))
-	p := e.askAccess(t, rid, e.reader)
-	q := d.request(t, p.RequestID)
 	before := wc.count()
+	p := e.askAccess(t, rid, e.reader)
+	if n := wc.count() - before; n != 1 {
+		t.Errorf("%d store writes for one access request, want 1", n)
+	}
+	q := d.request(t, p.RequestID)
+	before = wc.count()
 	d.answer(t, q, threshold.DecisionApprove).want(t, http.StatusOK)
 	if n := wc.count() - before; n != 1 {
 		t.Errorf("%d store writes for one access approval, want 1", n)
