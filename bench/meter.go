@@ -170,6 +170,14 @@ func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer
 	return write(m, func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
 }
 
+func (m *meteredStore) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	return write0(m, func() error { return m.Store.AskAccess(ctx, sess, q, e) })
+}
+
+func (m *meteredStore) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
+	return write(m, func() (bool, error) { return m.Store.AnswerAndOpen(ctx, a, now) })
+}
+
 func (m *meteredStore) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {
 	return write(m, func() (bool, error) { return m.Store.PutPushSubscription(ctx, p) })
 }

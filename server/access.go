@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -76,27 +77,29 @@ func (s *Server) requestAccess(c *echo.Context) error {
 		CreatedAt:   now,
 		ExpiresAt:   expires.Add(processingGrace),
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		blinding.Destroy()
-		return storeFail(err, "session")
-	}
 	q := s.newRequest(reqID, threshold.KindAccess, rec, dev, cl, in.Purpose, blinding.Elements(), now, expires)
 	q.SessionID = sid
 	match, err := threshold.MatchCode(q.ID, q.BlindedElements)
 	if err != nil {
 		blinding.Destroy()
-		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
 		return failCause(errInternal, msgInternal, err)
 	}
-	err = s.ask(ctx, q, &pendingSecrets{
+	entry, err := s.auditEntry(rec.UserID, store.EventAccessRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID, SessionID: sid})
+	if err != nil {
+		blinding.Destroy()
+		return failCause(errInternal, msgInternal, err)
+	}
+	// The session, its request and the audit entry are one store call. The
+	// secrets are in place before the request exists, so that any answer
+	// to it finds them.
+	s.pending.put(reqID, &pendingSecrets{
 		kind: threshold.KindAccess, userID: rec.UserID, recordID: rid, sessionID: sid,
 		blinding: blinding, expires: expires.Add(processingGrace),
 	})
-	if err != nil {
-		s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
-		return storeFail(err, "request")
+	if err := s.store.AskAccess(ctx, sess, q, entry); err != nil && !s.auditLost(err, rec.UserID, reqID) {
+		s.pending.drop(reqID)
+		return storeFail(err, "session")
 	}
-	s.audit(ctx, rec.UserID, store.EventAccessRequested, cl.ID, reqID, requestDetails{RecordID: rid, RequestID: reqID, SessionID: sid})
 	s.notify(rec.UserID, reqID)
 	return c.JSON(http.StatusAccepted, api.Pending{
 		SessionID: sid, State: store.SessionPendingApproval, RequestID: reqID, ExpiresAt: expires, MatchCode: match,
@@ -175,7 +178,7 @@ func (s *Server) downloadContent(c *echo.Context) error {
 	if err != nil {
 		return storeFail(err, "record")
 	}
-	blob, err := s.blobs.Open(ctx, rec.BlobName)
+	blob, err := s.openContent(ctx, rec)
 	if err != nil {
 		return storeFail(err, "record content")
 	}
@@ -309,3 +312,26 @@ func (s *Server) keyless(ctx context.Context, sess *store.Session) error {
 	s.endSession(ctx, sess.UserID, sess.ID, store.SessionExpired)
 	return fail(errExpired, "the session's key is no longer held by the server; ask for access again")
 }
+
+// openContent opens the ciphertext of a sealed record: kept by the store
+// for a small record (no blob name), else its committed blob.
+func (s *Server) openContent(ctx context.Context, rec *store.Record) (store.Blob, error) {
+	if rec.BlobName != "" {
+		return s.blobs.Open(ctx, rec.BlobName)
+	}
+	b, err := s.store.RecordContent(ctx, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &keptContent{Reader: bytes.NewReader(b), size: int64(len(b))}, nil
+}
+
+// keptContent is a record's ciphertext read from the store, as a
+// store.Blob.
+type keptContent struct {
+	*bytes.Reader
+	size int64
+}
+
+func (k *keptContent) Size() int64  { return k.size }
+func (k *keptContent) Close() error { return nil }

@@ -214,7 +214,17 @@ func TestAnswerBadPaths(t *testing.T) {
 		d.post(t, "req_zz", d.answerBody(t, q, threshold.DecisionApprove)).wantError(t, http.StatusBadRequest, "invalid_id")
 	})
 
-	// Two answers race; exactly one wins, the other is a conflict.
+	raceAnswers(t, e, d, q)
+	if r := e.record(t, rid, e.writer, "?wait=5"); r.State != "sealed" {
+		t.Fatalf("record is %s", r.State)
+	}
+	d.answer(t, q, threshold.DecisionDeny).wantError(t, http.StatusConflict, "conflict")
+}
+
+// raceAnswers posts four approvals of q at once, each freshly signed:
+// exactly one wins, the others are conflicts.
+func raceAnswers(t *testing.T, e *testEnv, d *testDevice, q wireRequest) {
+	t.Helper()
 	var wg sync.WaitGroup
 	statuses := make([]int, 4)
 	reqs := make([]*http.Request, len(statuses))
@@ -250,8 +260,4 @@ func TestAnswerBadPaths(t *testing.T) {
 	if ok != 1 || conflicts != len(statuses)-1 {
 		t.Fatalf("racing answers got %v, want one 200 and the rest 409", statuses)
 	}
-	if r := e.record(t, rid, e.writer, "?wait=5"); r.State != "sealed" {
-		t.Fatalf("record is %s", r.State)
-	}
-	d.answer(t, q, threshold.DecisionDeny).wantError(t, http.StatusConflict, "conflict")
 }

@@ -46,7 +46,7 @@ func newBaselineKeys(rand io.Reader) (*baselineKeys, error) {
 
 // baselineUpload: PUT BaselineUploadPath. What "just trust the server"
 // costs on the same HTTP path, envelope and store as uploadContent: the
-// body is encrypted into the blob store alike, then the data key is wrapped
+// body is encrypted into the store or the blob store alike, then the data key is wrapped
 // under the server's own key (AES-256-GCM with the same associated data),
 // the blob committed and the record staged and sealed at once. No device
 // request, no OPRF, no signature.
@@ -66,7 +66,7 @@ func (s *Server) baselineUpload(c *echo.Context) error {
 	}
 	defer secret.Clear(up.dek)
 	abandon := func(err error) error {
-		s.deleteBlob(ctx, rid)
+		s.dropBlob(ctx, up, rid)
 		return err
 	}
 	ad, err := threshold.WrapAD(rec.UserID, rid, up.sum, uint64(up.size))
@@ -85,14 +85,15 @@ func (s *Server) baselineUpload(c *echo.Context) error {
 	if err != nil {
 		return abandon(failCause(errInternal, msgInternal, err))
 	}
-	if err := s.blobs.Commit(ctx, rid); err != nil {
-		return abandon(storeFail(err, "blob"))
+	if up.content == nil {
+		if err := s.blobs.Commit(ctx, rid); err != nil {
+			return abandon(storeFail(err, "blob"))
+		}
 	}
 	now := s.now()
-	if err := s.store.StageRecord(ctx, rid, store.Staging{
-		Size: up.size, ContentSHA256: up.sum, BlobName: rid, Input: input,
-		DeviceKeyID: s.baseline.keyID, RequestID: reqID, ExpiresAt: now.Add(s.cfg.ApprovalTTL),
-	}); err != nil {
+	st := up.staging(rid)
+	st.Input, st.DeviceKeyID, st.RequestID, st.ExpiresAt = input, s.baseline.keyID, reqID, now.Add(s.cfg.ApprovalTTL)
+	if err := s.store.StageRecord(ctx, rid, st); err != nil {
 		return abandon(storeFail(err, "record"))
 	}
 	err = s.store.SealRecord(ctx, rid, store.Seal{WrappedDEK: wrapped, SealedAt: now, Approval: store.Approval{

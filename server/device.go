@@ -217,8 +217,12 @@ func (s *Server) answerRequest(c *echo.Context) error {
 		event, state = store.EventDenied, store.RequestDenied
 	}
 	details := approvalDetails{DeviceID: dev.ID, Statement: stmt, Signature: in.Signature, Reason: in.Reason}
-	if p != nil && q.Kind == threshold.KindCreate && q.OwnerNode == s.cfg.NodeID {
-		done, err := s.answerAndSeal(ctx, q, p, yD, answer, details, now)
+	if p != nil && (q.Kind == threshold.KindCreate || q.Kind == threshold.KindAccess) && q.OwnerNode == s.cfg.NodeID {
+		combined := s.answerAndSeal
+		if q.Kind == threshold.KindAccess {
+			combined = s.answerAndOpen
+		}
+		done, err := combined(ctx, q, p, yD, answer, details, now)
 		if err != nil {
 			s.pending.unclaim(q.ID, p)
 			return s.answerFail(ctx, q.ID, err)
@@ -302,16 +306,10 @@ func (s *Server) answerAndSeal(ctx context.Context, q *store.Request, p *pending
 	answer store.Answer, details approvalDetails, now time.Time) (done bool, err error) {
 	wrapped, err := s.wrapRecordKey(ctx, q, p, yD)
 	if err == nil {
-		err = s.commit(ctx, q.RecordID)
+		err = s.commitContent(ctx, q, p)
 	}
 	if err != nil {
-		// The usual path meets the same failure and ends the record, or
-		// (a store failure) retries.
-		if err := s.store.AnswerRequest(ctx, q.ID, answer, now); err != nil {
-			return false, err
-		}
-		s.audit(ctx, q.UserID, store.EventApproved, details.DeviceID, q.ID, details)
-		return false, nil
+		return false, s.answerOnly(ctx, q, answer, details, now)
 	}
 	answered, err := s.auditEntry(q.UserID, store.EventApproved, details.DeviceID, q.ID, details)
 	if err != nil {
@@ -334,6 +332,63 @@ func (s *Server) answerAndSeal(ctx context.Context, q *store.Request, p *pending
 	}
 	s.pending.finish(q.ID, p)
 	s.changes.changed(q.RecordID)
+	return true, nil
+}
+
+// answerOnly stores an approval whose use failed before its combined
+// call: the usual path meets the same failure and ends the record or
+// session, or (a store failure) retries.
+func (s *Server) answerOnly(ctx context.Context, q *store.Request, answer store.Answer, details approvalDetails, now time.Time) error {
+	if err := s.store.AnswerRequest(ctx, q.ID, answer, now); err != nil {
+		return err
+	}
+	s.audit(ctx, q.UserID, store.EventApproved, details.DeviceID, q.ID, details)
+	return nil
+}
+
+// answerAndOpen is answerAndSeal for an approved access: the record's key
+// is unwrapped and held for the session first, so that the answer, the
+// opening, the processed mark and both audit entries are one store call
+// (store.AnswerAndOpen). done, false and errors mean what they mean for
+// answerAndSeal.
+func (s *Server) answerAndOpen(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte,
+	answer store.Answer, details approvalDetails, now time.Time) (done bool, err error) {
+	rec, err := s.store.GetRecord(ctx, q.RecordID)
+	var dek []byte
+	if err == nil {
+		dek, err = s.unwrapRecordKey(ctx, q, p, rec, yD)
+	}
+	if err != nil {
+		return false, s.answerOnly(ctx, q, answer, details, now)
+	}
+	answered, err := s.auditEntry(q.UserID, store.EventApproved, details.DeviceID, q.ID, details)
+	if err != nil {
+		return false, err
+	}
+	opened, err := s.auditEntry(q.UserID, store.EventSessionOpened, actorServer, q.SessionID,
+		requestDetails{RecordID: q.RecordID, RequestID: q.ID, SessionID: q.SessionID})
+	if err != nil {
+		return false, err
+	}
+	openedAt := s.now()
+	expires := openedAt.Add(s.cfg.SessionTTL)
+	// The key is in place before the session opens, so that a download
+	// finds it.
+	s.keys.put(q.SessionID, dek, expires)
+	ok, err := s.store.AnswerAndOpen(ctx, &store.OpeningAnswer{
+		RequestID: q.ID, Answer: answer, AnswerAudit: answered, SessionID: q.SessionID, OpenAudit: opened,
+		Opening: store.SessionOpening{ExpiresAt: expires, Downloads: s.cfg.DownloadsPerSession, Approval: keptApproval(&answer), OpenedAt: openedAt},
+	}, now)
+	if err != nil && !s.auditLost(err, q.UserID, q.ID) {
+		s.keys.retire(q.SessionID)
+		return false, err
+	}
+	if !ok {
+		s.keys.retire(q.SessionID)
+		return false, nil
+	}
+	s.pending.finish(q.ID, p)
+	s.changes.changed(q.SessionID)
 	return true, nil
 }
 

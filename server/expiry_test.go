@@ -218,21 +218,13 @@ func TestStaleStagedBlobs(t *testing.T) {
 	crashed := e.createRecord(t, d.userID)
 	leftover := e.createRecord(t, d.userID)
 	for _, name := range []string{crashed, leftover} {
-		b, err := e.blobs.Stage(t.Context(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.Write([]byte("half an upload")); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Close(); err != nil {
-			t.Fatal(err)
-		}
+		e.leaveStaged(t, name)
 	}
+	// Records too large for the store to keep: their uploads stage blobs.
 	pendingID := e.createRecord(t, d.userID)
-	e.upload(t, pendingID, []byte("waiting for the device"))
-
-	e.do(http.MethodPut, "/v1/records/"+crashed+"/content", e.writer, []byte("new")).wantError(t, http.StatusConflict, "conflict")
+	e.upload(t, pendingID, largeContent(t))
+	retry := largeContent(t)
+	e.do(http.MethodPut, "/v1/records/"+crashed+"/content", e.writer, retry).wantError(t, http.StatusConflict, "conflict")
 	e.clock.Advance(staleUpload + time.Second)
 	// The clock is the server's; the blob directory dates files by the
 	// system clock, so move the files back in time as well.
@@ -242,7 +234,7 @@ func TestStaleStagedBlobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.upload(t, crashed, []byte("new"))
+	e.upload(t, crashed, retry)
 
 	if err := os.Chtimes(filepath.Join(e.dir, "blobs", blobdir.StagedDir, pendingID), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
@@ -299,7 +291,7 @@ func TestStagedSweepSealRace(t *testing.T) {
 		d.Blobs = blobs
 	})
 	d := e.userWithDevice(t)
-	content := []byte("sealed while the sweeper looked away")
+	content := largeContent(t) // staged as a blob
 	rid := e.createRecord(t, d.userID)
 	p := e.upload(t, rid, content)
 	old := time.Now().Add(-time.Hour)

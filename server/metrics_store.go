@@ -88,6 +88,10 @@ func (m *meteredStore) GetRecord(ctx context.Context, id string) (*store.Record,
 	return meter(m, "GetRecord", func() (*store.Record, error) { return m.Store.GetRecord(ctx, id) })
 }
 
+func (m *meteredStore) RecordContent(ctx context.Context, id string) ([]byte, error) {
+	return meter(m, "RecordContent", func() ([]byte, error) { return m.Store.RecordContent(ctx, id) })
+}
+
 func (m *meteredStore) StageRecord(ctx context.Context, id string, s store.Staging) error {
 	err := m.run("StageRecord", func() error { return m.Store.StageRecord(ctx, id, s) })
 	if err == nil {
@@ -225,6 +229,14 @@ func (m *meteredStore) StageAndAsk(ctx context.Context, recordID string, s store
 	return err
 }
 
+func (m *meteredStore) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	err := m.run("AskAccess", func() error { return m.Store.AskAccess(ctx, sess, q, e) })
+	if err == nil {
+		m.m.auditEvent(e.Event)
+	}
+	return err
+}
+
 func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
 	sealed, err := meter(m, "AnswerAndSeal", func() (bool, error) { return m.Store.AnswerAndSeal(ctx, a, now) })
 	if err != nil {
@@ -245,6 +257,18 @@ func (m *meteredStore) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer
 }
 
 // sealed counts the staged bytes of a record that was just sealed.
+func (m *meteredStore) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
+	opened, err := meter(m, "AnswerAndOpen", func() (bool, error) { return m.Store.AnswerAndOpen(ctx, a, now) })
+	if err != nil {
+		return opened, err // audit entries not written are appended again through AppendAudit
+	}
+	m.m.auditEvent(a.AnswerAudit.Event)
+	if opened {
+		m.m.auditEvent(a.OpenAudit.Event)
+	}
+	return opened, nil
+}
+
 func (m *meteredStore) sealed(recordID string) {
 	if size, ok := m.staged.LoadAndDelete(recordID); ok {
 		m.m.bytesSealed.Add(float64(size.(int64)))

@@ -211,7 +211,7 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	if err != nil {
 		return err
 	}
-	if err := s.commit(ctx, q.RecordID); err != nil {
+	if err := s.commitContent(ctx, q, p); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			// The sweeper ended the record and deleted its blob.
 			s.endRecord(ctx, q.RecordID, store.RecordExpired)
@@ -229,7 +229,7 @@ func (s *Server) seal(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	case errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrConflict):
 		// Too late, or ended by someone else: the record is not sealed, so
 		// its content must not stay.
-		if !s.endRecord(ctx, q.RecordID, store.RecordExpired) {
+		if !s.endRecord(ctx, q.RecordID, store.RecordExpired) && !p.inline {
 			if rec, gerr := s.store.GetRecord(ctx, q.RecordID); gerr == nil && rec.State != store.RecordSealed {
 				s.deleteBlob(ctx, q.RecordID)
 			}
@@ -254,6 +254,16 @@ func (s *Server) wrapRecordKey(ctx context.Context, q *store.Request, p *pending
 	return threshold.WrapDEK(s.rand, kek, p.dek, ad)
 }
 
+// commitContent makes the ciphertext of q's record, uploaded with the
+// secrets p, durable under its final name: its blob is committed, unless
+// the store keeps it (written with the staging, nothing left to do).
+func (s *Server) commitContent(ctx context.Context, q *store.Request, p *pendingSecrets) error {
+	if p.inline {
+		return nil
+	}
+	return s.commit(ctx, q.RecordID)
+}
+
 // commit commits the staged blob name; a blob committed by an earlier try
 // of the same processing counts as done.
 func (s *Server) commit(ctx context.Context, name string) error {
@@ -269,6 +279,22 @@ func (s *Server) commit(ctx context.Context, name string) error {
 	return nil
 }
 
+// unwrapRecordKey unwraps the data key of record rec, which q asks to
+// open, with the secrets p and yD as processClaimed, under the record's
+// KEK.
+func (s *Server) unwrapRecordKey(ctx context.Context, q *store.Request, p *pendingSecrets, rec *store.Record, yD []byte) ([]byte, error) {
+	kek, err := s.recordKEK(ctx, q, p, rec.Input, yD)
+	if err != nil {
+		return nil, err
+	}
+	defer secret.Clear(kek)
+	ad, err := threshold.WrapAD(rec.UserID, rec.ID, rec.ContentSHA256, uint64(rec.Size))
+	if err != nil {
+		return nil, err
+	}
+	return threshold.UnwrapDEK(kek, rec.WrappedDEK, ad)
+}
+
 // open finishes an approved access: unwrap the record's data key, hold it
 // for the session, and open the session (conditional).
 func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte) error {
@@ -276,17 +302,7 @@ func (s *Server) open(ctx context.Context, q *store.Request, p *pendingSecrets, 
 	if err != nil {
 		return err
 	}
-	kek, err := s.recordKEK(ctx, q, p, rec.Input, yD)
-	if err != nil {
-		return err
-	}
-	ad, err := threshold.WrapAD(rec.UserID, rec.ID, rec.ContentSHA256, uint64(rec.Size))
-	if err != nil {
-		secret.Clear(kek)
-		return err
-	}
-	dek, err := threshold.UnwrapDEK(kek, rec.WrappedDEK, ad)
-	secret.Clear(kek)
+	dek, err := s.unwrapRecordKey(ctx, q, p, rec, yD)
 	if err != nil {
 		return err
 	}

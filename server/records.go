@@ -84,8 +84,10 @@ func (s *Server) createRecord(c *echo.Context) error {
 }
 
 // uploadContent: PUT /v1/records/{rid}/content. The body streams through
-// the content encryption into a staged blob; nothing is buffered whole and
-// the plaintext never reaches disk. Past MaxUploadSize the upload is cut
+// the content encryption into a staged blob, or, for a record whose
+// ciphertext fits store.MaxInlineContent, into memory and then the store
+// with the staging; nothing larger is buffered and the plaintext never
+// reaches disk. Past MaxUploadSize the upload is cut
 // off (413), its staged blob deleted, and the record stays awaiting upload
 // so the client may retry. Then the record waits for the device: its data
 // key and blinds stay in this node's memory.
@@ -113,10 +115,10 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	}
 	// From here the secrets live in p, and every failure clears them and
 	// deletes the blob.
-	p := &pendingSecrets{kind: threshold.KindCreate, userID: rec.UserID, recordID: rid, dek: up.dek}
+	p := &pendingSecrets{kind: threshold.KindCreate, userID: rec.UserID, recordID: rid, dek: up.dek, inline: up.content != nil}
 	abandon := func(err error) error {
 		p.destroy()
-		s.deleteBlob(ctx, rid)
+		s.dropBlob(ctx, up, rid)
 		return err
 	}
 	p.input = make([]byte, 32)
@@ -147,18 +149,12 @@ func (s *Server) uploadContent(c *echo.Context) error {
 	// one store call. The secrets are in place before the request exists,
 	// so that any answer to it finds them.
 	s.pending.put(reqID, p)
-	err = s.store.StageAndAsk(ctx, rid, store.Staging{
-		Size:          up.size,
-		ContentSHA256: up.sum,
-		BlobName:      rid,
-		Input:         bytes.Clone(p.input),
-		DeviceKeyID:   dev.KeyID,
-		RequestID:     reqID,
-		ExpiresAt:     p.expires,
-	}, q, entry)
+	st := up.staging(rid)
+	st.Input, st.DeviceKeyID, st.RequestID, st.ExpiresAt = bytes.Clone(p.input), dev.KeyID, reqID, p.expires
+	err = s.store.StageAndAsk(ctx, rid, st, q, entry)
 	if err != nil && !s.auditLost(err, rec.UserID, reqID) {
 		s.pending.drop(reqID)
-		s.deleteBlob(ctx, rid)
+		s.dropBlob(ctx, up, rid)
 		return storeFail(err, "record")
 	}
 	s.changes.changed(rid)
@@ -218,23 +214,33 @@ func (s *Server) newRequest(id, kind string, rec *store.Record, dev *store.Devic
 	}
 }
 
-// ask stores request q with its secrets p. The secrets are in place before
-// the request exists, so that any answer to it finds them; if the request
-// cannot be stored they are cleared.
-func (s *Server) ask(ctx context.Context, q *store.Request, p *pendingSecrets) error {
-	s.pending.put(q.ID, p)
-	if err := s.store.CreateRequest(ctx, q); err != nil {
-		s.pending.drop(q.ID)
-		return err
-	}
-	return nil
+// upload is a received record content: its data key, size and digest,
+// and its ciphertext when small enough for the store to keep (nil when it
+// is in a staged blob).
+type upload struct {
+	dek     []byte
+	size    int64
+	sum     []byte
+	content []byte
 }
 
-// upload is a received record content: its data key, size and digest.
-type upload struct {
-	dek  []byte
-	size int64
-	sum  []byte
+// staging is the store.Staging of a received upload: its ciphertext kept
+// by the store, or in the staged blob named after record rid.
+func (up *upload) staging(rid string) store.Staging {
+	st := store.Staging{Size: up.size, ContentSHA256: up.sum, Content: up.content}
+	if up.content == nil {
+		st.BlobName = rid
+	}
+	return st
+}
+
+// dropBlob deletes the staged blob of a failed upload of record rid, if it
+// made one: an upload kept in memory has none, and a blob under that name
+// may be another upload's.
+func (s *Server) dropBlob(ctx context.Context, up *upload, rid string) {
+	if up.content == nil {
+		s.deleteBlob(ctx, rid)
+	}
 }
 
 // bodyError marks a failure to read the request body (the client's side).
@@ -274,7 +280,8 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// receive streams the request body, encrypted under a fresh data key, into
+// receive streams the request body, encrypted under a fresh data key,
+// into memory for a small record (upload.content, for the store) or into
 // the staged blob of record rid. On failure nothing is left: the blob is
 // aborted and the key cleared.
 func (s *Server) receive(c *echo.Context, rid string) (*upload, error) {
@@ -283,19 +290,18 @@ func (s *Server) receive(c *echo.Context, rid string) (*upload, error) {
 	if _, err := io.ReadFull(s.rand, dek); err != nil {
 		return nil, failCause(errInternal, msgInternal, err)
 	}
-	blob, err := s.stage(ctx, rid)
+	sink, err := s.newContentSink(ctx, rid, c.Request().ContentLength)
 	if err != nil {
 		secret.Clear(dek)
 		return nil, err
 	}
-	up, err := s.encryptBody(c, blob, dek)
+	up, err := s.encryptBody(c, sink, dek)
 	if err != nil {
 		secret.Clear(dek)
-		if aerr := blob.Abort(); aerr != nil {
-			s.log.Warn("aborting a staged blob failed", "record_id", rid, "error", aerr)
-		}
+		sink.abort()
 		return nil, err
 	}
+	up.content = sink.content()
 	return up, nil
 }
 
@@ -327,8 +333,8 @@ func (s *Server) stage(ctx context.Context, rid string) (store.StagedBlob, error
 	return blob, nil
 }
 
-func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte) (*upload, error) {
-	w, err := envelope.NewWriter(blob, dek, s.rand)
+func (s *Server) encryptBody(c *echo.Context, sink *contentSink, dek []byte) (*upload, error) {
+	w, err := envelope.NewWriter(sink, dek, s.rand)
 	if err != nil {
 		return nil, writeFail(err)
 	}
@@ -349,12 +355,12 @@ func (s *Server) encryptBody(c *echo.Context, blob store.StagedBlob, dek []byte)
 		case errors.As(err, &be):
 			return nil, failCause(errBadRequest, "the upload was interrupted", err)
 		}
-		return nil, writeFail(err)
+		return nil, sinkFail(err)
 	}
 	if err := w.Close(); err != nil {
-		return nil, writeFail(err)
+		return nil, sinkFail(err)
 	}
-	if err := blob.Close(); err != nil {
+	if err := sink.Close(); err != nil {
 		return nil, writeFail(err)
 	}
 	return &upload{dek: dek, size: w.Size(), sum: w.Sum()}, nil

@@ -20,6 +20,7 @@ type pendingSecrets struct {
 	sessionID string // access only
 	dek       []byte // create only
 	input     []byte // create only: x, to evaluate the server share
+	inline    bool   // create only: the store keeps the ciphertext; no blob to commit
 	blinding  *oprf.Blinding
 	// expires is when the sweeper clears the secrets whatever happened:
 	// the request's expiry plus processingGrace.

@@ -94,7 +94,7 @@ const stagedMargin = 5 * time.Minute
 // untouched for longer than a request can wait for its answer and have it
 // processed (ApprovalTTL + processingGrace + stagedMargin), not being
 // written by an upload on this node, and whose record is unknown, rejected
-// or expired. Those states are final, so the blob can never be needed;
+// or expired, or staged with its ciphertext kept by the store. Those states are final, so the blob can never be needed;
 // any other state keeps it whatever the blob's age, since the record may
 // be sealed (its blob committed) between the listing and the look at the
 // record, and the blob store's Delete removes committed blobs too. A
@@ -114,7 +114,12 @@ func (s *Server) sweepStaged(ctx context.Context) error {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return err
-		case rec.State != store.RecordRejected && rec.State != store.RecordExpired:
+		case rec.State == store.RecordRejected, rec.State == store.RecordExpired:
+		case rec.State != store.RecordAwaitingUpload && rec.BlobName == "":
+			// Staged with its ciphertext in the store (a retry, after
+			// an upload that crashed, that was small): this blob is
+			// no one's.
+		default:
 			continue
 		}
 		s.deleteBlob(ctx, name)

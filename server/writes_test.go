@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,5 +129,73 @@ func TestSealWrites(t *testing.T) {
 				t.Fatalf("single node %v: audit events %v, want %v", tc.single, events, want)
 			}
 		}
+	}
+}
+
+func (w *writeCounter) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
+	w.n.Add(1)
+	return w.Store.AnswerAndOpen(ctx, a, now)
+}
+
+func (w *writeCounter) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	w.n.Add(1)
+	return w.Store.AskAccess(ctx, sess, q, e)
+}
+
+func (w *writeCounter) CreateSession(ctx context.Context, s *store.Session) error {
+	w.n.Add(1)
+	return w.Store.CreateSession(ctx, s)
+}
+
+func (w *writeCounter) OpenSession(ctx context.Context, id string, o store.SessionOpening, now time.Time) error {
+	w.n.Add(1)
+	return w.Store.OpenSession(ctx, id, o, now)
+}
+
+// TestOpenWrites: an access request is one store write (session, request
+// and audit entry), and its approval on a single node one more (answered
+// and opened, with both audit entries); the session is open when the
+// device hears back and the request processed.
+func TestOpenWrites(t *testing.T) {
+	wc := &writeCounter{}
+	e := newEnv(t, func(c *Config) { c.SingleNode = true }, func(d *Deps) {
+		wc.Store = d.Store
+		d.Store = wc
+	})
+	d := e.userWithDevice(t)
+	rid := e.sealed(t, d, []byte("open me"))
+	before := wc.count()
+	p := e.askAccess(t, rid, e.reader)
+	if n := wc.count() - before; n != 1 {
+		t.Errorf("%d store writes for one access request, want 1", n)
+	}
+	q := d.request(t, p.RequestID)
+	before = wc.count()
+	d.answer(t, q, threshold.DecisionApprove).want(t, http.StatusOK)
+	if n := wc.count() - before; n != 1 {
+		t.Errorf("%d store writes for one access approval, want 1", n)
+	}
+	if s := e.session(t, p.SessionID, e.reader, ""); s.State != store.SessionOpen {
+		t.Fatalf("session is %s right after the answer", s.State)
+	}
+	if got, err := e.st.GetRequest(t.Context(), p.RequestID); err != nil || !got.Processed {
+		t.Fatalf("request after the answer: %v, %v", got, err)
+	}
+	entries, err := e.st.AuditEntries(t.Context(), d.userID, 0, store.MaxLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, en := range entries {
+		if en.Subject == p.SessionID || en.Subject == p.RequestID {
+			events = append(events, en.Event)
+		}
+	}
+	if want := []string{store.EventAccessRequested, store.EventApproved, store.EventSessionOpened}; !slices.Equal(events, want) {
+		t.Fatalf("audit events %v, want %v", events, want)
+	}
+	got := e.do(http.MethodGet, "/v1/sessions/"+p.SessionID+"/content", e.reader, nil).want(t, http.StatusOK)
+	if string(got.body) != "open me" {
+		t.Fatalf("downloaded %q", got.body)
 	}
 }

@@ -207,7 +207,9 @@ type Record struct {
 	State       string
 	CreatedAt   time.Time
 
-	// Set when the upload completes (StageRecord).
+	// Set when the upload completes (StageRecord). BlobName stays empty
+	// for a record whose ciphertext the store keeps (Staging.Content);
+	// GetRecord never returns that ciphertext (RecordContent does).
 	Size          int64
 	ContentSHA256 []byte
 	BlobName      string
@@ -223,11 +225,15 @@ type Record struct {
 }
 
 // Staging is what StageRecord writes: the upload is complete and the record
-// now waits for the device.
+// now waits for the device. The ciphertext is either in the blob store
+// under BlobName, or, for a small record, Content itself (1 to
+// MaxInlineContent bytes, kept by the store with the record and read with
+// RecordContent): exactly one of the two is set.
 type Staging struct {
 	Size          int64
 	ContentSHA256 []byte
 	BlobName      string
+	Content       []byte
 	Input         []byte
 	DeviceKeyID   string
 	RequestID     string
@@ -323,6 +329,19 @@ type SealingAnswer struct {
 	SealAudit   *AuditEntry
 }
 
+// OpeningAnswer is what AnswerAndOpen writes: a device's approval of an
+// access request and the session it opens, with their audit entries.
+type OpeningAnswer struct {
+	RequestID string
+	Answer    Answer // Decision must be "approve"
+	// AnswerAudit (the approved event) is appended once the answer is
+	// stored, OpenAudit (session_opened) once the session is open.
+	AnswerAudit *AuditEntry
+	SessionID   string
+	Opening     SessionOpening
+	OpenAudit   *AuditEntry
+}
+
 // SessionOpening is what OpenSession writes.
 type SessionOpening struct {
 	ExpiresAt time.Time
@@ -411,14 +430,20 @@ type Store interface {
 	// now < ExpiresAt: ErrExpired after, ErrConflict from any other state.
 	SealRecord(ctx context.Context, id string, s Seal, now time.Time) error
 	// EndRecord moves a record from awaiting_upload or pending_approval to
-	// rejected or expired (to). ErrConflict from any other state; ErrInvalid
-	// for another target state.
+	// rejected or expired (to), deleting the ciphertext the store kept for
+	// it (Staging.Content) in the same change. ErrConflict from any other
+	// state; ErrInvalid for another target state.
 	EndRecord(ctx context.Context, id, to string, now time.Time) error
 	// RecordsToExpire lists up to limit records pending approval with
 	// ExpiresAt <= now, and records awaiting upload created before
 	// uploadDeadline, earliest deadline first (a pending record's deadline
 	// is ExpiresAt, an awaiting one's CreatedAt + (now - uploadDeadline)).
 	RecordsToExpire(ctx context.Context, now, uploadDeadline time.Time, limit int) ([]*Record, error)
+	// RecordContent returns the ciphertext a record staged with
+	// Staging.Content keeps, while it is pending approval or sealed:
+	// ErrNotFound for an unknown record, one whose ciphertext is in the
+	// blob store, or one ended (rejected or expired).
+	RecordContent(ctx context.Context, id string) ([]byte, error)
 	// CountRecords counts the records of a user in any state; for limits and
 	// benchmarks.
 	CountRecords(ctx context.Context, userID string) (int, error)
@@ -489,6 +514,14 @@ type Store interface {
 	// no such record. A store without multi-document transactions inserts
 	// q first and expires it again if the record cannot be staged.
 	StageAndAsk(ctx context.Context, recordID string, s Staging, q *Request, e *AuditEntry) error
+	// AskAccess is CreateSession(sess) (pending approval), CreateRequest(q)
+	// (its access request, pending) and AppendAudit(e) (access_requested):
+	// ErrConflict if the session id or the request id exists. q must be
+	// sess's request (q.SessionID, RecordID and UserID are sess's, and
+	// sess.RequestID is q.ID). A store without multi-document
+	// transactions inserts the session first and ends it (expired) again
+	// if the request cannot be stored.
+	AskAccess(ctx context.Context, sess *Session, q *Request, e *AuditEntry) error
 	// AnswerAndSeal stores an approval and seals the record it approves,
 	// for the node that holds the request's secrets and has already used
 	// the answer to wrap the record's key: AnswerRequest(a.RequestID,
@@ -500,6 +533,12 @@ type Store interface {
 	// unprocessed, as after AnswerRequest, and sealed is false with a nil
 	// error: the caller processes the answer the usual way.
 	AnswerAndSeal(ctx context.Context, a *SealingAnswer, now time.Time) (sealed bool, err error)
+	// AnswerAndOpen is AnswerAndSeal for an approved access request: the
+	// answer and its audit entry, then OpenSession(a.SessionID, a.Opening,
+	// now), MarkProcessed(a.RequestID) and AppendAudit(a.OpenAudit). If the
+	// session cannot be opened, the answer stays stored and unprocessed
+	// and opened is false with a nil error.
+	AnswerAndOpen(ctx context.Context, a *OpeningAnswer, now time.Time) (opened bool, err error)
 
 	// RememberNonce records a device request nonce until expires:
 	// ErrConflict if the same (deviceID, nonce) is remembered and has not

@@ -36,6 +36,11 @@ const (
 	InputLen = 32
 	// MaxBlobName bounds a blob name.
 	MaxBlobName = 128
+	// MaxInlineContent bounds the ciphertext a record may keep in the
+	// store itself (Staging.Content) rather than in the blob store: small
+	// records then cost no file system operation of their own, their
+	// ciphertext being written in the same transaction as their staging.
+	MaxInlineContent = 64 << 10
 )
 
 // Times held by the store lie in [MinTime, MaxTime); both bounds fit every

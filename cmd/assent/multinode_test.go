@@ -35,15 +35,19 @@ func TestMultiNodeSQLite(t *testing.T) {
 
 	ph, sealed := handOff(t, a, b, tp)
 	blobs := filepath.Join(data, "blobs")
-	if _, err := os.Stat(filepath.Join(blobs, "blobs", sealed)); err != nil {
-		t.Errorf("the sealed record's ciphertext is not in the blob directory: %v", err)
+	// A small record: its ciphertext is kept in the database.
+	if _, err := os.Stat(filepath.Join(blobs, "blobs", sealed)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the small sealed record's ciphertext is in the blob directory: %v", err)
 	}
+	// Records too large for the database to keep: their ciphertext is
+	// staged in the blob directory.
+	large := func(s string) []byte { return bytes.Repeat([]byte(s), store.MaxInlineContent/len(s)+1) }
 
 	t.Run("concurrent answers", func(t *testing.T) { concurrentAnswers(t, ph.on(t), tp.on(t), a, b) })
 
 	t.Run("deny on the other node", func(t *testing.T) {
 		ph, tp := ph.on(t), tp.on(t)
-		up := tp.upload(b.url, ph.id.UserID, []byte("unwanted"))
+		up := tp.upload(b.url, ph.id.UserID, large("unwanted"))
 		if _, err := os.Stat(filepath.Join(blobs, "staged", up.RecordID)); err != nil {
 			t.Fatalf("no staged ciphertext after the upload: %v", err)
 		}
@@ -73,7 +77,7 @@ func TestMultiNodeSQLite(t *testing.T) {
 		// is back under its node id it ends the record as expired, and
 		// deletes the staged ciphertext.
 		c := startNode(t, "node-c", nil, "-data-dir", data)
-		up := tp.upload(c.url, ph.id.UserID, []byte("lost with node-c"))
+		up := tp.upload(c.url, ph.id.UserID, large("lost with node-c"))
 		resp := ph.answer(c.url, up.RequestID, threshold.DecisionApprove)
 		c.crash()
 		if state, status := ph.respond(b.url, up.RequestID, resp); status != http.StatusOK || state != "approved" {

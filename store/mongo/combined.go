@@ -25,3 +25,13 @@ func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Stagi
 func (s *Store) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now time.Time) (bool, error) {
 	return sequentialAnswerAndSeal(ctx, s, a, now)
 }
+
+// AnswerAndOpen implements store.Store, as AnswerAndSeal.
+func (s *Store) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
+	return sequentialAnswerAndOpen(ctx, s, a, now)
+}
+
+// AskAccess implements store.Store.
+func (s *Store) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	return sequentialAskAccess(ctx, s, sess, q, e)
+}

@@ -24,10 +24,11 @@ func (s *Store) insert(ctx context.Context, op string, c *mongo.Collection, doc 
 
 // get decodes the document matching filter into out: ErrNotFound when none
 // does.
-func (s *Store) get(ctx context.Context, op string, c *mongo.Collection, filter bson.D, out any) error {
+func (s *Store) get(ctx context.Context, op string, c *mongo.Collection, filter bson.D, out any,
+	opts ...options.Lister[options.FindOneOptions]) error {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	err := c.FindOne(ctx, filter).Decode(out)
+	err := c.FindOne(ctx, filter, opts...).Decode(out)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/assent-dev/assent/internal/ids"
 	"github.com/assent-dev/assent/store"
@@ -24,7 +25,14 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 	if err := check.RecordID("record id", id); err != nil {
 		return nil, err
 	}
-	return getByID(ctx, s, "get record", s.records, id, (*recordDoc).record)
+	// Without the ciphertext a small record keeps: reads of a record are
+	// many (long polls), and it can be 64 KiB.
+	d := new(recordDoc)
+	if err := s.get(ctx, "get record", s.records, bson.D{eq("_id", id)}, d,
+		options.FindOne().SetProjection(bson.D{eq(contentField, 0)})); err != nil {
+		return nil, err
+	}
+	return d.record(), nil
 }
 
 // StageRecord implements store.Store.
@@ -32,11 +40,36 @@ func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) er
 	if err := check.StageRecord(id, &st); err != nil {
 		return err
 	}
+	fields := []bson.E{eq("state", store.RecordPendingApproval), eq("size", st.Size), eq("content_sha256", st.ContentSHA256),
+		eq("blob_name", st.BlobName), eq("input", st.Input), eq("device_key_id", st.DeviceKeyID),
+		eq("request_id", st.RequestID), eq("expires_at", st.ExpiresAt)}
+	if st.Content != nil {
+		// In the record's own document, so that staging stays one
+		// single-document update (DESIGN.md "Storage").
+		fields = append(fields, eq(contentField, st.Content))
+	}
 	return s.transition(ctx, "stage record", s.records, id, bson.D{eq("state", store.RecordAwaitingUpload)},
-		set(eq("state", store.RecordPendingApproval), eq("size", st.Size), eq("content_sha256", st.ContentSHA256),
-			eq("blob_name", st.BlobName), eq("input", st.Input), eq("device_key_id", st.DeviceKeyID),
-			eq("request_id", st.RequestID), eq("expires_at", st.ExpiresAt)),
-		nil, time.Time{}, store.RecordAwaitingUpload)
+		set(fields...), nil, time.Time{}, store.RecordAwaitingUpload)
+}
+
+// contentField holds a small record's ciphertext (store.Staging.Content)
+// in its document. recordDoc leaves it out, so that reading a record does
+// not decode it.
+const contentField = "content"
+
+// RecordContent implements store.Store.
+func (s *Store) RecordContent(ctx context.Context, id string) ([]byte, error) {
+	if err := check.RecordID("record id", id); err != nil {
+		return nil, err
+	}
+	var d struct {
+		Content []byte `bson:"content"`
+	}
+	if err := s.get(ctx, "record content", s.records,
+		bson.D{eq("_id", id), eq(contentField, cmp("$exists", true))}, &d); err != nil {
+		return nil, err
+	}
+	return d.Content, nil
 }
 
 // SealRecord implements store.Store.
@@ -57,8 +90,10 @@ func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) err
 		return err
 	}
 	from := []string{store.RecordAwaitingUpload, store.RecordPendingApproval}
+	// The content goes in the same update as the state.
+	update := append(set(eq("state", to)), eq("$unset", bson.D{eq(contentField, "")}))
 	return s.transition(ctx, "end record", s.records, id, bson.D{eq("state", in(from...))},
-		set(eq("state", to)), nil, time.Time{}, from...)
+		update, nil, time.Time{}, from...)
 }
 
 // RecordsToExpire implements store.Store. Each of the two kinds is read in

@@ -60,6 +60,25 @@ func sequentialStageAndAsk(ctx context.Context, s store.Store, recordID string, 
 	return auditAfter(ctx, s, "stage and ask", e)
 }
 
+// sequentialAskAccess is AskAccess on s: the session is inserted first (a
+// duplicate id changes nothing), then its request; if the request cannot
+// be, the session is ended again (expired), so that it never opens.
+func sequentialAskAccess(ctx context.Context, s store.Store, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	if err := check.AskAccess(sess, q, e); err != nil {
+		return err
+	}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		return err
+	}
+	if err := s.CreateRequest(ctx, q); err != nil {
+		if xerr := s.EndSession(context.WithoutCancel(ctx), sess.ID, store.SessionExpired, sess.CreatedAt); xerr != nil {
+			return errors.Join(err, fmt.Errorf("store: ask access: ending the session again: %w", xerr))
+		}
+		return err
+	}
+	return auditAfter(ctx, s, "ask access", e)
+}
+
 // sequentialAnswerAndSeal is AnswerAndSeal on s: the answer (the arbiter), its
 // audit entry, the seal, the processed mark and the seal's audit entry.
 // Once the answer is stored, a seal that fails for any reason (also an
@@ -71,15 +90,33 @@ func sequentialAnswerAndSeal(ctx context.Context, s store.Store, a *store.Sealin
 	if err := check.AnswerAndSeal(a, now); err != nil {
 		return false, err
 	}
-	const op = "answer and seal"
-	if err := s.AnswerRequest(ctx, a.RequestID, a.Answer, now); err != nil {
+	return sequentialAnswerThen(ctx, s, "answer and seal", a.RequestID, a.Answer, a.AnswerAudit, a.SealAudit, now,
+		func(ctx context.Context) error { return s.SealRecord(ctx, a.RecordID, a.Seal, now) })
+}
+
+// sequentialAnswerAndOpen is AnswerAndOpen on s, as sequentialAnswerAndSeal
+// with OpenSession in the place of SealRecord.
+func sequentialAnswerAndOpen(ctx context.Context, s store.Store, a *store.OpeningAnswer, now time.Time) (bool, error) {
+	if err := check.AnswerAndOpen(a, now); err != nil {
+		return false, err
+	}
+	return sequentialAnswerThen(ctx, s, "answer and open", a.RequestID, a.Answer, a.AnswerAudit, a.OpenAudit, now,
+		func(ctx context.Context) error { return s.OpenSession(ctx, a.SessionID, a.Opening, now) })
+}
+
+// sequentialAnswerThen stores the answer (the arbiter) and its audit entry,
+// then makes the change it allows (then), the processed mark and then's
+// audit entry, reporting whether then made its change.
+func sequentialAnswerThen(ctx context.Context, s store.Store, op, requestID string, answer store.Answer,
+	answerAudit, thenAudit *store.AuditEntry, now time.Time, then func(ctx context.Context) error) (bool, error) {
+	if err := s.AnswerRequest(ctx, requestID, answer, now); err != nil {
 		return false, err
 	}
 	ctx = context.WithoutCancel(ctx) // the answer stands: finish what follows it
-	auditErr := auditAfter(ctx, s, op, a.AnswerAudit)
-	if err := s.SealRecord(ctx, a.RecordID, a.Seal, now); err != nil {
+	auditErr := auditAfter(ctx, s, op, answerAudit)
+	if err := then(ctx); err != nil {
 		return false, auditErr
 	}
-	_ = s.MarkProcessed(ctx, a.RequestID)
-	return true, errors.Join(auditErr, auditAfter(ctx, s, op, a.SealAudit))
+	_ = s.MarkProcessed(ctx, requestID)
+	return true, errors.Join(auditErr, auditAfter(ctx, s, op, thenAudit))
 }

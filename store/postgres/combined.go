@@ -83,7 +83,8 @@ func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Stagi
 	}
 	const op = "stage and ask"
 	err := s.inTx(ctx, op, func(ctx context.Context, q txQuerier) error {
-		if err := q.changed(ctx, stageRecord, stageRecordArgs(recordID, &st)...); err != nil {
+		query, args := stageRecord(recordID, &st)
+		if err := q.changed(ctx, query, args...); err != nil {
 			return err
 		}
 		if err := q.exec(ctx, "", insertRequest, insertRequestArgs(r)...); err != nil {
@@ -98,6 +99,23 @@ func (s *Store) StageAndAsk(ctx context.Context, recordID string, st store.Stagi
 	return s.whyNot(ctx, op, "records", recordID, time.Time{}, store.RecordAwaitingUpload)
 }
 
+// AskAccess implements store.Store.
+func (s *Store) AskAccess(ctx context.Context, sess *store.Session, r *store.Request, e *store.AuditEntry) error {
+	if err := check.AskAccess(sess, r, e); err != nil {
+		return err
+	}
+	return s.inTx(ctx, "ask access", func(ctx context.Context, q txQuerier) error {
+		if err := q.exec(ctx, "", insertSession, insertSessionArgs(sess)...); err != nil {
+			return err
+		}
+		if err := q.exec(ctx, "", insertRequest, insertRequestArgs(r)...); err != nil {
+			return err
+		}
+		_, err := appendAudit(ctx, q, e)
+		return err
+	})
+}
+
 // AnswerAndSeal implements store.Store. A record that cannot be sealed
 // (its UPDATE matches nothing) leaves the answer and its audit entry to be
 // committed, as the contract asks.
@@ -105,37 +123,55 @@ func (s *Store) AnswerAndSeal(ctx context.Context, a *store.SealingAnswer, now t
 	if err := check.AnswerAndSeal(a, now); err != nil {
 		return false, err
 	}
-	const op = "answer and seal"
-	sealed := false
+	return s.answerThen(ctx, "answer and seal", a.RequestID, &a.Answer, a.AnswerAudit, a.SealAudit, now,
+		sealRecord, sealRecordArgs(a.RecordID, &a.Seal, now))
+}
+
+// AnswerAndOpen implements store.Store, as AnswerAndSeal.
+func (s *Store) AnswerAndOpen(ctx context.Context, a *store.OpeningAnswer, now time.Time) (bool, error) {
+	if err := check.AnswerAndOpen(a, now); err != nil {
+		return false, err
+	}
+	return s.answerThen(ctx, "answer and open", a.RequestID, &a.Answer, a.AnswerAudit, a.OpenAudit, now,
+		openSession, openSessionArgs(a.SessionID, &a.Opening, now))
+}
+
+// answerThen is the transaction of AnswerAndSeal and AnswerAndOpen: the
+// answer and its audit entry, then the conditional update then (with
+// thenArgs) it allows, the processed mark and then's audit entry. It
+// reports whether then made its change.
+func (s *Store) answerThen(ctx context.Context, op, requestID string, answer *store.Answer, answerAudit, thenAudit *store.AuditEntry,
+	now time.Time, then string, thenArgs []any) (bool, error) {
+	done := false
 	err := s.inTx(ctx, op, func(ctx context.Context, q txQuerier) error {
-		sealed = false
-		if err := q.changed(ctx, answerRequest, answerRequestArgs(a.RequestID, &a.Answer, now)...); err != nil {
+		done = false
+		if err := q.changed(ctx, answerRequest, answerRequestArgs(requestID, answer, now)...); err != nil {
 			return err
 		}
-		if _, err := appendAudit(ctx, q, a.AnswerAudit); err != nil {
+		if _, err := appendAudit(ctx, q, answerAudit); err != nil {
 			return err
 		}
-		err := q.changed(ctx, sealRecord, sealRecordArgs(a.RecordID, &a.Seal, now)...)
+		err := q.changed(ctx, then, thenArgs...)
 		if errors.Is(err, errUnchanged) {
 			return nil // answered, left for the usual processing
 		}
 		if err != nil {
 			return err
 		}
-		if err := q.changed(ctx, markProcessed, a.RequestID); err != nil {
+		if err := q.changed(ctx, markProcessed, requestID); err != nil {
 			return err
 		}
-		if _, err := appendAudit(ctx, q, a.SealAudit); err != nil {
+		if _, err := appendAudit(ctx, q, thenAudit); err != nil {
 			return err
 		}
-		sealed = true
+		done = true
 		return nil
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
-		return false, s.whyNot(ctx, op, "requests", a.RequestID, now, store.RequestPending)
+		return false, s.whyNot(ctx, op, "requests", requestID, now, store.RequestPending)
 	case err != nil:
 		return false, err
 	}
-	return sealed, nil
+	return done, nil
 }

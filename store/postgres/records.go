@@ -68,19 +68,32 @@ func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) er
 	}
 	const op = "stage record"
 	var got string
-	ok, err := s.update(ctx, op, stageRecord, stageRecordArgs(id, &st), &got)
+	query, args := stageRecord(id, &st)
+	ok, err := s.update(ctx, op, query, args, &got)
 	if err != nil || ok {
 		return err
 	}
 	return s.whyNot(ctx, op, "records", id, time.Time{}, store.RecordAwaitingUpload)
 }
 
-const stageRecord = `UPDATE records SET state = 'pending_approval', size = $2, content_sha256 = $3, blob_name = $4, input = $5,
+const stageRecordUpdate = `UPDATE records SET state = 'pending_approval', size = $2, content_sha256 = $3, blob_name = $4, input = $5,
 		device_key_id = $6, request_id = $7, expires_at = $8
 	WHERE id = $1 AND state = 'awaiting_upload' RETURNING id`
 
-func stageRecordArgs(id string, st *store.Staging) []any {
-	return []any{id, st.Size, st.ContentSHA256, st.BlobName, st.Input, st.DeviceKeyID, st.RequestID, timeArg(st.ExpiresAt)}
+// stageRecordContent stages a record and inserts its content in one
+// statement, so that the content exists exactly when the staging does.
+const stageRecordContent = `WITH staged AS (` + stageRecordUpdate + `),
+	content AS (INSERT INTO record_contents (record_id, content) SELECT id, $9 FROM staged)
+	SELECT id FROM staged`
+
+// stageRecord is StageRecord's statement and arguments: it returns the id
+// if it staged the record, no row otherwise.
+func stageRecord(id string, st *store.Staging) (string, []any) {
+	args := []any{id, st.Size, st.ContentSHA256, st.BlobName, st.Input, st.DeviceKeyID, st.RequestID, timeArg(st.ExpiresAt)}
+	if st.Content == nil {
+		return stageRecordUpdate, args
+	}
+	return stageRecordContent, append(args, st.Content)
 }
 
 // SealRecord implements store.Store.
@@ -113,13 +126,27 @@ func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) err
 	}
 	const op = "end record"
 	var got string
+	// One statement ends the record and deletes its content.
 	ok, err := s.update(ctx, op,
-		`UPDATE records SET state = $2 WHERE id = $1 AND state IN ('awaiting_upload', 'pending_approval') RETURNING id`,
+		`WITH ended AS (UPDATE records SET state = $2 WHERE id = $1 AND state IN ('awaiting_upload', 'pending_approval') RETURNING id),
+			content AS (DELETE FROM record_contents WHERE record_id IN (SELECT id FROM ended))
+		SELECT id FROM ended`,
 		[]any{id, to}, &got)
 	if err != nil || ok {
 		return err
 	}
 	return s.whyNot(ctx, op, "records", id, time.Time{}, store.RecordAwaitingUpload, store.RecordPendingApproval)
+}
+
+// RecordContent implements store.Store.
+func (s *Store) RecordContent(ctx context.Context, id string) ([]byte, error) {
+	if err := check.RecordID("record id", id); err != nil {
+		return nil, err
+	}
+	var b []byte
+	err := s.get(ctx, "record content", func(r pgx.Row) error { return r.Scan(&b) },
+		`SELECT content FROM record_contents WHERE record_id = $1`, id)
+	return b, err
 }
 
 // RecordsToExpire implements store.Store. Each of the two kinds is read in

@@ -232,6 +232,15 @@ CREATE INDEX transfers_due ON transfers (expires_at);
 	`
 ALTER TABLE devices ADD COLUMN platform text NOT NULL DEFAULT '';
 `,
+	// 5: the ciphertext of small records (store.Staging.Content), in a
+	// table of its own so that the updates of a record's row (seal, end)
+	// leave it alone.
+	`
+CREATE TABLE record_contents (
+	record_id text PRIMARY KEY,
+	content   bytea NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

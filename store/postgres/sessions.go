@@ -34,10 +34,14 @@ func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
 	if err := check.NewSession(x); err != nil {
 		return err
 	}
-	return s.exec(ctx, "create session",
-		`INSERT INTO sessions (id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 'pending_approval', $7, $8)`,
-		x.ID, x.RecordID, x.UserID, x.RequesterID, x.Purpose, x.RequestID, timeArg(x.CreatedAt), timeArg(x.ExpiresAt))
+	return s.exec(ctx, "create session", insertSession, insertSessionArgs(x)...)
+}
+
+const insertSession = `INSERT INTO sessions (id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at)
+	VALUES ($1, $2, $3, $4, $5, $6, 'pending_approval', $7, $8)`
+
+func insertSessionArgs(x *store.Session) []any {
+	return []any{x.ID, x.RecordID, x.UserID, x.RequesterID, x.Purpose, x.RequestID, timeArg(x.CreatedAt), timeArg(x.ExpiresAt)}
 }
 
 // GetSession implements store.Store.
@@ -58,16 +62,20 @@ func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpeni
 	}
 	const op = "open session"
 	var got string
-	ok, err := s.update(ctx, op,
-		`UPDATE sessions SET state = 'open', expires_at = $3, downloads_left = $4, approval_device_id = $5,
-			approval_statement = $6, approval_signature = $7, opened_at = $8, approval_evaluated = $9, approval_proof = $10
-		WHERE id = $1 AND state = 'pending_approval' AND expires_at > $2 RETURNING id`,
-		[]any{id, timeArg(now), timeArg(o.ExpiresAt), o.Downloads, o.Approval.DeviceID, o.Approval.Statement, o.Approval.Signature,
-			timeArg(o.OpenedAt), listArg(o.Approval.EvaluatedElements), bytesArg(o.Approval.Proof)}, &got)
+	ok, err := s.update(ctx, op, openSession, openSessionArgs(id, &o, now), &got)
 	if err != nil || ok {
 		return err
 	}
 	return s.whyNot(ctx, op, "sessions", id, now, store.SessionPendingApproval)
+}
+
+const openSession = `UPDATE sessions SET state = 'open', expires_at = $3, downloads_left = $4, approval_device_id = $5,
+		approval_statement = $6, approval_signature = $7, opened_at = $8, approval_evaluated = $9, approval_proof = $10
+	WHERE id = $1 AND state = 'pending_approval' AND expires_at > $2 RETURNING id`
+
+func openSessionArgs(id string, o *store.SessionOpening, now time.Time) []any {
+	return []any{id, timeArg(now), timeArg(o.ExpiresAt), o.Downloads, o.Approval.DeviceID, o.Approval.Statement, o.Approval.Signature,
+		timeArg(o.OpenedAt), listArg(o.Approval.EvaluatedElements), bytesArg(o.Approval.Proof)}
 }
 
 // EndSession implements store.Store.

@@ -77,13 +77,22 @@ func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) er
 	return s.whyNot(ctx, op, "records", id, time.Time{}, store.RecordAwaitingUpload)
 }
 
-// stageRecord is StageRecord's update: errUnchanged if it changed nothing.
+// stageRecord is StageRecord's update (and the insert of its content, if
+// it brings it): errUnchanged if it changed nothing.
 func stageRecord(ctx context.Context, c *wconn, id string, st *store.Staging) error {
-	return changed(c.exec(ctx,
+	err := changed(c.exec(ctx,
 		`UPDATE records SET state = 'pending_approval', size = ?, content_sha256 = ?, blob_name = ?, input = ?,
 			device_key_id = ?, request_id = ?, expires_at = ?
 		WHERE id = ? AND state = 'awaiting_upload'`,
-		st.Size, st.ContentSHA256, st.BlobName, st.Input, st.DeviceKeyID, st.RequestID, timeArg(st.ExpiresAt), id))
+		st.Size, st.ContentSHA256, sql.NullString{String: st.BlobName, Valid: st.BlobName != ""}, st.Input,
+		st.DeviceKeyID, st.RequestID, timeArg(st.ExpiresAt), id))
+	if err != nil || st.Content == nil {
+		return err
+	}
+	// A row left by an earlier life of the record cannot exist: EndRecord
+	// deletes it, and a record is staged once.
+	_, err = c.exec(ctx, `INSERT INTO record_contents (record_id, content) VALUES (?, ?)`, id, st.Content)
+	return err
 }
 
 // SealRecord implements store.Store.
@@ -116,12 +125,30 @@ func (s *Store) EndRecord(ctx context.Context, id, to string, now time.Time) err
 		return err
 	}
 	const op = "end record"
-	ok, err := s.update(ctx, op,
-		`UPDATE records SET state = ? WHERE id = ? AND state IN ('awaiting_upload', 'pending_approval')`, to, id)
-	if err != nil || ok {
+	err := s.write(ctx, op, func(ctx context.Context, c *wconn) error {
+		err := changed(c.exec(ctx,
+			`UPDATE records SET state = ? WHERE id = ? AND state IN ('awaiting_upload', 'pending_approval')`, to, id))
+		if err != nil {
+			return err
+		}
+		_, err = c.exec(ctx, `DELETE FROM record_contents WHERE record_id = ?`, id)
+		return err
+	})
+	if !errors.Is(err, errUnchanged) {
 		return err
 	}
 	return s.whyNot(ctx, op, "records", id, time.Time{}, store.RecordAwaitingUpload, store.RecordPendingApproval)
+}
+
+// RecordContent implements store.Store.
+func (s *Store) RecordContent(ctx context.Context, id string) ([]byte, error) {
+	if err := check.RecordID("record id", id); err != nil {
+		return nil, err
+	}
+	var b []byte
+	err := s.get(ctx, "record content", func(r scanner) error { return r.Scan(&b) },
+		`SELECT content FROM record_contents WHERE record_id = ?`, id)
+	return b, err
 }
 
 // RecordsToExpire implements store.Store. Each of the two kinds is read in

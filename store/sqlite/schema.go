@@ -273,6 +273,15 @@ CREATE INDEX transfers_due ON transfers (expires_at);
 	`
 ALTER TABLE devices ADD COLUMN platform TEXT NOT NULL DEFAULT '';
 `,
+	// 7: the ciphertext of small records (store.Staging.Content), in a
+	// table of its own so that the updates of a record's row (seal, end)
+	// do not rewrite it.
+	`
+CREATE TABLE record_contents (
+	record_id TEXT PRIMARY KEY,
+	content   BLOB NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

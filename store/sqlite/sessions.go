@@ -38,10 +38,15 @@ func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
 	if err := check.NewSession(x); err != nil {
 		return err
 	}
-	return s.exec(ctx, "create session",
+	return s.write(ctx, "create session", func(ctx context.Context, c *wconn) error { return insertSession(ctx, c, x) })
+}
+
+func insertSession(ctx context.Context, c *wconn, x *store.Session) error {
+	_, err := c.exec(ctx,
 		`INSERT INTO sessions (id, record_id, user_id, requester_id, purpose, request_id, state, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, 'pending_approval', ?, ?)`,
 		x.ID, x.RecordID, x.UserID, x.RequesterID, x.Purpose, x.RequestID, timeArg(x.CreatedAt), timeArg(x.ExpiresAt))
+	return err
 }
 
 // GetSession implements store.Store.
@@ -61,17 +66,22 @@ func (s *Store) OpenSession(ctx context.Context, id string, o store.SessionOpeni
 		return err
 	}
 	const op = "open session"
-	ok, err := s.update(ctx, op,
+	err := s.write(ctx, op, func(ctx context.Context, c *wconn) error { return openSession(ctx, c, id, &o, now) })
+	if !errors.Is(err, errUnchanged) {
+		return err
+	}
+	return s.whyNot(ctx, op, "sessions", id, now, store.SessionPendingApproval)
+}
+
+// openSession is OpenSession's update: errUnchanged if it changed nothing.
+func openSession(ctx context.Context, c *wconn, id string, o *store.SessionOpening, now time.Time) error {
+	return changed(c.exec(ctx,
 		`UPDATE sessions SET state = 'open', expires_at = ?, downloads_left = ?, approval_device_id = ?,
 			approval_statement = ?, approval_signature = ?, opened_at = ?, approval_evaluated = ?, approval_proof = ?
 		WHERE id = ? AND state = 'pending_approval' AND expires_at > ?`,
 		timeArg(o.ExpiresAt), o.Downloads, o.Approval.DeviceID, o.Approval.Statement, o.Approval.Signature, timeArg(o.OpenedAt),
 		listArg(o.Approval.EvaluatedElements), bytesArg(o.Approval.Proof),
-		id, timeArg(now))
-	if err != nil || ok {
-		return err
-	}
-	return s.whyNot(ctx, op, "sessions", id, now, store.SessionPendingApproval)
+		id, timeArg(now)))
 }
 
 // EndSession implements store.Store.

@@ -259,12 +259,24 @@ func (a *alternate) CreateRecordAudited(ctx context.Context, r *store.Record, e 
 	return a.next().CreateRecordAudited(ctx, r, e)
 }
 
+func (a *alternate) RecordContent(ctx context.Context, id string) ([]byte, error) {
+	return a.next().RecordContent(ctx, id)
+}
+
 func (a *alternate) StageAndAsk(ctx context.Context, recordID string, s store.Staging, q *store.Request, e *store.AuditEntry) error {
 	return a.next().StageAndAsk(ctx, recordID, s, q, e)
 }
 
 func (a *alternate) AnswerAndSeal(ctx context.Context, x *store.SealingAnswer, now time.Time) (bool, error) {
 	return a.next().AnswerAndSeal(ctx, x, now)
+}
+
+func (a *alternate) AskAccess(ctx context.Context, sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	return a.next().AskAccess(ctx, sess, q, e)
+}
+
+func (a *alternate) AnswerAndOpen(ctx context.Context, x *store.OpeningAnswer, now time.Time) (bool, error) {
+	return a.next().AnswerAndOpen(ctx, x, now)
 }
 
 func (a *alternate) PutPushSubscription(ctx context.Context, p *store.PushSubscription) (bool, error) {

@@ -30,7 +30,7 @@ type (
 )
 
 func testRaces(t *testing.T, s store.Store, o Options) {
-	for _, c := range append(contests(), sealContest()) {
+	for _, c := range append(contests(), sealContest(), openContest()) {
 		t.Run(c.name, func(t *testing.T) {
 			for trial := range o.trials() {
 				runTrial(t, s, o.racers(), c, trial)

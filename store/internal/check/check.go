@@ -320,12 +320,26 @@ func Staging(s *store.Staging) error {
 	}
 	return first(
 		Len("staging content SHA-256", s.ContentSHA256, store.HashLen),
-		BlobName(s.BlobName),
+		blobOrContent(s),
 		Len("staging input", s.Input, store.InputLen),
 		KeyID("staging device key id", s.DeviceKeyID),
 		ID("staging request id", ids.Request, s.RequestID),
 		Time("staging expires at", s.ExpiresAt, true),
 	)
+}
+
+// blobOrContent checks that a staging names a blob or holds the ciphertext
+// itself, not both.
+func blobOrContent(s *store.Staging) error {
+	switch {
+	case s.Content == nil:
+		return BlobName(s.BlobName)
+	case s.BlobName != "":
+		return invalid("a staging has both a blob name and content")
+	case len(s.Content) == 0 || len(s.Content) > store.MaxInlineContent:
+		return invalid("staging content of %d bytes is outside 1 to %d", len(s.Content), store.MaxInlineContent)
+	}
+	return nil
 }
 
 func approvalIsZero(a *store.Approval) bool {
@@ -694,18 +708,45 @@ func StageAndAsk(recordID string, s *store.Staging, q *store.Request, e *store.A
 	return nil
 }
 
+// AskAccess checks the arguments of AskAccess: those of CreateSession,
+// CreateRequest and AppendAudit, and that q is sess's access request.
+func AskAccess(sess *store.Session, q *store.Request, e *store.AuditEntry) error {
+	if err := first(NewSession(sess), NewRequest(q), AuditEntry(e)); err != nil {
+		return err
+	}
+	if q.Kind != store.KindAccess || q.SessionID != sess.ID || q.RecordID != sess.RecordID || q.UserID != sess.UserID || sess.RequestID != q.ID {
+		return invalid("request %s is not the access request of session %s", q.ID, sess.ID)
+	}
+	return nil
+}
+
 // AnswerAndSeal checks the arguments of AnswerAndSeal: those of
 // AnswerRequest, SealRecord and AppendAudit, and that the answer approves.
 func AnswerAndSeal(a *store.SealingAnswer, now time.Time) error {
 	if a == nil {
 		return invalid("no sealing answer")
 	}
-	if err := first(AnswerRequest(a.RequestID, &a.Answer, now), SealRecord(a.RecordID, &a.Seal, now),
-		AuditEntry(a.AnswerAudit), AuditEntry(a.SealAudit)); err != nil {
+	return approvingAnswer("a sealing answer", a.RequestID, &a.Answer, now, SealRecord(a.RecordID, &a.Seal, now), a.AnswerAudit, a.SealAudit)
+}
+
+// AnswerAndOpen checks the arguments of AnswerAndOpen: those of
+// AnswerRequest, OpenSession and AppendAudit, and that the answer approves.
+func AnswerAndOpen(a *store.OpeningAnswer, now time.Time) error {
+	if a == nil {
+		return invalid("no opening answer")
+	}
+	return approvingAnswer("an opening answer", a.RequestID, &a.Answer, now, OpenSession(a.SessionID, &a.Opening, now), a.AnswerAudit, a.OpenAudit)
+}
+
+// approvingAnswer checks the answer of a combined answering call, the
+// check of what it then changes (thenErr) and its two audit entries, and
+// that the answer approves.
+func approvingAnswer(what, requestID string, a *store.Answer, now time.Time, thenErr error, answerAudit, thenAudit *store.AuditEntry) error {
+	if err := first(AnswerRequest(requestID, a, now), thenErr, AuditEntry(answerAudit), AuditEntry(thenAudit)); err != nil {
 		return err
 	}
-	if a.Answer.Decision != store.DecisionApprove {
-		return invalid("a sealing answer must approve, not %q", a.Answer.Decision)
+	if a.Decision != store.DecisionApprove {
+		return invalid("%s must approve, not %q", what, a.Decision)
 	}
 	return nil
 }
