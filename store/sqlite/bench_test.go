@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -114,4 +115,38 @@ func benchmarkStore(b *testing.B, opts Options) {
 		})
 		s.Close()
 	}
+}
+
+// BenchmarkGroupCommit measures the writer under concurrent load: 64
+// goroutines (on any number of CPUs) each making conditional updates and
+// inserts, every commit synced. ops/s is the write path's throughput, and
+// commits/op how many calls a commit carries; compare the two across
+// changes to the writer, in alternating runs.
+func BenchmarkGroupCommit(b *testing.B) {
+	s := openTest(b, b.TempDir(), Options{})
+	_, sessions, users := populate(b, s, 1e4)
+	ctx := b.Context()
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	start := s.Commits()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			if i%2 == 0 {
+				if _, err := s.UseDownload(ctx, sessions[mrand.IntN(len(sessions))], t0); err != nil {
+					b.Error(err)
+					return
+				}
+				continue
+			}
+			r := newRecord(b)
+			r.ID, _ = ids.NewRecord(rand.Reader, time.Now())
+			r.UserID = users[mrand.IntN(len(users))]
+			if err := s.CreateRecord(ctx, r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(float64(s.Commits()-start)/float64(b.N), "commits/op")
 }
