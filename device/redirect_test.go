@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 )
@@ -53,5 +55,48 @@ func TestNoRedirects(t *testing.T) {
 	}
 	if own.CheckRedirect != nil {
 		t.Error("NewClient changed the caller's http.Client")
+	}
+}
+
+// TestNoCookies: the device authenticates by its signature alone, so a
+// cookie jar on the caller's http.Client is not used (the server could
+// otherwise tie the device's calls to state of its own choosing), and the
+// caller's client keeps its jar.
+func TestNoCookies(t *testing.T) {
+	var withCookie atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Cookies()) > 0 {
+			withCookie.Add(1)
+		}
+		http.SetCookie(w, &http.Cookie{Name: "track", Value: "1", Path: "/"})
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer srv.Close()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: "x", Path: "/"}})
+	own := &http.Client{Jar: jar}
+	id := newIdentity(t, srv.URL)
+	defer id.Destroy()
+	c, err := NewClient(srv.URL, id, ClientOptions{Transport: HTTPTransport(own)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := c.PendingRequests(context.Background()); err == nil {
+			t.Fatal("a 418 answer was taken as a list")
+		}
+	}
+	if n := withCookie.Load(); n != 0 {
+		t.Errorf("%d device calls carried cookies", n)
+	}
+	if own.Jar != jar {
+		t.Error("HTTPTransport changed the caller's http.Client")
 	}
 }

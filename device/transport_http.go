@@ -14,14 +14,17 @@ import (
 // http.Client without a global timeout, since the event stream is
 // long-lived; each other call is bounded by ClientOptions.RequestTimeout)
 // that never follows redirects: a redirect answer comes back as it is, and
-// the Client makes it an *APIError with its 3xx status. hc itself is not
-// changed.
+// the Client makes it an *APIError with its 3xx status, and sends no
+// cookies (hc's Jar is dropped). hc itself is not changed.
 func HTTPTransport(hc *http.Client) Transport {
 	t := &httpTransport{hc: &http.Client{}}
 	if hc != nil {
 		*t.hc = *hc
 	}
 	t.hc.CheckRedirect = noRedirects
+	// The device authenticates by its signature alone: a cookie jar the
+	// caller's client carries would add credentials of its own.
+	t.hc.Jar = nil
 	return t
 }
 

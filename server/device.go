@@ -353,14 +353,8 @@ func (s *Server) answerOnly(ctx context.Context, q *store.Request, answer store.
 // answerAndSeal.
 func (s *Server) answerAndOpen(ctx context.Context, q *store.Request, p *pendingSecrets, yD []byte,
 	answer store.Answer, details approvalDetails, now time.Time) (done bool, err error) {
-	rec, err := s.store.GetRecord(ctx, q.RecordID)
-	var dek []byte
-	if err == nil {
-		dek, err = s.unwrapRecordKey(ctx, q, p, rec, yD)
-	}
-	if err != nil {
-		return false, s.answerOnly(ctx, q, answer, details, now)
-	}
+	// The audit entries are built before the key is unwrapped, so that no
+	// failure between the two leaves the key uncleared.
 	answered, err := s.auditEntry(q.UserID, store.EventApproved, details.DeviceID, q.ID, details)
 	if err != nil {
 		return false, err
@@ -369,6 +363,14 @@ func (s *Server) answerAndOpen(ctx context.Context, q *store.Request, p *pending
 		requestDetails{RecordID: q.RecordID, RequestID: q.ID, SessionID: q.SessionID})
 	if err != nil {
 		return false, err
+	}
+	rec, err := s.store.GetRecord(ctx, q.RecordID)
+	var dek []byte
+	if err == nil {
+		dek, err = s.unwrapRecordKey(ctx, q, p, rec, yD)
+	}
+	if err != nil {
+		return false, s.answerOnly(ctx, q, answer, details, now)
 	}
 	openedAt := s.now()
 	expires := openedAt.Add(s.cfg.SessionTTL)
