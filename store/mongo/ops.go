@@ -48,9 +48,19 @@ func getByID[D, T any](ctx context.Context, s *Store, op string, c *mongo.Collec
 // list decodes the documents matching filter, in sort order and at most
 // limit of them, and converts each with conv.
 func list[D, T any](ctx context.Context, s *Store, op string, c *mongo.Collection, filter, sort bson.D, limit int, conv func(*D) T) ([]T, error) {
+	return listProjected(ctx, s, op, c, filter, sort, nil, limit, conv)
+}
+
+// listProjected is list reading only the fields projection keeps (nil:
+// all of them).
+func listProjected[D, T any](ctx context.Context, s *Store, op string, c *mongo.Collection, filter, sort, projection bson.D, limit int, conv func(*D) T) ([]T, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	cur, err := c.Find(ctx, filter, options.Find().SetSort(sort).SetLimit(int64(limit)))
+	o := options.Find().SetSort(sort).SetLimit(int64(limit))
+	if projection != nil {
+		o.SetProjection(projection)
+	}
+	cur, err := c.Find(ctx, filter, o)
 	if err != nil {
 		return nil, fail(op, err)
 	}

@@ -29,7 +29,7 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 	// many (long polls), and it can be 64 KiB.
 	d := new(recordDoc)
 	if err := s.get(ctx, "get record", s.records, bson.D{eq("_id", id)}, d,
-		options.FindOne().SetProjection(bson.D{eq(contentField, 0)})); err != nil {
+		options.FindOne().SetProjection(withoutContent)); err != nil {
 		return nil, err
 	}
 	return d.record(), nil
@@ -56,6 +56,12 @@ func (s *Store) StageRecord(ctx context.Context, id string, st store.Staging) er
 // in its document. recordDoc leaves it out, so that reading a record does
 // not decode it.
 const contentField = "content"
+
+// withoutContent is the projection of the record reads that have no use
+// for a kept ciphertext (up to store.MaxInlineContent a record) and can
+// leave it out: GetRecord and the sweeper's lists (FerretDB refuses a
+// projection on findOneAndUpdate, so transitions still return it).
+var withoutContent = bson.D{eq(contentField, 0)}
 
 // RecordContent implements store.Store.
 func (s *Store) RecordContent(ctx context.Context, id string) ([]byte, error) {
@@ -103,15 +109,15 @@ func (s *Store) RecordsToExpire(ctx context.Context, now, uploadDeadline time.Ti
 		return nil, err
 	}
 	const op = "records to expire"
-	pending, err := list(ctx, s, op, s.records,
+	pending, err := listProjected(ctx, s, op, s.records,
 		bson.D{eq("state", store.RecordPendingApproval), eq("expires_at", cmp("$lte", now))},
-		asc("expires_at"), limit, (*recordDoc).record)
+		asc("expires_at"), withoutContent, limit, (*recordDoc).record)
 	if err != nil {
 		return nil, err
 	}
-	awaiting, err := list(ctx, s, op, s.records,
+	awaiting, err := listProjected(ctx, s, op, s.records,
 		bson.D{eq("state", store.RecordAwaitingUpload), eq("created_at", cmp("$lt", uploadDeadline))},
-		asc("created_at"), limit, (*recordDoc).record)
+		asc("created_at"), withoutContent, limit, (*recordDoc).record)
 	if err != nil {
 		return nil, err
 	}
