@@ -38,10 +38,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return e.err
 	}
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: assent bench [-quick] [-out DIR] [-parts 1,2,...] [-store sqlite,postgres -postgres-url URL]")
-		fmt.Fprintln(stderr, "\nMeasures: 1 primitives, 2 protocol CPU per approval, 3 envelope against AES-GCM,")
-		fmt.Fprintln(stderr, "4 end to end on loopback, 5 store growth and pending memory, 6 age. Prints a markdown table.")
-		fmt.Fprintln(stderr)
+		// fs.Output, not stderr: parseFlags silences it while the flag
+		// package parses, which calls Usage on -h as parseFlags does.
+		w := fs.Output()
+		fmt.Fprintln(w, "usage: assent bench [-quick] [-out DIR] [-parts 1,2,...] [-store sqlite,postgres -postgres-url URL]")
+		fmt.Fprintln(w, "\nMeasures: 1 primitives, 2 protocol CPU per approval, 3 envelope against AES-GCM,")
+		fmt.Fprintln(w, "4 end to end on loopback, 5 store growth and pending memory, 6 age. Prints a markdown table.")
+		fmt.Fprintln(w)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {

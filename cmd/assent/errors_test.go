@@ -62,3 +62,24 @@ func TestNoDoubledErrorPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpOnce: "assent CMD -h" exits 0 and prints its help once (the
+// flag package calls Usage while it parses, and parseFlags again).
+func TestHelpOnce(t *testing.T) {
+	for name := range commands {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{name, "-h"}, &stdout, &stderr); code != 0 {
+			t.Errorf("assent %s -h: exit %d, want 0; stderr:\n%s", name, code, stderr.String())
+			continue
+		}
+		help := stdout.String() + stderr.String()
+		first, _, _ := strings.Cut(strings.TrimSpace(help), "\n")
+		if first == "" {
+			t.Errorf("assent %s -h printed nothing", name)
+			continue
+		}
+		if n := strings.Count(help, first); n != 1 {
+			t.Errorf("assent %s -h printed its first line %q %d times:\n%s", name, first, n, help)
+		}
+	}
+}
