@@ -136,9 +136,24 @@ func TestRunTiny(t *testing.T) {
 		t.Errorf("%d latency series and %d throughput points, want 6 and 6", len(res.Latencies), len(res.Throughput))
 	}
 	for _, c := range []int{1, 2} {
-		for _, id := range []string{"e2e/baseline-rate/c%d", "e2e/seal-vs-baseline/c%d", "e2e/seal-fsyncs/c%d"} {
+		for _, id := range []string{"e2e/baseline-rate/c%d", "e2e/seal-vs-baseline/c%d", "e2e/seal-fsyncs/c%d",
+			"e2e/seal-vs-baseline-crypto-bound/c%d", "e2e/seal-server-ceiling/c%d", "e2e/baseline-server-ceiling/c%d"} {
 			if res.Row(fmt.Sprintf(id, c)) == nil {
 				t.Errorf("no row "+id, c)
+			}
+		}
+		// The server's CPU is a part of the server's and harness's: its
+		// ceiling is the higher one. The least CPU consent could cost is the
+		// baseline's and then some.
+		for _, op := range []string{"seal", "baseline"} {
+			all, server := res.Row(fmt.Sprintf("e2e/%s-cpu-ceiling/c%d", op, c)), res.Row(fmt.Sprintf("e2e/%s-server-ceiling/c%d", op, c))
+			if all != nil && server != nil && !(server.Value > all.Value) {
+				t.Errorf("%s c=%d: server-only ceiling %v not above the shared one %v", op, c, server.Value, all.Value)
+			}
+		}
+		if b, m := res.Row(fmt.Sprintf("e2e/seal-vs-baseline-crypto-bound/c%d", c)), res.Row(fmt.Sprintf("e2e/seal-vs-baseline-cpu/c%d", c)); b != nil && m != nil {
+			if !(b.Value > b.Baseline) || b.Baseline != m.Baseline {
+				t.Errorf("c=%d: least CPU with consent %v against baseline %v (the measured row's baseline: %v)", c, b.Value, b.Baseline, m.Baseline)
 			}
 		}
 	}
